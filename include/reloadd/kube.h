@@ -1,0 +1,144 @@
+/*
+ * kube.h - the Kubernetes API client
+ *
+ * The controller's only window on the cluster: configuration (kubeconfig
+ * or in-cluster, see kubeconfig.h), synchronous REST verbs with typed
+ * errors, a client-side token bucket, 429 Retry-After and 5xx retries, and
+ * streamed watches framed line by line (watch.h).
+ *
+ * Errors: every call returns 0 or a negative RL_E* (err.h). An API error
+ * (the server answered with a non-2xx status) is -(4000 + status) and the
+ * Status body's reason, message and code are copied into the response;
+ * transport failures are RL_ETRANSPORT/RL_ETIMEOUT/RL_ETLS with curl's
+ * message. RL_ECONFLICT (409) and RL_ETOOMANY (429) are distinct.
+ *
+ * Ownership: a response owns its body; rl_kube_response_release() frees it.
+ * Strings passed in are borrowed.
+ *
+ * Threads: one struct rl_kube is shared by every thread. Each thread that
+ * makes synchronous requests gets its own curl easy handle (kept per thread
+ * and reused, so connections are reused); the token bucket and metrics are
+ * locked. Watches run on the caller's thread (see rl_kube_watch_*).
+ */
+#ifndef RL_KUBE_H
+#define RL_KUBE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "reloadd/buf.h"
+
+struct rl_kube;
+struct rl_kubeconfig;
+struct rl_clock;
+
+struct rl_kube_opts {
+    double qps;                     /* client-side token bucket; <= 0: unlimited */
+    int burst;
+    long connect_timeout_ms;        /* default 10000 */
+    long request_timeout_ms;        /* whole request, non-watch; default 30000 */
+    int max_retries;                /* for 429 and 5xx on idempotent verbs; default 3 */
+    const char *user_agent;         /* default "reloadd/<version>" */
+};
+
+/* Outcome of one request. */
+struct rl_kube_response {
+    long status;                    /* HTTP status, 0 if no answer */
+    struct rl_buf body;             /* the raw body (JSON) */
+    char reason[64];                /* Status.reason, e.g. "Conflict"; "" if none */
+    char message[512];              /* Status.message or the transport error */
+    long retry_after_s;             /* Retry-After header, -1 if none */
+};
+
+void rl_kube_response_init(struct rl_kube_response *r);
+void rl_kube_response_release(struct rl_kube_response *r);
+/* Parses the body as JSON; NULL if it is not. Caller frees with cJSON_Delete. */
+cJSON *rl_kube_response_json(const struct rl_kube_response *r);
+
+/* Takes over cfg. Returns NULL only if curl cannot be initialised. */
+struct rl_kube *rl_kube_new(struct rl_kubeconfig *cfg, const struct rl_kube_opts *opts,
+                            const struct rl_clock *clock);
+void rl_kube_free(struct rl_kube *k);
+
+/* The server URL, e.g. "https://127.0.0.1:6443" (borrowed). */
+const char *rl_kube_server(const struct rl_kube *k);
+
+/*
+ * A request. path starts with "/" and may carry a query ("?limit=500").
+ * body may be NULL; content_type defaults to application/json.
+ * PATCH content types: "application/strategic-merge-patch+json",
+ * "application/merge-patch+json", "application/json-patch+json".
+ * Waits for the token bucket first; retries 429 (after Retry-After) and
+ * 5xx/transport errors for GET/LIST (and for writes only on 429, which
+ * the server guarantees was not applied).
+ */
+int rl_kube_request(struct rl_kube *k, const char *method, const char *path,
+                    const char *body, const char *content_type,
+                    struct rl_kube_response *resp);
+
+/* Convenience wrappers; the object comes back in resp->body. */
+int rl_kube_get(struct rl_kube *k, const char *path, struct rl_kube_response *resp);
+int rl_kube_create(struct rl_kube *k, const char *collection_path, const char *json,
+                   struct rl_kube_response *resp);
+int rl_kube_update(struct rl_kube *k, const char *path, const char *json,
+                   struct rl_kube_response *resp);
+int rl_kube_patch(struct rl_kube *k, const char *path, const char *content_type,
+                  const char *patch, struct rl_kube_response *resp);
+/* propagation: "Background", "Foreground", "Orphan" or NULL. */
+int rl_kube_delete(struct rl_kube *k, const char *path, const char *propagation,
+                   struct rl_kube_response *resp);
+
+/*
+ * Paginated LIST. Calls on_item for each item (borrowed, valid during the
+ * call) of every page, with limit per page and the selectors given (either
+ * may be NULL). On success *resource_version is the list's
+ * metadata.resourceVersion (caller frees). A 410 on a continue token
+ * restarts the list from the beginning once. on_item returning non-zero
+ * stops the list with that value.
+ */
+typedef int rl_kube_item_fn(void *ctx, const cJSON *item);
+struct rl_kube_list_opts {
+    const char *label_selector;
+    const char *field_selector;
+    int limit;                      /* default 500 */
+};
+int rl_kube_list(struct rl_kube *k, const char *collection_path,
+                 const struct rl_kube_list_opts *opts, rl_kube_item_fn *on_item,
+                 void *ctx, char **resource_version);
+
+/*
+ * WATCH, streamed. Events are delivered in order as they arrive, one per
+ * complete line (bounded: a line over max_line_bytes ends the watch with
+ * RL_ETOOBIG). type is "ADDED", "MODIFIED", "DELETED", "BOOKMARK" or
+ * "ERROR"; object is borrowed for the call. on_event returning non-zero
+ * ends the watch with that value. Bookmarks are requested. The watch ends
+ * when the server closes it (returns 0), on error, when should_stop()
+ * returns true (polled at least every 200 ms; returns RL_ESHUTDOWN), or
+ * after timeout_s (server-side timeoutSeconds; 0 = server default).
+ * A watch ERROR event carrying a Status with code 410 ends it with
+ * RL_EGONE: the caller must relist.
+ */
+typedef int rl_kube_event_fn(void *ctx, const char *type, const cJSON *object);
+typedef bool rl_kube_stop_fn(void *ctx);
+struct rl_kube_watch_opts {
+    const char *label_selector;
+    const char *field_selector;
+    const char *resource_version;   /* resume point; NULL: from now */
+    int timeout_s;
+    size_t max_line_bytes;          /* default 16 MiB */
+    rl_kube_stop_fn *should_stop;
+    void *stop_ctx;
+};
+int rl_kube_watch(struct rl_kube *k, const char *collection_path,
+                  const struct rl_kube_watch_opts *opts, rl_kube_event_fn *on_event,
+                  void *ctx);
+
+/* Metrics hook: called after each request (any thread). */
+typedef void rl_kube_observe_fn(void *ctx, const char *verb, const char *resource,
+                                long status, double seconds);
+void rl_kube_set_observer(struct rl_kube *k, rl_kube_observe_fn *fn, void *ctx);
+
+#endif /* RL_KUBE_H */

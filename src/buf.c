@@ -1,0 +1,153 @@
+/* buf.c - growable byte buffer with a cap */
+#include "reloadd/buf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reloadd/err.h"
+#include "reloadd/mem.h"
+
+static char empty[1];
+
+void rl_buf_init(struct rl_buf *b, size_t cap)
+{
+    b->buf = empty;
+    b->len = 0;
+    b->_alloc = 0;
+    b->_cap = cap ? cap : RL_BUF_DEFAULT_CAP;
+}
+
+void rl_buf_release(struct rl_buf *b)
+{
+    if (b->_alloc)
+        free(b->buf);
+    b->buf = empty;
+    b->len = 0;
+    b->_alloc = 0;
+}
+
+void rl_buf_reset(struct rl_buf *b)
+{
+    b->len = 0;
+    if (b->_alloc)
+        b->buf[0] = '\0';
+}
+
+void rl_buf_wipe(struct rl_buf *b)
+{
+    if (b->_alloc)
+        rl_wipe(b->buf, b->_alloc);
+    b->len = 0;
+}
+
+char *rl_buf_detach(struct rl_buf *b)
+{
+    char *p = b->_alloc ? b->buf : rl_xstrdup("");
+    size_t cap = b->_cap;
+
+    rl_buf_init(b, cap);
+    return p;
+}
+
+static int grow(struct rl_buf *b, size_t extra)
+{
+    size_t want;
+
+    if (extra > b->_cap - b->len)
+        return RL_ETOOBIG;
+    want = b->len + extra + 1;
+    if (want <= b->_alloc)
+        return 0;
+    if (want < b->_alloc * 2)
+        want = b->_alloc * 2;
+    if (want < 64)
+        want = 64;
+    if (b->_alloc) {
+        b->buf = rl_xrealloc(b->buf, want);
+    } else {
+        b->buf = rl_xmalloc(want);
+        b->buf[0] = '\0';
+    }
+    b->_alloc = want;
+    return 0;
+}
+
+int rl_buf_add(struct rl_buf *b, const void *data, size_t len)
+{
+    int err = grow(b, len);
+
+    if (err)
+        return err;
+    if (len)
+        memcpy(b->buf + b->len, data, len);
+    b->len += len;
+    if (b->_alloc)
+        b->buf[b->len] = '\0';
+    return 0;
+}
+
+int rl_buf_adds(struct rl_buf *b, const char *s)
+{
+    return rl_buf_add(b, s, strlen(s));
+}
+
+int rl_buf_addc(struct rl_buf *b, char c)
+{
+    return rl_buf_add(b, &c, 1);
+}
+
+int rl_buf_vaddf(struct rl_buf *b, const char *fmt, va_list ap)
+{
+    va_list cp;
+    int n, err;
+
+    va_copy(cp, ap);
+    n = vsnprintf(NULL, 0, fmt, cp);
+    va_end(cp);
+    if (n < 0)
+        return RL_EINVAL;
+    err = grow(b, (size_t)n);
+    if (err)
+        return err;
+    vsnprintf(b->buf + b->len, (size_t)n + 1, fmt, ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+int rl_buf_addf(struct rl_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int err;
+
+    va_start(ap, fmt);
+    err = rl_buf_vaddf(b, fmt, ap);
+    va_end(ap);
+    return err;
+}
+
+int rl_buf_add_json_str(struct rl_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    int err = rl_buf_addc(b, '"');
+
+    for (; !err && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        switch (c) {
+        case '"':  err = rl_buf_add(b, "\\\"", 2); break;
+        case '\\': err = rl_buf_add(b, "\\\\", 2); break;
+        case '\n': err = rl_buf_add(b, "\\n", 2); break;
+        case '\r': err = rl_buf_add(b, "\\r", 2); break;
+        case '\t': err = rl_buf_add(b, "\\t", 2); break;
+        default:
+            if (c < 0x20) {
+                char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+                err = rl_buf_add(b, esc, sizeof(esc));
+            } else {
+                err = rl_buf_addc(b, (char)c);
+            }
+        }
+    }
+    return err ? err : rl_buf_addc(b, '"');
+}

@@ -1,0 +1,91 @@
+/* json.c - typed, NULL-safe getters over cJSON */
+#include "reloadd/json.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reloadd/mem.h"
+
+void rl_json_init_hooks(void)
+{
+    cJSON_Hooks hooks = { .malloc_fn = rl_xmalloc, .free_fn = free };
+
+    cJSON_InitHooks(&hooks);
+}
+
+const cJSON *rl_json_get(const cJSON *obj, const char *key)
+{
+    if (!cJSON_IsObject(obj))
+        return NULL;
+    return cJSON_GetObjectItemCaseSensitive(obj, key);
+}
+
+const cJSON *rl_json_path(const cJSON *obj, const char *dotted)
+{
+    char key[128];
+
+    while (obj && *dotted) {
+        const char *dot = strchr(dotted, '.');
+        size_t n = dot ? (size_t)(dot - dotted) : strlen(dotted);
+
+        if (n >= sizeof(key))
+            return NULL;
+        memcpy(key, dotted, n);
+        key[n] = '\0';
+        obj = rl_json_get(obj, key);
+        dotted += n + (dot ? 1 : 0);
+    }
+    return obj;
+}
+
+const char *rl_json_str(const cJSON *obj, const char *key)
+{
+    const cJSON *it = rl_json_get(obj, key);
+
+    return cJSON_IsString(it) ? it->valuestring : NULL;
+}
+
+const char *rl_json_str_or(const cJSON *obj, const char *key, const char *fallback)
+{
+    const char *s = rl_json_str(obj, key);
+
+    return s ? s : fallback;
+}
+
+int64_t rl_json_int(const cJSON *obj, const char *key, int64_t fallback)
+{
+    const cJSON *it = rl_json_get(obj, key);
+
+    if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble))
+        return fallback;
+    if (it->valuedouble >= 9.2e18 || it->valuedouble <= -9.2e18)
+        return fallback;
+    return (int64_t)it->valuedouble;
+}
+
+bool rl_json_bool(const cJSON *obj, const char *key, bool fallback)
+{
+    const cJSON *it = rl_json_get(obj, key);
+
+    return cJSON_IsBool(it) ? cJSON_IsTrue(it) : fallback;
+}
+
+const cJSON *rl_json_obj(const cJSON *obj, const char *key)
+{
+    const cJSON *it = rl_json_get(obj, key);
+
+    return cJSON_IsObject(it) ? it : NULL;
+}
+
+const cJSON *rl_json_arr(const cJSON *obj, const char *key)
+{
+    const cJSON *it = rl_json_get(obj, key);
+
+    return cJSON_IsArray(it) ? it : NULL;
+}
+
+char *rl_json_print(const cJSON *item)
+{
+    return cJSON_PrintUnformatted(item);
+}
