@@ -136,6 +136,39 @@ int rl_kube_watch(struct rl_kube *k, const char *collection_path,
                   const struct rl_kube_watch_opts *opts, rl_kube_event_fn *on_event,
                   void *ctx);
 
+/*
+ * Many watches on one thread. A mux drives any number of watch streams
+ * over one curl multi handle; rl_kube_mux_poll() runs the transfers for up
+ * to timeout_ms and delivers events and stream ends on the calling thread
+ * (the informers' I/O thread). Every callback runs on that thread.
+ * rl_kube_watch() above is a mux with one stream, run to its end.
+ *
+ * on_end(ctx, err) is called exactly once per stream, after which the
+ * stream is freed by the mux: err is 0 when the server closed the watch
+ * normally, RL_EGONE for 410 (relist), RL_ESHUTDOWN after cancel, or
+ * another error. The informer then decides to re-watch or relist.
+ */
+struct rl_kube_mux;
+struct rl_kube_stream;
+typedef void rl_kube_end_fn(void *ctx, int err);
+
+struct rl_kube_mux *rl_kube_mux_new(struct rl_kube *k);
+/* Cancels every stream (their on_end runs with RL_ESHUTDOWN) and frees. */
+void rl_kube_mux_free(struct rl_kube_mux *mux);
+/* Starts a watch. The stream belongs to the mux; valid until its on_end. */
+struct rl_kube_stream *rl_kube_mux_watch(struct rl_kube_mux *mux, const char *collection_path,
+                                         const struct rl_kube_watch_opts *opts,
+                                         rl_kube_event_fn *on_event, rl_kube_end_fn *on_end,
+                                         void *ctx);
+/* Ends a stream from the mux thread; its on_end runs with RL_ESHUTDOWN. */
+void rl_kube_stream_cancel(struct rl_kube_mux *mux, struct rl_kube_stream *s);
+/* Runs transfers; returns after up to timeout_ms or a wakeup. 0 or RL_E*. */
+int rl_kube_mux_poll(struct rl_kube_mux *mux, int timeout_ms);
+/* Any thread: makes a blocked rl_kube_mux_poll() return early. */
+void rl_kube_mux_wakeup(struct rl_kube_mux *mux);
+/* Number of live streams. */
+size_t rl_kube_mux_count(const struct rl_kube_mux *mux);
+
 /* Metrics hook: called after each request (any thread). */
 typedef void rl_kube_observe_fn(void *ctx, const char *verb, const char *resource,
                                 long status, double seconds);

@@ -1,0 +1,59 @@
+/*
+ * kubeconfig.h - where the cluster is and who we are
+ *
+ * Loads a kubeconfig as kubectl does (KUBECONFIG with several ':'-separated
+ * paths merged, first file wins per entry and for current-context; a
+ * --context override; server, CA data/file, client cert/key data/file,
+ * bearer token/token file, exec credential plugins of
+ * client.authentication.k8s.io/v1 with the credential cached until its
+ * expirationTimestamp; insecure-skip-tls-verify only when the file says
+ * so), or the in-cluster configuration (KUBERNETES_SERVICE_HOST/PORT, the
+ * service-account CA, and a token file re-read when it changes).
+ *
+ * A broken or partial configuration gives one clear message naming the
+ * file and the field, in `errbuf`.
+ *
+ * Threads: loading is single-threaded; rl_kubeconfig_auth() is thread-safe.
+ */
+#ifndef RL_KUBECONFIG_H
+#define RL_KUBECONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct rl_kubeconfig {
+    char *source;               /* file path(s), or "in-cluster" */
+    char *context;
+    char *server;               /* "https://host:port", no trailing slash */
+    char *tls_server_name;      /* may be NULL */
+    char *ca_file;              /* PEM file path, or NULL */
+    char *ca_data;              /* PEM bytes (decoded), or NULL */
+    char *cert_file, *key_file; /* client certificate files, or NULL */
+    char *cert_data, *key_data; /* PEM bytes (decoded), or NULL; key wiped on free */
+    bool insecure_skip_tls_verify;
+    char *namespace_;           /* context namespace, or NULL */
+    struct rl_kubeconfig_priv *_priv;  /* tokens, token file, exec plugin, lock */
+};
+
+/*
+ * Loads from, in order: explicit path (may hold ':'-separated paths),
+ * $KUBECONFIG, in-cluster if KUBERNETES_SERVICE_HOST is set, ~/.kube/config.
+ * context may be NULL (current-context). Returns 0 or RL_ECONFIG/RL_ENOENT
+ * with a message in errbuf.
+ */
+int rl_kubeconfig_load(struct rl_kubeconfig **out, const char *path, const char *context,
+                       char *errbuf, size_t errlen);
+/* Loads only the in-cluster configuration (rooted at `root`, normally "/"). */
+int rl_kubeconfig_in_cluster(struct rl_kubeconfig **out, const char *root,
+                             char *errbuf, size_t errlen);
+void rl_kubeconfig_free(struct rl_kubeconfig *cfg);
+
+/*
+ * The Authorization header value for the next request ("Bearer …"), or
+ * NULL when authentication is by client certificate only. Re-reads a token
+ * file when it changed and re-runs an exec plugin when its credential
+ * expired. Caller frees with rl_free_secret().
+ */
+int rl_kubeconfig_auth(struct rl_kubeconfig *cfg, char **header, char *errbuf, size_t errlen);
+
+#endif /* RL_KUBECONFIG_H */
