@@ -61,4 +61,5 @@ set(CMAKE_DEPEND_INFO_FILES
   "CMakeFiles/reloadd.dir/DependInfo.cmake"
   "tests/CMakeFiles/rl_testsupport.dir/DependInfo.cmake"
   "tests/CMakeFiles/unit_test_foundation.dir/DependInfo.cmake"
+  "tests/CMakeFiles/unit_test_ratelimit.dir/DependInfo.cmake"
   )

@@ -13,6 +13,7 @@ set(OLD_GLOB
   "/work/main/src/main.c"
   "/work/main/src/map.c"
   "/work/main/src/mem.c"
+  "/work/main/src/ratelimit.c"
   "/work/main/src/sync.c"
   )
 if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")
@@ -43,6 +44,7 @@ endif()
 file(GLOB NEW_GLOB LIST_DIRECTORIES true "/work/main/tests/unit/test_*.c")
 set(OLD_GLOB
   "/work/main/tests/unit/test_foundation.c"
+  "/work/main/tests/unit/test_ratelimit.c"
   )
 if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")
   message("-- GLOB mismatch!")

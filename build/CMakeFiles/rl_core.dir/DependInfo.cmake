@@ -15,6 +15,7 @@ set(CMAKE_DEPENDS_DEPENDENCY_FILES
   "/work/main/src/log.c" "CMakeFiles/rl_core.dir/src/log.c.o" "gcc" "CMakeFiles/rl_core.dir/src/log.c.o.d"
   "/work/main/src/map.c" "CMakeFiles/rl_core.dir/src/map.c.o" "gcc" "CMakeFiles/rl_core.dir/src/map.c.o.d"
   "/work/main/src/mem.c" "CMakeFiles/rl_core.dir/src/mem.c.o" "gcc" "CMakeFiles/rl_core.dir/src/mem.c.o.d"
+  "/work/main/src/ratelimit.c" "CMakeFiles/rl_core.dir/src/ratelimit.c.o" "gcc" "CMakeFiles/rl_core.dir/src/ratelimit.c.o.d"
   "/work/main/src/sync.c" "CMakeFiles/rl_core.dir/src/sync.c.o" "gcc" "CMakeFiles/rl_core.dir/src/sync.c.o.d"
   )
 

@@ -167,10 +167,24 @@ CMakeFiles/rl_core.dir/src/mem.c.s: cmake_force
 	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/rl_core.dir/src/mem.c.s"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/src/mem.c -o CMakeFiles/rl_core.dir/src/mem.c.s
 
+CMakeFiles/rl_core.dir/src/ratelimit.c.o: CMakeFiles/rl_core.dir/flags.make
+CMakeFiles/rl_core.dir/src/ratelimit.c.o: /work/main/src/ratelimit.c
+CMakeFiles/rl_core.dir/src/ratelimit.c.o: CMakeFiles/rl_core.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_8) "Building C object CMakeFiles/rl_core.dir/src/ratelimit.c.o"
+	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/rl_core.dir/src/ratelimit.c.o -MF CMakeFiles/rl_core.dir/src/ratelimit.c.o.d -o CMakeFiles/rl_core.dir/src/ratelimit.c.o -c /work/main/src/ratelimit.c
+
+CMakeFiles/rl_core.dir/src/ratelimit.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/rl_core.dir/src/ratelimit.c.i"
+	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/src/ratelimit.c > CMakeFiles/rl_core.dir/src/ratelimit.c.i
+
+CMakeFiles/rl_core.dir/src/ratelimit.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/rl_core.dir/src/ratelimit.c.s"
+	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/src/ratelimit.c -o CMakeFiles/rl_core.dir/src/ratelimit.c.s
+
 CMakeFiles/rl_core.dir/src/sync.c.o: CMakeFiles/rl_core.dir/flags.make
 CMakeFiles/rl_core.dir/src/sync.c.o: /work/main/src/sync.c
 CMakeFiles/rl_core.dir/src/sync.c.o: CMakeFiles/rl_core.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_8) "Building C object CMakeFiles/rl_core.dir/src/sync.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_9) "Building C object CMakeFiles/rl_core.dir/src/sync.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/rl_core.dir/src/sync.c.o -MF CMakeFiles/rl_core.dir/src/sync.c.o.d -o CMakeFiles/rl_core.dir/src/sync.c.o -c /work/main/src/sync.c
 
 CMakeFiles/rl_core.dir/src/sync.c.i: cmake_force
@@ -190,6 +204,7 @@ rl_core_OBJECTS = \
 "CMakeFiles/rl_core.dir/src/log.c.o" \
 "CMakeFiles/rl_core.dir/src/map.c.o" \
 "CMakeFiles/rl_core.dir/src/mem.c.o" \
+"CMakeFiles/rl_core.dir/src/ratelimit.c.o" \
 "CMakeFiles/rl_core.dir/src/sync.c.o"
 
 # External object files for target rl_core
@@ -202,10 +217,11 @@ librl_core.a: CMakeFiles/rl_core.dir/src/json.c.o
 librl_core.a: CMakeFiles/rl_core.dir/src/log.c.o
 librl_core.a: CMakeFiles/rl_core.dir/src/map.c.o
 librl_core.a: CMakeFiles/rl_core.dir/src/mem.c.o
+librl_core.a: CMakeFiles/rl_core.dir/src/ratelimit.c.o
 librl_core.a: CMakeFiles/rl_core.dir/src/sync.c.o
 librl_core.a: CMakeFiles/rl_core.dir/build.make
 librl_core.a: CMakeFiles/rl_core.dir/link.txt
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --bold --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_9) "Linking C static library librl_core.a"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --bold --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_10) "Linking C static library librl_core.a"
 	$(CMAKE_COMMAND) -P CMakeFiles/rl_core.dir/cmake_clean_target.cmake
 	$(CMAKE_COMMAND) -E cmake_link_script CMakeFiles/rl_core.dir/link.txt --verbose=$(VERBOSE)
 

@@ -13,6 +13,8 @@ file(REMOVE_RECURSE
   "CMakeFiles/rl_core.dir/src/map.c.o.d"
   "CMakeFiles/rl_core.dir/src/mem.c.o"
   "CMakeFiles/rl_core.dir/src/mem.c.o.d"
+  "CMakeFiles/rl_core.dir/src/ratelimit.c.o"
+  "CMakeFiles/rl_core.dir/src/ratelimit.c.o.d"
   "CMakeFiles/rl_core.dir/src/sync.c.o"
   "CMakeFiles/rl_core.dir/src/sync.c.o.d"
   "librl_core.a"

@@ -115,6 +115,12 @@ tests/CMakeFiles/unit_test_foundation.dir/unit/test_foundation.c.o: /work/main/t
   /usr/include/x86_64-linux-gnu/bits/fp-fast.h \
   /usr/include/x86_64-linux-gnu/bits/mathcalls-helper-functions.h \
   /usr/include/x86_64-linux-gnu/bits/mathcalls.h \
+  /usr/include/stdio.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__fpos_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__fpos64_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/stdio_lim.h \
+  /usr/include/x86_64-linux-gnu/bits/stdio.h \
   /work/main/include/reloadd/buf.h \
   /work/main/include/reloadd/clock.h \
   /usr/include/pthread.h \
@@ -144,6 +150,14 @@ tests/CMakeFiles/unit_test_foundation.dir/unit/test_foundation.c.o: /work/main/t
 
 /usr/include/asm-generic/errno.h:
 
+/usr/include/x86_64-linux-gnu/bits/errno.h:
+
+/usr/include/errno.h:
+
+/work/main/include/reloadd/err.h:
+
+/usr/include/x86_64-linux-gnu/bits/pthread_stack_min.h:
+
 /usr/include/x86_64-linux-gnu/bits/atomic_wide_counter.h:
 
 /usr/include/x86_64-linux-gnu/bits/pthreadtypes-arch.h:
@@ -154,7 +168,9 @@ tests/CMakeFiles/unit_test_foundation.dir/unit/test_foundation.c.o: /work/main/t
 
 /usr/include/x86_64-linux-gnu/bits/types/struct_timespec.h:
 
-/usr/include/x86_64-linux-gnu/bits/pthread_stack_min.h:
+/usr/include/x86_64-linux-gnu/asm/errno.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/struct_timeval.h:
 
 /usr/include/x86_64-linux-gnu/sys/cdefs.h:
 
@@ -169,8 +185,6 @@ tests/CMakeFiles/unit_test_foundation.dir/unit/test_foundation.c.o: /work/main/t
 /usr/include/criterion/hooks.h:
 
 /usr/include/criterion/event.h:
-
-/usr/include/string.h:
 
 /usr/include/criterion/internal/assert/ieee.h:
 
@@ -264,6 +278,10 @@ tests/CMakeFiles/unit_test_foundation.dir/unit/test_foundation.c.o: /work/main/t
 
 /usr/include/features-time64.h:
 
+/usr/include/linux/errno.h:
+
+/usr/include/x86_64-linux-gnu/bits/pthread_stack_min-dynamic.h:
+
 /work/main/tests/unit/test_foundation.c:
 
 /usr/include/x86_64-linux-gnu/bits/timesize.h:
@@ -274,6 +292,8 @@ tests/CMakeFiles/unit_test_foundation.dir/unit/test_foundation.c.o: /work/main/t
 
 /usr/include/x86_64-linux-gnu/bits/types/__locale_t.h:
 
+/usr/include/stdio.h:
+
 /usr/include/x86_64-linux-gnu/bits/wordsize.h:
 
 /usr/include/stdlib.h:
@@ -281,6 +301,8 @@ tests/CMakeFiles/unit_test_foundation.dir/unit/test_foundation.c.o: /work/main/t
 /usr/include/criterion/new/memory.h:
 
 /usr/include/wchar.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/__fpos_t.h:
 
 /usr/include/x86_64-linux-gnu/bits/wchar.h:
 
@@ -292,6 +314,10 @@ tests/CMakeFiles/unit_test_foundation.dir/unit/test_foundation.c.o: /work/main/t
 
 /usr/include/x86_64-linux-gnu/bits/types/__mbstate_t.h:
 
+/usr/include/string.h:
+
+/usr/include/x86_64-linux-gnu/bits/stdio.h:
+
 /usr/include/x86_64-linux-gnu/bits/types/struct_tm.h:
 
 /usr/include/criterion/internal/deprecation.h:
@@ -299,6 +325,8 @@ tests/CMakeFiles/unit_test_foundation.dir/unit/test_foundation.c.o: /work/main/t
 /usr/include/criterion/internal/hooks.h:
 
 /usr/include/criterion/abort.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/__fpos64_t.h:
 
 /usr/include/x86_64-linux-gnu/bits/setjmp.h:
 
@@ -313,10 +341,6 @@ tests/CMakeFiles/unit_test_foundation.dir/unit/test_foundation.c.o: /work/main/t
 /usr/include/criterion/internal/assert/op.h:
 
 /usr/include/criterion/internal/test.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/FILE.h:
-
-/usr/include/criterion/internal/assert/memory.h:
 
 /usr/include/x86_64-linux-gnu/sys/select.h:
 
@@ -370,6 +394,14 @@ tests/CMakeFiles/unit_test_foundation.dir/unit/test_foundation.c.o: /work/main/t
 
 /usr/include/time.h:
 
+/usr/include/x86_64-linux-gnu/bits/types/struct_FILE.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/FILE.h:
+
+/usr/include/criterion/internal/assert/memory.h:
+
+/usr/include/x86_64-linux-gnu/bits/stdio_lim.h:
+
 /usr/include/criterion/internal/assert/tostr.h:
 
 /work/main/include/reloadd/clock.h:
@@ -385,17 +417,3 @@ tests/CMakeFiles/unit_test_foundation.dir/unit/test_foundation.c.o: /work/main/t
 /usr/include/x86_64-linux-gnu/bits/cpu-set.h:
 
 /usr/include/x86_64-linux-gnu/bits/time.h:
-
-/work/main/include/reloadd/err.h:
-
-/usr/include/errno.h:
-
-/usr/include/x86_64-linux-gnu/bits/errno.h:
-
-/usr/include/x86_64-linux-gnu/bits/pthread_stack_min-dynamic.h:
-
-/usr/include/linux/errno.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/struct_timeval.h:
-
-/usr/include/x86_64-linux-gnu/asm/errno.h:

@@ -1,0 +1,2 @@
+# Empty dependencies file for unit_test_ratelimit.
+# This may be replaced when dependencies are built.

@@ -1,0 +1,46 @@
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+
+#include "reloadd/ratelimit.h"
+
+Test(ratelimit, bucket_spends_burst_then_spaces_requests)
+{
+    struct rl_bucket b;
+
+    rl_bucket_init(&b, 10.0, 100.0, 0);
+    for (int i = 0; i < 100; i++)
+        cr_assert(eq(u64, rl_bucket_reserve(&b, 0), 0), "request %d", i);
+    cr_assert(eq(u64, rl_bucket_reserve(&b, 0), 100));
+    cr_assert(eq(u64, rl_bucket_reserve(&b, 0), 200));
+    /* A second refills ten tokens, more than the debt of two. */
+    cr_assert(eq(u64, rl_bucket_reserve(&b, 1000), 0));
+}
+
+Test(ratelimit, unlimited_bucket_never_waits)
+{
+    struct rl_bucket b;
+
+    rl_bucket_init(&b, 0, 1, 0);
+    for (int i = 0; i < 1000; i++)
+        cr_assert(eq(u64, rl_bucket_reserve(&b, 0), 0));
+}
+
+Test(ratelimit, hold_defers_next_token_until_retry_after)
+{
+    struct rl_bucket b;
+
+    rl_bucket_init(&b, 5.0, 10.0, 0);
+    rl_bucket_hold(&b, 0, 3000);
+    cr_assert(eq(u64, rl_bucket_reserve(&b, 0), 3000));
+    cr_assert(eq(u64, rl_bucket_reserve(&b, 3000), 200));
+}
+
+Test(ratelimit, backoff_doubles_and_caps)
+{
+    cr_assert(eq(u64, rl_backoff_ms(0, 5, 1000), 5));
+    cr_assert(eq(u64, rl_backoff_ms(3, 5, 1000), 40));
+    cr_assert(eq(u64, rl_backoff_ms(20, 5, 1000), 1000));
+    cr_assert(eq(u64, rl_backoff_ms(200, 5, 1000), 1000));
+    cr_assert(eq(u64, rl_backoff_jitter_ms(1, 100, 1000, 0.5, 0.0), 100));
+    cr_assert(eq(u64, rl_backoff_jitter_ms(1, 100, 1000, 0.5, 0.5), 200));
+}
