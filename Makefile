@@ -1,0 +1,52 @@
+# reloadd - the two commands a new user needs are `make run` and `make test`.
+# Everything else here is a piece of those two.
+
+BUILD      ?= build
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_ARGS ?=
+ARGS       ?=
+
+.PHONY: all deps build run test test-unit test-integration test-e2e test-sanitizers \
+        cluster-up cluster-down fuzz image bench clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DRL_WERROR=ON $(CMAKE_ARGS) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+# Runs reloadd against $$KUBECONFIG, or against a local control plane that
+# it starts (and stops on exit) when KUBECONFIG is unset.
+run: build
+	@scripts/run.sh $(BUILD)/reloadd $(ARGS)
+
+# Everything: unit, integration and e2e tests, plus ASan+UBSan and TSan builds.
+test: deps
+	@scripts/test.sh all
+
+test-unit: deps
+	@scripts/test.sh unit
+
+test-integration: deps
+	@scripts/test.sh integration
+
+test-e2e: deps
+	@scripts/test.sh e2e
+
+test-sanitizers: deps
+	@scripts/test.sh sanitizers
+
+cluster-up:
+	@tools/cluster up
+
+cluster-down:
+	@tools/cluster down
+
+fuzz: deps
+	@scripts/fuzz.sh
+
+clean:
+	rm -rf $(BUILD) build-asan build-tsan build-fuzz

@@ -1,0 +1,96 @@
+# e2e/lib.sh - helpers for e2e cases (sourced; `set -euo pipefail` is on)
+#
+# A case is a plain bash script. It makes namespaces with e2e_ns, starts
+# reloadd with e2e_start_reloadd (stopped by PID when the case ends), and
+# asserts with e2e_wait / e2e_fail. Everything a case starts is stopped by
+# PID; every namespace it made is deleted.
+
+E2E_PIDS=()
+E2E_NAMESPACES=()
+
+e2e_log() { echo "[$(date -u +%H:%M:%S)] $*"; }
+e2e_fail() { echo "FAIL: $*" >&2; exit 1; }
+
+e2e_case_begin() {
+    E2E_CASE=$1
+    E2E_DIR=$E2E_ARTIFACTS/$E2E_CASE
+    mkdir -p "$E2E_DIR"
+    trap e2e_cleanup EXIT
+}
+
+e2e_case_end() { :; }
+
+e2e_cleanup() {
+    local rc=$? pid ns
+    for pid in "${E2E_PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${E2E_PIDS[@]}"; do
+        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    if [ $rc -ne 0 ]; then
+        for f in "$E2E_DIR"/*.log; do
+            [ -f "$f" ] || continue
+            echo "--- last lines of $f" >&2
+            tail -25 "$f" >&2
+        done
+    fi
+    for ns in "${E2E_NAMESPACES[@]}"; do
+        kubectl delete namespace "$ns" --wait=false >/dev/null 2>&1 || true
+    done
+    exit $rc
+}
+
+# Makes a fresh namespace and prints its name.
+e2e_ns() {
+    local ns="e2e-${1:-t}-$(openssl rand -hex 3)"
+    kubectl create namespace "$ns" >/dev/null
+    E2E_NAMESPACES+=("$ns")
+    echo "$ns"
+}
+
+# e2e_wait TIMEOUT_S DESCRIPTION CMD... : polls CMD until it succeeds.
+e2e_wait() {
+    local t=$1 what=$2; shift 2
+    local end=$((SECONDS + t))
+    until "$@" >/dev/null 2>&1; do
+        ((SECONDS < end)) || e2e_fail "timed out after ${t}s waiting for: $what"
+        sleep 0.2
+    done
+}
+
+# Starts reloadd in the background with the controller's identity; extra
+# args are passed on. Sets E2E_RELOADD_PID; log in $E2E_DIR/reloadd-N.log.
+e2e_start_reloadd() {
+    local n=${#E2E_PIDS[@]} port
+    port=$(e2e_free_port)
+    "$RELOADD_BIN" --kubeconfig="$RELOADD_CONTROLLER_KUBECONFIG" \
+        --metrics-addr="127.0.0.1:$port" "$@" >"$E2E_DIR/reloadd-$n.log" 2>&1 &
+    E2E_RELOADD_PID=$!
+    E2E_RELOADD_PORT=$port
+    E2E_PIDS+=("$E2E_RELOADD_PID")
+    e2e_wait 60 "reloadd /readyz" curl -fsS "http://127.0.0.1:$port/readyz"
+}
+
+e2e_stop_reloadd() { # pid [signal]
+    local pid=$1 sig=${2:-TERM}
+    kill "-$sig" "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+    e2e_fail "reloadd (pid $pid) did not exit within 10 s of SIG$sig"
+}
+
+e2e_free_port() {
+    local p used
+    used=$(ss -Htan 2>/dev/null | awk '{print $4}' | sed 's/.*://' | sort -u)
+    while :; do
+        p=$((20000 + RANDOM % 30000))
+        grep -qx "$p" <<<"$used" || { echo "$p"; return; }
+    done
+}
+
+# The pod template as JSON (what a rollout changes), for comparisons.
+e2e_template() { # ns kind/name
+    kubectl get -n "$1" "$2" -o jsonpath='{.spec.template}'
+}
+e2e_generation() { kubectl get -n "$1" "$2" -o jsonpath='{.metadata.generation}'; }

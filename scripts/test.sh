@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# scripts/test.sh all|unit|integration|e2e|sanitizers
+#
+# Builds and runs reloadd's tests. `all` (what `make test` and CI run):
+#   1. the normal build (-Werror) and its unit tests;
+#   2. ASan+UBSan and TSan builds and their unit tests;
+#   3. one local control plane (tools/cluster up) for the rest of the run;
+#   4. integration tests in the normal, ASan+UBSan and TSan builds;
+#   5. the e2e suite with the normal build's reloadd binary.
+# Exits non-zero if anything failed; prints each runner's summary.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+what=${1:-all}
+jobs=$(nproc 2>/dev/null || echo 2)
+failed=()
+t0=$SECONDS
+
+step() { echo; echo "==== $* ($(date -u +%H:%M:%S), +$((SECONDS - t0))s)"; }
+
+build() { # dir extra-cmake-args...
+    local dir=$1; shift
+    cmake -S . -B "$dir" -DRL_WERROR=ON "$@" >/dev/null || return 1
+    cmake --build "$dir" -j"$jobs" 2>&1 | grep -Ev '^\[ *[0-9]+%\]|^-- |Consolidate compiler' || true
+    [ "${PIPESTATUS[0]}" -eq 0 ]
+}
+
+ctest_label() { # dir label name
+    local dir=$1 label=$2 name=$3
+    step "$name"
+    (cd "$dir" && ctest -L "^$label\$" --output-on-failure --timeout 1200) || failed+=("$name")
+}
+
+cluster_up() {
+    step "local control plane"
+    local env
+    env=$(tools/cluster up) || { failed+=("cluster up"); return 1; }
+    eval "$env"
+    trap 'tools/cluster down "$RELOADD_CLUSTER_DIR" >/dev/null 2>&1 || true' EXIT
+    echo "cluster ready in $(cat "$RELOADD_CLUSTER_DIR/up-seconds") s ($RELOADD_CLUSTER_DIR)"
+}
+
+# Sanitizer options: fail on the first report, keep stacks readable.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+
+want() { [ "$what" = all ] || [ "$what" = "$1" ]; }
+need_asan_tsan() { [ "$what" = all ] || [ "$what" = sanitizers ]; }
+
+step "build (normal, -Werror)"
+build build || { echo "build failed"; exit 1; }
+if need_asan_tsan; then
+    step "build (ASan+UBSan)"
+    build build-asan -DRL_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug || failed+=("asan build")
+    step "build (TSan)"
+    build build-tsan -DRL_SANITIZE=thread -DCMAKE_BUILD_TYPE=Debug || failed+=("tsan build")
+fi
+
+if want unit; then
+    ctest_label build unit "unit tests"
+fi
+if need_asan_tsan; then
+    ctest_label build-asan unit "unit tests (ASan+UBSan)"
+    ctest_label build-tsan unit "unit tests (TSan)"
+fi
+
+if want integration || want e2e || [ "$what" = sanitizers ]; then
+    if cluster_up; then
+        if want integration; then
+            ctest_label build integration "integration tests"
+        fi
+        if need_asan_tsan; then
+            ctest_label build-asan integration "integration tests (ASan+UBSan)"
+            ctest_label build-tsan integration "integration tests (TSan)"
+        fi
+        if want e2e; then
+            step "e2e"
+            e2e/run.sh "$root/build/reloadd" || failed+=("e2e")
+        fi
+    fi
+fi
+
+step "done in $((SECONDS - t0)) s"
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "FAILED: ${failed[*]}"
+    exit 1
+fi
+echo "all test steps passed"
