@@ -1,2 +1,0 @@
-# Empty compiler generated dependencies file for unit_test_ratelimit.
-# This may be replaced when dependencies are built.
