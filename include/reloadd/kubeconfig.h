@@ -11,7 +11,16 @@
  * service-account CA, and a token file re-read when it changes).
  *
  * A broken or partial configuration gives one clear message naming the
- * file and the field, in `errbuf`.
+ * file and the field, in `errbuf`, e.g. "kubeconfig '/x/config': user
+ * 'bob': client-key-data is not valid base64". Relative paths are resolved
+ * against the directory of the file that names them; files named by the
+ * chosen entries are checked to be readable at load time.
+ *
+ * Secrets: key data and tokens are wiped when freed. A token file is
+ * re-read when its mtime, size or inode changes (checked at most every
+ * few seconds); an exec plugin runs (via posix_spawn, stdin from
+ * /dev/null, KUBERNETES_EXEC_INFO set, output bounded, 60 s limit) on first
+ * use and again when its credential is within 5 s of expirationTimestamp.
  *
  * Threads: loading is single-threaded; rl_kubeconfig_auth() is thread-safe.
  */
@@ -46,6 +55,13 @@ int rl_kubeconfig_load(struct rl_kubeconfig **out, const char *path, const char 
 /* Loads only the in-cluster configuration (rooted at `root`, normally "/"). */
 int rl_kubeconfig_in_cluster(struct rl_kubeconfig **out, const char *root,
                              char *errbuf, size_t errlen);
+/*
+ * Parses one kubeconfig held in memory; name stands for its file in
+ * messages and relative paths are resolved against name's directory.
+ * Returns 0 or RL_ECONFIG with a message in errbuf (tests, fuzzing).
+ */
+int rl_kubeconfig_parse(struct rl_kubeconfig **out, const char *name, const char *yaml,
+                        size_t len, const char *context, char *errbuf, size_t errlen);
 void rl_kubeconfig_free(struct rl_kubeconfig *cfg);
 
 /*
@@ -55,5 +71,15 @@ void rl_kubeconfig_free(struct rl_kubeconfig *cfg);
  * expired. Caller frees with rl_free_secret().
  */
 int rl_kubeconfig_auth(struct rl_kubeconfig *cfg, char **header, char *errbuf, size_t errlen);
+
+/*
+ * The server refused our credentials (401): forget the exec plugin's
+ * cached credential and re-check the token file on the next
+ * rl_kubeconfig_auth(). Thread-safe.
+ */
+void rl_kubeconfig_auth_failed(struct rl_kubeconfig *cfg);
+
+/* True when a retry after rl_kubeconfig_auth_failed() may send other credentials. */
+bool rl_kubeconfig_auth_refreshable(const struct rl_kubeconfig *cfg);
 
 #endif /* RL_KUBECONFIG_H */
