@@ -25,6 +25,7 @@
 #ifndef RL_HASH_H
 #define RL_HASH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <cjson/cJSON.h>
@@ -50,7 +51,7 @@ int rl_hash_secret(const cJSON *secret, char out[RL_HASH_HEX_SIZE]);
 int rl_hash_spc_pod_status(const cJSON *obj, char out[RL_HASH_HEX_SIZE]);
 
 /* True if s is 40 lower-case hex digits. */
-int rl_hash_is_hex(const char *s);
+bool rl_hash_is_hex(const char *s);
 
 /*
  * Standard base64 with '=' padding (Go's base64.StdEncoding). Decode is
