@@ -1,0 +1,664 @@
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fake_clock.h"
+#include "reloadd/err.h"
+#include "reloadd/workqueue.h"
+
+#define T0 1000000u     /* fake clocks start away from zero */
+
+static struct fake_clock fc;
+
+/* A one-shard queue on the fake clock; no window, no retry limits unless set. */
+static struct rl_workqueue *new_wq(uint64_t coalesce_ms, uint64_t base_ms, uint64_t max_ms,
+                                   double qps, double burst)
+{
+    struct rl_workqueue_opts opts = RL_WORKQUEUE_OPTS_INIT;
+    struct rl_workqueue *wq;
+
+    fake_clock_init(&fc, T0, 0);
+    opts.coalesce_ms = coalesce_ms;
+    opts.base_delay_ms = base_ms;
+    opts.max_delay_ms = max_ms;
+    opts.qps = qps;
+    opts.burst = burst;
+    cr_assert(eq(int, rl_workqueue_new(&wq, &opts, &fc.clock), 0));
+    return wq;
+}
+
+static void assert_empty(struct rl_workqueue *wq)
+{
+    const char *key = NULL;
+
+    cr_assert(eq(int, rl_workqueue_try_get(wq, 0, &key), RL_WORKQUEUE_EMPTY),
+              "unexpected key '%s'", key ? key : "");
+}
+
+static void assert_gets(struct rl_workqueue *wq, const char *want)
+{
+    const char *key = NULL;
+
+    cr_assert(eq(int, rl_workqueue_try_get(wq, 0, &key), 0), "expected '%s'", want);
+    cr_assert(eq(str, (char *)key, (char *)want));
+}
+
+/* Takes want, then marks it done. */
+static void assert_runs(struct rl_workqueue *wq, const char *want)
+{
+    const char *key = NULL;
+
+    cr_assert(eq(int, rl_workqueue_try_get(wq, 0, &key), 0), "expected '%s'", want);
+    cr_assert(eq(str, (char *)key, (char *)want));
+    rl_workqueue_done(wq, key);
+}
+
+static uint64_t now(void)
+{
+    return atomic_load(&fc.mono_ms);
+}
+
+Test(workqueue, key_waits_at_most_once)
+{
+    struct rl_workqueue *wq = new_wq(0, 5, 1000, 0, 1);
+    struct rl_workqueue_stats st;
+
+    for (int i = 0; i < 5; i++)
+        cr_assert(eq(int, rl_workqueue_add(wq, "deployment/ns/a"), 0));
+    rl_workqueue_add(wq, "deployment/ns/b");
+    rl_workqueue_add(wq, "deployment/ns/a");
+    rl_workqueue_stats(wq, 0, &st);
+    cr_assert(eq(sz, st.depth, 2));
+    cr_assert(eq(u64, st.adds, 2));
+    cr_assert(eq(u64, st.merged, 5));
+
+    assert_runs(wq, "deployment/ns/a");         /* first added, first out */
+    assert_runs(wq, "deployment/ns/b");
+    assert_empty(wq);
+    rl_workqueue_free(wq);
+}
+
+Test(workqueue, dirty_key_requeued_on_done)
+{
+    struct rl_workqueue *wq = new_wq(0, 5, 1000, 0, 1);
+    const char *key;
+
+    rl_workqueue_add(wq, "k");
+    cr_assert(eq(int, rl_workqueue_try_get(wq, 0, &key), 0));
+    rl_workqueue_add(wq, "k");                  /* while processing: dirty */
+    rl_workqueue_add(wq, "k");
+    assert_empty(wq);
+    rl_workqueue_done(wq, key);
+    assert_runs(wq, "k");                       /* once, however many adds */
+    assert_empty(wq);
+    rl_workqueue_free(wq);
+}
+
+Test(workqueue, key_held_by_one_worker_at_a_time)
+{
+    struct rl_workqueue *wq = new_wq(0, 5, 1000, 0, 1);
+    struct rl_workqueue_stats st;
+    const char *key;
+
+    rl_workqueue_add(wq, "k");
+    cr_assert(eq(int, rl_workqueue_try_get(wq, 0, &key), 0));
+
+    /* Every kind of add, due or not: none hands the key out a second time. */
+    rl_workqueue_add(wq, "k");
+    rl_workqueue_add_after(wq, "k", 0);
+    rl_workqueue_add_rate_limited(wq, "k");
+    fake_clock_advance(&fc, 60000);
+    assert_empty(wq);
+    rl_workqueue_stats(wq, 0, &st);
+    cr_assert(eq(sz, st.processing, 1));
+    cr_assert(eq(sz, st.depth, 0));
+    cr_assert(eq(sz, st.delayed, 0));
+
+    rl_workqueue_done(wq, key);
+    assert_runs(wq, "k");
+    assert_empty(wq);
+    rl_workqueue_free(wq);
+}
+
+Test(workqueue, add_after_waits_for_its_due_time)
+{
+    struct rl_workqueue *wq = new_wq(0, 5, 1000, 0, 1);
+
+    rl_workqueue_add_after(wq, "late", 300);
+    rl_workqueue_add_after(wq, "soon", 100);
+    cr_assert(eq(u64, rl_workqueue_next_due_ms(wq, 0), T0 + 100));
+    fake_clock_advance(&fc, 99);
+    assert_empty(wq);
+    fake_clock_advance(&fc, 1);
+    assert_runs(wq, "soon");
+    cr_assert(eq(u64, rl_workqueue_next_due_ms(wq, 0), T0 + 300));
+    fake_clock_advance(&fc, 199);
+    assert_empty(wq);
+    fake_clock_advance(&fc, 1);
+    assert_runs(wq, "late");
+    cr_assert(eq(u64, rl_workqueue_next_due_ms(wq, 0), UINT64_MAX));
+    rl_workqueue_free(wq);
+}
+
+Test(workqueue, earlier_deadline_wins)
+{
+    struct rl_workqueue *wq = new_wq(0, 5, 1000, 0, 1);
+
+    rl_workqueue_add_after(wq, "k", 1000);
+    rl_workqueue_add_after(wq, "k", 200);       /* earlier: replaces */
+    rl_workqueue_add_after(wq, "k", 5000);      /* later: ignored */
+    cr_assert(eq(u64, rl_workqueue_next_due_ms(wq, 0), T0 + 200));
+    fake_clock_advance(&fc, 200);
+    assert_runs(wq, "k");
+    fake_clock_advance(&fc, 10000);             /* nothing left behind */
+    assert_empty(wq);
+
+    /* A due add makes a delayed key ready at once. */
+    rl_workqueue_add_after(wq, "k", 1000);
+    rl_workqueue_add_after(wq, "k", 0);
+    assert_runs(wq, "k");
+    fake_clock_advance(&fc, 1000);
+    assert_empty(wq);
+    rl_workqueue_free(wq);
+}
+
+Test(workqueue, equal_due_times_come_out_in_add_order)
+{
+    struct rl_workqueue *wq = new_wq(0, 5, 1000, 0, 1);
+    char key[32];
+
+    for (int i = 0; i < 20; i++) {
+        snprintf(key, sizeof(key), "k%02d", i);
+        rl_workqueue_add_after(wq, key, 50);
+    }
+    fake_clock_advance(&fc, 50);
+    for (int i = 0; i < 20; i++) {
+        snprintf(key, sizeof(key), "k%02d", i);
+        assert_runs(wq, key);
+    }
+    rl_workqueue_free(wq);
+}
+
+Test(workqueue, backoff_doubles_per_failure_up_to_the_cap)
+{
+    static const uint64_t want[] = { 10, 20, 40, 80, 100, 100, 100 };
+    struct rl_workqueue *wq = new_wq(0, 10, 100, 0, 1);
+
+    for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        uint64_t start = now();
+
+        cr_assert(eq(u32, rl_workqueue_num_requeues(wq, "k"), i));
+        cr_assert(eq(int, rl_workqueue_add_rate_limited(wq, "k"), 0));
+        cr_assert(eq(u32, rl_workqueue_num_requeues(wq, "k"), i + 1));
+        cr_assert(eq(u64, rl_workqueue_next_due_ms(wq, 0), start + want[i]), "failure %u", i);
+        fake_clock_advance(&fc, want[i] - 1);
+        assert_empty(wq);
+        fake_clock_advance(&fc, 1);
+        assert_runs(wq, "k");
+    }
+    rl_workqueue_free(wq);
+}
+
+Test(workqueue, forget_resets_backoff)
+{
+    struct rl_workqueue *wq = new_wq(0, 10, 1000, 0, 1);
+
+    for (int i = 0; i < 3; i++) {
+        rl_workqueue_add_rate_limited(wq, "k");
+        fake_clock_advance(&fc, 1000);
+        assert_runs(wq, "k");
+    }
+    cr_assert(eq(u32, rl_workqueue_num_requeues(wq, "k"), 3));
+    rl_workqueue_forget(wq, "k");
+    cr_assert(eq(u32, rl_workqueue_num_requeues(wq, "k"), 0));
+    rl_workqueue_add_rate_limited(wq, "k");
+    cr_assert(eq(u64, rl_workqueue_next_due_ms(wq, 0), now() + 10));
+
+    /* Other keys keep their own count. */
+    rl_workqueue_add_rate_limited(wq, "other");
+    rl_workqueue_add_rate_limited(wq, "other");
+    cr_assert(eq(u32, rl_workqueue_num_requeues(wq, "other"), 2));
+    cr_assert(eq(u32, rl_workqueue_num_requeues(wq, "k"), 1));
+    cr_assert(eq(u32, rl_workqueue_num_requeues(wq, "never-added"), 0));
+    rl_workqueue_free(wq);
+}
+
+Test(workqueue, bucket_spaces_retries_queue_wide)
+{
+    /* No per-key backoff: 10 qps with a burst of 2 decides alone. */
+    struct rl_workqueue *wq = new_wq(0, 0, 0, 10.0, 2.0);
+    static const uint64_t want[] = { 0, 0, 100, 200, 300 };
+    char key[8];
+
+    for (int i = 0; i < 5; i++) {
+        snprintf(key, sizeof(key), "k%d", i);
+        rl_workqueue_add_rate_limited(wq, key);
+    }
+    for (int i = 0; i < 5; i++) {
+        uint64_t target = T0 + want[i];
+
+        if (now() < target)
+            fake_clock_advance(&fc, target - now());
+        snprintf(key, sizeof(key), "k%d", i);
+        assert_runs(wq, key);
+        if (i == 4 || want[i + 1] > want[i])
+            assert_empty(wq);
+    }
+    rl_workqueue_free(wq);
+}
+
+Test(workqueue, retry_waits_for_the_larger_of_backoff_and_bucket)
+{
+    struct rl_workqueue *wq = new_wq(0, 50, 10000, 10.0, 1.0);
+
+    rl_workqueue_add_rate_limited(wq, "a");     /* token: 0; backoff 50 */
+    cr_assert(eq(u64, rl_workqueue_next_due_ms(wq, 0), T0 + 50));
+    fake_clock_advance(&fc, 50);
+    assert_runs(wq, "a");
+    rl_workqueue_add_rate_limited(wq, "b");     /* token: wait 50; backoff 50 */
+    rl_workqueue_add_rate_limited(wq, "c");     /* token: wait 150 > backoff 50 */
+    fake_clock_advance(&fc, 50);
+    assert_runs(wq, "b");
+    cr_assert(eq(u64, rl_workqueue_next_due_ms(wq, 0), T0 + 200));
+    fake_clock_advance(&fc, 99);
+    assert_empty(wq);
+    fake_clock_advance(&fc, 1);
+    assert_runs(wq, "c");
+
+    /* Later, a's backoff (50 * 2^3 = 400) outweighs a refilled bucket. */
+    fake_clock_advance(&fc, 10000);
+    rl_workqueue_add_rate_limited(wq, "a");     /* failure 2: 100 */
+    rl_workqueue_forget(wq, "a");
+    for (int i = 0; i < 3; i++)
+        rl_workqueue_add_rate_limited(wq, "a"); /* merged; counts failures */
+    cr_assert(eq(u32, rl_workqueue_num_requeues(wq, "a"), 3));
+    fake_clock_advance(&fc, 10000);
+    assert_runs(wq, "a");
+    rl_workqueue_add_rate_limited(wq, "a");
+    cr_assert(eq(u64, rl_workqueue_next_due_ms(wq, 0), now() + 400));
+    rl_workqueue_free(wq);
+}
+
+Test(workqueue, burst_of_adds_yields_one_get_after_the_window)
+{
+    struct rl_workqueue *wq = new_wq(1000, 5, 1000, 0, 1);
+    struct rl_workqueue_stats st;
+
+    rl_workqueue_add(wq, "k");
+    for (int i = 0; i < 9; i++) {
+        fake_clock_advance(&fc, 100);            /* adds at +100 .. +900 */
+        rl_workqueue_add(wq, "k");
+        assert_empty(wq);
+    }
+    /* Still due 1000 ms after the FIRST add: later adds did not extend it. */
+    cr_assert(eq(u64, rl_workqueue_next_due_ms(wq, 0), T0 + 1000));
+    fake_clock_advance(&fc, 99);
+    assert_empty(wq);
+    fake_clock_advance(&fc, 1);
+    assert_runs(wq, "k");
+    fake_clock_advance(&fc, 5000);
+    assert_empty(wq);
+    rl_workqueue_stats(wq, 0, &st);
+    cr_assert(eq(u64, st.adds, 1));
+    cr_assert(eq(u64, st.merged, 9));
+
+    /* Once taken, a new add opens a new window. */
+    rl_workqueue_add(wq, "k");
+    cr_assert(eq(u64, rl_workqueue_next_due_ms(wq, 0), now() + 1000));
+    rl_workqueue_free(wq);
+}
+
+Test(workqueue, window_runs_while_key_is_processed)
+{
+    struct rl_workqueue *wq = new_wq(1000, 5, 1000, 0, 1);
+    const char *key;
+
+    rl_workqueue_add(wq, "k");
+    fake_clock_advance(&fc, 1000);
+    cr_assert(eq(int, rl_workqueue_try_get(wq, 0, &key), 0));
+    fake_clock_advance(&fc, 100);
+    rl_workqueue_add(wq, "k");                  /* window: until T0 + 2100 */
+    fake_clock_advance(&fc, 100);
+    rl_workqueue_add(wq, "k");                  /* does not extend it */
+    fake_clock_advance(&fc, 300);
+    rl_workqueue_done(wq, key);                 /* T0 + 1500: not due yet */
+    assert_empty(wq);
+    cr_assert(eq(u64, rl_workqueue_next_due_ms(wq, 0), T0 + 2100));
+    fake_clock_advance(&fc, 600);
+    assert_gets(wq, "k");
+
+    /* Window over before done(): ready at once. */
+    rl_workqueue_add(wq, "k");
+    fake_clock_advance(&fc, 5000);
+    rl_workqueue_done(wq, "k");
+    assert_runs(wq, "k");
+    rl_workqueue_free(wq);
+}
+
+Test(workqueue, add_after_is_not_held_by_the_window)
+{
+    struct rl_workqueue *wq = new_wq(1000, 5, 1000, 0, 1);
+
+    rl_workqueue_add(wq, "k");
+    rl_workqueue_add_after(wq, "k", 10);        /* earlier deadline wins */
+    fake_clock_advance(&fc, 10);
+    assert_runs(wq, "k");
+    rl_workqueue_free(wq);
+}
+
+Test(workqueue, zero_window_means_ready_at_once)
+{
+    struct rl_workqueue *wq = new_wq(0, 5, 1000, 0, 1);
+
+    rl_workqueue_add(wq, "k");
+    assert_runs(wq, "k");
+    rl_workqueue_free(wq);
+}
+
+Test(workqueue, key_always_maps_to_the_same_shard)
+{
+    struct rl_workqueue_opts opts = RL_WORKQUEUE_OPTS_INIT;
+    unsigned per_shard[8] = { 0 };
+    struct rl_workqueue *wq;
+    char key[64];
+
+    fake_clock_init(&fc, T0, 0);
+    opts.shards = 8;
+    opts.coalesce_ms = 0;
+    cr_assert(eq(int, rl_workqueue_new(&wq, &opts, &fc.clock), 0));
+    cr_assert(eq(u32, rl_workqueue_shards(wq), 8));
+    for (int i = 0; i < 2000; i++) {
+        unsigned s;
+
+        snprintf(key, sizeof(key), "deployment/ns-%d/app-%d", i % 7, i);
+        s = rl_workqueue_shard_of(wq, key);
+        cr_assert(lt(u32, s, 8));
+        cr_assert(eq(u32, rl_workqueue_shard_of(wq, key), s));
+        per_shard[s]++;
+    }
+    for (int s = 0; s < 8; s++)                 /* 250 each on average */
+        cr_assert(gt(u32, per_shard[s], 150), "shard %d has %u keys", s, per_shard[s]);
+
+    /* A key is served by its shard only, whichever add put it there. */
+    for (int i = 0; i < 50; i++) {
+        unsigned home;
+        const char *got;
+
+        snprintf(key, sizeof(key), "secret/ns/s-%d", i);
+        home = rl_workqueue_shard_of(wq, key);
+        if (i % 2)
+            rl_workqueue_add(wq, key);
+        else
+            rl_workqueue_add_rate_limited(wq, key);
+        fake_clock_advance(&fc, 1000);
+        for (unsigned s = 0; s < 8; s++) {
+            if (s != home)
+                cr_assert(eq(int, rl_workqueue_try_get(wq, s, &got), RL_WORKQUEUE_EMPTY));
+        }
+        cr_assert(eq(int, rl_workqueue_try_get(wq, home, &got), 0));
+        cr_assert(eq(str, (char *)got, key));
+        rl_workqueue_done(wq, got);
+        rl_workqueue_forget(wq, key);
+    }
+    rl_workqueue_free(wq);
+}
+
+Test(workqueue, shut_down_refuses_work_and_drops_pending_keys)
+{
+    struct rl_workqueue *wq = new_wq(0, 5, 1000, 0, 1);
+    struct rl_workqueue_stats st;
+    const char *key;
+
+    rl_workqueue_add(wq, "lent");
+    rl_workqueue_add(wq, "ready");
+    rl_workqueue_add_after(wq, "delayed", 100);
+    cr_assert(eq(int, rl_workqueue_try_get(wq, 0, &key), 0));
+    rl_workqueue_add(wq, "lent");               /* dirty: dropped too */
+    cr_assert(not(rl_workqueue_shutting_down(wq)));
+
+    rl_workqueue_shut_down(wq);
+    cr_assert(rl_workqueue_shutting_down(wq));
+    cr_assert(eq(int, rl_workqueue_try_get(wq, 0, &key), RL_ESHUTDOWN));
+    cr_assert(eq(int, rl_workqueue_get(wq, 0, &key), RL_ESHUTDOWN));
+    cr_assert(eq(int, rl_workqueue_add(wq, "new"), RL_ESHUTDOWN));
+    cr_assert(eq(int, rl_workqueue_add_rate_limited(wq, "new"), RL_ESHUTDOWN));
+    rl_workqueue_stats(wq, -1, &st);
+    cr_assert(eq(u64, st.dropped, 3));
+    cr_assert(eq(sz, st.depth, 0));
+    cr_assert(eq(sz, st.delayed, 0));
+    cr_assert(eq(sz, st.processing, 1));
+
+    rl_workqueue_done(wq, "lent");              /* still allowed; not requeued */
+    rl_workqueue_stats(wq, -1, &st);
+    cr_assert(eq(sz, st.processing, 0));
+    cr_assert(eq(int, rl_workqueue_shut_down_with_drain(wq, 0), 0));
+    rl_workqueue_shut_down(wq);                 /* idempotent */
+    rl_workqueue_free(wq);
+}
+
+struct getter {
+    struct rl_workqueue *wq;
+    int err;
+    char key[64];
+    atomic_bool finished;
+};
+
+static void *getter_main(void *arg)
+{
+    struct getter *g = arg;
+    const char *key;
+
+    g->err = rl_workqueue_get(g->wq, 0, &key);
+    if (g->err == 0)
+        snprintf(g->key, sizeof(g->key), "%s", key);
+    atomic_store(&g->finished, true);
+    return NULL;
+}
+
+Test(workqueue, shut_down_wakes_blocked_get, .timeout = 10)
+{
+    struct rl_workqueue *wq = new_wq(0, 5, 1000, 0, 1);
+    struct getter g = { .wq = wq };
+    pthread_t t;
+
+    pthread_create(&t, NULL, getter_main, &g);
+    rl_workqueue_shut_down(wq);
+    pthread_join(t, NULL);
+    cr_assert(eq(int, g.err, RL_ESHUTDOWN));
+    rl_workqueue_free(wq);
+}
+
+Test(workqueue, blocking_get_notices_a_fake_clock_moved_elsewhere, .timeout = 10)
+{
+    struct rl_workqueue *wq = new_wq(0, 5, 1000, 0, 1);
+    struct getter g = { .wq = wq };
+    pthread_t t;
+
+    rl_workqueue_add_after(wq, "k", 60000);
+    pthread_create(&t, NULL, getter_main, &g);
+    fake_clock_advance(&fc, 60000);
+    pthread_join(t, NULL);                      /* within one poll interval */
+    cr_assert(eq(int, g.err, 0));
+    cr_assert(eq(str, g.key, "k"));
+    rl_workqueue_free(wq);
+}
+
+Test(workqueue, blocking_get_takes_a_key_added_later, .timeout = 10)
+{
+    struct rl_workqueue *wq = new_wq(0, 5, 1000, 0, 1);
+    struct getter g = { .wq = wq };
+    pthread_t t;
+
+    pthread_create(&t, NULL, getter_main, &g);
+    rl_workqueue_add(wq, "k");
+    pthread_join(t, NULL);
+    cr_assert(eq(int, g.err, 0));
+    cr_assert(eq(str, g.key, "k"));
+    rl_workqueue_free(wq);
+}
+
+struct drainer {
+    struct rl_workqueue *wq;
+    uint64_t timeout_ms;
+    int err;
+    atomic_bool finished;
+};
+
+static void *drainer_main(void *arg)
+{
+    struct drainer *d = arg;
+
+    d->err = rl_workqueue_shut_down_with_drain(d->wq, d->timeout_ms);
+    atomic_store(&d->finished, true);
+    return NULL;
+}
+
+Test(workqueue, drain_waits_for_lent_keys, .timeout = 10)
+{
+    struct rl_workqueue *wq = new_wq(0, 5, 1000, 0, 1);
+    struct drainer d = { .wq = wq, .timeout_ms = 10000 };
+    const char *key;
+    pthread_t t;
+
+    rl_workqueue_add(wq, "k");
+    cr_assert(eq(int, rl_workqueue_try_get(wq, 0, &key), 0));
+    pthread_create(&t, NULL, drainer_main, &d);
+    while (!rl_workqueue_shutting_down(wq))
+        sched_yield();
+    fake_clock_advance(&fc, 9999);
+    cr_assert(not(atomic_load(&d.finished)));
+    rl_workqueue_done(wq, key);
+    pthread_join(t, NULL);
+    cr_assert(eq(int, d.err, 0));
+    rl_workqueue_free(wq);
+}
+
+Test(workqueue, drain_gives_up_after_its_timeout, .timeout = 10)
+{
+    struct rl_workqueue *wq = new_wq(0, 5, 1000, 0, 1);
+    struct drainer d = { .wq = wq, .timeout_ms = 5000 };
+    struct rl_workqueue_stats st;
+    const char *key;
+    pthread_t t;
+
+    rl_workqueue_add(wq, "k");
+    cr_assert(eq(int, rl_workqueue_try_get(wq, 0, &key), 0));
+    pthread_create(&t, NULL, drainer_main, &d);
+    while (!rl_workqueue_shutting_down(wq))
+        sched_yield();
+    fake_clock_advance(&fc, 5000);
+    pthread_join(t, NULL);
+    cr_assert(eq(int, d.err, RL_ETIMEOUT));
+    rl_workqueue_stats(wq, -1, &st);
+    cr_assert(eq(sz, st.processing, 1));
+    rl_workqueue_done(wq, key);
+    rl_workqueue_free(wq);
+}
+
+Test(workqueue, stats_report_latency_and_longest_running)
+{
+    struct rl_workqueue_opts opts = RL_WORKQUEUE_OPTS_INIT;
+    struct rl_workqueue_stats st;
+    struct rl_workqueue *wq;
+    const char *a, *b;
+    unsigned sa, sb;
+
+    fake_clock_init(&fc, T0, 0);
+    opts.shards = 4;
+    opts.coalesce_ms = 0;
+    cr_assert(eq(int, rl_workqueue_new(&wq, &opts, &fc.clock), 0));
+    sa = rl_workqueue_shard_of(wq, "a");
+    sb = rl_workqueue_shard_of(wq, "b");
+
+    rl_workqueue_add(wq, "a");
+    rl_workqueue_add_after(wq, "b", 100);
+    rl_workqueue_stats(wq, (int)sa, &st);
+    cr_assert(eq(sz, st.depth, 1));
+    rl_workqueue_stats(wq, -1, &st);
+    cr_assert(eq(sz, st.depth, 1));
+    cr_assert(eq(sz, st.delayed, 1));
+    cr_assert(eq(u64, st.longest_running_ms, 0));
+
+    fake_clock_advance(&fc, 250);               /* a waited 250, b 150 */
+    cr_assert(eq(int, rl_workqueue_try_get(wq, sa, &a), 0));
+    cr_assert(eq(int, rl_workqueue_try_get(wq, sb, &b), 0));
+    rl_workqueue_stats(wq, -1, &st);
+    cr_assert(eq(u64, st.latency_count, 2));
+    cr_assert(eq(u64, st.latency_sum_ms, 400));
+    cr_assert(eq(u64, st.latency_max_ms, 250));
+    cr_assert(eq(sz, st.processing, 2));
+
+    fake_clock_advance(&fc, 400);
+    rl_workqueue_done(wq, b);
+    fake_clock_advance(&fc, 100);
+    rl_workqueue_stats(wq, -1, &st);
+    cr_assert(eq(u64, st.longest_running_ms, 500));
+    rl_workqueue_done(wq, a);
+    rl_workqueue_stats(wq, -1, &st);
+    cr_assert(eq(u64, st.longest_running_ms, 0));
+    cr_assert(eq(sz, st.processing, 0));
+    rl_workqueue_free(wq);
+}
+
+Test(workqueue, bad_input_is_refused)
+{
+    struct rl_workqueue_opts opts = RL_WORKQUEUE_OPTS_INIT;
+    struct rl_workqueue *wq;
+    char long_key[RL_WORKQUEUE_KEY_MAX + 2];
+    const char *key;
+
+    fake_clock_init(&fc, T0, 0);
+    opts.shards = 0;
+    cr_assert(eq(int, rl_workqueue_new(&wq, &opts, &fc.clock), RL_EINVAL));
+    cr_assert(eq(ptr, wq, NULL));
+    opts.shards = RL_WORKQUEUE_MAX_SHARDS + 1;
+    cr_assert(eq(int, rl_workqueue_new(&wq, &opts, &fc.clock), RL_EINVAL));
+    opts.shards = 1;
+    opts.base_delay_ms = 10;
+    opts.max_delay_ms = 5;
+    cr_assert(eq(int, rl_workqueue_new(&wq, &opts, &fc.clock), RL_EINVAL));
+    opts.max_delay_ms = 10;
+    cr_assert(eq(int, rl_workqueue_new(&wq, &opts, NULL), RL_EINVAL));
+    cr_assert(eq(int, rl_workqueue_new(&wq, NULL, &fc.clock), RL_EINVAL));
+
+    wq = new_wq(0, 5, 1000, 0, 1);
+    memset(long_key, 'x', sizeof(long_key) - 1);
+    long_key[sizeof(long_key) - 1] = '\0';
+    cr_assert(eq(int, rl_workqueue_add(wq, NULL), RL_EINVAL));
+    cr_assert(eq(int, rl_workqueue_add(wq, ""), RL_EINVAL));
+    cr_assert(eq(int, rl_workqueue_add(wq, long_key), RL_EINVAL));
+    cr_assert(eq(int, rl_workqueue_add_after(wq, long_key, 1), RL_EINVAL));
+    cr_assert(eq(int, rl_workqueue_add_rate_limited(wq, ""), RL_EINVAL));
+    long_key[RL_WORKQUEUE_KEY_MAX] = '\0';      /* exactly the limit is fine */
+    cr_assert(eq(int, rl_workqueue_add(wq, long_key), 0));
+    cr_assert(eq(int, rl_workqueue_try_get(wq, 1, &key), RL_EINVAL));
+    cr_assert(eq(int, rl_workqueue_get(wq, 7, &key), RL_EINVAL));
+    cr_assert(eq(u64, rl_workqueue_next_due_ms(wq, 3), UINT64_MAX));
+    rl_workqueue_done(wq, "never-lent");        /* logged and ignored */
+    rl_workqueue_done(wq, NULL);
+    rl_workqueue_forget(wq, NULL);
+    cr_assert(eq(u32, rl_workqueue_num_requeues(wq, NULL), 0));
+    assert_runs(wq, long_key);
+    rl_workqueue_done(wq, long_key);            /* twice: ignored */
+    assert_empty(wq);
+    rl_workqueue_free(wq);
+    rl_workqueue_free(NULL);
+}
+
+Test(workqueue, far_delays_do_not_overflow)
+{
+    struct rl_workqueue *wq = new_wq(0, 5, 1000, 0, 1);
+
+    rl_workqueue_add_after(wq, "k", UINT64_MAX);
+    cr_assert(eq(u64, rl_workqueue_next_due_ms(wq, 0), UINT64_MAX));
+    fake_clock_advance(&fc, 1000000000);
+    assert_empty(wq);
+    rl_workqueue_add_after(wq, "k", 1);
+    fake_clock_advance(&fc, 1);
+    assert_runs(wq, "k");
+    rl_workqueue_free(wq);
+}
