@@ -16,7 +16,9 @@
  *  - current markers: per container the env vars STAKATER_*_CONFIGMAP /
  *    _SECRET / _SECRETPROVIDERCLASS, the parsed pod-template annotation
  *    reloader.stakater.com/last-reloaded-from, and our metadata annotation
- *    "<prefix>/applied" parsed to (type, name) -> sha1.
+ *    "<prefix>/applied" parsed to (type, name) -> sha1. These two are kept
+ *    only parsed: rl_workload_meta()/rl_workload_pod() do not return their
+ *    raw JSON.
  *
  * The pod template of a CronJob is spec.jobTemplate.spec.template; of the
  * others spec.template. ephemeralContainers, imagePullSecrets and
@@ -41,7 +43,7 @@
 
 #include <cjson/cJSON.h>
 
-struct rl_options;
+#include "reloadd/options.h"
 
 enum rl_kind {
     RL_KIND_DEPLOYMENT,
@@ -212,15 +214,20 @@ enum rl_recorded_from {
 };
 
 /*
- * The hash W's pods were last rolled for, for one source. The pod-template
- * markers describe the pods, so a marker that disagrees with our applied
- * record wins (Reloader may have rolled since) - unless its env var name
- * collides with another source W references or records (my-app vs
- * my.app, §3.1), where only the applied record can tell them apart.
+ * The hash W's pods were last rolled for, for one source, under strategy s
+ * with c the container rl_workload_pick_container() chose (-1: none). Only
+ * the current strategy's marker counts (a stale env var left from an
+ * earlier env-vars period must not roll an annotations-strategy workload
+ * forever), and only in container c, where Reloader and we write it. The
+ * pod-template marker describes the pods, so one that disagrees with our
+ * applied record wins (Reloader may have rolled since) - unless its env
+ * var name collides with another source W references or records (my-app
+ * vs my.app, §3.1), where only the applied record tells them apart.
  * Returns a hash pointing into w, or NULL (*from = RL_RECORDED_NONE).
  */
 const char *rl_workload_recorded(const struct rl_workload *w, enum rl_source_type t,
-                                 const char *name, enum rl_recorded_from *from);
+                                 const char *name, enum rl_reload_strategy s, int c,
+                                 enum rl_recorded_from *from);
 
 /* Source origins reported by rl_workload_each_source(). */
 #define RL_SRC_MOUNTED  0x1         /* a mounted volume references it */
