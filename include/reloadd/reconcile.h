@@ -1,0 +1,101 @@
+/*
+ * reconcile.h - the reconcile contract: one workload, from the cache
+ *
+ * rl_reconcile(W) (DESIGN §2), level-triggered and idempotent:
+ *
+ *   for each source S that may trigger W (references, records, matching
+ *   named-reload patterns), decided by rl_decide() exactly as Reloader:
+ *     desired = h(S) from the store (absent if S does not exist)
+ *     recorded = the hash W's pods were last rolled for (markers, or our
+ *                "<prefix>/applied" metadata annotation)
+ *     none recorded, S unchanged since we watch   -> baseline (record only)
+ *     recorded == desired                          -> nothing
+ *     recorded != desired, S changed while we watched, or
+ *       --sync-after-restart                       -> stale: roll
+ *     recorded != desired, otherwise               -> adopt (record only)
+ *     S created while we watched, no record        -> roll if
+ *                                   --reload-on-create, else baseline
+ *     S deleted, record present                    -> roll if
+ *                                   --reload-on-delete, else nothing
+ *   then at most ONE write: a rollout carrying the markers of every stale
+ *   source and the whole record, or a metadata-only record patch, or none.
+ *
+ * Nothing rolls unless a source really changed since W's pods were rolled,
+ * so startup sync, failover catch-up and retries are all this one call.
+ * Reads come from the store only (no API GET), except for the kinds whose
+ * write needs the whole object: CronJob (a Job is created from it), Job
+ * (recreated) and Argo Rollout with the update strategy.
+ *
+ * Every write is preceded by hooks->may_write() (leadership and fencing);
+ * a refusal returns RL_ENOTLEADER and writes nothing. --dry-run logs each
+ * write instead of making it.
+ *
+ * Threads: rl_reconcile() runs on any number of worker threads at once,
+ * for different keys (the workqueue guarantees one worker per key).
+ */
+#ifndef RL_RECONCILE_H
+#define RL_RECONCILE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "reloadd/workload.h"
+
+struct rl_store;
+struct rl_kube;
+struct rl_options;
+struct rl_regex_cache;
+struct rl_clock;
+struct rl_reconciler;
+
+enum rl_reconcile_action {
+    RL_ACTION_NONE,                 /* everything up to date */
+    RL_ACTION_RECORD,               /* metadata-only: baselines or adoption */
+    RL_ACTION_ROLLOUT,              /* pods rolled (or a Job created) */
+};
+
+/* What one reconcile did, for metrics, Events, alerts and logs. */
+struct rl_reconcile_result {
+    const char *wkey;
+    enum rl_kind kind;
+    const char *ns, *name;
+    enum rl_reconcile_action action;
+    int err;                        /* 0, or why the write failed */
+    unsigned n_rolled;              /* sources whose change rolled W */
+    enum rl_source_type first_type; /* the first of them (Events, alerts) */
+    const char *first_name;
+    const char *first_hash;
+    bool deleted;                   /* ... rolled because it was deleted */
+    double seconds;                 /* time spent in the write */
+    bool dry_run;
+};
+
+struct rl_reconcile_hooks {
+    /* Right before each write; false: not the (fenced) leader. NULL: always. */
+    bool (*may_write)(void *ctx);
+    /* After each reconcile that wanted a write (done, refused or failed). */
+    void (*on_result)(void *ctx, const struct rl_reconcile_result *res);
+    /* Skips worth counting: reason is Reloader's skipped_total reason. */
+    void (*on_skip)(void *ctx, const char *reason);
+    void *ctx;
+};
+
+struct rl_reconciler *rl_reconciler_new(struct rl_store *store, struct rl_kube *kube,
+                                        const struct rl_options *opts,
+                                        struct rl_regex_cache *rc, const struct rl_clock *clock,
+                                        const struct rl_reconcile_hooks *hooks);
+void rl_reconciler_free(struct rl_reconciler *r);
+
+/* Reconciles the workload "<kind>/<ns>/<name>". 0, or an error to retry. */
+int rl_reconcile(struct rl_reconciler *r, const char *wkey);
+
+/*
+ * What rl_reconcile() would do now and why, as JSON: the workload, each
+ * candidate source with its hash, record, decision and verdict, the
+ * planned action, and the last write's outcome. NULL if W is unknown.
+ */
+cJSON *rl_reconcile_explain(struct rl_reconciler *r, const char *wkey);
+
+#endif /* RL_RECONCILE_H */

@@ -1,0 +1,618 @@
+/* controller.c - informers, store, workqueue and workers wired together */
+#include "reloadd/controller.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reloadd/clock.h"
+#include "reloadd/decide.h"
+#include "reloadd/err.h"
+#include "reloadd/hash.h"
+#include "reloadd/informer.h"
+#include "reloadd/json.h"
+#include "reloadd/kube.h"
+#include "reloadd/log.h"
+#include "reloadd/map.h"
+#include "reloadd/mem.h"
+#include "reloadd/options.h"
+#include "reloadd/pool.h"
+#include "reloadd/reconcile.h"
+#include "reloadd/store.h"
+#include "reloadd/sync.h"
+#include "reloadd/workload.h"
+#include "reloadd/workqueue.h"
+
+#define LIVE_STUCK_MS (5 * 60 * 1000)     /* a worker busy this long is stuck */
+#define LIVE_SILENT_MS (30 * 60 * 1000)   /* no event nor bookmark this long: dead watch */
+
+/* What an informer feeds: a source type or a workload kind. */
+struct feed {
+    struct rl_controller *c;
+    bool is_source;
+    enum rl_source_type type;
+    enum rl_kind kind;
+    char *ns;                       /* NULL: cluster-wide */
+    uint32_t epoch;                 /* of the current (re)list */
+};
+
+struct rl_controller {
+    const struct rl_options *o;
+    struct rl_kube *kube;
+    const struct rl_clock *clock;
+    struct rl_controller_hooks hooks;
+
+    struct rl_regex_cache *rc;
+    struct rl_store *store;
+    struct rl_reconciler *rec;
+    struct rl_workqueue *wq;
+    struct rl_pool *pool;
+    struct rl_informers *informers;
+    struct rl_workload_keys keys;
+    struct feed **feeds;
+    size_t n_feeds;
+    uint32_t next_epoch;            /* informer thread only */
+
+    pthread_mutex_t intern_mu;
+    struct rl_map interned;         /* namespace strings shared by workloads */
+
+    atomic_bool leader;
+    atomic_bool synced;
+    atomic_bool started;
+    _Atomic uint64_t start_ms;
+    _Atomic uint64_t startup_done_ms;
+    _Atomic uint64_t startup_pending;   /* keys of the startup pass not yet done */
+    _Atomic uint64_t reconciles;
+    struct lease_feed *lease_feed;
+    pthread_mutex_t startup_mu;     /* guards `startup_keys` */
+    struct rl_map startup_keys;
+};
+
+/* --- enqueueing ---------------------------------------------------------- */
+
+static void enqueue(void *ctx, const char *wkey)
+{
+    struct rl_controller *c = ctx;
+
+    /* Before the caches synced, the startup pass will visit every key. */
+    if (!atomic_load(&c->synced))
+        return;
+    rl_workqueue_add(c->wq, wkey);
+}
+
+static void enqueue_startup(void *ctx, const char *wkey)
+{
+    struct rl_controller *c = ctx;
+
+    rl_mutex_lock(&c->startup_mu);
+    if (!atomic_load(&c->startup_done_ms) && !rl_map_has(&c->startup_keys, wkey)) {
+        rl_map_put(&c->startup_keys, wkey, NULL);
+        atomic_fetch_add(&c->startup_pending, 1);
+    }
+    rl_mutex_unlock(&c->startup_mu);
+    rl_workqueue_add(c->wq, wkey);
+}
+
+static void startup_key_done(struct rl_controller *c, const char *wkey)
+{
+    bool last = false;
+
+    if (atomic_load(&c->startup_done_ms))
+        return;
+    rl_mutex_lock(&c->startup_mu);
+    if (rl_map_has(&c->startup_keys, wkey)) {
+        rl_map_del(&c->startup_keys, wkey);
+        last = atomic_fetch_sub(&c->startup_pending, 1) == 1;
+    }
+    if (last) {
+        uint64_t now = rl_mono_ms();
+
+        atomic_store(&c->startup_done_ms, now);
+        rl_map_release(&c->startup_keys, NULL);
+        rl_log_kv(RL_LOG_INFO, "startup sync done: every workload reconciled", NULL);
+    }
+    rl_mutex_unlock(&c->startup_mu);
+}
+
+/* Reconcile every workload in the cache (startup, becoming leader). */
+static void reconcile_all(struct rl_controller *c, const char *why)
+{
+    struct rl_store_counts counts;
+    size_t n = 0;
+
+    rl_store_counts(c->store, &counts);
+    for (int k = 0; k < RL_KIND_COUNT; k++)
+        n += counts.workloads[k];
+    rl_log_kv(RL_LOG_INFO, "reconciling every workload from the cache", "why", why, NULL);
+    rl_store_rdlock(c->store);
+    rl_store_each_workload(c->store, enqueue_startup, c);
+    rl_store_unlock(c->store);
+    if (n == 0 && !atomic_load(&c->startup_done_ms))
+        atomic_store(&c->startup_done_ms, rl_mono_ms());
+}
+
+/* --- informer handlers --------------------------------------------------- */
+
+static bool namespace_wanted(struct rl_controller *c, const char *ns)
+{
+    return !rl_options_namespace_ignored(c->o, ns);
+}
+
+static bool annotation_true(const cJSON *ann, const char *key)
+{
+    const char *v = rl_json_str(ann, key);
+
+    return v && strcmp(v, "true") == 0;
+}
+
+static void upsert(void *ctx, struct rl_informer *inf, const cJSON *obj, bool from_list)
+{
+    struct feed *f = ctx;
+    struct rl_controller *c = f->c;
+    const cJSON *meta = rl_json_obj(obj, "metadata");
+    const char *ns = rl_json_str_or(meta, "namespace", "");
+    const char *name = rl_json_str(meta, "name");
+    bool live = rl_informer_synced(inf);
+    uint32_t epoch = from_list ? f->epoch : 0;
+    int err;
+
+    if (!name || !namespace_wanted(c, ns))
+        return;
+    if (!from_list) {
+        /* A watch event: keep the entry's epoch of the list that saw it last. */
+        epoch = f->epoch;
+    }
+    if (f->is_source) {
+        char hash[RL_HASH_HEX_SIZE];
+        const cJSON *ann = rl_json_obj(meta, "annotations");
+
+        err = f->type == RL_SOURCE_SECRET ? rl_hash_secret(obj, hash) : rl_hash_configmap(obj, hash);
+        if (err) {
+            rl_log_kv(RL_LOG_WARN, "cannot hash source; ignoring this version",
+                      "kind", rl_source_type_lower(f->type), "namespace", ns, "name", name,
+                      "error", rl_strerror(err), NULL);
+            return;
+        }
+        rl_store_put_source(c->store, f->type, ns, name, hash,
+                            annotation_true(ann, c->o->ignore_annotation),
+                            annotation_true(ann, c->o->search_match_annotation), live, epoch,
+                            enqueue, c);
+    } else {
+        struct rl_workload *w = NULL;
+
+        err = rl_workload_decode(obj, f->kind, &c->keys, &w);
+        if (err) {
+            rl_log_kv(RL_LOG_WARN, "cannot decode workload; ignoring this version",
+                      "kind", rl_kind_name(f->kind), "namespace", ns, "name", name,
+                      "error", rl_strerror(err), NULL);
+            return;
+        }
+        rl_store_put_workload(c->store, w, epoch, enqueue, c);
+    }
+}
+
+static void removed(void *ctx, struct rl_informer *inf, const char *ns, const char *name)
+{
+    struct feed *f = ctx;
+
+    (void)inf;
+    if (f->is_source)
+        rl_store_del_source(f->c->store, f->type, ns, name, enqueue, f->c);
+    else
+        rl_store_del_workload(f->c->store, f->kind, ns, name, enqueue, f->c);
+}
+
+static void begin_relist(void *ctx, struct rl_informer *inf)
+{
+    struct feed *f = ctx;
+
+    (void)inf;
+    f->epoch = ++f->c->next_epoch;
+}
+
+static void end_relist(void *ctx, struct rl_informer *inf)
+{
+    struct feed *f = ctx;
+
+    (void)inf;
+    if (f->is_source)
+        rl_store_sweep_sources(f->c->store, f->type, f->ns, f->epoch, enqueue, f->c);
+    else
+        rl_store_sweep_workloads(f->c->store, f->kind, f->ns, f->epoch, enqueue, f->c);
+}
+
+static void check_synced(struct rl_controller *c)
+{
+    if (atomic_load(&c->synced) || !rl_informers_synced(c->informers))
+        return;
+    atomic_store(&c->synced, true);
+    rl_log_kv(RL_LOG_INFO, "caches synced", NULL);
+    /*
+     * Every replica computes the startup pass; only a leader's workers
+     * write, and a follower's reconcile is refused before any write.
+     */
+    reconcile_all(c, "startup");
+}
+
+static void informer_synced(void *ctx, struct rl_informer *inf)
+{
+    struct feed *f = ctx;
+
+    rl_log_kv(RL_LOG_DEBUG, "informer synced", "resource", rl_informer_resource(inf),
+              "namespace", f->ns ? f->ns : "(all)", NULL);
+    check_synced(f->c);
+}
+
+static const char *intern(void *ctx, const char *s)
+{
+    struct rl_controller *c = ctx;
+    const char *k;
+
+    rl_mutex_lock(&c->intern_mu);
+    k = rl_map_key(&c->interned, s);
+    if (!k) {
+        rl_map_put(&c->interned, s, NULL);
+        k = rl_map_key(&c->interned, s);
+    }
+    rl_mutex_unlock(&c->intern_mu);
+    return k;
+}
+
+/* --- workers -------------------------------------------------------------- */
+
+static int work(void *ctx, unsigned shard, const char *wkey)
+{
+    struct rl_controller *c = ctx;
+    int err;
+
+    (void)shard;
+    atomic_fetch_add(&c->reconciles, 1);
+    err = rl_reconcile(c->rec, wkey);
+    if (err == RL_ENOTLEADER) {
+        /* Not ours to write now; the next leader reconciles everything. */
+        err = 0;
+    }
+    if (!err)
+        startup_key_done(c, wkey);
+    return err;
+}
+
+static void give_up(void *ctx, const char *wkey, int err)
+{
+    struct rl_controller *c = ctx;
+
+    rl_log_kv(RL_LOG_ERROR, "giving up on workload after repeated failures; the next change retries",
+              "workload", wkey, "error", rl_strerror(err), NULL);
+    startup_key_done(c, wkey);
+}
+
+static bool may_write(void *ctx)
+{
+    struct rl_controller *c = ctx;
+
+    if (!atomic_load(&c->leader))
+        return false;
+    return !c->hooks.may_write || c->hooks.may_write(c->hooks.ctx);
+}
+
+static void on_result(void *ctx, const struct rl_reconcile_result *res)
+{
+    struct rl_controller *c = ctx;
+
+    if (c->hooks.on_result)
+        c->hooks.on_result(c->hooks.ctx, res);
+}
+
+static void on_skip(void *ctx, const char *reason)
+{
+    struct rl_controller *c = ctx;
+
+    if (c->hooks.on_skip)
+        c->hooks.on_skip(c->hooks.ctx, reason);
+}
+
+static void on_watch(void *ctx, const char *resource, bool relist)
+{
+    struct rl_controller *c = ctx;
+
+    if (c->hooks.on_watch)
+        c->hooks.on_watch(c->hooks.ctx, resource, relist);
+}
+
+/* --- the Lease ------------------------------------------------------------ */
+
+struct lease_feed {
+    struct rl_controller *c;
+    rl_controller_lease_fn *fn;
+    void *ctx;
+};
+
+static void lease_upsert(void *ctx, struct rl_informer *inf, const cJSON *obj, bool from_list)
+{
+    struct lease_feed *lf = ctx;
+
+    (void)inf;
+    (void)from_list;
+    lf->fn(lf->ctx, obj);
+}
+
+static void lease_removed(void *ctx, struct rl_informer *inf, const char *ns, const char *name)
+{
+    struct lease_feed *lf = ctx;
+
+    (void)inf;
+    (void)ns;
+    (void)name;
+    lf->fn(lf->ctx, NULL);
+}
+
+static void lease_noop(void *ctx, struct rl_informer *inf)
+{
+    (void)ctx;
+    (void)inf;
+}
+
+static void lease_synced(void *ctx, struct rl_informer *inf)
+{
+    (void)inf;
+    check_synced(((struct lease_feed *)ctx)->c);
+}
+
+void rl_controller_watch_lease(struct rl_controller *c, const char *ns, const char *name,
+                               rl_controller_lease_fn *fn, void *ctx)
+{
+    struct lease_feed *lf = RL_NEW(struct lease_feed);
+    char *field = rl_xasprintf("metadata.name=%s", name);
+    struct rl_informer_handler h = {
+        .upsert = lease_upsert,
+        .remove = lease_removed,
+        .begin_relist = lease_noop,
+        .end_relist = lease_noop,
+        .synced = lease_synced,
+        .ctx = lf,
+    };
+    struct rl_informer_spec spec = {
+        .resource = "leases",
+        .group_version = "coordination.k8s.io/v1",
+        .namespace_ = ns,
+        .field_selector = field,
+    };
+
+    lf->c = c;
+    lf->fn = fn;
+    lf->ctx = ctx;
+    c->lease_feed = lf;
+    rl_informers_add(c->informers, &spec, &h);
+    free(field);
+}
+
+/* --- wiring --------------------------------------------------------------- */
+
+static void add_feed(struct rl_controller *c, const char *resource, const char *gv,
+                     const char *ns, bool is_source, enum rl_source_type t, enum rl_kind k,
+                     const char *label_selector, const char *field_selector)
+{
+    struct feed *f = RL_NEW(struct feed);
+    struct rl_informer_handler h = {
+        .upsert = upsert,
+        .remove = removed,
+        .begin_relist = begin_relist,
+        .end_relist = end_relist,
+        .synced = informer_synced,
+        .ctx = f,
+    };
+    struct rl_informer_spec spec = {
+        .resource = resource,
+        .group_version = gv,
+        .namespace_ = ns,
+        .label_selector = label_selector,
+        .field_selector = field_selector,
+        .user = f,
+    };
+
+    f->c = c;
+    f->is_source = is_source;
+    f->type = t;
+    f->kind = k;
+    f->ns = ns && *ns ? rl_xstrdup(ns) : NULL;
+    c->feeds = rl_xreallocarray(c->feeds, c->n_feeds + 1, sizeof(*c->feeds));
+    c->feeds[c->n_feeds++] = f;
+    rl_informers_add(c->informers, &spec, &h);
+}
+
+struct rl_controller *rl_controller_new(const struct rl_options *o, struct rl_kube *kube,
+                                        const struct rl_clock *clock,
+                                        const struct rl_controller_hooks *hooks)
+{
+    struct rl_controller *c = RL_NEW(struct rl_controller);
+    struct rl_workqueue_opts wqo = RL_WORKQUEUE_OPTS_INIT;
+    struct rl_pool_opts po = RL_POOL_OPTS_INIT;
+    struct rl_reconcile_hooks rh = {
+        .may_write = may_write,
+        .on_result = on_result,
+        .on_skip = on_skip,
+        .ctx = c,
+    };
+    const char *const *nss;
+    size_t n_ns;
+
+    c->o = o;
+    c->kube = kube;
+    c->clock = clock;
+    if (hooks)
+        c->hooks = *hooks;
+    rl_mutex_init(&c->intern_mu);
+    rl_mutex_init(&c->startup_mu);
+    rl_map_init(&c->interned);
+    rl_map_init(&c->startup_keys);
+    atomic_store(&c->leader, !o->enable_ha);
+
+    rl_workload_keys_init(&c->keys, o);
+    c->keys.intern = intern;
+    c->keys.intern_ctx = c;
+    c->rc = rl_regex_cache_new(4096);
+    c->store = rl_store_new(o, c->rc);
+    c->rec = rl_reconciler_new(c->store, kube, o, c->rc, clock, &rh);
+
+    wqo.shards = (unsigned)o->workers;
+    wqo.coalesce_ms = o->coalesce_window_ms;
+    if (rl_workqueue_new(&c->wq, &wqo, clock) != 0)
+        RL_BUG("workqueue options rejected");
+    po.on_give_up = give_up;
+    c->pool = rl_pool_new(c->wq, work, c, &po);
+
+    c->informers = rl_informers_new(kube);
+    rl_informers_set_observer(c->informers, on_watch, c);
+    rl_options_watch(o, &nss, &n_ns);
+    for (size_t i = 0; i < n_ns; i++) {
+        const char *ns = nss[i];
+        const char *helm = o->include_helm_secrets ? NULL : "type!=helm.sh/release.v1";
+
+        if (!o->ignore_configmaps)
+            add_feed(c, "configmaps", "v1", ns, true, RL_SOURCE_CONFIGMAP, 0,
+                     o->resource_selector_str, NULL);
+        if (!o->ignore_secrets)
+            add_feed(c, "secrets", "v1", ns, true, RL_SOURCE_SECRET, 0,
+                     o->resource_selector_str, helm);
+        add_feed(c, "deployments", "apps/v1", ns, false, 0, RL_KIND_DEPLOYMENT, NULL, NULL);
+        add_feed(c, "daemonsets", "apps/v1", ns, false, 0, RL_KIND_DAEMONSET, NULL, NULL);
+        add_feed(c, "statefulsets", "apps/v1", ns, false, 0, RL_KIND_STATEFULSET, NULL, NULL);
+        if (!o->ignore_cronjobs)
+            add_feed(c, "cronjobs", "batch/v1", ns, false, 0, RL_KIND_CRONJOB, NULL, NULL);
+        if (!o->ignore_jobs)
+            add_feed(c, "jobs", "batch/v1", ns, false, 0, RL_KIND_JOB, NULL, NULL);
+        if (o->argo_rollouts)
+            add_feed(c, "rollouts", "argoproj.io/v1alpha1", ns, false, 0, RL_KIND_ROLLOUT,
+                     NULL, NULL);
+    }
+    return c;
+}
+
+int rl_controller_start(struct rl_controller *c)
+{
+    int err;
+
+    atomic_store(&c->start_ms, rl_mono_ms());
+    err = rl_pool_start(c->pool);
+    if (err)
+        return err;
+    rl_informers_start(c->informers);
+    atomic_store(&c->started, true);
+    return 0;
+}
+
+void rl_controller_stop(struct rl_controller *c, uint64_t drain_ms)
+{
+    if (!atomic_exchange(&c->started, false))
+        return;
+    rl_informers_stop(c->informers);
+    rl_pool_stop(c->pool, drain_ms);
+}
+
+void rl_controller_free(struct rl_controller *c)
+{
+    if (!c)
+        return;
+    rl_controller_stop(c, 0);
+    rl_informers_free(c->informers);
+    rl_pool_free(c->pool);
+    rl_workqueue_free(c->wq);
+    rl_reconciler_free(c->rec);
+    rl_store_free(c->store);
+    rl_regex_cache_free(c->rc);
+    for (size_t i = 0; i < c->n_feeds; i++) {
+        free(c->feeds[i]->ns);
+        free(c->feeds[i]);
+    }
+    free(c->feeds);
+    free(c->lease_feed);
+    rl_map_release(&c->interned, NULL);
+    rl_map_release(&c->startup_keys, NULL);
+    rl_mutex_destroy(&c->intern_mu);
+    rl_mutex_destroy(&c->startup_mu);
+    free(c);
+}
+
+void rl_controller_set_leader(struct rl_controller *c, bool leader)
+{
+    bool was = atomic_exchange(&c->leader, leader);
+
+    if (leader && !was && atomic_load(&c->synced))
+        reconcile_all(c, "became leader");
+}
+
+bool rl_controller_synced(struct rl_controller *c)
+{
+    return atomic_load(&c->synced);
+}
+
+uint64_t rl_controller_startup_done_ms(struct rl_controller *c)
+{
+    uint64_t done = atomic_load(&c->startup_done_ms);
+
+    return done ? done - atomic_load(&c->start_ms) : 0;
+}
+
+bool rl_controller_live(struct rl_controller *c, struct rl_buf *why)
+{
+    char key[256] = "";
+    uint64_t busy = rl_pool_longest_busy_ms(c->pool, key, sizeof(key));
+    uint64_t oldest = rl_informers_oldest_activity_ms(c->informers);
+
+    if (busy > LIVE_STUCK_MS) {
+        rl_buf_addf(why, "a worker has been busy with '%s' for %llu s", key,
+                    (unsigned long long)(busy / 1000));
+        return false;
+    }
+    if (atomic_load(&c->synced) && oldest && rl_mono_ms() - oldest > LIVE_SILENT_MS) {
+        rl_buf_addf(why, "a watch has been silent for %llu s",
+                    (unsigned long long)((rl_mono_ms() - oldest) / 1000));
+        return false;
+    }
+    return true;
+}
+
+cJSON *rl_controller_explain(struct rl_controller *c, const char *kind, const char *ns,
+                             const char *name)
+{
+    enum rl_kind k;
+    char key[600];
+
+    if (!rl_kind_parse(kind, &k))
+        return NULL;
+    rl_store_workload_key(key, sizeof(key), k, ns, name);
+    return rl_reconcile_explain(c->rec, key);
+}
+
+void rl_controller_stats(struct rl_controller *c, struct rl_controller_stats *out)
+{
+    struct rl_store_counts sc;
+    struct rl_workqueue_stats ws;
+    struct rl_informer_stats is;
+
+    memset(out, 0, sizeof(*out));
+    rl_store_counts(c->store, &sc);
+    rl_workqueue_stats(c->wq, -1, &ws);
+    rl_informers_stats(c->informers, &is);
+    out->queue_depth = ws.depth;
+    out->objects[0] = sc.sources[RL_SOURCE_CONFIGMAP];
+    out->objects[1] = sc.sources[RL_SOURCE_SECRET];
+    for (int k = 0; k < RL_KIND_COUNT; k++)
+        out->objects[2 + k] = sc.workloads[k];
+    out->index_edges = sc.index_edges;
+    out->reconciles = atomic_load(&c->reconciles);
+    out->watch_events = is.events;
+    out->relists = is.relists;
+    out->watch_restarts = is.watch_restarts;
+}
+
+struct rl_workqueue *rl_controller_queue(struct rl_controller *c)
+{
+    return c->wq;
+}
+
+struct rl_store *rl_controller_store(struct rl_controller *c)
+{
+    return c->store;
+}

@@ -1,0 +1,768 @@
+/* reconcile.c - the reconcile contract: one workload, from the cache */
+#include "reloadd/reconcile.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bsd/string.h>
+
+#include "reloadd/buf.h"
+#include "reloadd/clock.h"
+#include "reloadd/decide.h"
+#include "reloadd/err.h"
+#include "reloadd/hash.h"
+#include "reloadd/json.h"
+#include "reloadd/kube.h"
+#include "reloadd/log.h"
+#include "reloadd/map.h"
+#include "reloadd/marker.h"
+#include "reloadd/mem.h"
+#include "reloadd/options.h"
+#include "reloadd/store.h"
+#include "reloadd/sync.h"
+
+#define MAX_CANDIDATES 256
+
+enum verdict {
+    V_SKIP,                         /* decision says no, or no container */
+    V_OK,                           /* recorded == desired */
+    V_BASELINE,                     /* no record yet: record, no rollout */
+    V_ADOPT,                        /* stale from before we watched: record */
+    V_ROLL,                         /* stale: roll */
+    V_ROLL_DELETED,                 /* deleted, --reload-on-delete: roll */
+    V_GONE,                         /* deleted, no rollout: drop from record */
+};
+
+static const char *const verdict_names[] = {
+    "skip", "up-to-date", "baseline", "adopt", "roll", "roll-deleted", "gone",
+};
+
+struct item {
+    enum rl_source_type type;
+    char *name;
+    char *container;                /* chosen container, or NULL */
+    char desired[RL_HASH_HEX_SIZE]; /* "" if the source does not exist */
+    char recorded[RL_HASH_HEX_SIZE];/* "" if none */
+    enum rl_recorded_from from;
+    enum verdict verdict;
+    char reason[384];
+};
+
+struct plan {
+    enum rl_kind kind;
+    char *ns, *name;
+    enum rl_reload_strategy strategy;
+    bool argo_restart;              /* Rollout with rollout-strategy: restart */
+    struct item items[MAX_CANDIDATES];
+    size_t n;
+    bool truncated;
+    bool record_differs;            /* computed record != the stored one */
+    enum rl_reconcile_action action;
+};
+
+struct last_write {
+    int64_t at_us;
+    int err;
+    enum rl_reconcile_action action;
+};
+
+struct rl_reconciler {
+    struct rl_store *store;
+    struct rl_kube *kube;
+    const struct rl_options *opts;
+    struct rl_regex_cache *rc;
+    const struct rl_clock *clock;
+    struct rl_reconcile_hooks hooks;
+
+    pthread_mutex_t mu;             /* guards `last` */
+    struct rl_map last;             /* wkey -> struct last_write */
+};
+
+struct rl_reconciler *rl_reconciler_new(struct rl_store *store, struct rl_kube *kube,
+                                        const struct rl_options *opts,
+                                        struct rl_regex_cache *rc, const struct rl_clock *clock,
+                                        const struct rl_reconcile_hooks *hooks)
+{
+    struct rl_reconciler *r = RL_NEW(struct rl_reconciler);
+
+    r->store = store;
+    r->kube = kube;
+    r->opts = opts;
+    r->rc = rc;
+    r->clock = clock;
+    if (hooks)
+        r->hooks = *hooks;
+    rl_mutex_init(&r->mu);
+    rl_map_init(&r->last);
+    return r;
+}
+
+void rl_reconciler_free(struct rl_reconciler *r)
+{
+    if (!r)
+        return;
+    rl_map_release(&r->last, free);
+    rl_mutex_destroy(&r->mu);
+    free(r);
+}
+
+static void plan_release(struct plan *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        free(p->items[i].name);
+        free(p->items[i].container);
+    }
+    free(p->ns);
+    free(p->name);
+    memset(p, 0, sizeof(*p));
+}
+
+static void sha1_hex(const unsigned char sha1[20], char out[RL_HASH_HEX_SIZE])
+{
+    static const char hex[] = "0123456789abcdef";
+
+    for (int i = 0; i < 20; i++) {
+        out[2 * i] = hex[sha1[i] >> 4];
+        out[2 * i + 1] = hex[sha1[i] & 15];
+    }
+    out[40] = '\0';
+}
+
+/* --- candidates --------------------------------------------------------- */
+
+struct cand_ctx {
+    struct plan *p;
+    const struct rl_workload *w;
+};
+
+static bool plan_has(const struct plan *p, enum rl_source_type t, const char *name)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (p->items[i].type == t && strcmp(p->items[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+static void add_candidate(struct plan *p, enum rl_source_type t, const char *name)
+{
+    struct item *it;
+
+    if (t == RL_SOURCE_SPC || plan_has(p, t, name))
+        return;
+    if (p->n == MAX_CANDIDATES) {
+        p->truncated = true;
+        return;
+    }
+    it = &p->items[p->n++];
+    memset(it, 0, sizeof(*it));
+    it->type = t;
+    it->name = rl_xstrdup(name);
+}
+
+static void on_ref(void *arg, enum rl_source_type t, const char *name, unsigned origins)
+{
+    (void)origins;
+    add_candidate(((struct cand_ctx *)arg)->p, t, name);
+}
+
+struct named_ctx {
+    struct reconciler_view *unused;
+    struct plan *p;
+    struct rl_regex_cache *rc;
+    const char *list;
+    enum rl_source_type type;
+};
+
+static void on_named_source(void *arg, const char *name, const struct rl_source *src)
+{
+    struct named_ctx *nc = arg;
+
+    (void)src;
+    if (rl_decide_list_matches(nc->rc, nc->list, name, NULL, 0) == 1)
+        add_candidate(nc->p, nc->type, name);
+}
+
+/* --- the plan ----------------------------------------------------------- */
+
+static bool kind_enabled(const struct rl_options *o, enum rl_kind k)
+{
+    if (k == RL_KIND_ROLLOUT)
+        return o->argo_rollouts;
+    return true;
+}
+
+static void judge(struct rl_reconciler *r, const struct rl_workload *w, struct item *it)
+{
+    const struct rl_options *o = r->opts;
+    const struct rl_source *src = rl_store_source(r->store, it->type, w->ns, it->name);
+    struct rl_source_desc desc = {
+        .type = it->type,
+        .name = it->name,
+        .ignore = src && src->ignore,
+        .match = src && src->match,
+    };
+    struct rl_decision d;
+    const char *recorded;
+    int c;
+
+    if ((it->type == RL_SOURCE_CONFIGMAP && o->ignore_configmaps) ||
+        (it->type == RL_SOURCE_SECRET && o->ignore_secrets)) {
+        it->verdict = V_SKIP;
+        snprintf(it->reason, sizeof(it->reason), "%ss are ignored (--resources-to-ignore)",
+                 rl_source_type_lower(it->type));
+        return;
+    }
+    rl_decide(w, &desc, o, r->rc, &d);
+    if (!d.reload) {
+        it->verdict = V_SKIP;
+        strlcpy(it->reason, d.reason, sizeof(it->reason));
+        return;
+    }
+    if (d.auto_reload && !rl_workload_references(w, it->type, it->name)) {
+        it->verdict = V_SKIP;
+        snprintf(it->reason, sizeof(it->reason), "%.200s; but no container references it",
+                 d.reason);
+        return;
+    }
+    c = rl_workload_pick_container(w, it->type, it->name, d.auto_reload);
+    if (c < 0) {
+        it->verdict = V_SKIP;
+        snprintf(it->reason, sizeof(it->reason), "%.200s; but no container found", d.reason);
+        return;
+    }
+    it->container = rl_xstrdup(w->containers[c]);
+    if (src)
+        sha1_hex(src->sha1, it->desired);
+    recorded = rl_workload_recorded(w, it->type, it->name, o->strategy, c, &it->from);
+    if (recorded)
+        strlcpy(it->recorded, recorded, sizeof(it->recorded));
+
+    if (!src) {
+        if (!recorded) {
+            it->verdict = V_SKIP;
+            snprintf(it->reason, sizeof(it->reason), "%.200s; the source does not exist", d.reason);
+        } else if (o->reload_on_delete_enabled) {
+            it->verdict = V_ROLL_DELETED;
+            snprintf(it->reason, sizeof(it->reason), "%.200s; deleted (--reload-on-delete)", d.reason);
+        } else {
+            it->verdict = V_GONE;
+            snprintf(it->reason, sizeof(it->reason), "%.200s; deleted", d.reason);
+        }
+    } else if (!recorded) {
+        /*
+         * No record. A source whose data we saw change is a real change;
+         * one we saw appear rolls only with --reload-on-create; anything
+         * else is recorded as the baseline.
+         */
+        bool roll = src->changed_live || (src->created_live && o->reload_on_create_enabled);
+
+        it->verdict = roll ? V_ROLL : V_BASELINE;
+        snprintf(it->reason, sizeof(it->reason), "%.200s; %.100s", d.reason,
+                 !roll ? "no record yet" : src->changed_live ? "changed, no record"
+                                                             : "created (--reload-on-create)");
+    } else if (strcmp(recorded, it->desired) == 0) {
+        it->verdict = V_OK;
+        snprintf(it->reason, sizeof(it->reason), "%.200s; up to date", d.reason);
+    } else if (src->changed_live || src->created_live || o->sync_after_restart) {
+        it->verdict = V_ROLL;
+        snprintf(it->reason, sizeof(it->reason), "%.200s; changed", d.reason);
+    } else {
+        it->verdict = V_ADOPT;
+        snprintf(it->reason, sizeof(it->reason),
+                 "%.200s; changed before reloadd watched (no --sync-after-restart): adopted",
+                 d.reason);
+    }
+}
+
+/* The record to store: every judged source with a hash, sorted by marker.h. */
+static size_t plan_record(const struct plan *p, struct rl_applied_entry *out)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < p->n; i++) {
+        const struct item *it = &p->items[i];
+
+        if (it->verdict == V_SKIP || it->verdict == V_GONE || it->verdict == V_ROLL_DELETED ||
+            !it->desired[0])
+            continue;
+        out[n].type = it->type;
+        out[n].name = it->name;
+        out[n].hash = it->desired;
+        n++;
+    }
+    return n;
+}
+
+static bool record_differs(const struct rl_workload *w, const struct rl_applied_entry *e, size_t n)
+{
+    if (w->applied_invalid || w->n_applied != n)
+        return true;
+    for (size_t i = 0; i < n; i++) {
+        const char *h = rl_workload_applied(w, e[i].type, e[i].name);
+
+        if (!h || strcmp(h, e[i].hash) != 0)
+            return true;
+    }
+    return false;
+}
+
+/* Builds the plan under the store's read lock. RL_ENOENT if W is gone. */
+static int make_plan(struct rl_reconciler *r, const char *wkey, struct plan *p)
+{
+    const struct rl_options *o = r->opts;
+    const struct rl_workload *w;
+    struct rl_applied_entry rec[MAX_CANDIDATES];
+    bool roll = false, record = false;
+    size_t nrec;
+
+    memset(p, 0, sizeof(*p));
+    rl_store_rdlock(r->store);
+    w = rl_store_workload(r->store, wkey);
+    if (!w) {
+        rl_store_unlock(r->store);
+        return RL_ENOENT;
+    }
+    p->kind = w->kind;
+    p->ns = rl_xstrdup(w->ns);
+    p->name = rl_xstrdup(w->name);
+    p->strategy = o->strategy;
+    if (w->kind == RL_KIND_ROLLOUT) {
+        const char *rs = rl_workload_meta(w, RL_ANN_ROLLOUT_STRATEGY);
+
+        p->argo_restart = rs && strcmp(rs, "restart") == 0;
+    }
+    if (!kind_enabled(o, w->kind)) {
+        rl_store_unlock(r->store);
+        return 0;
+    }
+
+    {
+        struct cand_ctx cc = { p, w };
+
+        rl_workload_each_source(w, on_ref, &cc);
+    }
+    for (int t = 0; t < RL_SOURCE_SPC; t++) {
+        struct named_ctx nc = { NULL, p, r->rc, rl_decide_reload_list(w, t, o), t };
+
+        if (nc.list)
+            rl_store_each_source_in(r->store, t, w->ns, on_named_source, &nc);
+    }
+    for (size_t i = 0; i < p->n; i++) {
+        judge(r, w, &p->items[i]);
+        roll |= p->items[i].verdict == V_ROLL || p->items[i].verdict == V_ROLL_DELETED;
+        record |= p->items[i].verdict == V_BASELINE || p->items[i].verdict == V_ADOPT ||
+                  p->items[i].verdict == V_GONE;
+    }
+    nrec = plan_record(p, rec);
+    p->record_differs = record_differs(w, rec, nrec);
+    rl_store_unlock(r->store);
+
+    if (p->truncated)
+        rl_log_kv(RL_LOG_WARN, "workload has too many sources; some are not tracked",
+                  "workload", wkey, NULL);
+    if (roll)
+        p->action = RL_ACTION_ROLLOUT;
+    else if (record && p->record_differs)
+        p->action = RL_ACTION_RECORD;
+    else if (p->record_differs && nrec > 0)
+        p->action = RL_ACTION_RECORD;   /* e.g. a source dropped out of the record */
+    return 0;
+}
+
+/* --- writes -------------------------------------------------------------- */
+
+static const char *api_group_path(enum rl_kind k)
+{
+    switch (k) {
+    case RL_KIND_DEPLOYMENT:
+    case RL_KIND_DAEMONSET:
+    case RL_KIND_STATEFULSET:
+        return "/apis/apps/v1";
+    case RL_KIND_CRONJOB:
+    case RL_KIND_JOB:
+        return "/apis/batch/v1";
+    case RL_KIND_ROLLOUT:
+        return "/apis/argoproj.io/v1alpha1";
+    case RL_KIND_COUNT:
+        break;
+    }
+    return "/";
+}
+
+static const char *plural(enum rl_kind k)
+{
+    static const char *const names[RL_KIND_COUNT] = {
+        "deployments", "daemonsets", "statefulsets", "cronjobs", "jobs", "rollouts",
+    };
+
+    return (unsigned)k < RL_KIND_COUNT ? names[k] : "unknown";
+}
+
+static char *object_path(const struct plan *p)
+{
+    return rl_xasprintf("%s/namespaces/%s/%s/%s", api_group_path(p->kind), p->ns,
+                        plural(p->kind), p->name);
+}
+
+static int check_write(struct rl_reconciler *r)
+{
+    if (r->hooks.may_write && !r->hooks.may_write(r->hooks.ctx))
+        return RL_ENOTLEADER;
+    return 0;
+}
+
+static void log_api_error(const char *what, const struct plan *p, int err,
+                          const struct rl_kube_response *resp)
+{
+    char wl[400];
+
+    snprintf(wl, sizeof(wl), "%s/%s/%s", rl_kind_name(p->kind), p->ns, p->name);
+    rl_log_kv(RL_LOG_ERROR, what, "workload", wl, "error", rl_strerror(err),
+              "message", resp->message[0] ? resp->message : NULL, NULL);
+}
+
+/* PATCH the object. */
+static int do_patch(struct rl_reconciler *r, const struct plan *p, const char *ctype,
+                    const char *body)
+{
+    struct rl_kube_response resp;
+    char *path = object_path(p), *full;
+    int err;
+
+    full = rl_xasprintf("%s?fieldManager=Reloader", path);
+    rl_kube_response_init(&resp);
+    err = check_write(r);
+    if (!err)
+        err = rl_kube_patch(r->kube, full, ctype, body, &resp);
+    if (err && err != RL_ENOTLEADER)
+        log_api_error("cannot patch workload", p, err, &resp);
+    rl_kube_response_release(&resp);
+    free(full);
+    free(path);
+    return err;
+}
+
+/* GET the whole object (CronJob, Job, Rollout update). */
+static int get_object(struct rl_reconciler *r, const struct plan *p, cJSON **out)
+{
+    struct rl_kube_response resp;
+    char *path = object_path(p);
+    int err;
+
+    rl_kube_response_init(&resp);
+    err = rl_kube_get(r->kube, path, &resp);
+    if (!err) {
+        *out = rl_kube_response_json(&resp);
+        if (!*out)
+            err = RL_EPARSE;
+    }
+    rl_kube_response_release(&resp);
+    free(path);
+    return err;
+}
+
+static int create_job(struct rl_reconciler *r, const struct plan *p, cJSON *job)
+{
+    struct rl_kube_response resp;
+    char *coll = rl_xasprintf("/apis/batch/v1/namespaces/%s/jobs?fieldManager=Reloader", p->ns);
+    char *body = rl_json_print(job);
+    int err;
+
+    rl_kube_response_init(&resp);
+    err = check_write(r);
+    if (!err)
+        err = rl_kube_create(r->kube, coll, body, &resp);
+    if (err && err != RL_ENOTLEADER)
+        log_api_error("cannot create job", p, err, &resp);
+    rl_kube_response_release(&resp);
+    free(body);
+    free(coll);
+    return err;
+}
+
+static int write_rollout(struct rl_reconciler *r, const struct plan *p,
+                         const struct rl_rollout *ro, const struct rl_applied_entry *rec,
+                         size_t nrec)
+{
+    struct rl_buf body;
+    cJSON *obj = NULL, *job = NULL;
+    int err = 0;
+
+    rl_buf_init(&body, 0);
+    switch (p->kind) {
+    case RL_KIND_DEPLOYMENT:
+    case RL_KIND_DAEMONSET:
+    case RL_KIND_STATEFULSET:
+        err = rl_patch_rollout(&body, ro);
+        if (!err)
+            err = do_patch(r, p, "application/strategic-merge-patch+json", body.buf);
+        break;
+    case RL_KIND_ROLLOUT:
+        if (p->argo_restart) {
+            err = rl_patch_rollout_restart(&body, ro);
+            if (!err)
+                err = do_patch(r, p, "application/merge-patch+json", body.buf);
+            break;
+        }
+        /* An update (PUT) of the whole object; its resourceVersion makes races 409s. */
+        err = get_object(r, p, &obj);
+        if (!err)
+            err = rl_marker_apply(obj, p->kind, ro);
+        if (!err) {
+            struct rl_kube_response resp;
+            char *path = object_path(p), *full = rl_xasprintf("%s?fieldManager=Reloader", path);
+            char *json = rl_json_print(obj);
+
+            rl_kube_response_init(&resp);
+            err = check_write(r);
+            if (!err)
+                err = rl_kube_update(r->kube, full, json, &resp);
+            if (err && err != RL_ENOTLEADER)
+                log_api_error("cannot update rollout", p, err, &resp);
+            rl_kube_response_release(&resp);
+            free(json);
+            free(full);
+            free(path);
+        }
+        break;
+    case RL_KIND_CRONJOB:
+        /* A Job from the template; the record goes on the CronJob itself. */
+        err = get_object(r, p, &obj);
+        if (!err)
+            err = rl_job_from_cronjob(obj, ro, &job);
+        if (!err)
+            err = create_job(r, p, job);
+        if (!err) {
+            err = rl_patch_record(&body, ro->applied_key, rec, nrec);
+            if (!err)
+                err = do_patch(r, p, "application/merge-patch+json", body.buf);
+        }
+        break;
+    case RL_KIND_JOB: {
+        struct rl_kube_response resp;
+        char *path = object_path(p);
+
+        err = get_object(r, p, &obj);
+        if (!err)
+            err = rl_job_recreate(obj, ro, &job);
+        if (!err)
+            err = check_write(r);
+        if (!err) {
+            rl_kube_response_init(&resp);
+            err = rl_kube_delete(r->kube, path, "Background", &resp);
+            if (err == RL_ENOTFOUND)
+                err = 0;
+            if (err)
+                log_api_error("cannot delete job for recreation", p, err, &resp);
+            rl_kube_response_release(&resp);
+        }
+        /* The name is free once the old Job is gone; retry a 409 briefly. */
+        for (int i = 0; !err && i < 50; i++) {
+            err = create_job(r, p, job);
+            if (err != RL_ECONFLICT)
+                break;
+            struct timespec ts = { 0, 100 * 1000000L };
+            nanosleep(&ts, NULL);
+        }
+        free(path);
+        break;
+    }
+    case RL_KIND_COUNT:
+        err = RL_EINVAL;
+    }
+    cJSON_Delete(job);
+    cJSON_Delete(obj);
+    rl_buf_release(&body);
+    return err;
+}
+
+static void remember(struct rl_reconciler *r, const char *wkey, enum rl_reconcile_action action,
+                     int err)
+{
+    struct last_write *lw;
+
+    rl_mutex_lock(&r->mu);
+    lw = rl_map_get(&r->last, wkey);
+    if (!lw) {
+        lw = RL_NEW(struct last_write);
+        rl_map_put(&r->last, wkey, lw);
+    }
+    lw->at_us = rl_clock_wall_us(r->clock);
+    lw->err = err;
+    lw->action = action;
+    rl_mutex_unlock(&r->mu);
+}
+
+static void forget(struct rl_reconciler *r, const char *wkey)
+{
+    rl_mutex_lock(&r->mu);
+    free(rl_map_del(&r->last, wkey));
+    rl_mutex_unlock(&r->mu);
+}
+
+int rl_reconcile(struct rl_reconciler *r, const char *wkey)
+{
+    const struct rl_options *o = r->opts;
+    struct plan *p = rl_xmalloc(sizeof(*p));
+    struct rl_applied_entry rec[MAX_CANDIDATES];
+    struct rl_marker markers[MAX_CANDIDATES];
+    struct rl_reconcile_result res = { .wkey = wkey };
+    struct rl_rollout ro;
+    struct rl_buf body;
+    size_t nrec, nmark = 0;
+    uint64_t t0;
+    int err;
+
+    err = make_plan(r, wkey, p);
+    if (err == RL_ENOENT) {
+        forget(r, wkey);
+        free(p);
+        return 0;
+    }
+    for (size_t i = 0; i < p->n; i++) {
+        const struct item *it = &p->items[i];
+
+        if (it->verdict == V_SKIP && r->hooks.on_skip)
+            r->hooks.on_skip(r->hooks.ctx, "not_matched");
+        if (it->verdict != V_ROLL && it->verdict != V_ROLL_DELETED)
+            continue;
+        markers[nmark].type = it->type;
+        markers[nmark].name = it->name;
+        markers[nmark].hash = it->verdict == V_ROLL_DELETED ? NULL : it->desired;
+        markers[nmark].container = it->container;
+        if (nmark == 0) {
+            res.first_type = it->type;
+            res.first_name = it->name;
+            res.first_hash = it->desired;
+            res.deleted = it->verdict == V_ROLL_DELETED;
+        }
+        nmark++;
+    }
+    if (p->action == RL_ACTION_NONE) {
+        plan_release(p);
+        free(p);
+        return 0;
+    }
+    nrec = plan_record(p, rec);
+    ro = (struct rl_rollout){
+        .strategy = p->strategy,
+        .ns = p->ns,
+        .markers = markers,
+        .n_markers = nmark,
+        .record = rec,
+        .n_record = nrec,
+        .applied_key = o->applied_annotation,
+        .now_s = rl_clock_wall_us(r->clock) / 1000000,
+    };
+    res.kind = p->kind;
+    res.ns = p->ns;
+    res.name = p->name;
+    res.action = p->action;
+    res.n_rolled = (unsigned)nmark;
+    res.dry_run = o->dry_run;
+
+    rl_buf_init(&body, 0);
+    t0 = rl_clock_mono_ms(r->clock);
+    if (o->dry_run) {
+        rl_log_kv(RL_LOG_INFO, p->action == RL_ACTION_ROLLOUT ? "dry-run: would roll workload"
+                                                              : "dry-run: would record hashes",
+                  "workload", wkey, "source", nmark ? markers[0].name : NULL, NULL);
+        err = 0;
+    } else if (p->action == RL_ACTION_ROLLOUT) {
+        err = write_rollout(r, p, &ro, rec, nrec);
+    } else {
+        err = rl_patch_record(&body, o->applied_annotation, rec, nrec);
+        if (!err)
+            err = do_patch(r, p, "application/merge-patch+json", body.buf);
+    }
+    res.seconds = (double)(rl_clock_mono_ms(r->clock) - t0) / 1000.0;
+    res.err = err;
+    if (!err && p->action == RL_ACTION_ROLLOUT && !o->dry_run) {
+        char src[300];
+
+        snprintf(src, sizeof(src), "%s/%s", rl_source_type_lower(res.first_type), res.first_name);
+        rl_log_kv(RL_LOG_INFO, "reloaded", "workload", wkey, "source", src,
+                  "sources", nmark > 1 ? "several" : "one", NULL);
+    } else if (!err && p->action == RL_ACTION_RECORD && !o->dry_run) {
+        rl_log_kv(RL_LOG_DEBUG, "recorded source hashes", "workload", wkey, NULL);
+    }
+    if (err != RL_ENOTLEADER)
+        remember(r, wkey, p->action, err);
+    if (r->hooks.on_result)
+        r->hooks.on_result(r->hooks.ctx, &res);
+    rl_buf_release(&body);
+    plan_release(p);
+    free(p);
+    return err;
+}
+
+/* --- explain ------------------------------------------------------------- */
+
+cJSON *rl_reconcile_explain(struct rl_reconciler *r, const char *wkey)
+{
+    struct plan *p = rl_xmalloc(sizeof(*p));
+    cJSON *out, *srcs;
+    struct last_write lw;
+    bool have_last = false;
+    static const char *const actions[] = { "none", "record", "rollout" };
+
+    if (make_plan(r, wkey, p) == RL_ENOENT) {
+        free(p);
+        return NULL;
+    }
+    out = cJSON_CreateObject();
+    cJSON_AddStringToObject(out, "kind", rl_kind_name(p->kind));
+    cJSON_AddStringToObject(out, "namespace", p->ns);
+    cJSON_AddStringToObject(out, "name", p->name);
+    cJSON_AddStringToObject(out, "strategy",
+                            p->strategy == RL_STRATEGY_ANNOTATIONS ? "annotations" : "env-vars");
+    if (!kind_enabled(r->opts, p->kind))
+        cJSON_AddStringToObject(out, "note", "Argo Rollouts are not enabled (--is-Argo-Rollouts)");
+    srcs = cJSON_AddArrayToObject(out, "sources");
+    for (size_t i = 0; i < p->n; i++) {
+        const struct item *it = &p->items[i];
+        cJSON *s = cJSON_CreateObject();
+        static const char *const from[] = { "none", "applied", "env", "annotation" };
+
+        cJSON_AddStringToObject(s, "type", rl_source_type_lower(it->type));
+        cJSON_AddStringToObject(s, "name", it->name);
+        if (it->desired[0])
+            cJSON_AddStringToObject(s, "hash", it->desired);
+        else
+            cJSON_AddNullToObject(s, "hash");
+        if (it->recorded[0])
+            cJSON_AddStringToObject(s, "applied", it->recorded);
+        else
+            cJSON_AddNullToObject(s, "applied");
+        cJSON_AddStringToObject(s, "recordedIn", from[it->from]);
+        if (it->container)
+            cJSON_AddStringToObject(s, "container", it->container);
+        cJSON_AddStringToObject(s, "verdict", verdict_names[it->verdict]);
+        cJSON_AddStringToObject(s, "reason", it->reason);
+        cJSON_AddItemToArray(srcs, s);
+    }
+    cJSON_AddStringToObject(out, "decision", actions[p->action]);
+    rl_mutex_lock(&r->mu);
+    {
+        struct last_write *l = rl_map_get(&r->last, wkey);
+
+        if (l) {
+            lw = *l;
+            have_last = true;
+        }
+    }
+    rl_mutex_unlock(&r->mu);
+    if (have_last) {
+        cJSON *lj = cJSON_AddObjectToObject(out, "lastWrite");
+        char ts[32];
+
+        rl_format_rfc3339(lw.at_us, ts);
+        cJSON_AddStringToObject(lj, "time", ts);
+        cJSON_AddStringToObject(lj, "action", actions[lw.action]);
+        cJSON_AddStringToObject(lj, "result", lw.err ? rl_strerror(lw.err) : "success");
+    }
+    plan_release(p);
+    free(p);
+    return out;
+}
