@@ -63,14 +63,18 @@ static int dispatch(struct rl_watch *w, const char *line, size_t len, bool at_en
 {
     cJSON *root;
     const cJSON *object;
-    const char *type;
+    const char *type, *end = NULL;
     int err;
 
     while (len && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
         len--;
     if (len == 0)
         return 0;                       /* blank lines are keep-alives */
-    root = cJSON_ParseWithLength(line, len);
+    root = cJSON_ParseWithLengthOpts(line, len, &end, false);
+    if (root && end != line + len) {
+        cJSON_Delete(root);             /* one JSON value per line, nothing after it */
+        return bad_line(w, "trailing data after the event");
+    }
     if (!root && at_end) {
         snprintf(w->status_message, sizeof(w->status_message),
                  "watch stream ended inside event %zu (%zu bytes of it received)",

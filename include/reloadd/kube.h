@@ -96,8 +96,9 @@ int rl_kube_delete(struct rl_kube *k, const char *path, const char *propagation,
  * call) of every page, with limit per page and the selectors given (either
  * may be NULL). On success *resource_version is the list's
  * metadata.resourceVersion (caller frees). A 410 on a continue token
- * restarts the list from the beginning once. on_item returning non-zero
- * stops the list with that value.
+ * restarts the list from the beginning once (on_item then sees the items
+ * of the pages before it again). on_item returning non-zero stops the list
+ * with that value.
  */
 typedef int rl_kube_item_fn(void *ctx, const cJSON *item);
 struct rl_kube_list_opts {
@@ -155,7 +156,14 @@ typedef void rl_kube_end_fn(void *ctx, int err);
 struct rl_kube_mux *rl_kube_mux_new(struct rl_kube *k);
 /* Cancels every stream (their on_end runs with RL_ESHUTDOWN) and frees. */
 void rl_kube_mux_free(struct rl_kube_mux *mux);
-/* Starts a watch. The stream belongs to the mux; valid until its on_end. */
+/*
+ * Starts a watch. The stream belongs to the mux; valid until its on_end.
+ * A start that fails at once (bad path, credentials) still returns a
+ * stream, whose on_end runs with the error at the next poll. NULL only
+ * while rl_kube_mux_free() is running (from an on_end it calls).
+ * Watch starts do not take from the token bucket: their callers pace
+ * re-watches with backoff, and the mux thread must never sleep.
+ */
 struct rl_kube_stream *rl_kube_mux_watch(struct rl_kube_mux *mux, const char *collection_path,
                                          const struct rl_kube_watch_opts *opts,
                                          rl_kube_event_fn *on_event, rl_kube_end_fn *on_end,
@@ -169,7 +177,19 @@ void rl_kube_mux_wakeup(struct rl_kube_mux *mux);
 /* Number of live streams. */
 size_t rl_kube_mux_count(const struct rl_kube_mux *mux);
 
-/* Metrics hook: called after each request (any thread). */
+/*
+ * The message of the calling thread's last failed call (a request, a
+ * LIST, or a stream's end: the Status message or the transport error,
+ * naming the URL); "" after a success. Valid until the thread's next call.
+ */
+const char *rl_kube_last_error(void);
+
+/*
+ * Metrics hook: called after each HTTP exchange, retries included (any
+ * thread; for watches, on the mux thread when the stream ends). verb is
+ * get/list/watch/create/update/patch/delete, resource the plural from the
+ * path ("configmaps"), status 0 when there was no answer.
+ */
 typedef void rl_kube_observe_fn(void *ctx, const char *verb, const char *resource,
                                 long status, double seconds);
 void rl_kube_set_observer(struct rl_kube *k, rl_kube_observe_fn *fn, void *ctx);
