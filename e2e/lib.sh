@@ -94,3 +94,90 @@ e2e_template() { # ns kind/name
     kubectl get -n "$1" "$2" -o jsonpath='{.spec.template}'
 }
 e2e_generation() { kubectl get -n "$1" "$2" -o jsonpath='{.metadata.generation}'; }
+
+# e2e_deploy NS NAME ANNOTATIONS(yaml flow map) POD_SPEC_EXTRA(yaml, indented 6)
+# Makes a 1-replica Deployment whose container "app" gets the extra spec.
+e2e_deploy() {
+    local ns=$1 name=$2 ann=$3 extra=${4:-}
+    kubectl apply -n "$ns" -f - >/dev/null <<YAML
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: $name
+  annotations: $ann
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: $name}}
+  template:
+    metadata: {labels: {app: $name}}
+    spec:
+$extra
+YAML
+}
+
+# A container block for e2e_deploy: name app, plus extra lines (indented 8).
+e2e_container() {
+    printf '      containers:\n      - name: app\n        image: registry.invalid/app:1\n'
+    [ -z "${1:-}" ] || printf '%s\n' "$1"
+}
+
+e2e_cm() { # ns name key=value...
+    local ns=$1 name=$2; shift 2
+    local args=()
+    for kv in "$@"; do args+=("--from-literal=$kv"); done
+    kubectl create configmap -n "$ns" "$name" "${args[@]}" --dry-run=client -o yaml |
+        kubectl apply -n "$ns" -f - >/dev/null
+}
+
+e2e_secret() { # ns name key=value...
+    local ns=$1 name=$2; shift 2
+    local args=()
+    for kv in "$@"; do args+=("--from-literal=$kv"); done
+    kubectl create secret generic -n "$ns" "$name" "${args[@]}" --dry-run=client -o yaml |
+        kubectl apply -n "$ns" -f - >/dev/null
+}
+
+# Generations of every Deployment, DaemonSet and StatefulSet in ns, as
+# "kind/name=generation" lines (a rollout bumps it; a metadata patch does not).
+e2e_generations() {
+    kubectl get deployments,daemonsets,statefulsets -n "$1" \
+        -o jsonpath='{range .items[*]}{.kind}/{.metadata.name}={.metadata.generation}{"\n"}{end}' | sort
+}
+
+# Waits until reloadd has recorded a baseline on every listed workload.
+e2e_wait_recorded() { # ns kind/name...
+    local ns=$1; shift
+    for w in "$@"; do
+        e2e_wait 20 "baseline record on $w" e2e_has_record "$ns" "$w"
+    done
+}
+e2e_has_record() {
+    kubectl get -n "$1" "$2" -o json | jq -e '.metadata.annotations["reloadd.io/applied"] // empty' >/dev/null
+}
+
+# e2e_expect_rolled NS BEFORE_FILE ROLLED... : waits up to 5 s for each
+# listed workload's generation to move from BEFORE_FILE, then checks every
+# other workload of BEFORE_FILE did not move (after a settle time).
+e2e_expect_rolled() {
+    local ns=$1 before=$2; shift 2
+    local w want=" $* " now deadline
+    deadline=$((SECONDS + ${E2E_ROLL_TIMEOUT:-5}))
+    for w in "$@"; do
+        local old
+        old=$(grep "^$w=" "$before" | cut -d= -f2)
+        [ -n "$old" ] || e2e_fail "no generation recorded for $w"
+        until [ "$(e2e_generation "$ns" "$w")" != "$old" ]; do
+            ((SECONDS <= deadline)) || e2e_fail "$w did not roll within ${E2E_ROLL_TIMEOUT:-5} s"
+            sleep 0.1
+        done
+    done
+    sleep "${E2E_SETTLE:-2.5}"
+    while IFS== read -r w old; do
+        now=$(e2e_generation "$ns" "$w")
+        if [[ $want == *" $w "* ]]; then
+            [ "$now" = $((old + 1)) ] || e2e_fail "$w rolled $((now - old)) times, want exactly once"
+        else
+            [ "$now" = "$old" ] || e2e_fail "$w rolled but should not have (generation $old -> $now)"
+        fi
+    done <"$before"
+}
