@@ -1,0 +1,152 @@
+{{/* Names and labels. */}}
+{{- define "reloadd.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "reloadd.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "reloadd.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "reloadd.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- with .Values.reloader.matchLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{- define "reloadd.labels" -}}
+{{ include "reloadd.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end -}}
+
+{{- define "reloadd.serviceAccountName" -}}
+{{- if .Values.reloader.serviceAccount.create -}}
+{{- default (include "reloadd.fullname" .) .Values.reloader.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.reloader.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "reloadd.image" -}}
+{{- $tag := default .Chart.AppVersion .Values.image.tag -}}
+{{- $repo := .Values.image.repository -}}
+{{- if .Values.global.imageRegistry -}}
+{{- $repo = printf "%s/%s" (trimSuffix "/" .Values.global.imageRegistry) .Values.image.name -}}
+{{- end -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" $repo .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $repo $tag -}}
+{{- end -}}
+{{- end -}}
+
+{{/* A value given as a list or as a comma-separated string, as a list. */}}
+{{- define "reloadd.list" -}}
+{{- $out := list -}}
+{{- if kindIs "slice" . -}}
+{{- range . }}{{ if toString . }}{{ $out = append $out (toString . | trim) }}{{ end }}{{ end -}}
+{{- else if . -}}
+{{- range (splitList "," (toString .)) }}{{ if trim . }}{{ $out = append $out (trim .) }}{{ end }}{{ end -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+
+{{/* "true" when leader election is on: enableHA, or more than one replica
+     (which would otherwise run two writers). POD_NAME/POD_NAMESPACE are
+     injected whenever it is on. */}}
+{{- define "reloadd.ha" -}}
+{{- if or .Values.reloader.enableHA (gt (int .Values.reloader.deployment.replicas) 1) -}}true{{- end -}}
+{{- end -}}
+
+{{/* Scoped mode namespaces: the release namespace plus reloader.namespaces,
+     de-duplicated and sorted (as Reloader's chart). Empty list when none. */}}
+{{- define "reloadd.scopedNamespaces" -}}
+{{- $ns := include "reloadd.list" .Values.reloader.namespaces | fromJsonArray -}}
+{{- if $ns -}}
+{{- toJson (append $ns .Release.Namespace | uniq | sortAlpha) -}}
+{{- else -}}
+[]
+{{- end -}}
+{{- end -}}
+
+{{/* The namespaces whose objects reloadd watches and writes, when it does
+     not watch globally. */}}
+{{- define "reloadd.watchNamespaces" -}}
+{{- $ns := include "reloadd.scopedNamespaces" . | fromJsonArray -}}
+{{- if $ns -}}{{ toJson $ns }}{{- else -}}{{ toJson (list .Release.Namespace) }}{{- end -}}
+{{- end -}}
+
+{{/* RBAC rules for the watched objects: exactly what reloadd reads and
+     writes with the options in use (patch on workloads also records the
+     applied hashes on the object). Argument: dict "root" $ "global" bool.
+     Unlike Reloader's chart, ignoreJobs keeps `create` on jobs while
+     CronJobs are reloaded (a CronJob reload creates a Job). */}}
+{{- define "reloadd.watchRules" -}}
+{{- $r := .root.Values.reloader -}}
+{{- $core := list -}}
+{{- if not $r.ignoreConfigMaps }}{{ $core = append $core "configmaps" }}{{ end -}}
+{{- if not $r.ignoreSecrets }}{{ $core = append $core "secrets" }}{{ end -}}
+{{- if and .global $r.namespaceSelector }}{{ $core = append $core "namespaces" }}{{ end }}
+- apiGroups: [""]
+  resources: {{ toJson $core }}
+  verbs: [get, list, watch]
+- apiGroups: [apps]
+  resources: [deployments, daemonsets, statefulsets]
+  verbs: [get, list, watch, patch, update]
+{{- if not $r.ignoreCronJobs }}
+- apiGroups: [batch]
+  resources: [cronjobs]
+  verbs: [get, list, watch, patch]
+{{- end }}
+{{- if not $r.ignoreJobs }}
+- apiGroups: [batch]
+  resources: [jobs]
+  verbs: [get, list, watch, create, delete, patch]
+{{- else if not $r.ignoreCronJobs }}
+- apiGroups: [batch]
+  resources: [jobs]
+  verbs: [create]
+{{- end }}
+{{- if $r.isArgoRollouts }}
+- apiGroups: [argoproj.io]
+  resources: [rollouts]
+  verbs: [get, list, watch, patch, update]
+{{- end }}
+{{- if $r.enableCSIIntegration }}
+- apiGroups: [secrets-store.csi.x-k8s.io]
+  resources: [secretproviderclasspodstatuses, secretproviderclasses]
+  verbs: [get, list, watch]
+{{- end }}
+- apiGroups: ["", events.k8s.io]
+  resources: [events]
+  verbs: [create, patch]
+{{- end -}}
+
+{{/* Settings the chart refuses rather than render a pod that crash-loops. */}}
+{{- define "reloadd.validate" -}}
+{{- $r := .Values.reloader -}}
+{{- if and $r.ignoreSecrets $r.ignoreConfigMaps -}}
+{{- fail "reloader.ignoreSecrets and reloader.ignoreConfigMaps cannot both be true: reloadd would watch nothing (--resources-to-ignore takes one of configmaps, secrets)" -}}
+{{- end -}}
+{{- if and $r.watchGlobally (include "reloadd.list" $r.namespaces | fromJsonArray) -}}
+{{- fail "reloader.namespaces needs reloader.watchGlobally=false" -}}
+{{- end -}}
+{{- if not (has (toString $r.reloadStrategy) (list "default" "env-vars" "annotations")) -}}
+{{- fail (printf "reloader.reloadStrategy must be one of default, env-vars, annotations (got %q)" (toString $r.reloadStrategy)) -}}
+{{- end -}}
+{{- if lt (int $r.deployment.replicas) 1 -}}
+{{- fail "reloader.deployment.replicas must be at least 1" -}}
+{{- end -}}
+{{- end -}}
