@@ -192,13 +192,19 @@ static char *b64_encode(const char *in, size_t len)
  * Reads a whole file of at most max bytes. Returns 0, or -errno / RL_ETOOBIG.
  * The caller wipes *out if it holds a secret.
  */
-static int read_file(const char *path, size_t max, struct rl_buf *out)
+static int read_file(const char *path, size_t max, struct rl_buf *out, bool regular_only)
 {
     char chunk[4096];
-    int fd = open(path, O_RDONLY | O_CLOEXEC), err = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | (regular_only ? O_NONBLOCK : 0)), err = 0;
+    struct stat st;
 
     if (fd < 0)
         return -errno;
+    /* A token must not be a FIFO or device that could block or never end. */
+    if (regular_only && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+        close(fd);
+        return RL_EINVAL;
+    }
     for (;;) {
         ssize_t n = read(fd, chunk, sizeof(chunk));
 
@@ -223,7 +229,11 @@ static int read_file(const char *path, size_t max, struct rl_buf *out)
 
 static const char *read_errstr(int err)
 {
-    return err == RL_ETOOBIG ? "file too large" : strerror(-err);
+    if (err == RL_ETOOBIG)
+        return "file too large";
+    if (err == RL_EINVAL)
+        return "not a regular file";
+    return strerror(-err);
 }
 
 static char *trim_dup(const char *s, size_t len)
@@ -871,7 +881,7 @@ static int load_paths(struct rl_kubeconfig **out, const char *paths, const char 
         tried++;
         save = p;
         rl_buf_wipe(&text);
-        err = read_file(p, MAX_FILE_BYTES, &text);
+        err = read_file(p, MAX_FILE_BYTES, &text, false);
         if (err == RL_ENOENT) {
             err = 0;                    /* kubectl skips listed files that do not exist */
             continue;
@@ -992,7 +1002,7 @@ int rl_kubeconfig_in_cluster(struct rl_kubeconfig **out, const char *root, char 
     {
         char *nspath = rl_xasprintf("%s/namespace", dir);
 
-        if (read_file(nspath, 4096, &ns) == 0 && ns.len) {
+        if (read_file(nspath, 4096, &ns, true) == 0 && ns.len) {
             cfg->namespace_ = trim_dup(ns.buf, ns.len);
             if (!*cfg->namespace_) {
                 free(cfg->namespace_);
@@ -1024,7 +1034,7 @@ static int read_token_file(const char *path, char **token, char *errbuf, size_t 
     int err;
 
     rl_buf_init(&b, MAX_TOKEN_BYTES);
-    err = read_file(path, MAX_TOKEN_BYTES, &b);
+    err = read_file(path, MAX_TOKEN_BYTES, &b, true);
     if (err) {
         set_err(errbuf, errlen, "%s: cannot read '%s': %s", who, path, read_errstr(err));
         rl_buf_wipe(&b);
