@@ -29,7 +29,10 @@
  * are compile errors, as in Go), UTF-8, '$' only at the very end, a match
  * limit and a depth limit. An item that does not compile is skipped, the
  * decision carries regex_error and a reason naming the item; the caller
- * logs it once per change of the annotation.
+ * logs it once per change of the annotation. Known differences from Go:
+ * escapes \1-\9 are rejected (Go reads "\12" as octal), and a subject
+ * that exhausts the match limit counts as no match with regex_error set
+ * (RE2 runs in linear time and would answer).
  *
  * Cache: struct rl_regex_cache compiles each distinct annotation value once.
  * It is THREAD-SAFE and meant to be shared by all workers: entries are

@@ -138,7 +138,10 @@ int rl_job_from_cronjob(const cJSON *cronjob, const struct rl_rollout *r, cJSON 
  * controller-uid, batch.kubernetes.io/controller-uid,
  * batch.kubernetes.io/job-name, job-name cleared; also (beyond Reloader)
  * managedFields, generation, selfLink, deletionTimestamp and
- * deletionGracePeriodSeconds, which a create must not carry.
+ * deletionGracePeriodSeconds, which a create must not carry. Fix: with
+ * spec.manualSelector true the selector is the user's and is kept
+ * (Reloader clears it, and the create then fails validation).
+ * The input is not modified; *out is the caller's.
  */
 int rl_job_recreate(const cJSON *job, const struct rl_rollout *r, cJSON **out);
 

@@ -18,7 +18,8 @@
  * --is-Argo-Rollouts it is IS_ARGO_ROLLOUTS). A flag given on the command
  * line wins over its variable (a slice flag on the command line replaces
  * the variable's list, it does not append to it). The same syntax applies
- * to variable values. Note --kubeconfig therefore reads KUBECONFIG.
+ * to variable values. An empty variable counts as unset. --help and
+ * --version have no variable. Note --kubeconfig therefore reads KUBECONFIG.
  *
  * Parity quirks kept (reference §15): --reload-on-create, --reload-on-delete
  * and --is-Argo-Rollouts are strings, enabled only by exactly "true" (the

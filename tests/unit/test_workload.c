@@ -164,6 +164,7 @@ Test(workload, typical_workload_fits_in_one_kib)
     struct rl_workload *w = decode(deploy_json, RL_KIND_DEPLOYMENT);
 
     cr_assert(w->mem_bytes <= 1024, "%zu bytes", w->mem_bytes);
+    cr_log_info("typical workload: %zu bytes", w->mem_bytes);
     rl_workload_free(w);
 }
 
