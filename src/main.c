@@ -201,7 +201,13 @@ static int run(struct app *a)
         fprintf(stderr, "reloadd: cannot initialise the HTTP client\n");
         return 1;
     }
-    a->metrics = rl_metrics_new(NULL);
+    {
+        struct rl_metrics_opts mo;
+
+        rl_metrics_opts_from_env(&mo);
+        mo.api_host = rl_kube_server(a->kube);
+        a->metrics = rl_metrics_new(&mo);
+    }
     rl_metrics_on_collect(a->metrics, on_collect, a);
     rl_kube_set_observer(a->kube, observe_api, a->metrics);
     a->ctl = rl_controller_new(&a->opts, a->kube, rl_clock_system(), &ch);
