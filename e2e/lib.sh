@@ -29,6 +29,10 @@ e2e_cleanup() {
         for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$pid" 2>/dev/null || true
     done
+    if [ $rc -eq 0 ] && grep -l "Sanitizer" "$E2E_DIR"/reloadd-*.log >/dev/null 2>&1; then
+        echo "FAIL: a sanitizer reported an error in $(grep -l Sanitizer "$E2E_DIR"/reloadd-*.log)" >&2
+        rc=1
+    fi
     if [ $rc -ne 0 ]; then
         for f in "$E2E_DIR"/*.log; do
             [ -f "$f" ] || continue
@@ -73,11 +77,20 @@ e2e_start_reloadd() {
     e2e_wait 60 "reloadd /readyz" curl -fsS "http://127.0.0.1:$port/readyz"
 }
 
+# Stops reloadd and checks how it went: a graceful stop must exit 0 within
+# 10 s, and no sanitizer may have reported anything.
 e2e_stop_reloadd() { # pid [signal]
-    local pid=$1 sig=${2:-TERM}
+    local pid=$1 sig=${2:-TERM} rc=0
     kill "-$sig" "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-    e2e_fail "reloadd (pid $pid) did not exit within 10 s of SIG$sig"
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && e2e_fail "reloadd (pid $pid) did not exit within 10 s of SIG$sig"
+    wait "$pid" 2>/dev/null || rc=$?
+    if grep -l "Sanitizer" "$E2E_DIR"/reloadd-*.log >/dev/null 2>&1; then
+        e2e_fail "a sanitizer reported an error: $(grep -l Sanitizer "$E2E_DIR"/reloadd-*.log)"
+    fi
+    if [ "$sig" = TERM ] || [ "$sig" = INT ]; then
+        [ "$rc" -eq 0 ] || e2e_fail "reloadd exited with status $rc after SIG$sig"
+    fi
 }
 
 e2e_free_port() {
