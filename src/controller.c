@@ -65,6 +65,12 @@ struct rl_controller {
     _Atomic uint64_t startup_pending;   /* keys of the startup pass not yet done */
     _Atomic uint64_t reconciles;
     struct lease_feed *lease_feed;
+
+    /* --namespace-selector: the namespaces whose labels match. */
+    bool ns_selector;
+    pthread_mutex_t ns_mu;          /* guards ns_selected */
+    struct rl_map ns_selected;
+    struct rl_informer *ns_informer;
     pthread_mutex_t startup_mu;     /* guards `startup_keys` */
     struct rl_map startup_keys;
 };
@@ -136,7 +142,66 @@ static void reconcile_all(struct rl_controller *c, const char *why)
 
 static bool namespace_wanted(struct rl_controller *c, const char *ns)
 {
-    return !rl_options_namespace_ignored(c->o, ns);
+    bool selected = true;
+
+    if (rl_options_namespace_ignored(c->o, ns))
+        return false;
+    if (c->ns_selector) {
+        rl_mutex_lock(&c->ns_mu);
+        selected = rl_map_has(&c->ns_selected, ns);
+        rl_mutex_unlock(&c->ns_mu);
+    }
+    return selected;
+}
+
+/*
+ * Namespaces matching --namespace-selector (listed by label server-side).
+ * The namespace informer lists first, so the first lists of the others
+ * already see the whole set; a namespace that starts or stops matching
+ * later makes every informer relist, which adds or sweeps its objects.
+ */
+static void ns_upsert(void *ctx, struct rl_informer *inf, const cJSON *obj, bool from_list)
+{
+    struct rl_controller *c = ctx;
+    const char *name = rl_json_str(rl_json_obj(obj, "metadata"), "name");
+    bool added = false;
+
+    (void)from_list;
+    if (!name)
+        return;
+    rl_mutex_lock(&c->ns_mu);
+    if (!rl_map_has(&c->ns_selected, name)) {
+        rl_map_put(&c->ns_selected, name, NULL);
+        added = true;
+    }
+    rl_mutex_unlock(&c->ns_mu);
+    if (added && rl_informer_synced(inf)) {
+        rl_log_kv(RL_LOG_INFO, "namespace now selected; relisting", "namespace", name, NULL);
+        rl_informers_relist(c->informers);
+    }
+}
+
+static void ns_removed(void *ctx, struct rl_informer *inf, const char *ns, const char *name)
+{
+    struct rl_controller *c = ctx;
+    bool gone;
+
+    (void)inf;
+    (void)ns;
+    rl_mutex_lock(&c->ns_mu);
+    gone = rl_map_has(&c->ns_selected, name);
+    rl_map_del(&c->ns_selected, name);
+    rl_mutex_unlock(&c->ns_mu);
+    if (gone) {
+        rl_log_kv(RL_LOG_INFO, "namespace no longer selected; relisting", "namespace", name, NULL);
+        rl_informers_relist(c->informers);
+    }
+}
+
+static void ns_noop(void *ctx, struct rl_informer *inf)
+{
+    (void)ctx;
+    (void)inf;
 }
 
 static bool annotation_true(const cJSON *ann, const char *key)
@@ -233,6 +298,12 @@ static void check_synced(struct rl_controller *c)
      * write, and a follower's reconcile is refused before any write.
      */
     reconcile_all(c, "startup");
+}
+
+static void ns_synced(void *ctx, struct rl_informer *inf)
+{
+    (void)inf;
+    check_synced(ctx);
 }
 
 static void informer_synced(void *ctx, struct rl_informer *inf)
@@ -465,6 +536,26 @@ struct rl_controller *rl_controller_new(const struct rl_options *o, struct rl_ku
     c->informers = rl_informers_new(kube);
     rl_informers_set_observer(c->informers, on_watch, c);
     rl_options_watch(o, &nss, &n_ns);
+    rl_mutex_init(&c->ns_mu);
+    rl_map_init(&c->ns_selected);
+    if (o->watch_mode == RL_WATCH_GLOBAL && o->namespace_selector_str) {
+        struct rl_informer_handler h = {
+            .upsert = ns_upsert,
+            .remove = ns_removed,
+            .begin_relist = ns_noop,
+            .end_relist = ns_noop,
+            .synced = ns_synced,
+            .ctx = c,
+        };
+        struct rl_informer_spec spec = {
+            .resource = "namespaces",
+            .group_version = "v1",
+            .label_selector = o->namespace_selector_str,
+        };
+
+        c->ns_selector = true;
+        c->ns_informer = rl_informers_add(c->informers, &spec, &h);
+    }
     for (size_t i = 0; i < n_ns; i++) {
         const char *ns = nss[i];
         const char *helm = o->include_helm_secrets ? NULL : "type!=helm.sh/release.v1";
@@ -528,6 +619,8 @@ void rl_controller_free(struct rl_controller *c)
     free(c->feeds);
     free(c->lease_feed);
     rl_map_release(&c->interned, NULL);
+    rl_map_release(&c->ns_selected, NULL);
+    rl_mutex_destroy(&c->ns_mu);
     rl_map_release(&c->startup_keys, NULL);
     rl_mutex_destroy(&c->intern_mu);
     rl_mutex_destroy(&c->startup_mu);
