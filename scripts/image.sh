@@ -104,7 +104,8 @@ need_pkg() { # command package
 }
 need_pkg buildah buildah
 export BUILDAH_ISOLATION=chroot STORAGE_DRIVER=vfs
-B=($sudo buildah --storage-driver vfs)
+B=(buildah --storage-driver vfs)
+[ -z "$sudo" ] || B=("$sudo" "${B[@]}")
 
 # Prints "URI SUITE" for every Debian bookworm* source apt is configured with
 # (one-line sources.list and deb822 .sources formats).

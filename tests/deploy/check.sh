@@ -22,7 +22,7 @@
 # Prints "N passed, N failed" and exits non-zero on any failure.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$root"
+cd "$root" || exit 1
 chart=deploy/helm/reloadd
 pass=0 fail=0 skip=0
 work=$(mktemp -d "${TMPDIR:-/tmp}/reloadd-deploy.XXXXXX")

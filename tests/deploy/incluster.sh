@@ -18,7 +18,7 @@
 # Prints "N passed, N failed"; exits non-zero on any failure.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$root"
+cd "$root" || exit 1
 image=${1:-localhost/reloadd:latest}
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok   $*"; }
