@@ -514,8 +514,9 @@ static void apply(struct rl_elector *el, enum rl_lead_event ev)
     case RL_LEAD_STOPPED:
         atomic_store(&el->leader, false);
         atomic_fetch_add(&el->transitions, 1);
-        rl_log_kv(RL_LOG_WARN, "no longer leader", "lease", el->path, "identity",
-                  el->identity, NULL);
+        /* Expected after release() or stop(); anything else deserves a warning. */
+        rl_log_kv(atomic_load(&el->fenced) ? RL_LOG_INFO : RL_LOG_WARN, "no longer leader",
+                  "lease", el->path, "identity", el->identity, NULL);
         if (el->on_stopped)
             el->on_stopped(el->ctx);
         break;
