@@ -194,3 +194,64 @@ e2e_expect_rolled() {
         fi
     done <"$before"
 }
+
+# Mints a controller identity of its own (client certificate signed by the
+# cluster CA, user NAME, group reloadd:controllers: the same RBAC as the
+# controller) and prints the path of its kubeconfig. The audit log then
+# tells the replicas apart.
+e2e_identity() { # name
+    local n=$1 d=$E2E_DIR/id-$1 P=$RELOADD_CLUSTER_DIR/pki
+    mkdir -p "$d"
+    openssl req -newkey rsa:2048 -nodes -subj "/O=reloadd:controllers/CN=$n" \
+        -keyout "$d/key.pem" -out "$d/csr.pem" 2>/dev/null
+    openssl x509 -req -in "$d/csr.pem" -CA "$P/ca.crt" -CAkey "$P/ca.key" -CAcreateserial \
+        -days 1 -out "$d/crt.pem" \
+        -extfile <(printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n') 2>/dev/null
+    kubectl config view --raw --minify --kubeconfig="$RELOADD_CONTROLLER_KUBECONFIG" -o json |
+        jq --arg c "$(base64 -w0 "$d/crt.pem")" --arg k "$(base64 -w0 "$d/key.pem")" --arg n "$n" '
+            .users[0].name = $n | .contexts[0].context.user = $n |
+            .users[0].user = {"client-certificate-data": $c, "client-key-data": $k}' >"$d/kubeconfig"
+    echo "$d/kubeconfig"
+}
+
+# Starts replica NAME with --enable-ha and its own identity; extra args
+# follow. Sets E2E_PID_<NAME> and E2E_PORT_<NAME>; waits for /readyz.
+e2e_start_replica() { # name args...
+    local n=$1; shift
+    local kc port pid
+    kc=$(e2e_identity "$n")
+    port=$(e2e_free_port)
+    POD_NAME=$n POD_NAMESPACE=reloadd "$RELOADD_BIN" --kubeconfig="$kc" --enable-ha \
+        --metrics-addr="127.0.0.1:$port" "$@" >>"$E2E_DIR/reloadd-$n.log" 2>&1 &
+    pid=$!
+    E2E_PIDS+=("$pid")
+    printf -v "E2E_PID_${n//-/_}" '%s' "$pid"
+    printf -v "E2E_PORT_${n//-/_}" '%s' "$port"
+    e2e_wait 60 "replica $n /readyz" curl -fsS "http://127.0.0.1:$port/readyz"
+}
+
+e2e_lease_holder() {
+    kubectl get lease -n reloadd "${1:-stakater-reloader-lock}" -o jsonpath='{.spec.holderIdentity}' 2>/dev/null
+}
+
+# Checks, from the API server's audit log, that every write reloadd's
+# replicas made to a workload was made by the Lease holder of that moment.
+e2e_audit_single_writer() { # since (RFC3339)
+    jq -s --arg since "$1" '
+        [ .[] | select(.stageTimestamp >= $since) ] as $ev
+        | ($ev | map(select(.objectRef.resource == "leases" and (.verb == "update" or .verb == "create")
+                       and .responseStatus.code < 300 and .stage == "ResponseComplete"))
+               | map({t: .stageTimestamp, holder: (.requestObject.spec.holderIdentity // "")})
+               | sort_by(.t)) as $lease
+        | ($ev | map(select(.objectRef.resource != "leases" and .objectRef.resource != "events"
+                       and .objectRef.resource != "configmaps"
+                       and (.verb == "patch" or .verb == "update" or .verb == "create" or .verb == "delete")
+                       and .stage == "ResponseComplete" and .responseStatus.code < 300))
+               | map({t: .requestReceivedTimestamp, who: .user.username,
+                      what: "\(.verb) \(.objectRef.resource)/\(.objectRef.namespace)/\(.objectRef.name)"})) as $writes
+        | [ $writes[] as $w
+            | ([ $lease[] | select(.t < $w.t) ] | last | .holder // "") as $h
+            | select($h != $w.who) | "\($w.t) \($w.who) wrote \($w.what) while the holder was \"\($h)\"" ]
+        | {writes: ($writes | length), leaseWrites: ($lease | length), violations: .}
+    ' "$RELOADD_CLUSTER_DIR/logs/audit.log"
+}
