@@ -1,10 +1,10 @@
 /* kube.c - the Kubernetes API client: configuration of curl, REST verbs, LIST */
 #include "kube-int.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <bsd/string.h>

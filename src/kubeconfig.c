@@ -347,9 +347,18 @@ static int fail(struct loader *L, const struct kc_file *f, const char *fmt, ...)
     return RL_ECONFIG;
 }
 
+/* Scalars may hold tokens and key data: wipe them before libyaml frees them. */
+static void wipe_document(yaml_document_t *doc)
+{
+    for (yaml_node_t *n = doc->nodes.start; n && n < doc->nodes.top; n++)
+        if (n->type == YAML_SCALAR_NODE)
+            rl_wipe(n->data.scalar.value, n->data.scalar.length);
+}
+
 static void loader_release(struct loader *L)
 {
     for (size_t i = 0; i < L->nfiles; i++) {
+        wipe_document(&L->files[i].doc);
         yaml_document_delete(&L->files[i].doc);
         free(L->files[i].path);
         free(L->files[i].dir);
