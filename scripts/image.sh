@@ -13,15 +13,20 @@
 #     localhost/debian:bookworm, is made here once with debootstrap from the
 #     Debian mirror that apt on this machine is configured with, cached as a
 #     tarball in $RELOADD_CACHE (default ~/.cache/reloadd) and imported into
-#     buildah's store. Intermediate layers are cached (--layers), so a second
-#     run rebuilds only what changed.
+#     buildah's store. buildah 1.28 keys its layer cache on every build arg
+#     (the version and date change each time), so no layer cache is kept:
+#     vfs stores each layer as a full copy, and after a build the previous
+#     localhost/reloadd:* tags and dangling images are removed (disk use stays
+#     at the base image plus one reloadd image; RELOADD_IMAGE_KEEP=1 keeps
+#     them). What is cached is the debootstrap tarball and the base image.
 #
 # --tag IMAGE     image name (default localhost/reloadd:<git describe>; also
 #                 tagged localhost/reloadd:latest)
 # --archive FILE  also write a docker-archive tarball (for `kind load
 #                 image-archive` or `docker load`)
 # --no-check      skip the run-inside-the-image check
-# Environment: RELOADD_CACHE, RELOADD_IMAGE_BUILDER=docker|buildah (force).
+# Environment: RELOADD_CACHE, RELOADD_IMAGE_BUILDER=docker|buildah (force),
+# RELOADD_IMAGE_KEEP=1 (keep older localhost/reloadd images).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -34,7 +39,7 @@ while [ $# -gt 0 ]; do
     --archive) archive=${2:?--archive needs a value}; shift 2 ;;
     --archive=*) archive=${1#--archive=}; shift ;;
     --no-check) check=0; shift ;;
-    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "image: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -171,10 +176,16 @@ fi
 
 log "building $image with buildah (vfs, chroot isolation; base $base)"
 t=$SECONDS
-"${B[@]}" bud --layers --pull=never --isolation chroot \
+"${B[@]}" bud --pull=never --isolation chroot \
     --build-arg "BASE_IMAGE=$base" "${build_args[@]}" \
     -t "$image" -t localhost/reloadd:latest -f Dockerfile .
 log "built in $((SECONDS - t)) s"
+if [ "${RELOADD_IMAGE_KEEP:-}" != 1 ]; then
+    olds=$("${B[@]}" images --format '{{.Name}}:{{.Tag}}' 2>/dev/null | grep '^localhost/reloadd:' |
+           grep -vx -e "$image" -e localhost/reloadd:latest || true)
+    for old in $olds; do "${B[@]}" rmi "$old" >/dev/null 2>&1 || true; done
+    "${B[@]}" rmi --prune >/dev/null 2>&1 || true
+fi
 "${B[@]}" images --format '{{.Name}}:{{.Tag}} {{.Size}}' "$image" | sed 's/^/image: size: /' >&2
 
 if [ $check -eq 1 ]; then
