@@ -46,7 +46,11 @@ cluster-down:
 	@tools/cluster down
 
 fuzz: deps
-	@scripts/fuzz.sh
+	@tools/fuzz/run.sh $${FUZZ_SECONDS:-600}
+
+# The container image (docker, or buildah without a daemon).
+image: deps
+	@scripts/image.sh $(ARGS)
 
 clean:
 	rm -rf $(BUILD) build-asan build-tsan build-fuzz

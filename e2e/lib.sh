@@ -255,3 +255,17 @@ e2e_audit_single_writer() { # since (RFC3339)
         | {writes: ($writes | length), leaseWrites: ($lease | length), violations: .}
     ' "$RELOADD_CLUSTER_DIR/logs/audit.log"
 }
+
+# Raw API calls with the admin identity, for paces kubectl cannot keep.
+e2e_admin_curl_setup() {
+    local kc=$KUBECONFIG
+    kubectl config view --raw --minify -o jsonpath='{.users[0].user.client-certificate-data}' | base64 -d >"$E2E_DIR/admin.crt"
+    kubectl config view --raw --minify -o jsonpath='{.users[0].user.client-key-data}' | base64 -d >"$E2E_DIR/admin.key"
+    chmod 600 "$E2E_DIR/admin.key"
+    E2E_API=$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}' --kubeconfig="$kc")
+}
+e2e_admin_curl() { # curl args... path(last)
+    local path=${*: -1}
+    curl -fsS --cacert "$RELOADD_CLUSTER_CA" --cert "$E2E_DIR/admin.crt" --key "$E2E_DIR/admin.key" \
+        "${@:1:$#-1}" "$E2E_API$path" >/dev/null
+}
