@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/test.sh all|unit|integration|e2e|sanitizers
+# scripts/test.sh all|unit|integration|e2e|sanitizers|deploy
 #
 # Builds and runs reloadd's tests. `all` (what `make test` and CI run):
 #   1. the normal build (-Werror): unit tests and stress programs;
@@ -10,7 +10,10 @@
 #   4. one local control plane (tools/cluster up) for the rest of the run;
 #   5. integration tests in the normal and ASan+UBSan builds;
 #   6. the e2e suite with the normal build's reloadd binary, then its
-#      concurrency-heavy cases again with the TSan build's binary.
+#      concurrency-heavy cases again with the TSan build's binary;
+#   7. the container image (scripts/image.sh, no Docker daemon needed), the
+#      manifests and Helm chart checks, and the image's own binary run as a
+#      pod would run it (in-cluster configuration) against the cluster.
 # Exits non-zero if anything failed; prints each runner's summary.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -71,7 +74,7 @@ if need_asan_tsan; then
     ctest_label build-tsan stress "stress programs (TSan)"
 fi
 
-if want integration || want e2e || [ "$what" = sanitizers ]; then
+if want integration || want e2e || [ "$what" = sanitizers ] || [ "$what" = deploy ]; then
     if cluster_up; then
         if want integration; then
             ctest_label build integration "integration tests"
@@ -82,6 +85,17 @@ if want integration || want e2e || [ "$what" = sanitizers ]; then
         if want e2e; then
             step "e2e"
             e2e/run.sh "$root/build/reloadd" || failed+=("e2e")
+        fi
+        if [ "$what" = all ] || [ "$what" = deploy ]; then
+            step "container image"
+            if scripts/image.sh; then
+                step "manifests and Helm chart"
+                tests/deploy/check.sh || failed+=("deploy checks")
+                step "image in-cluster smoke test"
+                tests/deploy/incluster.sh || failed+=("in-cluster smoke")
+            else
+                failed+=("image build")
+            fi
         fi
         if [ "$what" = all ] || [ "$what" = sanitizers ]; then
             step "e2e with the TSan build of reloadd"
