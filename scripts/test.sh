@@ -16,6 +16,8 @@
 #      pod would run it (in-cluster configuration) against the cluster.
 # Exits non-zero if anything failed; prints each runner's summary.
 set -uo pipefail
+# Run from make, the sub-builds would inherit its flags and chatter.
+unset MAKEFLAGS MAKELEVEL MFLAGS
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 what=${1:-all}
