@@ -4,11 +4,10 @@
 # Builds and runs reloadd's tests. `all` (what `make test` and CI run):
 #   1. the normal build (-Werror): unit tests and stress programs;
 #   2. an ASan+UBSan build: unit tests and stress programs;
-#   3. a TSan build: the stress programs (Criterion cannot run under TSan,
-#      Snaipe/Criterion#274, so threaded code is also driven by plain
-#      programs in tests/stress);
+#   3. a TSan build: unit tests and stress programs (Criterion runs under
+#      TSan thanks to tests/support/tsan/criterion_arena.c);
 #   4. one local control plane (tools/cluster up) for the rest of the run;
-#   5. integration tests in the normal and ASan+UBSan builds;
+#   5. integration tests in the normal, ASan+UBSan and TSan builds;
 #   6. the e2e suite with the normal build's reloadd binary, then its
 #      concurrency-heavy cases again with the TSan build's binary;
 #   7. the container image (scripts/image.sh, no Docker daemon needed), the
@@ -73,6 +72,7 @@ fi
 if need_asan_tsan; then
     ctest_label build-asan unit "unit tests (ASan+UBSan)"
     ctest_label build-asan stress "stress programs (ASan+UBSan)"
+    ctest_label build-tsan unit "unit tests (TSan)"
     ctest_label build-tsan stress "stress programs (TSan)"
 fi
 
@@ -83,6 +83,7 @@ if want integration || want e2e || [ "$what" = sanitizers ] || [ "$what" = deplo
         fi
         if need_asan_tsan; then
             ctest_label build-asan integration "integration tests (ASan+UBSan)"
+            ctest_label build-tsan integration "integration tests (TSan)"
         fi
         if want e2e; then
             step "e2e"

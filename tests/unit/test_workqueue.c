@@ -1,8 +1,5 @@
-#define _GNU_SOURCE /* dladdr(), for the TSan shim below */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
-
-#include <dlfcn.h>
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -17,36 +14,6 @@
 #include "reloadd/err.h"
 #include "reloadd/workqueue.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define TSAN_BUILD 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define TSAN_BUILD 1
-#endif
-#endif
-
-#ifdef TSAN_BUILD
-/*
- * Criterion maps its shared arena at a random address in [0x200000000000,
- * 0x600000000000) and gives up after ten tries. Under ThreadSanitizer almost
- * all of that range is shadow memory, so every test binary aborts with
- * "Could not initialize inheritable arena" (Criterion issue #274). Criterion
- * draws the address with rand_r() on its own seed: steer those draws into
- * TSan's application range 0x550000000000-0x568000000000. Other callers get
- * a plain LCG.
- */
-int rand_r(unsigned *seed)
-{
-    unsigned x = *seed * 1103515245u + 12345u;
-    Dl_info info;
-
-    *seed = x;
-    x >>= 1;
-    if (dladdr(seed, &info) && info.dli_fname && strstr(info.dli_fname, "libcriterion"))
-        return (int)(0x350000u + x % 0x18000u);
-    return (int)(x & 0x7fffffffu);
-}
-#endif
 
 #define T0 1000000u     /* fake clocks start away from zero */
 
