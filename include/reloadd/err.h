@@ -20,6 +20,7 @@
     X(NOENT,        -ENOENT,    "no such file or directory")                \
     X(IO,           -EIO,       "input/output error")                       \
     X(TOOBIG,       -E2BIG,     "too big")                                  \
+    X(AGAIN,        -EAGAIN,    "nothing ready yet")                        \
     X(TRANSPORT,    -4001,      "cannot reach the API server")              \
     X(PARSE,        -4002,      "malformed response")                       \
     X(SHUTDOWN,     -4003,      "shutting down")                            \

@@ -51,16 +51,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "reloadd/err.h"
+
 struct rl_clock;
 struct rl_workqueue;
 
-/*
- * Returned by rl_workqueue_try_get() when no key of the shard is ready.
- * A negated errno as the error space allows; it is not in err.h's table
- * (rl_strerror() calls it "unknown error"), because it is an answer, not a
- * failure.
- */
-#define RL_WORKQUEUE_EMPTY (-EAGAIN)
+/* Returned by rl_workqueue_try_get() when no key of the shard is ready. */
+#define RL_WORKQUEUE_EMPTY RL_EAGAIN
 
 #define RL_WORKQUEUE_MAX_SHARDS 1024u
 #define RL_WORKQUEUE_KEY_MAX 1024u      /* longest key accepted, in bytes */
