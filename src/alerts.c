@@ -201,6 +201,7 @@ struct rl_alerts {
     struct job *ring;
     size_t cap, head, len;
     bool started, stopping;
+    bool busy;                      /* a message is being delivered */
     uint64_t stop_deadline_ms;      /* rl_mono_ms() after which in-flight work aborts */
     atomic_bool abort_now;          /* read by curl's progress callback */
     pthread_t thread;
@@ -412,10 +413,14 @@ static void *sender_main(void *arg)
         memset(&a->ring[a->head], 0, sizeof(j));
         a->head = (a->head + 1) % a->cap;
         a->len--;
+        a->busy = true;
         rl_mutex_unlock(&a->mu);
 
         deliver(a, h, &j);
         job_release(&j);
+        rl_mutex_lock(&a->mu);
+        a->busy = false;
+        rl_mutex_unlock(&a->mu);
     }
     curl_easy_cleanup(h);
     return NULL;
@@ -473,7 +478,7 @@ void rl_alerts_stop(struct rl_alerts *a, uint64_t drain_ms)
         bool idle;
 
         rl_mutex_lock(&a->mu);
-        idle = a->len == 0;
+        idle = a->len == 0 && !a->busy;
         rl_mutex_unlock(&a->mu);
         if (rl_mono_ms() >= a->stop_deadline_ms)
             break;

@@ -73,9 +73,79 @@ struct rl_controller {
     struct rl_informer *ns_informer;
     pthread_mutex_t startup_mu;     /* guards `startup_keys` */
     struct rl_map startup_keys;
+
+    pthread_mutex_t stamp_mu;       /* guards `stamps` */
+    struct rl_map stamps;           /* wkey -> struct stamp */
 };
 
+/* When a key was first added, and first made stale by a source event, since last taken. */
+struct stamp {
+    uint64_t added_ms;
+    uint64_t event_ms;
+};
+
+/* The source-event time of the key the calling worker is reconciling (0: none). */
+static _Thread_local uint64_t tl_event_ms;
+
 /* --- enqueueing ---------------------------------------------------------- */
+
+static void stamp_key(struct rl_controller *c, const char *wkey, bool source_event)
+{
+    struct stamp *st;
+    uint64_t now = rl_mono_ms();
+
+    rl_mutex_lock(&c->stamp_mu);
+    st = rl_map_get(&c->stamps, wkey);
+    if (!st) {
+        st = RL_NEW(struct stamp);
+        rl_map_put(&c->stamps, wkey, st);
+    }
+    if (!st->added_ms)
+        st->added_ms = now;
+    if (source_event && !st->event_ms)
+        st->event_ms = now;
+    rl_mutex_unlock(&c->stamp_mu);
+}
+
+/* Takes the key's stamp as a worker takes the key. */
+static struct stamp take_stamp(struct rl_controller *c, const char *wkey)
+{
+    struct stamp out = { 0, 0 }, *st;
+
+    rl_mutex_lock(&c->stamp_mu);
+    st = rl_map_del(&c->stamps, wkey);
+    rl_mutex_unlock(&c->stamp_mu);
+    if (st) {
+        out = *st;
+        free(st);
+    }
+    return out;
+}
+
+/* A failed reconcile keeps the time of the event it still owes a rollout for. */
+static void restore_event(struct rl_controller *c, const char *wkey, uint64_t event_ms)
+{
+    struct stamp *st;
+
+    if (!event_ms)
+        return;
+    rl_mutex_lock(&c->stamp_mu);
+    st = rl_map_get(&c->stamps, wkey);
+    if (!st) {
+        st = RL_NEW(struct stamp);
+        rl_map_put(&c->stamps, wkey, st);
+    }
+    if (!st->event_ms || event_ms < st->event_ms)
+        st->event_ms = event_ms;
+    rl_mutex_unlock(&c->stamp_mu);
+}
+
+static void add_key(struct rl_controller *c, const char *wkey, bool source_event)
+{
+    stamp_key(c, wkey, source_event);
+    if (rl_workqueue_add(c->wq, wkey) == 0 && c->hooks.on_enqueue)
+        c->hooks.on_enqueue(c->hooks.ctx);
+}
 
 static void enqueue(void *ctx, const char *wkey)
 {
@@ -84,7 +154,24 @@ static void enqueue(void *ctx, const char *wkey)
     /* Before the caches synced, the startup pass will visit every key. */
     if (!atomic_load(&c->synced))
         return;
-    rl_workqueue_add(c->wq, wkey);
+    add_key(c, wkey, false);
+}
+
+/* As enqueue(), for keys made stale by a source event. */
+static void enqueue_source(void *ctx, const char *wkey)
+{
+    struct rl_controller *c = ctx;
+
+    if (!atomic_load(&c->synced))
+        return;
+    add_key(c, wkey, true);
+}
+
+static void requeue_after(void *ctx, const char *wkey, uint64_t delay_ms)
+{
+    struct rl_controller *c = ctx;
+
+    rl_workqueue_add_after(c->wq, wkey, delay_ms);
 }
 
 static void enqueue_startup(void *ctx, const char *wkey)
@@ -97,7 +184,7 @@ static void enqueue_startup(void *ctx, const char *wkey)
         atomic_fetch_add(&c->startup_pending, 1);
     }
     rl_mutex_unlock(&c->startup_mu);
-    rl_workqueue_add(c->wq, wkey);
+    add_key(c, wkey, false);
 }
 
 static void startup_key_done(struct rl_controller *c, const char *wkey)
@@ -211,6 +298,35 @@ static bool annotation_true(const cJSON *ann, const char *key)
     return v && strcmp(v, "true") == 0;
 }
 
+static void hex40(const unsigned char sha1[20], char out[RL_HASH_HEX_SIZE])
+{
+    static const char hex[] = "0123456789abcdef";
+
+    for (int i = 0; i < 20; i++) {
+        out[2 * i] = hex[sha1[i] >> 4];
+        out[2 * i + 1] = hex[sha1[i] & 15];
+    }
+    out[40] = '\0';
+}
+
+static void report_source(struct rl_controller *c, const struct feed *f,
+                          enum rl_source_event_type type, const char *ns, const char *name,
+                          bool selected, bool changed)
+{
+    struct rl_source_event ev = {
+        .type = type,
+        .source = f->type,
+        .resource = f->type == RL_SOURCE_SECRET ? "secrets" : "configmaps",
+        .ns = ns,
+        .name = name,
+        .selected = selected,
+        .data_changed = changed,
+    };
+
+    if (c->hooks.on_source_event)
+        c->hooks.on_source_event(c->hooks.ctx, &ev);
+}
+
 static void upsert(void *ctx, struct rl_informer *inf, const cJSON *obj, bool from_list)
 {
     struct feed *f = ctx;
@@ -222,8 +338,13 @@ static void upsert(void *ctx, struct rl_informer *inf, const cJSON *obj, bool fr
     uint32_t epoch = from_list ? f->epoch : 0;
     int err;
 
-    if (!name || !namespace_wanted(c, ns))
+    if (!name)
         return;
+    if (!namespace_wanted(c, ns)) {
+        if (f->is_source && live && !from_list)
+            report_source(c, f, RL_SOURCE_EVENT_UPDATE, ns, name, false, false);
+        return;
+    }
     if (!from_list) {
         /* A watch event: keep the entry's epoch of the list that saw it last. */
         epoch = f->epoch;
@@ -239,10 +360,30 @@ static void upsert(void *ctx, struct rl_informer *inf, const cJSON *obj, bool fr
                       "error", rl_strerror(err), NULL);
             return;
         }
+        if (live) {
+            /* Informer thread: the only writer, so what we read stays true until the put. */
+            const struct rl_source *old;
+            bool existed, changed = true;
+
+            rl_store_rdlock(c->store);
+            old = rl_store_source(c->store, f->type, ns, name);
+            existed = old != NULL;
+            if (old) {
+                char oldhex[RL_HASH_HEX_SIZE];
+
+                hex40(old->sha1, oldhex);
+                changed = strcmp(oldhex, hash) != 0;
+            }
+            rl_store_unlock(c->store);
+            /* A relist reports only what it found new or changed. */
+            if (!from_list || !existed || changed)
+                report_source(c, f, existed ? RL_SOURCE_EVENT_UPDATE : RL_SOURCE_EVENT_ADD, ns,
+                              name, true, changed);
+        }
         rl_store_put_source(c->store, f->type, ns, name, hash,
                             annotation_true(ann, c->o->ignore_annotation),
                             annotation_true(ann, c->o->search_match_annotation), live, epoch,
-                            enqueue, c);
+                            enqueue_source, c);
     } else {
         struct rl_workload *w = NULL;
 
@@ -261,10 +402,12 @@ static void removed(void *ctx, struct rl_informer *inf, const char *ns, const ch
 {
     struct feed *f = ctx;
 
-    (void)inf;
-    if (f->is_source)
-        rl_store_del_source(f->c->store, f->type, ns, name, enqueue, f->c);
-    else
+    if (f->is_source) {
+        if (rl_informer_synced(inf))
+            report_source(f->c, f, RL_SOURCE_EVENT_DELETE, ns, name,
+                          namespace_wanted(f->c, ns), true);
+        rl_store_del_source(f->c->store, f->type, ns, name, enqueue_source, f->c);
+    } else
         rl_store_del_workload(f->c->store, f->kind, ns, name, enqueue, f->c);
 }
 
@@ -282,7 +425,7 @@ static void end_relist(void *ctx, struct rl_informer *inf)
 
     (void)inf;
     if (f->is_source)
-        rl_store_sweep_sources(f->c->store, f->type, f->ns, f->epoch, enqueue, f->c);
+        rl_store_sweep_sources(f->c->store, f->type, f->ns, f->epoch, enqueue_source, f->c);
     else
         rl_store_sweep_workloads(f->c->store, f->kind, f->ns, f->epoch, enqueue, f->c);
 }
@@ -335,16 +478,29 @@ static const char *intern(void *ctx, const char *s)
 static int work(void *ctx, unsigned shard, const char *wkey)
 {
     struct rl_controller *c = ctx;
+    struct stamp st = take_stamp(c, wkey);
+    uint64_t t0 = rl_mono_ms();
+    double queued_s = st.added_ms ? (double)(t0 - st.added_ms) / 1000.0 : -1.0;
+    enum rl_kind kind = RL_KIND_DEPLOYMENT;
+    const char *ns, *name;
+    size_t ns_len;
     int err;
 
     (void)shard;
     atomic_fetch_add(&c->reconciles, 1);
+    tl_event_ms = st.event_ms;
     err = rl_reconcile(c->rec, wkey);
+    tl_event_ms = 0;
+    if (c->hooks.on_reconciled && rl_store_parse_workload_key(wkey, &kind, &ns, &ns_len, &name))
+        c->hooks.on_reconciled(c->hooks.ctx, kind, err,
+                               (double)(rl_mono_ms() - t0) / 1000.0, queued_s);
     if (err == RL_ENOTLEADER) {
         /* Not ours to write now; the next leader reconciles everything. */
         err = 0;
     }
-    if (!err)
+    if (err)
+        restore_event(c, wkey, st.event_ms);
+    else
         startup_key_done(c, wkey);
     return err;
 }
@@ -370,9 +526,11 @@ static bool may_write(void *ctx)
 static void on_result(void *ctx, const struct rl_reconcile_result *res)
 {
     struct rl_controller *c = ctx;
+    struct rl_reconcile_result r = *res;
 
+    r.since_event_s = tl_event_ms ? (double)(rl_mono_ms() - tl_event_ms) / 1000.0 : -1.0;
     if (c->hooks.on_result)
-        c->hooks.on_result(c->hooks.ctx, res);
+        c->hooks.on_result(c->hooks.ctx, &r);
 }
 
 static void on_skip(void *ctx, const char *reason)
@@ -503,9 +661,11 @@ struct rl_controller *rl_controller_new(const struct rl_options *o, struct rl_ku
         .may_write = may_write,
         .on_result = on_result,
         .on_skip = on_skip,
+        .requeue_after = requeue_after,
         .ctx = c,
     };
     const char *const *nss;
+    bool webhook_mode = o->webhook_url && *o->webhook_url;
     size_t n_ns;
 
     c->o = o;
@@ -515,6 +675,8 @@ struct rl_controller *rl_controller_new(const struct rl_options *o, struct rl_ku
         c->hooks = *hooks;
     rl_mutex_init(&c->intern_mu);
     rl_mutex_init(&c->startup_mu);
+    rl_mutex_init(&c->stamp_mu);
+    rl_map_init(&c->stamps);
     rl_map_init(&c->interned);
     rl_map_init(&c->startup_keys);
     atomic_store(&c->leader, !o->enable_ha);
@@ -566,6 +728,8 @@ struct rl_controller *rl_controller_new(const struct rl_options *o, struct rl_ku
         if (!o->ignore_secrets)
             add_feed(c, "secrets", "v1", ns, true, RL_SOURCE_SECRET, 0,
                      o->resource_selector_str, helm);
+        if (webhook_mode)
+            continue;       /* §9.1: no workload is involved */
         add_feed(c, "deployments", "apps/v1", ns, false, 0, RL_KIND_DEPLOYMENT, NULL, NULL);
         add_feed(c, "daemonsets", "apps/v1", ns, false, 0, RL_KIND_DAEMONSET, NULL, NULL);
         add_feed(c, "statefulsets", "apps/v1", ns, false, 0, RL_KIND_STATEFULSET, NULL, NULL);
@@ -624,6 +788,8 @@ void rl_controller_free(struct rl_controller *c)
     rl_map_release(&c->startup_keys, NULL);
     rl_mutex_destroy(&c->intern_mu);
     rl_mutex_destroy(&c->startup_mu);
+    rl_map_release(&c->stamps, free);
+    rl_mutex_destroy(&c->stamp_mu);
     free(c);
 }
 
@@ -633,6 +799,11 @@ void rl_controller_set_leader(struct rl_controller *c, bool leader)
 
     if (leader && !was && atomic_load(&c->synced))
         reconcile_all(c, "became leader");
+}
+
+bool rl_controller_may_write(struct rl_controller *c)
+{
+    return may_write(c);
 }
 
 bool rl_controller_synced(struct rl_controller *c)

@@ -1,5 +1,6 @@
 /* main.c - parses the command line and wires the modules together */
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,10 +8,13 @@
 
 #include <curl/curl.h>
 
+#include "reloadd/alerts.h"
 #include "reloadd/buf.h"
 #include "reloadd/clock.h"
 #include "reloadd/controller.h"
 #include "reloadd/err.h"
+#include "reloadd/events.h"
+#include "reloadd/explain.h"
 #include "reloadd/httpd.h"
 #include "reloadd/json.h"
 #include "reloadd/kube.h"
@@ -18,6 +22,7 @@
 #include "reloadd/leader.h"
 #include "reloadd/log.h"
 #include "reloadd/mem.h"
+#include "reloadd/metainfo.h"
 #include "reloadd/metrics.h"
 #include "reloadd/options.h"
 #include "reloadd/reconcile.h"
@@ -25,6 +30,8 @@
 #include "reloadd/workload.h"
 
 #define DRAIN_MS 5000
+#define NOTIFY_DRAIN_MS 2000
+#define WEBHOOK_ATTEMPTS 6      /* Reloader: the first try and 5 re-queues */
 
 struct app {
     struct rl_options opts;
@@ -33,6 +40,20 @@ struct app {
     struct rl_controller *ctl;
     struct rl_elector *elector;
     struct rl_httpd *httpd;
+    struct rl_events *events;
+    struct rl_alerts *alerts;           /* ALERT_ON_RELOAD */
+    struct rl_alerts *webhook;          /* --webhook-url mode */
+    struct rl_metric *notifications;    /* reloader_notifications_total */
+
+    atomic_bool publish_pending;        /* the meta-info ConfigMap is due */
+    _Atomic uint64_t acquired_ms;       /* mono ms of the latest acquisition; 0: reported */
+};
+
+static const struct rl_metric_desc notifications_desc = {
+    .name = "reloader_notifications_total",
+    .help = "Kubernetes Events, alerts and --webhook-url posts, by kind and outcome.",
+    .type = RL_METRIC_COUNTER,
+    .labels = RL_METRIC_LABELS("kind", "result"),
 };
 
 /* --- glue: metrics, probes, explain, leadership ---------------------------- */
@@ -43,15 +64,149 @@ static void observe_api(void *ctx, const char *verb, const char *resource, long 
     rl_metrics_api_request(ctx, verb, resource, (int)status, seconds);
 }
 
+/* "reloader-configmaps", as Reloader's per-resource recorders name themselves. */
+static const char *component_of(enum rl_source_type t)
+{
+    return t == RL_SOURCE_SECRET ? "reloader-secrets" : "reloader-configmaps";
+}
+
+static void record_event(struct app *a, const struct rl_reconcile_result *res)
+{
+    struct rl_buf msg;
+    struct rl_event ev = {
+        .kind = res->kind,
+        .ns = res->ns,
+        .name = res->name,
+        .uid = res->uid,
+        .component = component_of(res->first_type),
+    };
+
+    rl_buf_init(&msg, 0);
+    if (res->err) {
+        ev.type = "Warning";
+        ev.reason = "ReloadFail";
+        rl_event_failed_message(&msg, res->name, rl_kind_name(res->kind), res->ns,
+                                rl_strerror(res->err));
+    } else {
+        ev.type = "Normal";
+        ev.reason = "Reloaded";
+        rl_event_reloaded_message(&msg, res->first_name, rl_source_type_upper(res->first_type),
+                                  res->ns, res->name, rl_kind_name(res->kind));
+    }
+    ev.message = msg.buf;
+    rl_events_post(a->events, &ev);
+    rl_buf_release(&msg);
+}
+
+static void send_alert(struct app *a, const struct rl_reconcile_result *res)
+{
+    struct rl_buf msg;
+    char what[400];
+
+    rl_buf_init(&msg, 0);
+    rl_alert_message(&msg, a->opts.alert_additional_info, res->first_name,
+                     rl_source_type_upper(res->first_type), res->ns, res->name,
+                     rl_kind_name(res->kind));
+    snprintf(what, sizeof(what), "%s/%s/%s", rl_kind_name(res->kind), res->ns, res->name);
+    rl_alerts_post(a->alerts, msg.buf, what);
+    rl_buf_release(&msg);
+}
+
 static void on_result(void *ctx, const struct rl_reconcile_result *res)
 {
     struct app *a = ctx;
     bool ok = res->err == 0;
+    uint64_t acquired;
 
-    if (res->action != RL_ACTION_ROLLOUT || res->err == RL_ENOTLEADER)
+    if (res->err == RL_ENOTLEADER)
+        return;
+    if (ok && !res->dry_run) {
+        acquired = atomic_exchange(&a->acquired_ms, 0);
+        if (acquired)
+            rl_metrics_first_write_after_acquire(a->metrics,
+                                                 (double)(rl_mono_ms() - acquired) / 1000.0);
+    }
+    if (res->action != RL_ACTION_ROLLOUT)
         return;
     rl_metrics_reload_executed(a->metrics, ok, res->ns);
     rl_metrics_action(a->metrics, rl_kind_name(res->kind), ok, res->seconds);
+    if (ok)
+        rl_metrics_workloads_matched(a->metrics, rl_kind_name(res->kind), 1);
+    if (ok && res->since_event_s >= 0)
+        rl_metrics_reconcile_latency(a->metrics, res->since_event_s);
+    if (res->dry_run)
+        return;
+    /* One Event per rollout write, as Reloader records one per upgradeResource(). */
+    record_event(a, res);
+    if (ok && a->alerts)
+        send_alert(a, res);
+}
+
+static void on_reconciled(void *ctx, enum rl_kind kind, int err, double seconds, double queued_s)
+{
+    struct app *a = ctx;
+    enum rl_metrics_result r = err == 0              ? RL_METRICS_SUCCESS
+                               : err == RL_ENOTLEADER ? RL_METRICS_SKIPPED
+                                                      : RL_METRICS_ERROR;
+
+    rl_metrics_reconcile(a->metrics, r, seconds);
+    rl_metrics_workloads_scanned(a->metrics, rl_kind_name(kind), 1);
+    if (queued_s >= 0)
+        rl_metrics_workqueue_latency(a->metrics, queued_s);
+    if (r == RL_METRICS_ERROR) {
+        rl_metrics_error(a->metrics, RL_METRICS_ERR_HANDLER);
+        rl_metrics_retry(a->metrics);
+    }
+}
+
+static void on_enqueue(void *ctx)
+{
+    struct app *a = ctx;
+
+    rl_metrics_workqueue_add(a->metrics);
+}
+
+/*
+ * A ConfigMap or Secret changed. Counted as Reloader counts its informer
+ * events; in --webhook-url mode (§9.1) a qualifying change is posted.
+ */
+static void on_source_event(void *ctx, const struct rl_source_event *ev)
+{
+    struct app *a = ctx;
+    enum rl_metrics_event me = ev->type == RL_SOURCE_EVENT_ADD      ? RL_METRICS_EVENT_ADD
+                               : ev->type == RL_SOURCE_EVENT_UPDATE ? RL_METRICS_EVENT_UPDATE
+                                                                    : RL_METRICS_EVENT_DELETE;
+    bool qualifies;
+
+    rl_metrics_event_received(a->metrics, me, ev->resource);
+    if (!ev->selected) {
+        rl_metrics_skipped(a->metrics, RL_METRICS_SKIP_IGNORED_OR_NOT_SELECTED);
+        rl_metrics_event_processed(a->metrics, me, ev->resource, true);
+        return;
+    }
+    if (ev->type == RL_SOURCE_EVENT_UPDATE && !ev->data_changed)
+        rl_metrics_skipped(a->metrics, RL_METRICS_SKIP_NO_DATA_CHANGE);
+    rl_metrics_event_processed(a->metrics, me, ev->resource, false);
+    if (!a->webhook)
+        return;
+    qualifies = (ev->type == RL_SOURCE_EVENT_ADD && a->opts.reload_on_create_enabled) ||
+                (ev->type == RL_SOURCE_EVENT_UPDATE && ev->data_changed) ||
+                (ev->type == RL_SOURCE_EVENT_DELETE && a->opts.reload_on_delete_enabled);
+    if (!qualifies || !rl_controller_may_write(a->ctl))
+        return;
+    {
+        char what[400];
+
+        rl_log(RL_LOG_INFO, "Changes detected in '%s' of type '%s' in namespace '%s', "
+               "Sending webhook to '%s'", ev->name, rl_source_type_upper(ev->source), ev->ns,
+               a->opts.webhook_url);
+        snprintf(what, sizeof(what), "%s/%s/%s", rl_source_type_lower(ev->source), ev->ns,
+                 ev->name);
+        if (a->opts.dry_run)
+            rl_log_kv(RL_LOG_INFO, "dry-run: would send webhook", "source", what, NULL);
+        else
+            rl_alerts_post(a->webhook, "", what);
+    }
 }
 
 static void on_skip(void *ctx, const char *reason)
@@ -138,6 +293,33 @@ static void on_collect(struct rl_metrics *m, void *ctx)
     if (done)
         rl_metrics_startup_sync(m, (double)done / 1000.0);
     rl_metrics_leader(m, a->elector ? rl_elector_is_leader(a->elector) : true);
+    if (a->notifications) {
+        static const char *const results[3] = { "sent", "failed", "dropped" };
+        static const char *const what[3] = { "event", "alert", "webhook" };
+        uint64_t v[3][3] = { { 0 } };
+
+        if (a->events) {
+            struct rl_events_stats es;
+
+            rl_events_stats(a->events, &es);
+            v[0][0] = es.created, v[0][1] = es.failed, v[0][2] = es.dropped;
+        }
+        for (int i = 1; i < 3; i++) {
+            struct rl_alerts *al = i == 1 ? a->alerts : a->webhook;
+            struct rl_alerts_stats as;
+
+            if (!al)
+                continue;
+            rl_alerts_stats(al, &as);
+            v[i][0] = as.sent, v[i][1] = as.failed, v[i][2] = as.dropped;
+        }
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 3; j++) {
+                const char *labels[2] = { what[i], results[j] };
+
+                rl_series_set(rl_metric_series(a->notifications, labels, 2), (double)v[i][j]);
+            }
+    }
 }
 
 static void started_leading(void *ctx)
@@ -145,6 +327,8 @@ static void started_leading(void *ctx)
     struct app *a = ctx;
 
     rl_log_kv(RL_LOG_INFO, "became leader", "identity", a->opts.pod_name, NULL);
+    atomic_store(&a->acquired_ms, rl_mono_ms());
+    atomic_store(&a->publish_pending, true);
     rl_controller_set_leader(a->ctl, true);
 }
 
@@ -153,6 +337,7 @@ static void stopped_leading(void *ctx)
     struct app *a = ctx;
 
     rl_log_kv(RL_LOG_WARN, "stopped leading; no more writes", "identity", a->opts.pod_name, NULL);
+    atomic_store(&a->acquired_ms, 0);
     rl_controller_set_leader(a->ctl, false);
 }
 
@@ -172,6 +357,9 @@ static int run(struct app *a)
         .on_result = on_result,
         .on_skip = on_skip,
         .on_watch = on_watch,
+        .on_source_event = on_source_event,
+        .on_reconciled = on_reconciled,
+        .on_enqueue = on_enqueue,
         .ctx = a,
     };
     struct rl_kube_opts ko = {
@@ -208,7 +396,38 @@ static int run(struct app *a)
         mo.api_host = rl_kube_server(a->kube);
         a->metrics = rl_metrics_new(&mo);
     }
+    if (rl_metrics_register(a->metrics, &notifications_desc, &a->notifications) != 0)
+        a->notifications = NULL;
     rl_metrics_on_collect(a->metrics, on_collect, a);
+    a->events = rl_events_new(a->kube, rl_clock_system(), NULL);
+    if (a->opts.alert_on_reload) {
+        struct rl_alerts_opts ao = {
+            .url = a->opts.alert_webhook_url,
+            .sink = rl_alert_sink_parse(a->opts.alert_sink),
+            .proxy = a->opts.alert_webhook_proxy,
+        };
+
+        if (!a->opts.alert_webhook_url || !*a->opts.alert_webhook_url)
+            rl_log_kv(RL_LOG_ERROR, "ALERT_ON_RELOAD is true but ALERT_WEBHOOK_URL is not set; "
+                      "no alerts", NULL);
+        else if (rl_alerts_new(&a->alerts, &ao) != 0)
+            rl_log_kv(RL_LOG_ERROR, "ALERT_WEBHOOK_URL is not an http(s) URL; no alerts",
+                      "url", a->opts.alert_webhook_url, NULL);
+    }
+    if (a->opts.webhook_url && *a->opts.webhook_url) {
+        struct rl_alerts_opts wo = {
+            .url = a->opts.webhook_url,
+            .sink = RL_SINK_WEBHOOK,
+            .max_attempts = WEBHOOK_ATTEMPTS,
+        };
+
+        rc = rl_alerts_new(&a->webhook, &wo);
+        if (rc) {
+            fprintf(stderr, "reloadd: --webhook-url '%s' is not an http(s) URL\n",
+                    a->opts.webhook_url);
+            return 1;
+        }
+    }
     rl_kube_set_observer(a->kube, observe_api, a->metrics);
     a->ctl = rl_controller_new(&a->opts, a->kube, rl_clock_system(), &ch);
 
@@ -251,6 +470,11 @@ static int run(struct app *a)
     rl_log_kv(RL_LOG_INFO, "starting reloadd", "version", RL_VERSION,
               "server", rl_kube_server(a->kube), "strategy", a->opts.reload_strategy,
               "ha", a->opts.enable_ha ? "true" : "false", NULL);
+    rl_events_start(a->events);
+    if (a->alerts)
+        rl_alerts_start(a->alerts);
+    if (a->webhook)
+        rl_alerts_start(a->webhook);
     rc = rl_controller_start(a->ctl);
     if (rc) {
         fprintf(stderr, "reloadd: cannot start workers: %s\n", rl_strerror(rc));
@@ -258,8 +482,26 @@ static int run(struct app *a)
     }
     if (a->elector)
         rl_elector_start(a->elector);
+    else
+        atomic_store(&a->publish_pending, true);
 
-    sigwait(&sigs, &sig);
+    /* Wait for a signal; meanwhile publish the meta-info when leadership asks for it. */
+    for (;;) {
+        struct timespec tick = { 1, 0 };
+
+        if (atomic_exchange(&a->publish_pending, false)) {
+            if (!a->opts.reloader_namespace || !*a->opts.reloader_namespace)
+                rl_log_kv(RL_LOG_WARN, "RELOADER_NAMESPACE is not set, skipping meta info "
+                          "configmap creation", NULL);
+            else if (a->opts.dry_run)
+                rl_log_kv(RL_LOG_INFO, "dry-run: would publish the meta-info configmap", NULL);
+            else
+                rl_metainfo_publish(a->kube, &a->opts);
+        }
+        sig = sigtimedwait(&sigs, NULL, &tick);
+        if (sig == SIGTERM || sig == SIGINT)
+            break;
+    }
     rl_log_kv(RL_LOG_INFO, "shutting down", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
     if (a->elector) {
         /* Stop writing first, then hand the Lease over at once. */
@@ -271,6 +513,9 @@ static int run(struct app *a)
         rl_elector_stop(a->elector);
     }
     rl_controller_stop(a->ctl, DRAIN_MS);
+    rl_events_stop(a->events, NOTIFY_DRAIN_MS);
+    rl_alerts_stop(a->alerts, NOTIFY_DRAIN_MS);
+    rl_alerts_stop(a->webhook, NOTIFY_DRAIN_MS);
     rl_httpd_stop(a->httpd);
     a->httpd = NULL;
     return 0;
@@ -286,6 +531,15 @@ int main(int argc, char **argv)
 
     memset(&a, 0, sizeof(a));
     rl_json_init_hooks();
+    if (argc > 1 && strcmp(argv[1], "explain") == 0) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+            fprintf(stderr, "reloadd: cannot initialise libcurl\n");
+            return 1;
+        }
+        rc = rl_explain_main(argc, argv);
+        curl_global_cleanup();
+        return rc;
+    }
     rc = rl_options_parse(&a.opts, argc, argv, NULL, err, sizeof(err));
     if (rc == RL_OPTIONS_HELP) {
         rl_options_usage(stdout);
@@ -315,6 +569,9 @@ int main(int argc, char **argv)
     rl_elector_free(a.elector);
     rl_controller_free(a.ctl);
     rl_httpd_stop(a.httpd);
+    rl_events_free(a.events);
+    rl_alerts_free(a.alerts);
+    rl_alerts_free(a.webhook);
     rl_kube_free(a.kube);
     rl_metrics_free(a.metrics);
     rl_options_release(&a.opts);

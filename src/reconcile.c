@@ -19,6 +19,7 @@
 #include "reloadd/marker.h"
 #include "reloadd/mem.h"
 #include "reloadd/options.h"
+#include "reloadd/pause.h"
 #include "reloadd/store.h"
 #include "reloadd/sync.h"
 
@@ -52,6 +53,9 @@ struct item {
 struct plan {
     enum rl_kind kind;
     char *ns, *name;
+    char *uid;
+    char *pause_period;             /* Deployments: the annotations, or NULL */
+    char *paused_at;
     enum rl_reload_strategy strategy;
     bool argo_restart;              /* Rollout with rollout-strategy: restart */
     struct item items[MAX_CANDIDATES];
@@ -115,6 +119,9 @@ static void plan_release(struct plan *p)
     }
     free(p->ns);
     free(p->name);
+    free(p->uid);
+    free(p->pause_period);
+    free(p->paused_at);
     memset(p, 0, sizeof(*p));
 }
 
@@ -326,7 +333,15 @@ static int make_plan(struct rl_reconciler *r, const char *wkey, struct plan *p)
     p->kind = w->kind;
     p->ns = rl_xstrdup(w->ns);
     p->name = rl_xstrdup(w->name);
+    p->uid = w->uid ? rl_xstrdup(w->uid) : NULL;
     p->strategy = o->strategy;
+    if (w->kind == RL_KIND_DEPLOYMENT) {
+        const char *v = rl_workload_meta(w, o->pause_deployment_annotation);
+
+        p->pause_period = v ? rl_xstrdup(v) : NULL;
+        v = rl_workload_meta(w, o->pause_deployment_time_annotation);
+        p->paused_at = v ? rl_xstrdup(v) : NULL;
+    }
     if (w->kind == RL_KIND_ROLLOUT) {
         const char *rs = rl_workload_meta(w, RL_ANN_ROLLOUT_STRATEGY);
 
@@ -483,7 +498,7 @@ static int create_job(struct rl_reconciler *r, const struct plan *p, cJSON *job)
 
 static int write_rollout(struct rl_reconciler *r, const struct plan *p,
                          const struct rl_rollout *ro, const struct rl_applied_entry *rec,
-                         size_t nrec)
+                         size_t nrec, bool pause)
 {
     struct rl_buf body;
     cJSON *obj = NULL, *job = NULL;
@@ -495,6 +510,10 @@ static int write_rollout(struct rl_reconciler *r, const struct plan *p,
     case RL_KIND_DAEMONSET:
     case RL_KIND_STATEFULSET:
         err = rl_patch_rollout(&body, ro);
+        /* The pause rides in the same patch: the new template never rolls unpaused. */
+        if (!err && pause)
+            err = rl_pause_add_to_patch(&body, r->opts->pause_deployment_time_annotation,
+                                        rl_clock_wall_us(r->clock));
         if (!err)
             err = do_patch(r, p, "application/strategic-merge-patch+json", body.buf);
         break;
@@ -577,6 +596,47 @@ static int write_rollout(struct rl_reconciler *r, const struct plan *p,
     return err;
 }
 
+/* --- pause period -------------------------------------------------------- */
+
+static void requeue(struct rl_reconciler *r, const char *wkey, uint64_t delay_ms)
+{
+    if (r->hooks.requeue_after)
+        r->hooks.requeue_after(r->hooks.ctx, wkey, delay_ms);
+}
+
+/* Whether the Deployment is paused already (by someone else): one GET. */
+static int deployment_paused(struct rl_reconciler *r, const struct plan *p, bool *paused)
+{
+    cJSON *obj = NULL;
+    int err = get_object(r, p, &obj);
+
+    if (!err)
+        *paused = rl_json_bool(rl_json_obj(obj, "spec"), "paused", false);
+    cJSON_Delete(obj);
+    return err;
+}
+
+static int resume(struct rl_reconciler *r, const struct plan *p, const char *wkey,
+                  const struct rl_pause *pz)
+{
+    struct rl_buf body;
+    int err;
+
+    rl_buf_init(&body, 0);
+    err = rl_pause_resume_patch(&body, r->opts->pause_deployment_time_annotation);
+    if (!err && r->opts->dry_run) {
+        rl_log_kv(RL_LOG_INFO, "dry-run: would resume deployment", "workload", wkey,
+                  "why", pz->why, NULL);
+    } else if (!err) {
+        err = do_patch(r, p, "application/strategic-merge-patch+json", body.buf);
+        if (!err)
+            rl_log_kv(RL_LOG_INFO, "resumed deployment paused by reloadd", "workload", wkey,
+                      "why", pz->why, NULL);
+    }
+    rl_buf_release(&body);
+    return err;
+}
+
 static void remember(struct rl_reconciler *r, const char *wkey, enum rl_reconcile_action action,
                      int err)
 {
@@ -610,6 +670,8 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
     struct rl_reconcile_result res = { .wkey = wkey };
     struct rl_rollout ro;
     struct rl_buf body;
+    struct rl_pause pz = { .state = RL_PAUSE_NONE };
+    bool pausing = false;
     size_t nrec, nmark = 0;
     uint64_t t0;
     int err;
@@ -619,6 +681,24 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
         forget(r, wkey);
         free(p);
         return 0;
+    }
+    res.since_event_s = -1;
+    if (p->kind == RL_KIND_DEPLOYMENT) {
+        int64_t now_us = rl_clock_wall_us(r->clock);
+
+        rl_pause_eval(&pz, p->pause_period, p->paused_at, now_us);
+        if (pz.state == RL_PAUSE_DUE) {
+            err = resume(r, p, wkey, &pz);
+            if (err) {
+                plan_release(p);
+                free(p);
+                return err;
+            }
+            /* Resumed: a change that is pending now opens a new window. */
+            rl_pause_eval(&pz, p->pause_period, NULL, now_us);
+        } else if (pz.state == RL_PAUSE_OPEN) {
+            requeue(r, wkey, (uint64_t)pz.remaining_ms);
+        }
     }
     for (size_t i = 0; i < p->n; i++) {
         const struct item *it = &p->items[i];
@@ -658,19 +738,47 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
     res.kind = p->kind;
     res.ns = p->ns;
     res.name = p->name;
+    res.uid = p->uid;
     res.action = p->action;
     res.n_rolled = (unsigned)nmark;
     res.dry_run = o->dry_run;
+
+    if (p->action == RL_ACTION_ROLLOUT && p->kind == RL_KIND_DEPLOYMENT) {
+        if (pz.state == RL_PAUSE_INVALID) {
+            rl_log_kv(RL_LOG_WARN, "rolling out without a pause", "workload", wkey,
+                      "why", pz.why, NULL);
+        } else if (pz.state == RL_PAUSE_OPEN) {
+            rl_log_kv(RL_LOG_INFO, "deployment paused by reloadd: template updated, it rolls "
+                      "when the pause ends", "workload", wkey, "why", pz.why, NULL);
+        } else if (pz.state == RL_PAUSE_READY) {
+            bool already = false;
+
+            err = deployment_paused(r, p, &already);
+            if (err) {
+                rl_log_kv(RL_LOG_ERROR, "cannot read deployment before pausing it",
+                          "workload", wkey, "error", rl_strerror(err), NULL);
+                plan_release(p);
+                free(p);
+                return err;
+            }
+            if (already)
+                rl_log_kv(RL_LOG_INFO, "deployment already paused (not by reloadd); it rolls "
+                          "when resumed", "workload", wkey, NULL);
+            pausing = !already;
+        }
+    }
+    res.paused = pausing;
 
     rl_buf_init(&body, 0);
     t0 = rl_clock_mono_ms(r->clock);
     if (o->dry_run) {
         rl_log_kv(RL_LOG_INFO, p->action == RL_ACTION_ROLLOUT ? "dry-run: would roll workload"
                                                               : "dry-run: would record hashes",
-                  "workload", wkey, "source", nmark ? markers[0].name : NULL, NULL);
+                  "workload", wkey, "source", nmark ? markers[0].name : NULL,
+                  "pause", pausing ? "yes" : NULL, NULL);
         err = 0;
     } else if (p->action == RL_ACTION_ROLLOUT) {
-        err = write_rollout(r, p, &ro, rec, nrec);
+        err = write_rollout(r, p, &ro, rec, nrec, pausing);
     } else {
         err = rl_patch_record(&body, o->applied_annotation, rec, nrec);
         if (!err)
@@ -684,6 +792,11 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
         snprintf(src, sizeof(src), "%s/%s", rl_source_type_lower(res.first_type), res.first_name);
         rl_log_kv(RL_LOG_INFO, "reloaded", "workload", wkey, "source", src,
                   "sources", nmark > 1 ? "several" : "one", NULL);
+        if (pausing) {
+            rl_log(RL_LOG_INFO, "Pausing Deployment '%s' in namespace '%s' for %s", p->name,
+                   p->ns, p->pause_period);
+            requeue(r, wkey, (uint64_t)pz.period_ms);
+        }
     } else if (!err && p->action == RL_ACTION_RECORD && !o->dry_run) {
         rl_log_kv(RL_LOG_DEBUG, "recorded source hashes", "workload", wkey, NULL);
     }
@@ -743,6 +856,20 @@ cJSON *rl_reconcile_explain(struct rl_reconciler *r, const char *wkey)
         cJSON_AddItemToArray(srcs, s);
     }
     cJSON_AddStringToObject(out, "decision", actions[p->action]);
+    if (p->kind == RL_KIND_DEPLOYMENT && (p->pause_period || (p->paused_at && *p->paused_at))) {
+        struct rl_pause pz;
+        cJSON *pj = cJSON_AddObjectToObject(out, "pause");
+
+        rl_pause_eval(&pz, p->pause_period, p->paused_at, rl_clock_wall_us(r->clock));
+        cJSON_AddStringToObject(pj, "state", rl_pause_state_name(pz.state));
+        if (p->pause_period)
+            cJSON_AddStringToObject(pj, "period", p->pause_period);
+        if (p->paused_at && *p->paused_at)
+            cJSON_AddStringToObject(pj, "pausedAt", p->paused_at);
+        if (pz.state == RL_PAUSE_OPEN)
+            cJSON_AddNumberToObject(pj, "resumesInSeconds", (double)pz.remaining_ms / 1000.0);
+        cJSON_AddStringToObject(pj, "why", pz.why);
+    }
     rl_mutex_lock(&r->mu);
     {
         struct last_write *l = rl_map_get(&r->last, wkey);

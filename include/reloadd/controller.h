@@ -12,6 +12,17 @@
  * every workload is reconciled from the cache: no LIST, and by the
  * reconcile contract only what really changed rolls.
  *
+ * With --webhook-url no workload is watched or written: the controller
+ * only reports source changes (hooks->on_source_event), for main to post.
+ *
+ * Timing for metrics: the controller remembers, per workload key, when it
+ * was first added since a worker last took it, and when the first source
+ * event that made it stale happened; rl_reconcile_result.since_event_s and
+ * hooks->on_reconciled() report them.
+ *
+ * Hooks run on the informer thread (on_source_event, on_watch) or on the
+ * worker threads (the others); they must not block.
+ *
  * Threads: new/start/stop/free from main; the rest from any thread.
  */
 #ifndef RL_CONTROLLER_H
@@ -31,11 +42,37 @@ struct rl_clock;
 struct rl_controller;
 struct rl_store;
 
+enum rl_source_event_type {
+    RL_SOURCE_EVENT_ADD,
+    RL_SOURCE_EVENT_UPDATE,
+    RL_SOURCE_EVENT_DELETE,
+};
+
+/* A live change of a ConfigMap or Secret (after its informer's first list). */
+struct rl_source_event {
+    enum rl_source_event_type type;
+    enum rl_source_type source;
+    const char *resource;           /* "configmaps", "secrets" */
+    const char *ns, *name;
+    bool selected;                  /* its namespace is watched (not ignored, selected) */
+    bool data_changed;              /* update: the data hash changed; add/delete: true */
+};
+
 struct rl_controller_hooks {
     bool (*may_write)(void *ctx);   /* fencing; NULL: always (no HA) */
+    /* After each write reconcile wanted; since_event_s filled in. */
     void (*on_result)(void *ctx, const struct rl_reconcile_result *res);
     void (*on_skip)(void *ctx, const char *reason);
     void (*on_watch)(void *ctx, const char *resource, bool relist);
+    void (*on_source_event)(void *ctx, const struct rl_source_event *ev);
+    /*
+     * One reconcile finished (err 0, RL_ENOTLEADER or the error to retry):
+     * seconds it took, queued_s from its first add to a worker taking it
+     * (< 0 if unknown, e.g. a delayed re-queue).
+     */
+    void (*on_reconciled)(void *ctx, enum rl_kind kind, int err, double seconds,
+                          double queued_s);
+    void (*on_enqueue)(void *ctx);  /* a key was added to the queue */
     void *ctx;
 };
 
@@ -58,6 +95,8 @@ void rl_controller_watch_lease(struct rl_controller *c, const char *ns, const ch
 
 /* Leadership changed. Becoming leader reconciles every workload. */
 void rl_controller_set_leader(struct rl_controller *c, bool leader);
+/* Leader and not fenced: writes (and webhook posts) are ours to make now. */
+bool rl_controller_may_write(struct rl_controller *c);
 
 /* Every informer has listed once. */
 bool rl_controller_synced(struct rl_controller *c);

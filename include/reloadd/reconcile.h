@@ -26,6 +26,13 @@
  * write needs the whole object: CronJob (a Job is created from it), Job
  * (recreated) and Argo Rollout with the update strategy.
  *
+ * Pause period (pause.h, reference §10): a rollout of a Deployment whose
+ * metadata carries the pause-period annotation also pauses it, in the same
+ * patch; a reconcile of a Deployment paused by reloadd resumes it once the
+ * window is over, and otherwise asks hooks->requeue_after() for the time
+ * left. The state is the Deployment's own annotations, so a restart or a
+ * failover (whose startup pass reconciles every workload) resumes on time.
+ *
  * Every write is preceded by hooks->may_write() (leadership and fencing);
  * a refusal returns RL_ENOTLEADER and writes nothing. --dry-run logs each
  * write instead of making it.
@@ -61,6 +68,7 @@ struct rl_reconcile_result {
     const char *wkey;
     enum rl_kind kind;
     const char *ns, *name;
+    const char *uid;                /* the workload's metadata.uid, may be NULL */
     enum rl_reconcile_action action;
     int err;                        /* 0, or why the write failed */
     unsigned n_rolled;              /* sources whose change rolled W */
@@ -70,6 +78,9 @@ struct rl_reconcile_result {
     bool deleted;                   /* ... rolled because it was deleted */
     double seconds;                 /* time spent in the write */
     bool dry_run;
+    bool paused;                    /* the rollout also paused the Deployment */
+    /* Seconds since the source event that made W stale; < 0 if unknown (controller). */
+    double since_event_s;
 };
 
 struct rl_reconcile_hooks {
@@ -79,6 +90,8 @@ struct rl_reconcile_hooks {
     void (*on_result)(void *ctx, const struct rl_reconcile_result *res);
     /* Skips worth counting: reason is Reloader's skipped_total reason. */
     void (*on_skip)(void *ctx, const char *reason);
+    /* Reconcile wkey again in delay_ms (a pause window ends). NULL: never. */
+    void (*requeue_after)(void *ctx, const char *wkey, uint64_t delay_ms);
     void *ctx;
 };
 

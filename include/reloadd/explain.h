@@ -1,0 +1,43 @@
+/*
+ * explain.h - `reloadd explain KIND/NAME -n NS`: /explain without a controller
+ *
+ * Prints the JSON that a running reloadd serves on /explain for one
+ * workload, from a one-off view of the cluster: GET the workload, LIST
+ * the ConfigMaps and Secrets of its namespace (with the controller's
+ * selectors and filters), put them in a private store, and run
+ * rl_reconcile_explain() on it. It writes nothing. The verdicts are those
+ * of a reloadd starting now: a source that changed since its last rollout
+ * shows "roll" with --sync-after-restart, else "adopt". The "lastWrite"
+ * of a running controller is not known here.
+ *
+ * Usage: reloadd explain KIND/NAME [-n NS] [any reloadd flag]. The flags
+ * and their environment variables are read as the controller reads them,
+ * so annotation names, strategy and --auto-reload-all match it. Exit 0
+ * with the JSON on stdout, 1 on an error (message on stderr), 2 on bad
+ * usage.
+ *
+ * Threads: main thread; curl_global_init() must have run.
+ */
+#ifndef RL_EXPLAIN_H
+#define RL_EXPLAIN_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+struct rl_kube;
+struct rl_options;
+
+/*
+ * The explanation of kind ("deployment", "Deployment", "deployments", ...)
+ * ns/name under o. Returns 0 and *out (caller deletes), RL_EINVAL for an
+ * unknown kind, RL_ENOTFOUND if the workload does not exist or is outside
+ * what o watches, or an API error; err holds a message on failure.
+ */
+int rl_explain_build(struct rl_kube *kube, const struct rl_options *o, const char *kind,
+                     const char *ns, const char *name, cJSON **out, char *err, size_t errlen);
+
+/* `reloadd explain ...`: argv[0] is the program, argv[1] "explain". Exit status. */
+int rl_explain_main(int argc, char **argv);
+
+#endif /* RL_EXPLAIN_H */
