@@ -196,7 +196,7 @@ static int create_cm(struct rl_kube *k, const char *name, const char *labels, co
     rl_kube_response_init(&r);
     err = rl_kube_create(k, path, body, &r);
     if (err)
-        cr_log_warn("create %s: %s (%s)", name, rl_strerror(err), r.message);
+        cr_log_info("create %s: %s (%s)", name, rl_strerror(err), r.message);
     rl_kube_response_release(&r);
     free(body);
     free(path);
@@ -382,7 +382,7 @@ static int try_put_value(struct rl_kube *k, const char *name, const char *value)
     err = rl_kube_update(k, path, json, &r);
 out:
     if (err)
-        cr_log_warn("update %s: %s (%s)", name, rl_strerror(err), r.message);
+        cr_log_info("update %s: %s (%s)", name, rl_strerror(err), r.message);
     cJSON_Delete(obj);
     free(json);
     free(path);
