@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "reloadd/clock.h"
 #include "reloadd/decide.h"
@@ -34,6 +35,33 @@ static void kind_api(enum rl_kind k, const char **group, const char **plural)
 
     *group = groups[k];
     *plural = plurals[k];
+}
+
+bool rl_explain_kind_parse(const char *s, enum rl_kind *out)
+{
+    static const struct {
+        const char *name;
+        enum rl_kind kind;
+    } names[] = {
+        { "deployment", RL_KIND_DEPLOYMENT }, { "deployments", RL_KIND_DEPLOYMENT },
+        { "deploy", RL_KIND_DEPLOYMENT }, { "daemonset", RL_KIND_DAEMONSET },
+        { "daemonsets", RL_KIND_DAEMONSET }, { "ds", RL_KIND_DAEMONSET },
+        { "statefulset", RL_KIND_STATEFULSET }, { "statefulsets", RL_KIND_STATEFULSET },
+        { "sts", RL_KIND_STATEFULSET }, { "cronjob", RL_KIND_CRONJOB },
+        { "cronjobs", RL_KIND_CRONJOB }, { "cj", RL_KIND_CRONJOB }, { "job", RL_KIND_JOB },
+        { "jobs", RL_KIND_JOB }, { "rollout", RL_KIND_ROLLOUT }, { "rollouts", RL_KIND_ROLLOUT },
+        { "ro", RL_KIND_ROLLOUT },
+    };
+
+    if (!s)
+        return false;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strcasecmp(s, names[i].name) == 0) {
+            *out = names[i].kind;
+            return true;
+        }
+    }
+    return false;
 }
 
 static void no_enqueue(void *ctx, const char *wkey)
@@ -139,7 +167,7 @@ int rl_explain_build(struct rl_kube *kube, const struct rl_options *o, const cha
 
     *out = NULL;
     rl_kube_response_init(&resp);
-    if (!rl_kind_parse(kind, &k)) {
+    if (!rl_explain_kind_parse(kind, &k)) {
         snprintf(errbuf, errlen, "unknown kind '%s'", kind);
         err = RL_EINVAL;
         goto out;

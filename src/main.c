@@ -259,11 +259,11 @@ static int explain(void *ctx, const char *kind, const char *ns, const char *name
     cJSON *out;
     char *s;
 
-    if (!rl_kind_parse(kind, &k)) {
+    if (!rl_explain_kind_parse(kind, &k)) {
         rl_buf_addf(json, "{\"error\":\"unknown kind\"}");
         return RL_EINVAL;
     }
-    out = rl_controller_explain(a->ctl, kind, ns, name);
+    out = rl_controller_explain(a->ctl, rl_kind_name(k), ns, name);
     if (!out) {
         rl_buf_addf(json, "{\"error\":\"workload not found in the cache\"}");
         return RL_ENOTFOUND;

@@ -21,12 +21,22 @@
 #ifndef RL_EXPLAIN_H
 #define RL_EXPLAIN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <cjson/cJSON.h>
 
+#include "reloadd/workload.h"
+
 struct rl_kube;
 struct rl_options;
+
+/*
+ * A kind as kubectl users write it: any case, singular or plural, or the
+ * short names deploy, ds, sts, cj, ro ("deployment", "Deployments",
+ * "deploy"). False if unknown.
+ */
+bool rl_explain_kind_parse(const char *s, enum rl_kind *out);
 
 /*
  * The explanation of kind ("deployment", "Deployment", "deployments", ...)
