@@ -14,12 +14,15 @@
 #include "reloadd/json.h"
 #include "reloadd/kube.h"
 #include "reloadd/log.h"
+#include "reloadd/map.h"
 #include "reloadd/mem.h"
 #include "reloadd/sync.h"
 
 #define DEFAULT_QUEUE_MAX 1024u
 #define DEFAULT_ATTEMPTS 3u
 #define DEFAULT_BACKOFF_MS 200u
+#define DEFAULT_WARNING_INTERVAL_MS 60000u
+#define WARNED_PRUNE_AT 1024u
 
 const char *rl_kind_api_version(enum rl_kind k)
 {
@@ -109,8 +112,10 @@ struct rl_events {
     const struct rl_clock *clock;
     unsigned max_attempts;
     uint64_t backoff_ms;
+    uint64_t warning_interval_ms;
 
-    pthread_mutex_t mu;             /* guards the ring, the stop fields, stats */
+    pthread_mutex_t mu;             /* guards the ring, the stop fields, stats, warned */
+    struct rl_map warned;           /* "ns/name/reason" -> (uintptr_t) mono ms of the last Warning */
     pthread_cond_t cv;
     struct pending *ring;
     size_t cap, head, len;
@@ -147,6 +152,9 @@ struct rl_events *rl_events_new(struct rl_kube *kube, const struct rl_clock *clo
     e->cap = opts && opts->queue_max ? opts->queue_max : DEFAULT_QUEUE_MAX;
     e->max_attempts = opts && opts->max_attempts ? opts->max_attempts : DEFAULT_ATTEMPTS;
     e->backoff_ms = opts && opts->backoff_ms ? opts->backoff_ms : DEFAULT_BACKOFF_MS;
+    e->warning_interval_ms = opts && opts->warning_interval_ms ? opts->warning_interval_ms
+                                                               : DEFAULT_WARNING_INTERVAL_MS;
+    rl_map_init(&e->warned);
     e->ring = rl_xcalloc(e->cap, sizeof(*e->ring));
     rl_mutex_init(&e->mu);
     rl_cond_init(&e->cv);
@@ -306,9 +314,41 @@ void rl_events_free(struct rl_events *e)
     rl_events_stop(e, 0);
     drop_all(e);
     free(e->ring);
+    rl_map_release(&e->warned, NULL);
     rl_cond_destroy(&e->cv);
     rl_mutex_destroy(&e->mu);
     free(e);
+}
+
+/* Under e->mu: true if the same Warning was recorded within the interval. */
+static bool warning_repeated(struct rl_events *e, const struct rl_event *ev)
+{
+    uint64_t now = rl_mono_ms(), last;
+    char *key;
+    bool repeated;
+
+    if (!ev->type || strcmp(ev->type, "Warning") != 0)
+        return false;
+    key = rl_xasprintf("%s/%s/%s", ev->ns, ev->name, ev->reason ? ev->reason : "");
+    last = (uint64_t)(uintptr_t)rl_map_get(&e->warned, key);
+    repeated = last && now - last < e->warning_interval_ms;
+    if (!repeated) {
+        if (e->warned.len >= WARNED_PRUNE_AT) {
+            /* Forget the expired ones; the map stays bounded by recent failures. */
+            struct rl_map keep = RL_MAP_INIT;
+            const char *k;
+            void *v;
+
+            for (size_t i = 0; rl_map_next(&e->warned, &i, &k, &v);)
+                if (now - (uint64_t)(uintptr_t)v < e->warning_interval_ms)
+                    rl_map_put(&keep, k, v);
+            rl_map_release(&e->warned, NULL);
+            e->warned = keep;
+        }
+        rl_map_put(&e->warned, key, (void *)(uintptr_t)(now ? now : 1));
+    }
+    free(key);
+    return repeated;
 }
 
 void rl_events_post(struct rl_events *e, const struct rl_event *ev)
@@ -319,6 +359,11 @@ void rl_events_post(struct rl_events *e, const struct rl_event *ev)
     if (!e || !ev || !ev->ns || !ev->name)
         return;
     rl_mutex_lock(&e->mu);
+    if (warning_repeated(e, ev)) {
+        e->st.suppressed++;
+        rl_mutex_unlock(&e->mu);
+        return;
+    }
     refused = e->stopping;
     if (refused) {
         e->st.dropped++;

@@ -16,7 +16,10 @@
  * never waits on it; when the queue is full the OLDEST Event is dropped,
  * logged and counted. A failed POST that may succeed later (transport,
  * 429, 5xx) is retried a few times with backoff; other failures are logged
- * once. Each rl_events_post() yields at most one Event.
+ * once. Each rl_events_post() yields at most one Event, and a Warning is
+ * recorded at most once per warning_interval_ms for the same workload and
+ * reason (a write retried with backoff fails many times in a row; the
+ * log has every attempt, the Events stay readable).
  *
  * Ownership: everything posted is copied. Threads: new/start/stop/free from
  * one owner thread; post and stats from any thread.
@@ -64,10 +67,12 @@ struct rl_events_opts {
     size_t queue_max;               /* 0: 1024 */
     unsigned max_attempts;          /* 0: 3 */
     uint64_t backoff_ms;            /* first retry delay, doubled; 0: 200 */
+    uint64_t warning_interval_ms;   /* 0: 60000 */
 };
 
 struct rl_events_stats {
     uint64_t posted, created, failed, dropped;
+    uint64_t suppressed;            /* repeated Warnings not recorded */
     size_t queued;
 };
 

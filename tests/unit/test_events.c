@@ -216,3 +216,33 @@ Test(events, a_hanging_api_never_blocks_post_and_the_queue_is_bounded)
     rl_kube_free(k);
     http_sink_stop(s);
 }
+
+Test(events, repeated_warnings_are_recorded_once_per_interval)
+{
+    struct http_sink *s = http_sink_start();
+    struct rl_kube *k = client_for(s);
+    struct rl_events_opts o = { .warning_interval_ms = 60000 };
+    struct rl_events *e = rl_events_new(k, NULL, &o);
+    struct rl_event fail = reloaded;
+    struct rl_events_stats st;
+
+    fail.type = "Warning";
+    fail.reason = "ReloadFail";
+    fail.message = "Update for 'app' of type 'Deployment' in namespace 'ns' failed with error x";
+    http_sink_respond(s, 201, "{}");
+    rl_events_start(e);
+    for (int i = 0; i < 5; i++)
+        rl_events_post(e, &fail);
+    rl_events_post(e, &reloaded);
+    rl_events_post(e, &reloaded);
+    fail.name = "other";
+    rl_events_post(e, &fail);
+    wait_finished(e, 4);
+    rl_events_stats(e, &st);
+    cr_assert(eq(u64, st.created, 4));
+    cr_assert(eq(u64, st.suppressed, 4));
+    cr_assert(eq(sz, http_sink_count(s), 4));
+    rl_events_free(e);
+    rl_kube_free(k);
+    http_sink_stop(s);
+}
