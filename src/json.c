@@ -6,10 +6,11 @@
 #include <string.h>
 
 #include "reloadd/mem.h"
+#include "reloadd/secmem.h"
 
 void rl_json_init_hooks(void)
 {
-    cJSON_Hooks hooks = { .malloc_fn = rl_xmalloc, .free_fn = free };
+    cJSON_Hooks hooks = { .malloc_fn = rl_xmalloc, .free_fn = rl_free_wiped };
 
     cJSON_InitHooks(&hooks);
 }
