@@ -44,12 +44,13 @@ const char *rl_kind_api_version(enum rl_kind k)
 
 int rl_event_body(struct rl_buf *out, const struct rl_event *ev, int64_t now_us)
 {
-    cJSON *root = cJSON_CreateObject(), *meta, *obj, *src;
+    cJSON *root, *meta, *obj, *src;
     char ts[32], *name, *json;
     int err;
 
     if (!ev->ns || !ev->name || !ev->type || !ev->reason || !ev->message)
         return RL_EINVAL;
+    root = cJSON_CreateObject();
     rl_format_rfc3339(now_us, ts);
     /* client-go's recorder: "<name>.<unix nanoseconds in hex>". */
     name = rl_xasprintf("%s.%llx", ev->name, (unsigned long long)now_us * 1000ull);
