@@ -28,6 +28,7 @@
 #include "reloadd/reconcile.h"
 #include "reloadd/version.h"
 #include "reloadd/workload.h"
+#include "reloadd/workqueue.h"
 
 #define DRAIN_MS 5000
 #define NOTIFY_DRAIN_MS 2000
@@ -36,6 +37,7 @@
 struct app {
     struct rl_options opts;
     struct rl_kube *kube;
+    struct rl_kube *elector_kube;   /* the elector's own client (HA only) */
     struct rl_metrics *metrics;
     struct rl_controller *ctl;
     struct rl_elector *elector;
@@ -288,7 +290,17 @@ static void on_collect(struct rl_metrics *m, void *ctx)
     rl_controller_stats(a->ctl, &st);
     for (int i = 0; i < 8; i++)
         rl_metrics_cached_objects(m, kinds[i], st.objects[i]);
-    rl_metrics_queue_depth(m, 0, st.queue_depth);
+    {
+        struct rl_workqueue *wq = rl_controller_queue(a->ctl);
+        unsigned n = rl_workqueue_shards(wq);
+
+        for (unsigned i = 0; i < n; i++) {
+            struct rl_workqueue_stats ws;
+
+            rl_workqueue_stats(wq, (int)i, &ws);
+            rl_metrics_queue_depth(m, i, ws.depth);
+        }
+    }
     done = rl_controller_startup_done_ms(a->ctl);
     if (done)
         rl_metrics_startup_sync(m, (double)done / 1000.0);
@@ -444,7 +456,32 @@ static int run(struct app *a)
             .ctx = a,
         };
 
-        rc = rl_elector_new(&a->elector, a->kube, rl_clock_system(), &eo, err, sizeof(err));
+        /*
+         * The elector gets a client of its own: the workers' token bucket
+         * must not delay a renewal, and a request to an unreachable server
+         * must end before the renew deadline, so that a partitioned leader
+         * steps down (may_write is already false by then) and logs it.
+         */
+        struct rl_kube_opts eko = {
+            .qps = 0,
+            .request_timeout_ms = (long)(a->opts.renew_deadline_ms / 2),
+            .connect_timeout_ms = (long)(a->opts.renew_deadline_ms / 2),
+            .max_retries = -1,      /* the elector's own loop retries */
+        };
+        struct rl_kubeconfig *ecfg = NULL;
+
+        rc = rl_kubeconfig_load(&ecfg, a->opts.kubeconfig, a->opts.context, err, sizeof(err));
+        if (rc) {
+            fprintf(stderr, "reloadd: %s\n", err[0] ? err : rl_strerror(rc));
+            return 1;
+        }
+        a->elector_kube = rl_kube_new(ecfg, &eko, rl_clock_system());
+        if (!a->elector_kube) {
+            fprintf(stderr, "reloadd: cannot initialise the HTTP client\n");
+            return 1;
+        }
+        rl_kube_set_observer(a->elector_kube, observe_api, a->metrics);
+        rc = rl_elector_new(&a->elector, a->elector_kube, rl_clock_system(), &eo, err, sizeof(err));
         if (rc) {
             fprintf(stderr, "reloadd: %s\n", err);
             return 1;
@@ -573,6 +610,7 @@ int main(int argc, char **argv)
     rl_alerts_free(a.alerts);
     rl_alerts_free(a.webhook);
     rl_kube_free(a.kube);
+    rl_kube_free(a.elector_kube);
     rl_metrics_free(a.metrics);
     rl_options_release(&a.opts);
     curl_global_cleanup();

@@ -40,7 +40,7 @@ struct rl_kube_opts {
     int burst;
     long connect_timeout_ms;        /* default 10000 */
     long request_timeout_ms;        /* whole request, non-watch; default 30000 */
-    int max_retries;                /* for 429 and 5xx on idempotent verbs; default 3 */
+    int max_retries;                /* for 429 and 5xx on idempotent verbs; 0: 3; < 0: none */
     const char *user_agent;         /* default "reloadd/<version>" */
 };
 
