@@ -650,6 +650,35 @@ static void add_feed(struct rl_controller *c, const char *resource, const char *
     rl_informers_add(c->informers, &spec, &h);
 }
 
+/*
+ * Whether the API server serves argoproj.io/v1alpha1 rollouts (the CRD is
+ * installed). Without it a Rollout informer could never sync, and readiness
+ * would wait forever; so --is-Argo-Rollouts is then ignored with a warning.
+ */
+static bool rollouts_served(struct rl_kube *kube)
+{
+    struct rl_kube_response resp;
+    const cJSON *res;
+    cJSON *doc = NULL;
+    bool found = false;
+    int err;
+
+    rl_kube_response_init(&resp);
+    err = rl_kube_get(kube, "/apis/argoproj.io/v1alpha1", &resp);
+    if (!err)
+        doc = rl_kube_response_json(&resp);
+    res = rl_json_arr(doc, "resources");
+    for (const cJSON *r = res ? res->child : NULL; r && !found; r = r->next)
+        found = strcmp(rl_json_str_or(r, "name", ""), "rollouts") == 0;
+    if (!found)
+        rl_log_kv(RL_LOG_WARN, "--is-Argo-Rollouts is set but the API server does not serve "
+                  "argoproj.io/v1alpha1 rollouts (is the CRD installed?); Rollouts are not watched",
+                  "error", err ? rl_strerror(err) : NULL, NULL);
+    cJSON_Delete(doc);
+    rl_kube_response_release(&resp);
+    return found;
+}
+
 struct rl_controller *rl_controller_new(const struct rl_options *o, struct rl_kube *kube,
                                         const struct rl_clock *clock,
                                         const struct rl_controller_hooks *hooks)
@@ -664,6 +693,7 @@ struct rl_controller *rl_controller_new(const struct rl_options *o, struct rl_ku
         .requeue_after = requeue_after,
         .ctx = c,
     };
+    bool argo;
     const char *const *nss;
     bool webhook_mode = o->webhook_url && *o->webhook_url;
     size_t n_ns;
@@ -718,6 +748,7 @@ struct rl_controller *rl_controller_new(const struct rl_options *o, struct rl_ku
         c->ns_selector = true;
         c->ns_informer = rl_informers_add(c->informers, &spec, &h);
     }
+    argo = o->argo_rollouts && rollouts_served(kube);
     for (size_t i = 0; i < n_ns; i++) {
         const char *ns = nss[i];
         const char *helm = o->include_helm_secrets ? NULL : "type!=helm.sh/release.v1";
@@ -737,7 +768,7 @@ struct rl_controller *rl_controller_new(const struct rl_options *o, struct rl_ku
             add_feed(c, "cronjobs", "batch/v1", ns, false, 0, RL_KIND_CRONJOB, NULL, NULL);
         if (!o->ignore_jobs)
             add_feed(c, "jobs", "batch/v1", ns, false, 0, RL_KIND_JOB, NULL, NULL);
-        if (o->argo_rollouts)
+        if (argo)
             add_feed(c, "rollouts", "argoproj.io/v1alpha1", ns, false, 0, RL_KIND_ROLLOUT,
                      NULL, NULL);
     }
