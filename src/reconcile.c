@@ -47,6 +47,7 @@ struct item {
     char recorded[RL_HASH_HEX_SIZE];/* "" if none */
     enum rl_recorded_from from;
     enum verdict verdict;
+    char problem[256];              /* worth a warning: bad regex, no container */
     char reason[384];
 };
 
@@ -79,8 +80,9 @@ struct rl_reconciler {
     const struct rl_clock *clock;
     struct rl_reconcile_hooks hooks;
 
-    pthread_mutex_t mu;             /* guards `last` */
+    pthread_mutex_t mu;             /* guards `last` and `warned` */
     struct rl_map last;             /* wkey -> struct last_write */
+    struct rl_map warned;           /* wkey -> hash of the problems last logged */
 };
 
 struct rl_reconciler *rl_reconciler_new(struct rl_store *store, struct rl_kube *kube,
@@ -99,6 +101,7 @@ struct rl_reconciler *rl_reconciler_new(struct rl_store *store, struct rl_kube *
         r->hooks = *hooks;
     rl_mutex_init(&r->mu);
     rl_map_init(&r->last);
+    rl_map_init(&r->warned);
     return r;
 }
 
@@ -107,6 +110,7 @@ void rl_reconciler_free(struct rl_reconciler *r)
     if (!r)
         return;
     rl_map_release(&r->last, free);
+    rl_map_release(&r->warned, NULL);
     rl_mutex_destroy(&r->mu);
     free(r);
 }
@@ -221,6 +225,8 @@ static void judge(struct rl_reconciler *r, const struct rl_workload *w, struct i
         return;
     }
     rl_decide(w, &desc, o, r->rc, &d);
+    if (d.regex_error)
+        strlcpy(it->problem, d.reason, sizeof(it->problem));
     if (!d.reload) {
         it->verdict = V_SKIP;
         strlcpy(it->reason, d.reason, sizeof(it->reason));
@@ -235,6 +241,7 @@ static void judge(struct rl_reconciler *r, const struct rl_workload *w, struct i
     c = rl_workload_pick_container(w, it->type, it->name, d.auto_reload);
     if (c < 0) {
         it->verdict = V_SKIP;
+        snprintf(it->problem, sizeof(it->problem), "no container can take it (%.200s)", d.reason);
         snprintf(it->reason, sizeof(it->reason), "%.200s; but no container found", d.reason);
         return;
     }
@@ -658,7 +665,65 @@ static void forget(struct rl_reconciler *r, const char *wkey)
 {
     rl_mutex_lock(&r->mu);
     free(rl_map_del(&r->last, wkey));
+    rl_map_del(&r->warned, wkey);
     rl_mutex_unlock(&r->mu);
+}
+
+/* An auto annotation whose value Go's ParseBool rejects counts as false. */
+static void note_bad_bool(struct rl_buf *b, const struct rl_workload *w, const char *key)
+{
+    const char *v = rl_workload_meta(w, key);
+    bool ok = true;
+
+    if (!v)
+        v = rl_workload_pod(w, key);
+    if (v && *v)
+        rl_parse_bool_go(v, &ok);
+    if (v && *v && !ok)
+        rl_buf_addf(b, "annotation %s has value \"%.64s\", not a boolean: treated as false; ",
+                    key, v);
+}
+
+/*
+ * Logs what is wrong with a workload's annotations (a bad regex, a value
+ * that is not a boolean, a source no container can take) once per change
+ * of the problems, not once per reconcile: a broken workload must be
+ * visible without flooding the log, and never stops the others.
+ */
+static void warn_problems(struct rl_reconciler *r, const char *wkey, const struct plan *p)
+{
+    const struct rl_options *o = r->opts;
+    const struct rl_workload *w;
+    struct rl_buf b;
+    uintptr_t h, old;
+
+    rl_buf_init(&b, 8192);
+    rl_store_rdlock(r->store);
+    w = rl_store_workload(r->store, wkey);
+    if (w) {
+        note_bad_bool(&b, w, o->auto_annotation);
+        note_bad_bool(&b, w, o->configmap_auto_annotation);
+        note_bad_bool(&b, w, o->secret_auto_annotation);
+    }
+    rl_store_unlock(r->store);
+    for (size_t i = 0; i < p->n; i++)
+        if (p->items[i].problem[0])
+            rl_buf_addf(&b, "%s/%s: %s; ", rl_source_type_lower(p->items[i].type),
+                        p->items[i].name, p->items[i].problem);
+    h = b.len ? (uintptr_t)rl_hash_str(b.buf) | 1 : 0;
+    rl_mutex_lock(&r->mu);
+    old = (uintptr_t)rl_map_get(&r->warned, wkey);
+    if (h != old) {
+        if (h)
+            rl_map_put(&r->warned, wkey, (void *)h);
+        else
+            rl_map_del(&r->warned, wkey);
+    }
+    rl_mutex_unlock(&r->mu);
+    if (h && h != old)
+        rl_log_kv(RL_LOG_WARN, "workload annotations need attention", "workload", wkey,
+                  "problems", b.buf, NULL);
+    rl_buf_release(&b);
 }
 
 int rl_reconcile(struct rl_reconciler *r, const char *wkey)
@@ -682,6 +747,7 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
         free(p);
         return 0;
     }
+    warn_problems(r, wkey, p);
     res.since_event_s = -1;
     if (p->kind == RL_KIND_DEPLOYMENT) {
         int64_t now_us = rl_clock_wall_us(r->clock);

@@ -1,0 +1,28 @@
+# Helpful failure: a bad regex, an auto value that is not a boolean and a
+# source no container can take are each logged once per change, with the
+# workload and the reason, and never stop the other workloads.
+ns=$(e2e_ns bad)
+e2e_cm "$ns" cfg a=1
+e2e_deploy "$ns" bad-regex '{configmap.reloader.stakater.com/reload: "cf(g, cfg"}' "$(e2e_container)"
+e2e_deploy "$ns" bad-bool '{reloader.stakater.com/auto: "yes"}' "$(e2e_container '        envFrom: [{configMapRef: {name: cfg}}]')"
+e2e_deploy "$ns" good '{reloader.stakater.com/auto: "true"}' "$(e2e_container '        envFrom: [{configMapRef: {name: cfg}}]')"
+e2e_start_reloadd --namespaces="$ns"
+e2e_wait_recorded "$ns" Deployment/good Deployment/bad-regex
+e2e_generations "$ns" >"$E2E_DIR/gen0"
+for v in 2 3; do
+    e2e_cm "$ns" cfg a=$v
+    sleep 2
+done
+log=$E2E_DIR/reloadd-0.log
+n_regex=$(grep -c 'workload=deployment/'"$ns"'/bad-regex.*cf(g' "$log" || true)
+n_bool=$(grep -c 'workload=deployment/'"$ns"'/bad-bool.*not a boolean' "$log" || true)
+e2e_log "warnings: bad regex $n_regex, bad boolean $n_bool"
+[ "$n_regex" -eq 1 ] || e2e_fail "the bad regex was logged $n_regex times, want once"
+[ "$n_bool" -eq 1 ] || e2e_fail "the non-boolean auto value was logged $n_bool times, want once"
+# The valid item of the list still matches; the good workload rolled; bad-bool did not.
+g_regex=$(grep '^Deployment/bad-regex=' "$E2E_DIR/gen0" | cut -d= -f2)
+g_good=$(grep '^Deployment/good=' "$E2E_DIR/gen0" | cut -d= -f2)
+g_bool=$(grep '^Deployment/bad-bool=' "$E2E_DIR/gen0" | cut -d= -f2)
+[ "$(e2e_generation "$ns" Deployment/good)" -eq $((g_good + 2)) ] || e2e_fail "good did not roll twice"
+[ "$(e2e_generation "$ns" Deployment/bad-regex)" -eq $((g_regex + 2)) ] || e2e_fail "bad-regex's valid item did not apply"
+[ "$(e2e_generation "$ns" Deployment/bad-bool)" -eq "$g_bool" ] || e2e_fail "auto: yes rolled (Go's ParseBool says false)"
