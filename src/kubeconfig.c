@@ -26,6 +26,7 @@
 #include "reloadd/buf.h"
 #include "reloadd/clock.h"
 #include "reloadd/err.h"
+#include "reloadd/hash.h"
 #include "reloadd/json.h"
 #include "reloadd/mem.h"
 #include "reloadd/sync.h"
@@ -89,74 +90,36 @@ static void set_err(char *errbuf, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-static int b64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
 /*
- * Strict standard base64 (whitespace between groups allowed, padding
- * required). Returns a NUL-terminated copy in *out, or false.
+ * Strict standard base64 (whitespace anywhere ignored, padding required),
+ * through hash.h's decoder. Returns a NUL-terminated copy in *out, or
+ * false. Both the copy without whitespace and a rejected result are wiped:
+ * the input is often a private key.
  */
 static bool b64_decode(const char *in, char **out, size_t *outlen)
 {
-    size_t cap = strlen(in) / 4 * 3 + 4, n = 0;
-    unsigned char *dst = rl_xmalloc(cap);
-    unsigned acc = 0;
-    int bits = 0, quad = 0, pad = 0;
+    size_t len = strlen(in), m = 0, n = 0;
+    char *packed = rl_xmalloc(len + 1);
+    unsigned char *dst;
+    bool ok;
 
-    for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
-        int v;
-
-        if (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')
-            continue;
-        if (*p == '=') {
-            if (quad < 2)
-                goto bad;
-            pad++;
-            quad++;
-            if (quad == 4) {
-                quad = 0;
-                acc = 0;
-                bits = 0;
-            }
-            continue;
-        }
-        if (pad)
-            goto bad;                   /* data after padding */
-        v = b64_value(*p);
-        if (v < 0)
-            goto bad;
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        quad = (quad + 1) % 4;
-        if (bits >= 8) {
-            bits -= 8;
-            dst[n++] = (unsigned char)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
+    for (const char *p = in; *p; p++)
+        if (*p != ' ' && *p != '\n' && *p != '\r' && *p != '\t')
+            packed[m++] = *p;
+    dst = rl_xmalloc(rl_base64_decoded_max(m) + 1);
+    ok = m % 4 == 0 && rl_base64_decode(packed, m, dst, &n) == 0;
+    rl_wipe(packed, len);
+    free(packed);
+    if (!ok) {
+        rl_wipe(dst, rl_base64_decoded_max(m) + 1);
+        free(dst);
+        return false;
     }
-    if (quad != 0)
-        goto bad;
     dst[n] = '\0';
     *out = (char *)dst;
     if (outlen)
         *outlen = n;
     return true;
-bad:
-    rl_wipe(dst, cap);
-    free(dst);
-    return false;
 }
 
 static char *b64_encode(const char *in, size_t len)
