@@ -159,8 +159,16 @@ class Cluster:
     @staticmethod
     def up():
         t0 = time.time()
-        out = subprocess.run([os.path.join(ROOT, "tools", "cluster"), "up"], check=True,
-                             stdout=subprocess.PIPE, text=True).stdout
+        for attempt in range(3):  # a port picked as free may be taken meanwhile
+            p = subprocess.run([os.path.join(ROOT, "tools", "cluster"), "up"],
+                               stdout=subprocess.PIPE, text=True)
+            if p.returncode == 0:
+                break
+            log("tools/cluster up failed (exit %d); %s" % (p.returncode,
+                                                          "retrying" if attempt < 2 else "giving up"))
+        else:
+            raise BenchError("could not start a local control plane (tools/cluster up)")
+        out = p.stdout
         env = {}
         for line in out.splitlines():
             m = re.match(r"export (\w+)='([^']*)'", line)
@@ -331,7 +339,7 @@ def make_plan(scale, seed):
         nw = per_ns_wl + (1 if i < extra_wl else 0)
         ncm = per_ns_cm + (1 if i < extra_cm else 0)
         nsec = per_ns_sec + (1 if i < extra_sec else 0)
-        nhelm = max(1, nsec // 10)
+        nhelm = max(1, nsec // 4)  # a quarter of the Secrets are Helm releases
         shared_cm = "common-env"
         shared_sec = "db-credentials"
         tls = "%s-tls" % ns
@@ -414,8 +422,7 @@ def make_plan(scale, seed):
                 p.managed.add(w)
                 p.private[w] = [(k, ns, n) for k, n in deps if n in (pcm, psec)]
         # Helm releases: a few revisions of a few releases, big.
-        rel = 0
-        while secs < nsec:
+        for rel in range(nhelm):
             rname = "release-%02d" % (rel // 3)
             rev = rel % 3 + 1
             n = lognorm_size(rng, 20 << 10, 0.8, 4 << 10, 256 << 10)
@@ -425,7 +432,11 @@ def make_plan(scale, seed):
                                           if rev < 3 else "deployed", "version": str(rev)})
             counts["helm_secrets"] += 1
             secs += 1
-            rel += 1
+        # Unreferenced Secrets (tokens, credentials nobody mounts).
+        while secs < nsec:
+            secret(ns, "secret-%04d" % secs, {"token": rt.text(rng.randint(32, 256)),
+                                               "ca.crt": rt.text(rng.randint(0, 1200))})
+            secs += 1
         # Unreferenced ConfigMaps of various sizes (most clusters have many).
         while cms < ncm:
             big = rng.random() < 0.05
@@ -663,6 +674,62 @@ class Rollouts:
         self.stopping = True
 
 
+class SourceWatch:
+    """A watch of the bench ConfigMaps and Secrets by the harness itself
+    (admin, not audited): when each change reached a watcher. Comparing it
+    with the controller's write time tells the API server's delivery delay
+    apart from the controller's own."""
+
+    def __init__(self, cluster):
+        self.cluster = cluster
+        self.arrivals = {}      # (resource, ns, name) -> [arrival times]
+        self.lock = threading.Lock()
+        self.stopping = False
+        self.conns = []
+        self.threads = []
+        for res in ("configmaps", "secrets"):
+            d = cluster.admin.json("GET", "/api/v1/%s?labelSelector=%s%%3D%s&limit=1"
+                                   % (res, PART_OF, PART_OF_VAL))
+            t = threading.Thread(target=self._run, args=(res, d["metadata"]["resourceVersion"]),
+                                 daemon=True)
+            self.threads.append(t)
+            t.start()
+
+    def _run(self, res, rv):
+        u = urllib.parse.urlparse(self.cluster.server)
+        sel = "labelSelector=%s%%3D%s" % (PART_OF, PART_OF_VAL)
+        if res == "secrets":
+            sel += "&fieldSelector=type%21%3Dhelm.sh%2Frelease.v1"
+        c = http.client.HTTPSConnection(u.hostname, u.port, context=self.cluster.admin.ctx,
+                                        timeout=3600)
+        self.conns.append(c)
+        try:
+            c.request("GET", "/api/v1/%s?%s&watch=1&resourceVersion=%s" % (res, sel, rv),
+                      headers={"Accept": "application/json"})
+            r = c.getresponse()
+            while not self.stopping:
+                line = r.readline()
+                if not line:
+                    return
+                t = time.time()
+                ev = json.loads(line)
+                if ev.get("type") != "MODIFIED":
+                    continue
+                m = ev["object"]["metadata"]
+                with self.lock:
+                    self.arrivals.setdefault((res, m["namespace"], m["name"]), []).append(t)
+        except (OSError, http.client.HTTPException, ValueError):
+            return
+
+    def stop(self):
+        self.stopping = True
+        for c in self.conns:
+            try:
+                c.sock.shutdown(socket.SHUT_RDWR)
+            except (OSError, AttributeError):
+                pass
+
+
 def rollouts_between(c0, c1, only=None):
     n = 0
     for k, v in c1.items():
@@ -834,7 +901,7 @@ def proc_status(pid):
         with open("/proc/%d/status" % pid) as f:
             for line in f:
                 k, _, v = line.partition(":")
-                if k in ("VmRSS", "VmHWM", "Threads"):
+                if k in ("VmRSS", "VmHWM", "Threads", "RssAnon", "RssFile"):
                     out[k] = int(v.split()[0])
         with open("/proc/%d/stat" % pid) as f:
             st = f.read().rsplit(")", 1)[1].split()
@@ -855,6 +922,22 @@ def wait_ready_all(cs, timeout):
                 out[i] = time.time() - c.t_start
         time.sleep(0.05)
     return out
+
+
+def sched_wait(pid):
+    """Seconds the process's threads spent runnable but waiting for a CPU
+    (sum of /proc/PID/task/*/schedstat field 2): CPU starvation."""
+    total = 0
+    try:
+        for t in os.listdir("/proc/%d/task" % pid):
+            try:
+                with open("/proc/%d/task/%s/schedstat" % (pid, t)) as f:
+                    total += int(f.read().split()[1])
+            except (OSError, ValueError, IndexError):
+                pass
+    except OSError:
+        return None
+    return total / 1e9
 
 
 class Controller:
@@ -1051,7 +1134,9 @@ class Bench:
         time.sleep(3)
         st = proc_status(c.pid) or {}
         c.stop()
-        return {"ready_s": secs(ready), "rss_bytes": st.get("VmRSS", 0) * 1024 if st else None}
+        return {"ready_s": secs(ready), "rss_bytes": st.get("VmRSS", 0) * 1024 if st else None,
+                "rss_anon_bytes": st.get("RssAnon", 0) * 1024 if st else None,
+                "rss_file_bytes": st.get("RssFile", 0) * 1024 if st else None}
 
     # -- helpers
 
@@ -1191,7 +1276,10 @@ class Bench:
             "rollouts": rollouts_between(g0, g1),
             "rss_bytes": rss,
             "hwm_bytes": st.get("VmHWM", 0) * 1024 if st else None,
+            "rss_anon_bytes": st.get("RssAnon", 0) * 1024 if st else None,
+            "rss_file_bytes": st.get("RssFile", 0) * 1024 if st else None,
             "cpu_s": secs(st.get("cpu_s")) if st else None,
+            "runqueue_wait_s": secs(sched_wait(c.pid)),
             "threads": st.get("Threads"),
             "cached_objects": cached,
             "bytes_per_cached_object": round(rss / ncached, 1) if rss and ncached else None,
@@ -1230,6 +1318,7 @@ class Bench:
         g0 = self.rollouts_now()
         m0 = c.metrics()
         st0 = proc_status(c.pid) or {}
+        sw0 = sched_wait(c.pid)
         self.audit.poll()
         if self.writer is None:
             self.writer = Writer(self.cluster)
@@ -1245,6 +1334,7 @@ class Bench:
 
         th = threading.Thread(target=sampler, daemon=True)
         th.start()
+        sw = SourceWatch(self.cluster)
         tw = time.time()
         sent, errors, span = self.writer.paced(items, self.args.rate, "s2-%s" % self.runid)
         want = set()
@@ -1255,11 +1345,13 @@ class Bench:
         t_end = time.time()
         stop.set()
         th.join()
+        sw.stop()
         self.audit.poll()
-        lat, missed, writes_per = self.match_latency(users, tw, t_end)
+        lat, missed, writes_per = self.match_latency(users, tw, t_end, sw.arrivals)
         g1 = self.rollouts_now()
         m1 = c.metrics()
         st1 = proc_status(c.pid) or {}
+        sw1 = sched_wait(c.pid)
         rollouts = rollouts_between(g0, g1)
         expected = sum(len(self.plan.dependents.get(s, ())) for s in items)
         load = self.audit.load(users, tw, t_end)
@@ -1273,6 +1365,8 @@ class Bench:
                            "mean": ms(statistics.mean(lat) if lat else None)},
             "window_s": self.args.window,
             "p99_beyond_window_ms": ms(pct(lat, 0.99) - self.args.window) if lat else None,
+            "within_window_50ms": round(sum(1 for x in lat if x <= self.args.window + 0.05) / len(lat), 4)
+            if lat else None,
             "rollouts": rollouts, "rollouts_per_change": round(rollouts / n, 3),
             "writes_per_change": round(writes_per, 3) if writes_per is not None else None,
             "api_audit": load,
@@ -1280,13 +1374,21 @@ class Bench:
             "api_metrics": self.metrics_load(m0, m1),
             "rss_max_bytes": rss_max[0] or None,
             "cpu_s": secs(st1["cpu_s"] - st0["cpu_s"]) if st0 and st1 else None,
+            "runqueue_wait_s": secs(sw1 - sw0) if sw0 is not None and sw1 is not None else None,
             "server_ms": self.server_durations(users, tw, t_end),
+            "harness_watch_delivery_ms": {"p50": ms(pct(self.delivery, 0.5)),
+                                          "p99": ms(pct(self.delivery, 0.99)),
+                                          "max": ms(max(self.delivery) if self.delivery else None),
+                                          "n": len(self.delivery)},
+            "latency_after_harness_delivery_ms": {
+                "p50": ms(pct(self.after_delivery, 0.5)), "p99": ms(pct(self.after_delivery, 0.99)),
+                "max": ms(max(self.after_delivery) if self.after_delivery else None)},
             "latency_series": self.series,
         }
         ok = missed == 0 and not errors and c.alive() and rollouts == expected
         self.emit("S2", fig, ok, t0)
 
-    def match_latency(self, users, t0, t1):
+    def match_latency(self, users, t0, t1, arrivals=None):
         """For each update by the writer in [t0, t1]: for each dependent, the
         first controller write after the update's server-side time."""
         ups = [e for e in self.audit.select({"bench-writer"}, t0, t1, ("patch",),
@@ -1294,9 +1396,17 @@ class Bench:
         ups.sort(key=lambda e: e["done"])
         writes = self.audit.workload_writes(users, t0, None)
         self.series = []
+        self.delivery, self.after_delivery = [], []
+        seen = {}
         lat, missed = [], 0
         for u in ups:
             src = (u["res"], u["ns"], u["name"])
+            k = seen.get(src, 0)
+            seen[src] = k + 1
+            arr = (arrivals or {}).get(src, [])
+            ta = arr[k] if k < len(arr) else None  # the k-th change of src seen by the harness
+            if ta is not None:
+                self.delivery.append(ta - u["done"])
             for w in self.plan.dependents.get(src, ()):
                 ts = writes.get(w, [])
                 t = next((x for x in ts if x >= u["done"]), None)
@@ -1308,6 +1418,8 @@ class Bench:
                     missed += 1
                 else:
                     lat.append(max(0.0, t - u["done"]))
+                    if ta is not None:
+                        self.after_delivery.append(t - ta)
                     self.series.append([round(u["done"] - ups[0]["done"], 3),
                                         round(lat[-1] * 1000, 1)])
         nw = sum(len(v) for v in writes.values())
@@ -1388,6 +1500,8 @@ class Bench:
             "ready_s": secs(ready), "synced_s_metric": secs(synced_metric),
             "rollouts": rollouts, "workload_writes": nwrites,
             "rss_bytes": st.get("VmRSS", 0) * 1024 if st else None,
+            "cpu_s": secs(st.get("cpu_s")) if st else None,
+            "runqueue_wait_s": secs(sched_wait(c.pid)),
             "api_audit": self.audit.load(users, c.t_start, time.time()),
             "api_metrics": self.metrics_load(None, m),
         }
@@ -1627,9 +1741,12 @@ def median(xs):
 
 def get(d, path):
     for k in path.split("."):
-        if not isinstance(d, dict):
+        if isinstance(d, list) and k.isdigit():
+            d = d[int(k)] if int(k) < len(d) else None
+        elif isinstance(d, dict):
+            d = d.get(k)
+        else:
             return None
-        d = d.get(k)
     return d
 
 
@@ -1640,19 +1757,26 @@ SUMMARY = {
     "S1": [("ready s", "ready_s"), ("synced s (metric)", "synced_s_metric"),
            ("synced s (audit)", "synced_s_audit"), ("baseline writes", "workload_writes"),
            ("rollouts", "rollouts"), ("RSS MiB", "rss_bytes"), ("cached objects", "_cached"),
-           ("B/cached obj", "bytes_per_cached_object"), ("CPU s", "cpu_s"),
-           ("reads", "api_audit.reads")],
+           ("B/cached obj", "bytes_per_cached_object"),
+           ("B/cached obj beyond empty", "bytes_per_cached_object_beyond_base"), ("CPU s", "cpu_s"),
+           ("reads", "api_audit.reads"), ("load 1m", "loadavg.0")],
     "S2": [("updates", "updates"), ("p50 ms", "latency_ms.p50"), ("p90 ms", "latency_ms.p90"),
            ("p99 ms", "latency_ms.p99"), ("max ms", "latency_ms.max"),
-           ("p99 − window ms", "p99_beyond_window_ms"), ("missed", "missed"),
+           ("p99 − window ms", "p99_beyond_window_ms"), ("≤ window+50ms", "_within50"),
+           ("missed", "missed"),
            ("rollouts/change", "rollouts_per_change"), ("reads/change", "api_reads_per_change"),
-           ("writes", "api_audit.writes"), ("RSS max MiB", "rss_max_bytes"), ("CPU s", "cpu_s")],
+           ("writes", "api_audit.writes"), ("RSS max MiB", "rss_max_bytes"), ("CPU s", "cpu_s"),
+           ("server p99 ms", "server_ms.updates.p99"),
+           ("watch delivery p99 ms", "harness_watch_delivery_ms.p99"),
+           ("p99 after delivery ms", "latency_after_harness_delivery_ms.p99"),
+           ("runqueue wait s", "runqueue_wait_s"), ("load 1m", "loadavg.0")],
     "S3": [("fan-out", "fanout"), ("first s", "first_write_s"), ("p50 s", "p50_s"),
            ("all s", "all_written_s"), ("writes/s", "writes_per_second"),
            ("rollouts", "rollouts"), ("reads", "api_audit.reads")],
     "S4": [("ready s", "ready_s"), ("synced s (metric)", "synced_s_metric"),
            ("rollouts", "rollouts"), ("writes", "workload_writes"), ("reads", "api_audit.reads"),
-           ("lists", "api_audit.by_verb.list"), ("RSS MiB", "rss_bytes")],
+           ("lists", "api_audit.by_verb.list"), ("RSS MiB", "rss_bytes"), ("CPU s", "cpu_s"),
+           ("runqueue wait s", "runqueue_wait_s"), ("load 1m", "loadavg.0")],
     "S5": [("graceful acquire s", "graceful.acquire_s"),
            ("graceful first write s", "graceful.first_write_s"),
            ("crash acquire s", "crash.acquire_s"), ("crash first write s", "crash.first_write_s"),
@@ -1661,6 +1785,10 @@ SUMMARY = {
 
 
 def value(line, path):
+    if path == "_within50":
+        xs = [x[1] for x in line.get("latency_series") or []]
+        w = (line.get("window_s") or 0) * 1000 + 50
+        return sum(1 for x in xs if x <= w) / len(xs) if xs else None
     if path == "_cached":
         c = line.get("cached_objects")
         return sum(c.values()) if c else None
@@ -1720,6 +1848,20 @@ def cmd_plotdata(args):
                 f.write("%g %g\n" % (x, (i + 1) / len(xs)))
         index.append("%s %s %s" % (fn, label, scale))
     with open(os.path.join(args.dir, "lat.index"), "w") as f:
+        f.write("\n".join(index) + "\n")
+    # Latency against time: the first S2 of each (label, scale).
+    index, done = [], set()
+    for ln in lines:
+        k = (ln.get("label"), ln.get("scale"))
+        if ln.get("scenario") != "S2" or not ln.get("latency_series") or k in done:
+            continue
+        done.add(k)
+        fn = os.path.join(args.dir, "series-%s-%s.dat" % k)
+        with open(fn, "w") as f:
+            for t, v in ln["latency_series"]:
+                f.write("%g %g\n" % (t, max(v, 0.1)))
+        index.append("%s %s %s" % (fn, k[0], k[1]))
+    with open(os.path.join(args.dir, "series.index"), "w") as f:
         f.write("\n".join(index) + "\n")
     # RSS by scale: median/min/max of S1 RSS and S2 max RSS per label.
     order = {"small": 1000, "medium": 10000, "large": 50000}
