@@ -20,6 +20,8 @@
 #   no-cm     cluster-wide, --resources-to-ignore=configmaps
 #   no-secret cluster-wide, --resources-to-ignore=secrets
 #   all-a1    as `all` with MALLOC_ARENA_MAX=1 (one malloc arena)
+# After each reading, gdb calls malloc_trim(0) in the process and VmRSS is
+# read again: what glibc holds in free chunks after the LISTs.
 # Per ConfigMap = (all - no-cm) / configmaps cached, per Secret likewise,
 # per workload = (all - base - configmaps - secrets) / workloads cached.
 #
@@ -47,7 +49,7 @@ malloc_usage() {
 }
 
 measure() { # LABEL [ENV=VALUE...] -- reloadd ARGS...
-    local label=$1 envs=() rss hwm mrss startup cm sec dep mu t0=$SECONDS
+    local label=$1 envs=() rss hwm mrss startup cm sec dep mu trimmed t0=$SECONDS
     shift
     while [ "$1" != -- ]; do envs+=("$1"); shift; done
     shift
@@ -67,18 +69,24 @@ measure() { # LABEL [ENV=VALUE...] -- reloadd ARGS...
     sec=$(ec_metric reloader_cached_objects 'kind="secrets"')
     dep=$(ec_metric reloader_cached_objects 'kind="deployments"')
     mu=$(malloc_usage "$EC_TMP/$label.log")
+    # What glibc would give back: malloc_trim(0) in the process, then VmRSS.
+    gdb -p "$EC_PID" -batch -ex 'call (int)malloc_trim(0)' >/dev/null 2>&1 || true
+    trimmed=$(ec_rss_kib "$EC_PID")
     ec_stop_reloadd
-    printf '%-9s rss_kib=%s metrics_rss=%.0f hwm_kib=%s startup_s=%.2f cms=%.0f secrets=%.0f deployments=%.0f malloc_in_use=%s malloc_system=%s (%ds)\n' \
-        "$label" "$rss" "$mrss" "$hwm" "$startup" "$cm" "$sec" "$dep" ${mu} $((SECONDS - t0)) |
+    printf '%-9s rss_kib=%s metrics_rss=%.0f hwm_kib=%s trimmed_kib=%s startup_s=%.2f cms=%.0f secrets=%.0f deployments=%.0f malloc_in_use=%s malloc_system=%s (%ds)\n' \
+        "$label" "$rss" "$mrss" "$hwm" "$trimmed" "$startup" "$cm" "$sec" "$dep" ${mu} $((SECONDS - t0)) |
         tee -a "$results" >&2
 }
 
-measure base -- --namespaces="$empty"
+# Only `prime` writes (baselines on a first start); the others run with
+# --dry-run: --resources-to-ignore would otherwise rewrite the applied
+# records of every workload referencing the ignored kind.
+measure base -- --namespaces="$empty" --dry-run
 measure prime -- --kube-api-qps=1000 --kube-api-burst=2000
-measure all --
-measure no-cm -- --resources-to-ignore=configmaps
-measure no-secret -- --resources-to-ignore=secrets
-measure all-a1 MALLOC_ARENA_MAX=1 --
+measure all -- --dry-run
+measure no-cm -- --resources-to-ignore=configmaps --dry-run
+measure no-secret -- --resources-to-ignore=secrets --dry-run
+measure all-a1 MALLOC_ARENA_MAX=1 -- --dry-run
 
 awk '
     function field(line, name,   re) {
@@ -87,6 +95,7 @@ awk '
         return ""
     }
     { rss[$1] = field($0, "rss_kib") * 1024; mrss[$1] = field($0, "metrics_rss")
+      trim[$1] = field($0, "trimmed_kib") * 1024
       use[$1] = field($0, "malloc_in_use"); cms[$1] = field($0, "cms")
       secs[$1] = field($0, "secrets"); deps[$1] = field($0, "deployments") }
     END {
@@ -98,6 +107,11 @@ awk '
             rss["base"] / 1048576, rss["all"] / 1048576, mrss["all"] / 1048576, rss["all-a1"] / 1048576
         printf "per ConfigMap %.0f B, per Secret %.0f B, per Deployment %.0f B (RSS deltas)\n",
             per_cm, per_sec, per_dep
+        t_cm = (trim["all"] - trim["no-cm"]) / ncm
+        t_sec = (trim["all"] - trim["no-secret"]) / nsec
+        t_dep = (trim["all"] - trim["base"] - ncm * t_cm - nsec * t_sec) / ndep
+        printf "after malloc_trim(0): base %.1f MiB, all %.1f MiB; per ConfigMap %.0f B, per Secret %.0f B, per Deployment %.0f B\n",
+            trim["base"] / 1048576, trim["all"] / 1048576, t_cm, t_sec, t_dep
         if (use["all"] != "-" && use["no-cm"] != "-") {
             u_cm = (use["all"] - use["no-cm"]) / ncm
             u_sec = (use["all"] - use["no-secret"]) / nsec
