@@ -253,7 +253,7 @@ static char *gen_configmap(struct rng *r, int idx)
     source_annotations(r, meta);
     data = cJSON_AddObjectToObject(o, "data");
     for (int i = 0; i < n; i++) {
-        char key[8], *v = rand_value(r);
+        char key[16], *v = rand_value(r);
 
         snprintf(key, sizeof(key), "k%d", i);
         cJSON_AddStringToObject(data, key, v);
@@ -284,7 +284,7 @@ static char *gen_secret(struct rng *r, int idx)
     cJSON_AddStringToObject(o, "type", is_helm(idx) ? HELM_TYPE : "Opaque");
     data = cJSON_AddObjectToObject(o, "data");
     for (int i = 0; i < n; i++) {
-        char key[8], *v = rand_b64(r);
+        char key[16], *v = rand_b64(r);
 
         snprintf(key, sizeof(key), "k%d", i);
         cJSON_AddStringToObject(data, key, v);
@@ -535,7 +535,7 @@ static char *gen_deployment(struct rng *r, int idx)
     pod = cJSON_AddObjectToObject(tmpl, "spec");
     arr = cJSON_AddArrayToObject(pod, "containers");
     for (int i = 0; i < n_c; i++) {
-        char cname[8];
+        char cname[16];
 
         snprintf(cname, sizeof(cname), "c%d", i);
         containers[i] = gen_container(r, cname);
@@ -549,7 +549,7 @@ static char *gen_deployment(struct rng *r, int idx)
     if (n_vol) {
         arr = cJSON_AddArrayToObject(pod, "volumes");
         for (int i = 0; i < n_vol; i++) {
-            char vname[8];
+            char vname[16];
             int who = pick(r, n_c + n_init + 1);    /* n_c + n_init: nobody mounts it */
 
             snprintf(vname, sizeof(vname), "v%d", i);
