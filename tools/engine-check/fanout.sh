@@ -92,7 +92,7 @@ ec_log "settled $(awk -v t0="$t0" -v t1="$(date +%s.%N)" 'BEGIN { printf "%.1f",
 
 join "$EC_TMP/gen0" "$EC_TMP/gen1" | awk '$2 != $3 { print $1 }' >"$EC_TMP/moved"
 read -r g0 l0 p0 w0 a0 <"$EC_TMP/m0"
-read -r g1 l1 p1 w1 a1 <"$EC_TMP/m1"
+read -r g1 l1 p1 _ a1 <"$EC_TMP/m1"
 read -r g2 l2 p2 w2 a2 <"$EC_TMP/m2"
 d() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+d", b - a }'; }
 echo "inside the coalescing window (2.5 s): workqueue adds $(d "$a0" "$a1"), PATCH $(d "$p0" "$p1"), GET $(d "$g0" "$g1"), LIST $(d "$l0" "$l1")"

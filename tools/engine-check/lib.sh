@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tools/engine-check/lib.sh - helpers for the engine measurements (sourced)
 #
 # Needs a cluster from tools/cluster (`eval "$(tools/cluster up)"`): uses
@@ -44,7 +45,8 @@ trap ec_cleanup EXIT
 
 # ec_ns PREFIX: makes a namespace and prints its name.
 ec_ns() {
-    local ns="$1-$(openssl rand -hex 3)"
+    local ns
+    ns="$1-$(openssl rand -hex 3)"
     kubectl create namespace "$ns" >/dev/null
     EC_NAMESPACES+=("$ns")
     echo "$ns"
