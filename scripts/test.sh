@@ -89,6 +89,10 @@ if want integration || want e2e || [ "$what" = sanitizers ] || [ "$what" = deplo
             step "e2e"
             e2e/run.sh "$root/build/reloadd" || failed+=("e2e")
         fi
+        if want e2e; then
+            step "no Secret byte in a core dump of reloadd"
+            tools/engine-check/secret-core.sh "$root/build/reloadd" || failed+=("secret core check")
+        fi
         if [ "$what" = all ] || [ "$what" = deploy ]; then
             step "container image"
             if scripts/image.sh; then

@@ -16,10 +16,18 @@ void rl_buf_init(struct rl_buf *b, size_t cap)
     b->len = 0;
     b->_alloc = 0;
     b->_cap = cap ? cap : RL_BUF_DEFAULT_CAP;
+    b->_sensitive = 0;
+}
+
+void rl_buf_sensitive(struct rl_buf *b)
+{
+    b->_sensitive = 1;
 }
 
 void rl_buf_release(struct rl_buf *b)
 {
+    if (b->_alloc && b->_sensitive)
+        rl_wipe(b->buf, b->_alloc);
     if (b->_alloc)
         free(b->buf);
     b->buf = empty;
@@ -29,6 +37,8 @@ void rl_buf_release(struct rl_buf *b)
 
 void rl_buf_reset(struct rl_buf *b)
 {
+    if (b->_alloc && b->_sensitive)
+        rl_wipe(b->buf, b->len);
     b->len = 0;
     if (b->_alloc)
         b->buf[0] = '\0';
@@ -45,8 +55,10 @@ char *rl_buf_detach(struct rl_buf *b)
 {
     char *p = b->_alloc ? b->buf : rl_xstrdup("");
     size_t cap = b->_cap;
+    int sensitive = b->_sensitive;
 
     rl_buf_init(b, cap);
+    b->_sensitive = sensitive;
     return p;
 }
 
@@ -63,7 +75,14 @@ static int grow(struct rl_buf *b, size_t extra)
         want = b->_alloc * 2;
     if (want < 64)
         want = 64;
-    if (b->_alloc) {
+    if (b->_alloc && b->_sensitive) {
+        char *nb = rl_xmalloc(want);
+
+        memcpy(nb, b->buf, b->len + 1);
+        rl_wipe(b->buf, b->_alloc);
+        free(b->buf);
+        b->buf = nb;
+    } else if (b->_alloc) {
         b->buf = rl_xrealloc(b->buf, want);
     } else {
         b->buf = rl_xmalloc(want);

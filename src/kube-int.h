@@ -41,6 +41,13 @@ struct rl_kube {
 
 /* Applies what every request and watch shares: TLS, timeouts, agent, share. */
 void rl__kube_setup_easy(struct rl_kube *k, CURL *h, char *errbuf);
+/*
+ * For a request or watch of path: Secrets travel over HTTP/1.1 without
+ * compression, so no copy of their bytes stays in curl's HTTP/2 connection
+ * buffer or in zlib's window; the write callbacks wipe what they consumed.
+ */
+void rl__kube_protect(CURL *h, const char *path);
+bool rl__kube_sensitive_path(const char *path);
 
 /* The HTTP headers of a request; the Authorization value is wiped on free. */
 struct curl_slist *rl__kube_headers(const char *auth, const char *content_type);

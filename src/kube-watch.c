@@ -99,6 +99,7 @@ static size_t stream_data(char *ptr, size_t size, size_t nmemb, void *ud)
         return n;
     }
     err = rl_watch_feed(&s->framer, ptr, n);
+    rl_wipe(ptr, n);                /* curl's receive buffer */
     if (err) {
         s->err = err;
         return CURL_WRITEFUNC_ERROR;
@@ -315,6 +316,7 @@ struct rl_kube_stream *rl_kube_mux_watch(struct rl_kube_mux *mux, const char *co
     if (!s->easy)
         RL_BUG("curl_easy_init failed");
     rl__kube_setup_easy(k, s->easy, s->curl_msg);
+    rl__kube_protect(s->easy, s->path);
     curl_easy_setopt(s->easy, CURLOPT_URL, s->url);
     curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, s->headers);
     curl_easy_setopt(s->easy, CURLOPT_PRIVATE, (char *)s);

@@ -18,6 +18,8 @@
 #include "reloadd/sync.h"
 #include "reloadd/version.h"
 
+#include <openssl/ssl.h>
+
 #define DEFAULT_CONNECT_TIMEOUT_MS  10000L
 #define DEFAULT_REQUEST_TIMEOUT_MS  30000L
 #define DEFAULT_MAX_RETRIES         3
@@ -271,8 +273,33 @@ static void share_unlock(CURL *h, curl_lock_data data, void *ud)
     rl_mutex_unlock(&k->share_mu[data]);
 }
 
+/* OpenSSL keeps the last decrypted record in its read buffer unless told to cleanse it. */
+static CURLcode cleanse_plaintext(CURL *h, void *ssl_ctx, void *ud)
+{
+    (void)h;
+    (void)ud;
+    SSL_CTX_set_options(ssl_ctx, SSL_OP_CLEANSE_PLAINTEXT);
+    return CURLE_OK;
+}
+
+bool rl__kube_sensitive_path(const char *path)
+{
+    const char *p = path ? strstr(path, "/secrets") : NULL;
+
+    return p && (p[8] == '\0' || p[8] == '/' || p[8] == '?');
+}
+
+void rl__kube_protect(CURL *h, const char *path)
+{
+    if (!rl__kube_sensitive_path(path))
+        return;
+    curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, NULL);
+}
+
 void rl__kube_setup_easy(struct rl_kube *k, CURL *h, char *errbuf)
 {
+    curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, cleanse_plaintext);
     const struct rl_kubeconfig *cfg = k->cfg;
 
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -331,6 +358,7 @@ void rl_kube_response_init(struct rl_kube_response *r)
 {
     r->status = 0;
     rl_buf_init(&r->body, MAX_BODY_BYTES);
+    rl_buf_sensitive(&r->body);
     r->reason[0] = '\0';
     r->message[0] = '\0';
     r->retry_after_s = -1;
@@ -514,7 +542,10 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
     struct rl_kube_response *r = ud;
     size_t n = size * nmemb;
 
-    return rl_buf_add(&r->body, ptr, n) == 0 ? n : 0;
+    int err = rl_buf_add(&r->body, ptr, n);
+
+    rl_wipe(ptr, n);                /* curl's receive buffer */
+    return err == 0 ? n : 0;
 }
 
 static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -590,6 +621,7 @@ static int perform_once(struct rl_kube *k, const char *method, const char *path,
 
     curl_easy_reset(h);
     rl__kube_setup_easy(k, h, errbuf);
+    rl__kube_protect(h, path);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, k->request_timeout_ms);

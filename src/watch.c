@@ -18,6 +18,7 @@ void rl_watch_init(struct rl_watch *w, size_t max_line_bytes, rl_watch_event_fn 
     w->ctx = ctx;
     w->max_line = max_line_bytes ? max_line_bytes : RL_WATCH_DEFAULT_MAX_LINE;
     rl_buf_init(&w->_line, w->max_line);
+    rl_buf_sensitive(&w->_line);
 }
 
 void rl_watch_release(struct rl_watch *w)

@@ -20,6 +20,7 @@ struct rl_buf {
     size_t len;         /* read-only */
     size_t _alloc;
     size_t _cap;        /* largest len allowed */
+    int _sensitive;     /* wipe on reset, release and growth */
 };
 
 #define RL_BUF_DEFAULT_CAP ((size_t)64 << 20)
@@ -29,6 +30,8 @@ void rl_buf_release(struct rl_buf *b);          /* frees; init again to reuse */
 void rl_buf_reset(struct rl_buf *b);            /* len = 0, keeps memory */
 void rl_buf_wipe(struct rl_buf *b);             /* zeroes the bytes, len = 0 */
 char *rl_buf_detach(struct rl_buf *b);          /* caller frees; b is re-inited */
+/* From now on, reset/release wipe the bytes and growth leaves no copy behind. */
+void rl_buf_sensitive(struct rl_buf *b);
 
 int rl_buf_add(struct rl_buf *b, const void *data, size_t len);
 int rl_buf_adds(struct rl_buf *b, const char *s);
