@@ -161,9 +161,15 @@ class Cluster:
         t0 = time.time()
         for attempt in range(3):  # a port picked as free may be taken meanwhile
             p = subprocess.run([os.path.join(ROOT, "tools", "cluster"), "up"],
-                               stdout=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            sys.stderr.write(p.stderr)
             if p.returncode == 0:
                 break
+            # A failed start may leave components running: stop them by PID.
+            for d in sorted(set(re.findall(r"(/\S*/reloadd-cluster\.[A-Za-z0-9]+)", p.stderr))):
+                if os.path.exists(os.path.join(d, "cluster.env")):
+                    subprocess.run([os.path.join(ROOT, "tools", "cluster"), "down", d],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             log("tools/cluster up failed (exit %d); %s" % (p.returncode,
                                                           "retrying" if attempt < 2 else "giving up"))
         else:
@@ -1522,6 +1528,21 @@ class Bench:
         lz = self.lease()
         return ((lz or {}).get("spec") or {}).get("holderIdentity") or ""
 
+    def wait_startup(self, cs):
+        """Waits for each controller's reloader_startup_sync_seconds (when it
+        has the metric); returns them."""
+        out = []
+        for c in cs:
+            v = None
+            end = time.time() + self.args.sync_timeout
+            while time.time() < end and c.alive():
+                v = metric_sum(c.metrics(), "reloader_startup_sync_seconds")
+                if v is None or v > 0:
+                    break
+                time.sleep(0.2)
+            out.append(secs(v) if v else None)
+        return out
+
     def s5(self):
         t0 = time.time()
         if self.ctl is not None and self.ctl.alive():
@@ -1550,7 +1571,8 @@ class Bench:
             fig["error"] = "no replica became leader (holder %r)" % h
             self.emit("S5", fig, False, t0)
             return
-        # Let the first leader's startup pass finish (it should write nothing).
+        # Let every replica's startup pass finish (the leader's writes nothing).
+        fig["synced_s_metric"] = self.wait_startup(list(reps.values()))
         self.wait_settled(set(reps), None, t_start, self.args.quiet, 120)
         rss = [((proc_status(c.pid) or {}).get("VmRSS", 0)) * 1024 for c in reps.values()]
         fig["rss_bytes"] = rss
@@ -1622,6 +1644,7 @@ class Bench:
             next_i += 1
             reps[c.identity] = c
             c.wait_ready(self.args.ready_timeout)
+            self.wait_startup([c])
             self.wait_settled(set(reps), None, time.time(), 2, 30)
         g1 = self.rollouts_now()
         fig["rollouts"] = rollouts_between(g0, g1)
@@ -1907,7 +1930,7 @@ def main():
     r.add_argument("--ready-timeout", type=float, default=300)
     r.add_argument("--sync-timeout", type=float, default=3600)
     r.add_argument("--settle-timeout", type=float, default=900)
-    r.add_argument("--failover-timeout", type=float, default=60)
+    r.add_argument("--failover-timeout", type=float, default=300)
     r.add_argument("--quiet", type=float, default=5.0,
                    help="seconds without workload writes that mean 'settled'")
     r.add_argument("--no-expect-baselines", dest="expect_baselines", action="store_false",
