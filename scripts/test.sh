@@ -29,8 +29,11 @@ step() { echo; echo "==== $* ($(date -u +%H:%M:%S), +$((SECONDS - t0))s)"; }
 build() { # dir extra-cmake-args...
     local dir=$1; shift
     cmake -S . -B "$dir" -DRL_WERROR=ON "$@" >/dev/null || return 1
-    cmake --build "$dir" -j"$jobs" 2>&1 | grep -Ev '^\[ *[0-9]+%\]|^-- |Consolidate compiler' || true
-    [ "${PIPESTATUS[0]}" -eq 0 ]
+    local rc
+    cmake --build "$dir" -j"$jobs" >"$dir/build.log" 2>&1
+    rc=$?
+    grep -Ev '^\[ *[0-9]+%\]|^-- |Consolidate compiler|^gmake' "$dir/build.log"
+    return $rc
 }
 
 ctest_label() { # dir label name
