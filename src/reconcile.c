@@ -33,10 +33,11 @@ enum verdict {
     V_ROLL,                         /* stale: roll */
     V_ROLL_DELETED,                 /* deleted, --reload-on-delete: roll */
     V_GONE,                         /* deleted, no rollout: drop from record */
+    V_KEEP,                         /* type ignored: its record entry kept as is */
 };
 
 static const char *const verdict_names[] = {
-    "skip", "up-to-date", "baseline", "adopt", "roll", "roll-deleted", "gone",
+    "skip", "up-to-date", "baseline", "adopt", "roll", "roll-deleted", "gone", "keep",
 };
 
 struct item {
@@ -219,7 +220,12 @@ static void judge(struct rl_reconciler *r, const struct rl_workload *w, struct i
 
     if ((it->type == RL_SOURCE_CONFIGMAP && o->ignore_configmaps) ||
         (it->type == RL_SOURCE_SECRET && o->ignore_secrets)) {
-        it->verdict = V_SKIP;
+        const char *kept = rl_workload_applied(w, it->type, it->name);
+
+        /* Leave its record alone: rewriting every record would be a write per workload. */
+        it->verdict = kept ? V_KEEP : V_SKIP;
+        if (kept)
+            strlcpy(it->desired, kept, sizeof(it->desired));
         snprintf(it->reason, sizeof(it->reason), "%ss are ignored (--resources-to-ignore)",
                  rl_source_type_lower(it->type));
         return;
