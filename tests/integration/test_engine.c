@@ -51,6 +51,7 @@
 #include <bsd/string.h>
 
 #include "fault_proxy.h"
+#include "testutil.h"
 #include "reloadd/buf.h"
 #include "reloadd/clock.h"
 #include "reloadd/controller.h"
@@ -100,28 +101,6 @@ static struct rl_options opts;
 
 /* ---------------------------------------------------------------------- */
 /* Helpers */
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-    nanosleep(&ts, NULL);
-}
-
-static const char *env_or_null(const char *name)
-{
-    const char *v = getenv(name);
-
-    return v && *v ? v : NULL;
-}
 
 struct rng {
     uint64_t s;
@@ -613,7 +592,7 @@ static int apply_op(enum kind k, int idx, enum op op, const char *json, char *er
             rc = rl_kube_delete(admin, path, "Background", &r);
         free(path);
         if (rc == RL_ETRANSPORT || rc == RL_ETIMEOUT) {
-            sleep_ms(500);
+            test_sleep_ms(500);
             continue;
         }
         /* A retried create or delete may find its first attempt applied. */
@@ -1094,22 +1073,22 @@ static void compare(struct rl_store *s, struct diff *d)
 /* Polls until the store equals the truth (watch events may still be in flight). */
 static void expect_equal(struct rl_store *s, double timeout_s, const char *when)
 {
-    double deadline = now_s() + timeout_s, t0 = now_s();
+    double deadline = test_now_s() + timeout_s, t0 = test_now_s();
     struct diff d;
 
     for (;;) {
         rl_buf_init(&d.b, 0);
         d.lines = 0;
         compare(s, &d);
-        if (d.lines == 0 || now_s() > deadline)
+        if (d.lines == 0 || test_now_s() > deadline)
             break;
         rl_buf_release(&d.b);
-        sleep_ms(1000);
+        test_sleep_ms(1000);
     }
     cr_assert(eq(int, d.lines, 0), "%s: the store differs from the truth in %d ways:\n%s", when,
               d.lines, d.b.buf);
     cr_log_info("%s: store and reverse index equal the truth (after %.1f s)", when,
-                now_s() - t0);
+                test_now_s() - t0);
     rl_buf_release(&d.b);
 }
 
@@ -1126,9 +1105,9 @@ static void init(void)
     char *argv[] = { "reloadd", NULL, "--enable-ha", NULL };
     char *envp[] = { "POD_NAME=engine-test", NULL, NULL };
 
-    admin_path = env_or_null("KUBECONFIG");
-    cluster_dir = env_or_null("RELOADD_CLUSTER_DIR");
-    tools_dir = env_or_null("RELOADD_TOOLS");
+    admin_path = test_env("KUBECONFIG");
+    cluster_dir = test_env("RELOADD_CLUSTER_DIR");
+    tools_dir = test_env("RELOADD_TOOLS");
     if (!admin_path || !cluster_dir || !tools_dir)
         cr_fatal("KUBECONFIG, RELOADD_CLUSTER_DIR and RELOADD_TOOLS are not set: run the "
                  "integration tests through `make test-integration`, which brings a local "
@@ -1243,7 +1222,7 @@ Test(engine, store_and_index_equal_the_truth_after_churn_and_after_a_relist)
     struct rl_controller_stats st;
     uint64_t seed = ((uint64_t)arc4random() << 32) | arc4random();
     char errbuf[512];
-    const char *env_seed = env_or_null("RL_ENGINE_SEED");
+    const char *env_seed = test_env("RL_ENGINE_SEED");
     double deadline, t_down;
     size_t watches_before;
     int deleted_down[K_COUNT] = { 0, 0, 0 };
@@ -1267,9 +1246,9 @@ Test(engine, store_and_index_equal_the_truth_after_churn_and_after_a_relist)
 
     c = rl_controller_new(&opts, kube, rl_clock_system(), NULL);
     cr_assert(eq(int, rl_controller_start(c), 0));
-    deadline = now_s() + 60;
-    while (!rl_controller_synced(c) && now_s() < deadline)
-        sleep_ms(100);
+    deadline = test_now_s() + 60;
+    while (!rl_controller_synced(c) && test_now_s() < deadline)
+        test_sleep_ms(100);
     cr_assert(rl_controller_synced(c), "the controller's caches did not sync");
     expect_equal(rl_controller_store(c), 30, "after the first list");
 
@@ -1288,13 +1267,13 @@ Test(engine, store_and_index_equal_the_truth_after_churn_and_after_a_relist)
     fault_proxy_fail_next(proxy, 400, "watch=1", 503, NULL, NULL);
     watches_before = fault_proxy_seen(proxy, "watch=1", NULL, 0);
     restart_apiserver();
-    deadline = now_s() + 60;
+    deadline = test_now_s() + 60;
     while (fault_proxy_seen(proxy, "watch=1", NULL, 0) < watches_before + N_INFORMERS &&
-           now_s() < deadline)
-        sleep_ms(100);
+           test_now_s() < deadline)
+        test_sleep_ms(100);
     cr_assert(ge(sz, fault_proxy_seen(proxy, "watch=1", NULL, 0), watches_before + N_INFORMERS),
               "every informer tried to watch again (and was refused)");
-    t_down = now_s();
+    t_down = test_now_s();
 
     /* While nobody watches: delete some of each kind, then random operations. */
     memset(totals, 0, sizeof(totals));
@@ -1322,7 +1301,7 @@ Test(engine, store_and_index_equal_the_truth_after_churn_and_after_a_relist)
               "configmap %s, deleted while the watch was down, is still cached", gone_cm);
     rl_store_unlock(rl_controller_store(c));
     rl_controller_stats(c, &st);
-    cr_log_info("watch down for %.1f s; relists so far %llu", now_s() - t_down,
+    cr_log_info("watch down for %.1f s; relists so far %llu", test_now_s() - t_down,
                 (unsigned long long)st.relists);
 
     /*
@@ -1352,16 +1331,16 @@ Test(engine, store_and_index_equal_the_truth_after_churn_and_after_a_relist)
         if (err != RL_EUNAVAILABLE)
             break;
     }
-    deadline = now_s() + 120;
+    deadline = test_now_s() + 120;
     do {
-        sleep_ms(200);
+        test_sleep_ms(200);
         rl_controller_stats(c, &st);
-    } while ((st.relists < N_INFORMERS || fault_proxy_pending(proxy) > 0) && now_s() < deadline);
+    } while ((st.relists < N_INFORMERS || fault_proxy_pending(proxy) > 0) && test_now_s() < deadline);
     cr_assert(eq(int, fault_proxy_pending(proxy), 0), "every informer got its 410");
     cr_assert(ge(u64, st.relists, N_INFORMERS), "every informer relisted (%llu relists)",
               (unsigned long long)st.relists);
     cr_log_info("relisted %llu times, %.1f s after the watch went down",
-                (unsigned long long)st.relists, now_s() - t_down);
+                (unsigned long long)st.relists, test_now_s() - t_down);
     expect_equal(rl_controller_store(c), 60, "after the relist");
 
     rl_controller_stop(c, 1000);

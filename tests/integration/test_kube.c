@@ -22,6 +22,7 @@
 #include <bsd/string.h>
 
 #include "fault_proxy.h"
+#include "testutil.h"
 #include "reloadd/err.h"
 #include "reloadd/json.h"
 #include "reloadd/kube.h"
@@ -38,21 +39,6 @@ static int lock_fd = -1;
 /* ---------------------------------------------------------------------- */
 /* Helpers */
 
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-    nanosleep(&ts, NULL);
-}
-
 static struct rl_kube *client_from(struct rl_kubeconfig *cfg, const struct rl_kube_opts *opts)
 {
     struct rl_kube *k = rl_kube_new(cfg, opts, NULL);
@@ -68,13 +54,6 @@ static struct rl_kube *client(const char *path, const struct rl_kube_opts *opts)
 
     cr_assert(eq(int, rl_kubeconfig_load(&cfg, path, NULL, err, sizeof(err)), 0), "%s", err);
     return client_from(cfg, opts);
-}
-
-static const char *env_or_null(const char *name)
-{
-    const char *v = getenv(name);
-
-    return v && *v ? v : NULL;
 }
 
 /* Observer: counts requests by verb and remembers statuses, thread-safe. */
@@ -112,8 +91,8 @@ static void need_cluster(bool exclusive)
 {
     char *lock;
 
-    admin_path = env_or_null("KUBECONFIG");
-    cluster_dir = env_or_null("RELOADD_CLUSTER_DIR");
+    admin_path = test_env("KUBECONFIG");
+    cluster_dir = test_env("RELOADD_CLUSTER_DIR");
     if (!admin_path || !cluster_dir)
         cr_fatal("KUBECONFIG and RELOADD_CLUSTER_DIR are not set: run the integration tests "
                  "through `make test-integration`, which brings a local cluster up");
@@ -268,7 +247,7 @@ Test(kube, list_paginates_2000_configmaps_each_once)
     struct rl_map seen = RL_MAP_INIT;
     struct calls calls;
     char *rv = NULL, *path = cms_path();
-    double t0 = now_s();
+    double t0 = test_now_s();
 
     calls_init(&calls);
     rl_kube_set_observer(admin, observe, &calls);
@@ -286,7 +265,7 @@ Test(kube, list_paginates_2000_configmaps_each_once)
         snprintf(name, sizeof(name), "other-%d", i);
         cr_assert(eq(int, create_cm(admin, name, "\"batch\":\"small\"", "x"), 0));
     }
-    cr_log_info("created %d ConfigMaps in %.1f s", N + 5, now_s() - t0);
+    cr_log_info("created %d ConfigMaps in %.1f s", N + 5, test_now_s() - t0);
     cr_assert(eq(int, calls.creates, N + 5));
     cr_assert(eq(str, calls.last_resource, "configmaps"));
 
@@ -434,12 +413,12 @@ static void *mutate_w2(void *arg)
     struct mutator *m = arg;
     struct rl_kube_response r;
 
-    sleep_ms(300);
+    test_sleep_ms(300);
     rl_kube_response_init(&r);
     m->failures += create_cm(m->k, "w2", "\"w\":\"live\"", "a") != 0;
-    sleep_ms(100);
+    test_sleep_ms(100);
     m->failures += try_put_value(m->k, "w2", "b") != 0;
-    sleep_ms(100);
+    test_sleep_ms(100);
     m->failures += delete_cm(m->k, "w2", &r) != 0;
     rl_kube_response_release(&r);
     return NULL;
@@ -475,14 +454,14 @@ Test(kube, live_watch_on_the_mux_and_cancel)
     struct rl_kube_stream *s;
     char *rv = list_rv(admin, "w=live"), *path = cms_path();
     pthread_t t;
-    double deadline = now_s() + 30;
+    double deadline = test_now_s() + 30;
 
     wo.resource_version = rv;
     s = rl_kube_mux_watch(mux, path, &wo, live_event, live_end, &l);
     cr_assert(ne(ptr, s, NULL));
     cr_assert(eq(sz, rl_kube_mux_count(mux), 1));
     rl_thread_start(&t, "mutator", mutate_w2, &m);
-    while (l.ev.n < 3 && !l.ended && now_s() < deadline)
+    while (l.ev.n < 3 && !l.ended && test_now_s() < deadline)
         cr_assert(eq(int, rl_kube_mux_poll(mux, 200), 0));
     rl_thread_join(t);
     cr_assert(eq(int, m.failures, 0));
@@ -501,21 +480,21 @@ Test(kube, live_watch_on_the_mux_and_cancel)
 
 static bool stop_after_half_second(void *ctx)
 {
-    return now_s() > *(double *)ctx;
+    return test_now_s() > *(double *)ctx;
 }
 
 Test(kube, watch_stops_promptly_when_asked)
 {
-    double when = now_s() + 0.5, t0;
+    double when = test_now_s() + 0.5, t0;
     struct rl_kube_watch_opts wo = { .should_stop = stop_after_half_second, .stop_ctx = &when };
     struct events ev = { .ordered = true };
     char *path = cms_path();
     int err;
 
-    t0 = now_s();
+    t0 = test_now_s();
     err = rl_kube_watch(admin, path, &wo, record_event, &ev);
     cr_assert(eq(int, err, RL_ESHUTDOWN));
-    cr_assert(lt(dbl, now_s() - t0, 1.5));
+    cr_assert(lt(dbl, test_now_s() - t0, 1.5));
     free(path);
 }
 
@@ -634,8 +613,8 @@ static void check_identity(const char *kubeconfig, const char *user)
 
 Test(kube, cert_and_token_identities_work_and_rbac_is_enforced)
 {
-    const char *cert = env_or_null("RELOADD_CONTROLLER_KUBECONFIG");
-    const char *token = env_or_null("RELOADD_CONTROLLER_TOKEN_KUBECONFIG");
+    const char *cert = test_env("RELOADD_CONTROLLER_KUBECONFIG");
+    const char *token = test_env("RELOADD_CONTROLLER_TOKEN_KUBECONFIG");
 
     cr_assert(ne(ptr, (void *)cert, NULL), "RELOADD_CONTROLLER_KUBECONFIG is not set");
     cr_assert(ne(ptr, (void *)token, NULL), "RELOADD_CONTROLLER_TOKEN_KUBECONFIG is not set");
@@ -690,7 +669,7 @@ Test(kube, wrong_ca_fails_tls_with_a_clear_message)
 
 static const char *tools_or_skip(void)
 {
-    const char *tools = env_or_null("RELOADD_TOOLS");
+    const char *tools = test_env("RELOADD_TOOLS");
 
     if (!tools)
         cr_skip_test("RELOADD_TOOLS is not set: cannot restart the apiserver "
@@ -700,7 +679,7 @@ static const char *tools_or_skip(void)
 
 static void compact_etcd(void)
 {
-    const char *etcd = env_or_null("RELOADD_ETCD_URL");
+    const char *etcd = test_env("RELOADD_ETCD_URL");
     char *cmd;
 
     cr_assert(ne(ptr, (void *)etcd, NULL), "RELOADD_ETCD_URL is not set");
@@ -920,16 +899,16 @@ Test(kube_disruptive, apiserver_restart_mid_watch_is_survived)
     wo.resource_version = m.rv;
     cr_assert(ne(ptr, rl_kube_mux_watch(mux, path, &wo, mini_event, mini_end, &m), NULL));
     cr_assert(eq(int, create_cm(admin, "r1", "\"r\":\"yes\"", "1"), 0));
-    deadline = now_s() + 20;
-    while (!m.added_r1 && now_s() < deadline)
+    deadline = test_now_s() + 20;
+    while (!m.added_r1 && test_now_s() < deadline)
         rl_kube_mux_poll(mux, 200);
     cr_assert(eq(int, m.added_r1, 1));
 
     rl_thread_start(&t, "restart", do_restart, &rs);
-    deadline = now_s() + 150;
-    while (now_s() < deadline && !(atomic_load(&rs.done) && rl_map_has(&m.known, "r2"))) {
+    deadline = test_now_s() + 150;
+    while (test_now_s() < deadline && !(atomic_load(&rs.done) && rl_map_has(&m.known, "r2"))) {
         rl_kube_mux_poll(mux, 200);
-        if (m.ended && now_s() >= next_try) {
+        if (m.ended && test_now_s() >= next_try) {
             int err = 0;
 
             m.ended = false;
@@ -948,7 +927,7 @@ Test(kube_disruptive, apiserver_restart_mid_watch_is_survived)
                 wo.resource_version = m.rv;
                 rl_kube_mux_watch(mux, path, &wo, mini_event, mini_end, &m);
             }
-            next_try = now_s() + 0.5;
+            next_try = test_now_s() + 0.5;
         }
         if (atomic_load(&rs.done) && !r2_created) {
             int err = create_cm(admin, "r2", "\"r\":\"yes\"", "2");
@@ -1007,19 +986,19 @@ static void check_retry_after(const struct rl_kube_opts *opts)
 
     rl_kube_response_init(&r);
     fault_proxy_fail_next(proxy, 1, match, 429, "Retry-After: 1\r\n", NULL);
-    t0 = now_s();
+    t0 = test_now_s();
     cr_assert(eq(int, rl_kube_get(k, path, &r), 0), "%s", r.message);
     cr_assert(eq(long, r.status, 200));
-    cr_assert(ge(dbl, now_s() - t0, 1.0), "Retry-After: 1 was waited out");
+    cr_assert(ge(dbl, test_now_s() - t0, 1.0), "Retry-After: 1 was waited out");
     cr_assert(eq(sz, fault_proxy_seen(proxy, match, times, 4), 2));
     cr_assert(ge(dbl, times[1] - times[0], 1.0));
     cr_log_info("429 retried after %.3f s (qps %.0f)", times[1] - times[0], opts->qps);
 
     /* A write refused with 429 was not applied, so it is retried too. */
     fault_proxy_fail_next(proxy, 1, "POST", 429, "Retry-After: 1\r\n", NULL);
-    t0 = now_s();
+    t0 = test_now_s();
     cr_assert(eq(int, create_cm(k, opts->qps > 0 ? "ra-q" : "ra", NULL, "1"), 0));
-    cr_assert(ge(dbl, now_s() - t0, 1.0));
+    cr_assert(ge(dbl, test_now_s() - t0, 1.0));
     cr_assert(eq(sz, fault_proxy_seen(proxy, "POST", NULL, 0), 2));
 
     /* Past the retry budget, 429 is its own error. */
@@ -1105,7 +1084,7 @@ Test(kube, proxy_watch_cut_mid_line_resumes_without_corrupt_event)
     ev.stop_on = NULL;
     {
         struct events tail = { .ordered = true };
-        double until = now_s() + 3;
+        double until = test_now_s() + 3;
 
         wo.should_stop = stop_after_half_second;
         wo.stop_ctx = &until;

@@ -34,6 +34,7 @@
 #include <bsd/stdlib.h>
 #include <bsd/string.h>
 
+#include "testutil.h"
 #include "reloadd/clock.h"
 #include "reloadd/err.h"
 #include "reloadd/json.h"
@@ -57,20 +58,6 @@ static int lock_fd = -1;
 static uint64_t now_ms(void)
 {
     return rl_mono_ms();
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-    nanosleep(&ts, NULL);
-}
-
-static const char *env_or_null(const char *name)
-{
-    const char *v = getenv(name);
-
-    return v && *v ? v : NULL;
 }
 
 /* A client of its own for each elector, as leader.h recommends. */
@@ -118,9 +105,9 @@ static void need_cluster(void)
     const char *dir;
     char *lock;
 
-    admin_path = env_or_null("KUBECONFIG");
-    ctl_path = env_or_null("RELOADD_CONTROLLER_KUBECONFIG");
-    dir = env_or_null("RELOADD_CLUSTER_DIR");
+    admin_path = test_env("KUBECONFIG");
+    ctl_path = test_env("RELOADD_CONTROLLER_KUBECONFIG");
+    dir = test_env("RELOADD_CLUSTER_DIR");
     if (!admin_path || !ctl_path || !dir)
         cr_fatal("KUBECONFIG, RELOADD_CONTROLLER_KUBECONFIG and RELOADD_CLUSTER_DIR are not "
                  "set: run the integration tests through `make test-integration`, which "
@@ -255,7 +242,7 @@ static void *relay_main(void *arg)
         if (atomic_load(&r->cut)) {
             /* A dead network: nothing is accepted, nothing moves. */
             was_cut = true;
-            sleep_ms(5);
+            test_sleep_ms(5);
             continue;
         }
         if (was_cut) {
@@ -433,7 +420,7 @@ static struct member *wait_writer(struct member *ms, int n, struct member *not, 
             return w;
         if (now_ms() >= end)
             return NULL;
-        sleep_ms(2);
+        test_sleep_ms(2);
     }
 }
 
@@ -465,7 +452,7 @@ Test(leader, exactly_one_of_three_leads_and_renews)
         for (int i = 0; i < 3; i++)
             leaders += rl_elector_is_leader(ms[i].el);
         cr_assert(eq(int, leaders, 1));
-        sleep_ms(10);
+        test_sleep_ms(10);
     }
 
     /* The Lease as another client sees it. */
@@ -475,7 +462,7 @@ Test(leader, exactly_one_of_three_leads_and_renews)
     cr_assert(eq(i64, l1.transitions, 0), "created, never taken over");
     cr_assert(is_micro_time(l1.acquire_time), "acquireTime '%s'", l1.acquire_time);
     cr_assert(is_micro_time(l1.renew_time), "renewTime '%s'", l1.renew_time);
-    sleep_ms(1100);
+    test_sleep_ms(1100);
     read_lease(&l2);
     cr_assert(eq(str, l2.holder, w->id));
     cr_assert(eq(str, l2.acquire_time, l1.acquire_time), "a renewal keeps acquireTime");
@@ -520,7 +507,7 @@ Test(leader, release_hands_over_within_a_retry_period)
         rl_elector_start(ms[i].el);
     old = wait_writer(ms, 3, NULL, 5000);
     cr_assert(old != NULL);
-    sleep_ms(700);                      /* followers have seen the Lease */
+    test_sleep_ms(700);                      /* followers have seen the Lease */
 
     t0 = now_ms();
     err = rl_elector_release(old->el);
@@ -539,7 +526,7 @@ Test(leader, release_hands_over_within_a_retry_period)
     cr_assert(eq(i64, l.duration_s, 3));
 
     /* The released elector competes no more. */
-    sleep_ms(1000);
+    test_sleep_ms(1000);
     cr_assert(eq(ptr, writer(ms, 3), neu));
     cr_assert(not(rl_elector_is_leader(old->el)));
     cr_assert(eq(int, atomic_load(&old->started), 1));
@@ -595,7 +582,7 @@ static void *feeder_main(void *arg)
         };
 
         if (rl_kube_watch(k, LEASES, &wo, feeder_event, f) != 0 && !atomic_load(&f->stop))
-            sleep_ms(100);
+            test_sleep_ms(100);
     }
     rl_kube_free(k);
     free(selector);
@@ -620,9 +607,9 @@ Test(leader, observe_hands_a_released_lease_over_in_one_round_trip)
     old = wait_writer(ms, 3, NULL, 5000);
     cr_assert(old != NULL);
     for (int i = 0; i < 500 && atomic_load(&f.events) == 0; i++)
-        sleep_ms(10);
+        test_sleep_ms(10);
     cr_assert(atomic_load(&f.events) > 0, "the Lease watch delivered nothing");
-    sleep_ms(200);
+    test_sleep_ms(200);
 
     t0 = now_ms();
     cr_assert(eq(int, rl_elector_release(old->el), 0));
@@ -661,7 +648,7 @@ Test(leader, partitioned_leader_stops_writing_before_a_follower_takes_over)
     cr_assert(eq(ptr, wait_writer(ms, 3, NULL, 5000), a), "a did not become leader");
     rl_elector_start(ms[1].el);
     rl_elector_start(ms[2].el);
-    sleep_ms(1500);
+    test_sleep_ms(1500);
     cr_assert(eq(ptr, writer(ms, 3), a), "a kept the lease while connected");
 
     atomic_store(&r.cut, true);
@@ -677,7 +664,7 @@ Test(leader, partitioned_leader_stops_writing_before_a_follower_takes_over)
             neu = w;
             t_new = t;
         }
-        sleep_ms(1);
+        test_sleep_ms(1);
     }
     cr_assert(t_fenced != 0, "a never stopped writing");
     cr_assert(neu != NULL, "no follower took over within 8 s");
@@ -698,7 +685,7 @@ Test(leader, partitioned_leader_stops_writing_before_a_follower_takes_over)
 
     /* a steps down (its thread may first sit out a 1 s request timeout)... */
     for (int i = 0; i < 300 && rl_elector_is_leader(a->el); i++)
-        sleep_ms(10);
+        test_sleep_ms(10);
     cr_assert(not(rl_elector_is_leader(a->el)));
     cr_assert(eq(int, atomic_load(&a->stopped), 1));
 
@@ -708,10 +695,10 @@ Test(leader, partitioned_leader_stops_writing_before_a_follower_takes_over)
         leader_seen_by(a, seen, sizeof(seen));
         if (strcmp(seen, neu->id) == 0)
             break;
-        sleep_ms(10);
+        test_sleep_ms(10);
     }
     cr_assert(eq(str, seen, neu->id), "a sees leader '%s'", seen);
-    sleep_ms(1000);
+    test_sleep_ms(1000);
     cr_assert(eq(ptr, writer(ms, 3), neu));
     cr_assert(eq(int, atomic_load(&a->started), 1), "a did not take the lease back");
 
