@@ -1804,7 +1804,8 @@ SUMMARY = {
            ("rollouts", "rollouts"), ("writes", "workload_writes"), ("reads", "api_audit.reads"),
            ("lists", "api_audit.by_verb.list"), ("RSS MiB", "rss_bytes"), ("CPU s", "cpu_s"),
            ("runqueue wait s", "runqueue_wait_s"), ("load 1m", "loadavg.0")],
-    "S5": [("graceful acquire s", "graceful.acquire_s"),
+    "S5": [("replicas ready s", "_ready_max"), ("graceful: old leader exit s", "graceful.old_leader_exit_s"),
+           ("graceful acquire s", "graceful.acquire_s"),
            ("graceful first write s", "graceful.first_write_s"),
            ("crash acquire s", "crash.acquire_s"), ("crash first write s", "crash.first_write_s"),
            ("rollouts", "rollouts"), ("expected", "rollouts_expected")],
@@ -1816,6 +1817,9 @@ def value(line, path):
         xs = [x[1] for x in line.get("latency_series") or []]
         w = (line.get("window_s") or 0) * 1000 + 50
         return sum(1 for x in xs if x <= w) / len(xs) if xs else None
+    if path == "_ready_max":
+        r = [x for x in line.get("ready_s") or [] if x is not None]
+        return max(r) if r else None
     if path == "_cached":
         c = line.get("cached_objects")
         return sum(c.values()) if c else None

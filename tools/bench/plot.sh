@@ -5,7 +5,8 @@
 #
 # Defaults: docs/bench/ and docs/bench/results/*.jsonl. Writes
 #   latency-cdf.png   S2 reload latency (update's server-side time to the
-#                     controller's write), CDF per configuration and scale
+#                     controller's write), CDF per configuration and scale,
+#                     zoomed on 0.9-2 s; latency-cdf-log.png: full range
 #   latency-time.png  S2 latency against time into the churn, per scale
 #   rss-scale.png     RSS after the initial sync (S1) against scale
 # Installs gnuplot-nox with apt-get when gnuplot is missing.
@@ -36,12 +37,26 @@ if [ ${#plots[@]} -gt 0 ]; then
     gnuplot <<GP
 set terminal pngcairo size 900,560 font ",11"
 set output '$out/latency-cdf.png'
-set title "S2: reload latency at 20 updates/s (source update's server time -> controller's write)"
-set xlabel "latency (ms, log scale)"
+set title "S2: reload latency at 20 updates/s, 1 s coalescing window (zoom on 0.9-2 s)"
+set xlabel "latency: source update's server time -> controller's write (ms)"
+set ylabel "fraction of reloads"
+set grid
+set key bottom right
+set xrange [900:2000]
+set yrange [0:1.02]
+set arrow from 1050,0 to 1050,1.02 nohead dt 2 lc rgb "red"
+set label "window + 50 ms" at 1055,0.05 tc rgb "red"
+plot $(IFS=,; echo "${plots[*]}")
+GP
+    gnuplot <<GP
+set terminal pngcairo size 900,560 font ",11"
+set output '$out/latency-cdf-log.png'
+set title "S2: reload latency at 20 updates/s, every configuration (log scale)"
+set xlabel "latency: source update's server time -> controller's write (ms, log scale)"
 set ylabel "fraction of reloads"
 set logscale x
 set grid
-set key bottom right
+set key top left
 set yrange [0:1.02]
 plot $(IFS=,; echo "${plots[*]}")
 GP
