@@ -96,6 +96,10 @@ if want integration || want e2e || [ "$what" = sanitizers ] || [ "$what" = deplo
             step "no Secret byte in a core dump of reloadd"
             tools/engine-check/secret-core.sh "$root/build/reloadd" || failed+=("secret core check")
         fi
+        if want e2e; then
+            step "benchmark, small scale (figures in BENCHMARKS.md; fails on S4 rollouts)"
+            RELOADD_BIN="$root/build/reloadd" tools/bench/ci-small.sh || failed+=("bench small")
+        fi
         if [ "$what" = all ] || [ "$what" = deploy ]; then
             step "container image"
             if scripts/image.sh; then
