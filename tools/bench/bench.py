@@ -37,12 +37,14 @@ import argparse
 import base64
 import concurrent.futures
 import datetime
+import hashlib
 import http.client
 import json
 import os
 import random
 import re
 import shlex
+import shutil
 import signal
 import socket
 import ssl
@@ -1096,6 +1098,27 @@ def secs(x):
     return None if x is None else round(x, 3)
 
 
+def controller_binary(template):
+    """The controller's executable (the first word that is a path to an
+    executable file, else the first word), its SHA-256 and `--version`."""
+    words = [w for w in shlex.split(template) if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", w)]
+    exe = next((w for w in words if "/" in w and os.access(w, os.X_OK) and os.path.isfile(w)), None)
+    if exe is None and words:
+        exe = shutil.which(words[0])
+    if not exe:
+        return None
+    out = {"path": exe}
+    try:
+        with open(exe, "rb") as f:
+            out["sha256"] = hashlib.sha256(f.read()).hexdigest()[:16]
+        p = subprocess.run([exe, "--version"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, timeout=5)
+        out["version"] = p.stdout.strip().splitlines()[0][:200] if p.returncode == 0 and p.stdout else None
+    except (OSError, subprocess.SubprocessError, IndexError):
+        pass
+    return out
+
+
 def machine():
     mem = 0
     model = ""
@@ -1220,6 +1243,31 @@ class Bench:
                                     max(10, end - time.time()), c)
         return synced_metric, last, n
 
+    def wait_idle(self, c, timeout=180):
+        """Waits until the controller is idle: its work queue is empty (when it
+        exports reloader_workqueue_depth) and it used under 5 % of a CPU over
+        the last 2 s. Returns the seconds waited."""
+        t0 = time.time()
+        prev = proc_status(c.pid)
+        while time.time() - t0 < timeout and c.alive():
+            time.sleep(2)
+            cur = proc_status(c.pid)
+            depth = metric_sum(c.metrics(), "reloader_workqueue_depth")
+            if prev and cur and cur["cpu_s"] - prev["cpu_s"] < 0.1 and not depth:
+                break
+            prev = cur
+        return round(time.time() - t0, 1)
+
+    def counters(self, m0, m1):
+        """Deltas of the controller's reconcile and queue counters (None when absent)."""
+        out = {}
+        for name in ("reloader_reconcile_total", "reloader_workqueue_adds_total",
+                     "reloader_events_received_total"):
+            a, b = metric_sum(m0, name), metric_sum(m1, name)
+            if b is not None:
+                out[name] = int(b - (a or 0))
+        return out or None
+
     def metrics_load(self, m0, m1):
         """Deltas of the controller's own request counters (None when absent)."""
         def by(ms, name, label):
@@ -1321,6 +1369,7 @@ class Bench:
         # Round robin: a source changes at most every len(pool)/rate seconds.
         items = [pool[i % len(pool)] for i in range(n)]
         spacing = len(pool) / self.args.rate
+        idle = self.wait_idle(c)
         g0 = self.rollouts_now()
         m0 = c.metrics()
         st0 = proc_status(c.pid) or {}
@@ -1363,6 +1412,7 @@ class Bench:
         load = self.audit.load(users, tw, t_end)
         fig = {
             "rate": self.args.rate, "seconds": self.args.churn_seconds, "updates": n,
+            "idle_wait_s": idle, "controller_counters": self.counters(m0, m1),
             "update_errors": len(errors), "writer_span_s": round(span, 2),
             "sources": len(pool), "min_spacing_s": round(spacing, 2),
             "reloads_expected": expected, "reloads_seen": len(lat), "missed": missed,
@@ -1452,6 +1502,7 @@ class Bench:
         c = self.ensure_ctl()
         users = {c.identity}
         fan = set(self.plan.fanout_workloads)
+        idle = self.wait_idle(c)
         g0 = self.rollouts_now()
         m0 = c.metrics()
         self.audit.poll()
@@ -1474,7 +1525,8 @@ class Bench:
         load = self.audit.load(users, tw, t_end)
         span = (max(got) - min(got)) if len(got) > 1 else None
         fig = {
-            "fanout": len(fan), "written": len(got),
+            "fanout": len(fan), "written": len(got), "idle_wait_s": idle,
+            "controller_counters": self.counters(m0, m1),
             "first_write_s": secs(min(got)) if got else None,
             "all_written_s": secs(max(got)) if got else None,
             "p50_s": secs(pct(got, 0.5)),
@@ -1491,6 +1543,7 @@ class Bench:
     def s4(self):
         t0 = time.time()
         old = self.ensure_ctl()
+        self.wait_idle(old)
         rc = old.stop(signal.SIGTERM)
         stop_s = old.t_exit
         g0 = self.rollouts_now()
@@ -1718,7 +1771,8 @@ def cmd_run(args):
             bench.base = base
             bench.emit("GEN", {"counts": plan.counts, "generation": gen, "machine": mach,
                                "cluster_up_s": secs(cluster.up_seconds),
-                               "fresh_cluster": cluster.owned, "controller_empty_cluster": base},
+                               "fresh_cluster": cluster.owned, "controller_empty_cluster": base,
+                               "controller_binary": controller_binary(args.controller)},
                        True, t)
             bench.rollouts = Rollouts(cluster)
             for s in scen:
