@@ -1802,16 +1802,23 @@ def cmd_run(args):
 
 
 def load_lines(files):
+    """Result lines of each file; FILE@TAG appends @TAG to every label of FILE."""
     out = []
-    for fn in files:
+    for arg in files:
+        fn, _, tag = arg.partition("@") if not os.path.exists(arg) else (arg, "", "")
         with open(fn) as f:
             for line in f:
                 line = line.strip()
-                if line:
-                    try:
-                        out.append(json.loads(line))
-                    except ValueError:
-                        print("%s: skipping a bad line" % fn, file=sys.stderr)
+                if not line:
+                    continue
+                try:
+                    d = json.loads(line)
+                except ValueError:
+                    print("%s: skipping a bad line" % fn, file=sys.stderr)
+                    continue
+                if tag:
+                    d["label"] = "%s@%s" % (d.get("label"), tag)
+                out.append(d)
     return out
 
 
