@@ -35,7 +35,7 @@ while read -r f label scale; do
 done <"$tmp/lat.index"
 if [ ${#plots[@]} -gt 0 ]; then
     gnuplot <<GP
-set terminal pngcairo size 900,560 font ",11"
+set terminal pngcairo noenhanced size 900,560 font ",11"
 set output '$out/latency-cdf.png'
 set title "S2: reload latency at 20 updates/s, 1 s coalescing window (zoom on 0.9-2 s)"
 set xlabel "latency: source update's server time -> controller's write (ms)"
@@ -49,7 +49,7 @@ set label "window + 50 ms" at 1055,0.05 tc rgb "red"
 plot $(IFS=,; echo "${plots[*]}")
 GP
     gnuplot <<GP
-set terminal pngcairo size 900,560 font ",11"
+set terminal pngcairo noenhanced size 900,560 font ",11"
 set output '$out/latency-cdf-log.png'
 set title "S2: reload latency at 20 updates/s, every configuration (log scale)"
 set xlabel "latency: source update's server time -> controller's write (ms, log scale)"
@@ -70,7 +70,7 @@ while read -r f label scale; do
 done <"$tmp/series.index"
 if [ ${#plots[@]} -gt 0 ]; then
     gnuplot <<GP
-set terminal pngcairo size 900,560 font ",11"
+set terminal pngcairo noenhanced size 900,560 font ",11"
 set output '$out/latency-time.png'
 set title "S2: reload latency against time into the churn (first run of each)"
 set xlabel "seconds since the first update"
@@ -91,7 +91,7 @@ while read -r f label; do
 done <"$tmp/rss.index"
 if [ ${#plots[@]} -gt 0 ]; then
     gnuplot <<GP
-set terminal pngcairo size 900,560 font ",11"
+set terminal pngcairo noenhanced size 900,560 font ",11"
 set output '$out/rss-scale.png'
 set title "RSS after the initial sync against cluster size"
 set xlabel "objects in the cluster (ConfigMaps + Secrets + workloads, log scale)"
