@@ -17,7 +17,20 @@ void rl_mutex_destroy(pthread_mutex_t *mu) { CHECK(pthread_mutex_destroy(mu)); }
 void rl_mutex_lock(pthread_mutex_t *mu) { CHECK(pthread_mutex_lock(mu)); }
 void rl_mutex_unlock(pthread_mutex_t *mu) { CHECK(pthread_mutex_unlock(mu)); }
 
-void rl_rwlock_init(pthread_rwlock_t *rw) { CHECK(pthread_rwlock_init(rw, NULL)); }
+/*
+ * glibc's default rwlock prefers readers: workers reading the store in a loop
+ * would starve the informer thread's writes forever. Writers go first; no
+ * caller takes a read lock twice, which this kind forbids.
+ */
+void rl_rwlock_init(pthread_rwlock_t *rw)
+{
+    pthread_rwlockattr_t attr;
+
+    CHECK(pthread_rwlockattr_init(&attr));
+    CHECK(pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP));
+    CHECK(pthread_rwlock_init(rw, &attr));
+    CHECK(pthread_rwlockattr_destroy(&attr));
+}
 void rl_rwlock_destroy(pthread_rwlock_t *rw) { CHECK(pthread_rwlock_destroy(rw)); }
 void rl_rwlock_rdlock(pthread_rwlock_t *rw) { CHECK(pthread_rwlock_rdlock(rw)); }
 void rl_rwlock_wrlock(pthread_rwlock_t *rw) { CHECK(pthread_rwlock_wrlock(rw)); }

@@ -4,6 +4,8 @@
  * As libuv's uv_mutex_lock(): a failing lock is a bug, not a condition to
  * handle. Condition variables run on CLOCK_MONOTONIC, so
  * rl_cond_wait_until_ms() takes a deadline on rl_mono_ms()'s scale.
+ * Read-write locks prefer writers (a waiting writer blocks new readers), so a
+ * thread must never take the same read lock twice.
  */
 #ifndef RL_SYNC_H
 #define RL_SYNC_H
