@@ -124,6 +124,8 @@ struct rl_events {
     uint64_t stop_deadline_ms;
     pthread_t thread;
     struct rl_events_stats st;
+    uint64_t drop_logged_ms;        /* mono ms of the last "queue full" warning */
+    uint64_t drops_unlogged;        /* drops since that warning */
 };
 
 static void pending_release(struct pending *p)
@@ -238,6 +240,7 @@ static void *poster_main(void *arg)
 {
     struct rl_events *e = arg;
 
+    rl_kube_thread_background(true);    /* Events yield the QPS to rollouts */
     for (;;) {
         struct pending p;
 
@@ -355,6 +358,7 @@ static bool warning_repeated(struct rl_events *e, const struct rl_event *ev)
 void rl_events_post(struct rl_events *e, const struct rl_event *ev)
 {
     struct pending dropped = { 0 };
+    uint64_t drops = 0;
     bool refused;
 
     if (!e || !ev || !ev->ns || !ev->name)
@@ -375,6 +379,14 @@ void rl_events_post(struct rl_events *e, const struct rl_event *ev)
             e->head = (e->head + 1) % e->cap;
             e->len--;
             e->st.dropped++;
+            /* One warning per minute at most: a full queue means a flood. */
+            e->drops_unlogged++;
+            uint64_t now = rl_clock_mono_ms(e->clock);
+            if (!e->drop_logged_ms || now - e->drop_logged_ms >= 60000) {
+                drops = e->drops_unlogged;
+                e->drops_unlogged = 0;
+                e->drop_logged_ms = now ? now : 1;
+            }
         }
         e->ring[(e->head + e->len) % e->cap] = (struct pending){
             .kind = ev->kind,
@@ -391,11 +403,15 @@ void rl_events_post(struct rl_events *e, const struct rl_event *ev)
         rl_cond_signal(&e->cv);
     }
     rl_mutex_unlock(&e->mu);
-    if (dropped.ns) {
-        rl_log_kv(RL_LOG_WARN, "event queue full; dropped the oldest event", "namespace",
-                  dropped.ns, "name", dropped.name, "reason", dropped.reason, NULL);
-        pending_release(&dropped);
+    if (drops) {
+        char n[24];
+
+        snprintf(n, sizeof(n), "%llu", (unsigned long long)drops);
+        rl_log_kv(RL_LOG_WARN, "event queue full; dropping the oldest events (next report in a "
+                  "minute at most)", "dropped", n, "namespace", dropped.ns, "name", dropped.name,
+                  "reason", dropped.reason, NULL);
     }
+    pending_release(&dropped);
 }
 
 void rl_events_stats(struct rl_events *e, struct rl_events_stats *out)

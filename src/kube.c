@@ -38,6 +38,7 @@ struct rl__kube_thread {
 };
 
 static _Thread_local char last_error[640];
+static _Thread_local bool background;   /* rl_kube_thread_background() */
 
 /* ---------------------------------------------------------------------- */
 /* Shared helpers (kube-int.h) */
@@ -665,11 +666,30 @@ static int perform_once(struct rl_kube *k, const char *method, const char *path,
     return err;
 }
 
-/* Waits for the client-side token bucket. */
+void rl_kube_thread_background(bool on)
+{
+    background = on;
+}
+
+/*
+ * Waits for the client-side token bucket. Background threads take only
+ * spare tokens, polling (at most every 100 ms) while foreground requests
+ * hold the bucket's future, and queue normally after a bounded wait.
+ */
 static void wait_turn(struct rl_kube *k)
 {
-    uint64_t wait;
+    uint64_t wait, waited = 0;
 
+    while (background && waited < RL_KUBE_BACKGROUND_WAIT_MS) {
+        rl_mutex_lock(&k->mu);
+        wait = rl_bucket_try_take(&k->bucket, rl_clock_mono_ms(k->clock));
+        rl_mutex_unlock(&k->mu);
+        if (!wait)
+            return;
+        wait = wait < 100 ? wait : 100;
+        sleep_ms(wait);
+        waited += wait;
+    }
     rl_mutex_lock(&k->mu);
     wait = rl_bucket_reserve(&k->bucket, rl_clock_mono_ms(k->clock));
     rl_mutex_unlock(&k->mu);

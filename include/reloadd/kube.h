@@ -79,6 +79,16 @@ int rl_kube_request(struct rl_kube *k, const char *method, const char *path,
                     const char *body, const char *content_type,
                     struct rl_kube_response *resp);
 
+/*
+ * Marks the calling thread's requests as background (the Event poster): they
+ * use only the token bucket's spare capacity, a token no foreground request
+ * has promised, so Events never delay a rollout under --kube-api-qps. A
+ * background request that found no spare token for RL_KUBE_BACKGROUND_WAIT_MS
+ * queues like any other, so it is never starved for good.
+ */
+#define RL_KUBE_BACKGROUND_WAIT_MS 10000
+void rl_kube_thread_background(bool background);
+
 /* Convenience wrappers; the object comes back in resp->body. */
 int rl_kube_get(struct rl_kube *k, const char *path, struct rl_kube_response *resp);
 int rl_kube_create(struct rl_kube *k, const char *collection_path, const char *json,

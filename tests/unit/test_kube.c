@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -281,6 +282,58 @@ Test(kube, reads_retry_transport_errors_writes_do_not)
     cr_assert(eq(int, s.n, 1), "a POST that may have been applied is not repeated");
     cr_assert(eq(str, s.verb, "create"));
     cr_assert(eq(str, s.resource, "namespaces"));
+    rl_kube_response_release(&resp);
+    rl_kube_free(k);
+}
+
+/* A background thread that creates in a loop, counting what it got through. */
+struct bg_poster {
+    struct rl_kube *k;
+    atomic_int done;
+    atomic_bool stop;
+};
+
+static void *bg_post(void *arg)
+{
+    struct bg_poster *b = arg;
+    struct rl_kube_response resp;
+
+    rl_kube_thread_background(true);
+    rl_kube_response_init(&resp);
+    while (!atomic_load(&b->stop)) {
+        rl_kube_create(b->k, "/api/v1/namespaces/ns/events", "{}", &resp);
+        atomic_fetch_add(&b->done, 1);
+    }
+    rl_kube_response_release(&resp);
+    return NULL;
+}
+
+/*
+ * The failing requests still pass the token bucket: at 10 QPS a foreground
+ * thread's 20 writes hold every token, so a background poster gets almost
+ * none of them (it would get half if it queued like the rest) and resumes
+ * once the foreground is done.
+ */
+Test(kube, background_requests_take_only_spare_tokens)
+{
+    struct rl_kube_opts o = { .qps = 10, .burst = 1, .max_retries = -1 };
+    struct rl_kube *k = client_for(closed_port(), NULL, &o);
+    struct bg_poster b = { .k = k };
+    struct rl_kube_response resp;
+    pthread_t t;
+    int during;
+
+    rl_kube_response_init(&resp);
+    rl_thread_start(&t, "bg-poster", bg_post, &b);
+    for (int i = 0; i < 20; i++)
+        cr_assert(eq(int, rl_kube_create(k, "/api/v1/namespaces", "{}", &resp), RL_ETRANSPORT));
+    during = atomic_load(&b.done);
+    for (int i = 0; i < 100 && atomic_load(&b.done) < during + 3; i++)
+        usleep(50 * 1000);
+    atomic_store(&b.stop, true);
+    rl_thread_join(t);
+    cr_assert(le(int, during, 4), "background got %d of the foreground's 20 tokens", during);
+    cr_assert(ge(int, atomic_load(&b.done), during + 3), "background starved after the foreground");
     rl_kube_response_release(&resp);
     rl_kube_free(k);
 }

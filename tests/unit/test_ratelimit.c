@@ -35,6 +35,26 @@ Test(ratelimit, hold_defers_next_token_until_retry_after)
     cr_assert(eq(u64, rl_bucket_reserve(&b, 3000), 200));
 }
 
+Test(ratelimit, try_take_uses_only_spare_tokens)
+{
+    struct rl_bucket b;
+
+    rl_bucket_init(&b, 10, 2, 1000);
+    cr_assert_eq(rl_bucket_try_take(&b, 1000), 0);      /* burst: free tokens */
+    cr_assert_eq(rl_bucket_try_take(&b, 1000), 0);
+    cr_assert_eq(rl_bucket_try_take(&b, 1000), 100);    /* empty: next in 100 ms */
+    cr_assert_eq(rl_bucket_try_take(&b, 1050), 50);     /* nothing taken meanwhile */
+    cr_assert_eq(rl_bucket_try_take(&b, 1100), 0);
+    /* A foreground reserve promises future tokens: spare capacity waits for them. */
+    cr_assert_eq(rl_bucket_reserve(&b, 1100), 100);
+    cr_assert_eq(rl_bucket_reserve(&b, 1100), 200);
+    cr_assert_eq(rl_bucket_try_take(&b, 1250), 150);    /* -1.5 tokens at 1250 */
+    cr_assert_eq(rl_bucket_try_take(&b, 1400), 0);
+    /* Unlimited: always free. */
+    rl_bucket_init(&b, 0, 1, 0);
+    cr_assert_eq(rl_bucket_try_take(&b, 0), 0);
+}
+
 Test(ratelimit, backoff_doubles_and_caps)
 {
     cr_assert(eq(u64, rl_backoff_ms(0, 5, 1000), 5));
