@@ -124,9 +124,15 @@ static void on_result(void *ctx, const struct rl_reconcile_result *res)
         return;
     if (ok && !res->dry_run) {
         acquired = atomic_exchange(&a->acquired_ms, 0);
-        if (acquired)
-            rl_metrics_first_write_after_acquire(a->metrics,
-                                                 (double)(rl_mono_ms() - acquired) / 1000.0);
+        if (acquired) {
+            double s = (double)(rl_mono_ms() - acquired) / 1000.0;
+            char v[32];
+
+            rl_metrics_first_write_after_acquire(a->metrics, s);
+            snprintf(v, sizeof(v), "%.3f", s);
+            rl_log_kv(RL_LOG_INFO, "first reconcile as leader", "seconds_after_acquire", v,
+                      NULL);
+        }
     }
     if (res->action != RL_ACTION_ROLLOUT)
         return;

@@ -2,8 +2,14 @@
 # Deployments while the leader is terminated or killed 20 times. Afterwards
 # every Deployment's record equals its source's hash, and each rolled
 # exactly once per version of its source: no missed reload, no duplicate.
+# The API server's audit log shows every workload write made by the Lease
+# holder of its moment. E2E_CHURN_SECONDS spreads the kills over a longer
+# run (the 10-minute soak of issue 6: E2E_CHURN_SECONDS=600).
 ns=$(e2e_ns churn)
 kills=${E2E_CHURN_KILLS:-20}
+gap=2
+[ "${E2E_CHURN_SECONDS:-0}" -gt $((2 * kills)) ] && gap=$((E2E_CHURN_SECONDS / kills))
+since=$(date -u +%Y-%m-%dT%H:%M:%S.000000Z)
 lease_args=(--lease-duration=4s --renew-deadline=3s --retry-period=500ms --namespaces="$ns")
 kubectl delete lease -n reloadd stakater-reloader-lock --ignore-not-found >/dev/null
 
@@ -56,8 +62,9 @@ E2E_PIDS+=("$writer")
 
 pid_of() { local v="E2E_PID_$1"; echo "${!v}"; }
 next=3
+t_start=$(date +%s)
 for k in $(seq 1 "$kills"); do
-    sleep 2
+    sleep "$gap"
     leader=$(e2e_lease_holder)
     [ -n "$leader" ] || { sleep 2; leader=$(e2e_lease_holder); }
     [ -n "$leader" ] || e2e_fail "no leader at kill $k"
@@ -69,7 +76,7 @@ done
 touch "$E2E_DIR/stop-writer"
 wait "$writer" 2>/dev/null || true
 changes=$(wc -l <"$E2E_DIR/changes")
-e2e_log "$kills leader kills, $changes ConfigMap changes"
+e2e_log "$kills leader kills, $changes ConfigMap changes in $(($(date +%s) - t_start)) s"
 
 # Settle: every Deployment's record equals its ConfigMap's current hash.
 expected() { # writes "configmap hash" lines
@@ -101,3 +108,9 @@ while read -r d g0; do
 done <"$E2E_DIR/gen0"
 e2e_log "200 Deployments: $missed with a missed reload, $dup with a duplicate rollout"
 [ $missed -eq 0 ] && [ $dup -eq 0 ] || e2e_fail "rollouts do not match the versions followed"
+
+audit=$(e2e_audit_single_writer "$since")
+e2e_log "audit: $(jq -c '{writes, leaseWrites, violations: (.violations | length)}' <<<"$audit")"
+[ "$(jq '.violations | length' <<<"$audit")" -eq 0 ] || e2e_fail "writes by a non-holder: $(jq -r '.violations[]' <<<"$audit" | head -5)"
+first=$(grep -ho 'seconds_after_acquire[=":]*[0-9.]*' "$E2E_DIR"/reloadd-r*.log | grep -o '[0-9.]*$' | sort -n)
+e2e_log "first reconcile after acquiring: $(wc -l <<<"$first") acquisitions, median $(awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}' <<<"$first") s, max $(tail -1 <<<"$first") s"
