@@ -1,6 +1,7 @@
 /* events.c - Kubernetes Events on reloaded workloads, off the hot path */
 #include "reloadd/events.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,12 +122,15 @@ struct rl_events {
     struct pending *ring;
     size_t cap, head, len;
     bool started, stopping;
+    atomic_bool give_up;            /* set at the stop deadline: abandon the API wait */
     uint64_t stop_deadline_ms;
     pthread_t thread;
     struct rl_events_stats st;
-    uint64_t drop_logged_ms;        /* mono ms of the last "queue full" warning */
+    uint64_t drop_logged_ms;        /* mono ms of the last drop warning */
     uint64_t drops_unlogged;        /* drops since that warning */
 };
+
+static void note_dropped(struct rl_events *e, const struct pending *p, const char *why);
 
 static void pending_release(struct pending *p)
 {
@@ -214,6 +218,12 @@ static void create(struct rl_events *e, const struct pending *p)
         if (!err || !rl_err_retriable(err))
             break;
     }
+    if (err == RL_EBUSY || err == RL_ESHUTDOWN) {
+        /* Never sent: rollouts had the API budget, or we are leaving. */
+        note_dropped(e, p, err == RL_EBUSY ? "no spare API budget (rollouts come first)"
+                                           : "shutting down");
+        goto out;
+    }
     rl_mutex_lock(&e->mu);
     if (err)
         e->st.failed++;
@@ -231,16 +241,46 @@ static void create(struct rl_events *e, const struct pending *p)
         rl_log_kv(RL_LOG_DEBUG, "event recorded", "namespace", p->ns, "name", p->name,
                   "reason", p->reason, NULL);
     }
+out:
     rl_kube_response_release(&resp);
     rl_buf_release(&body);
     free(path);
+}
+
+/*
+ * Counts a dropped Event and warns at most once a minute with the count
+ * since the last warning: drops come in floods (a full queue, an API budget
+ * spent on rollouts), and one line per Event would be a flood of its own.
+ */
+static void note_dropped(struct rl_events *e, const struct pending *p, const char *why)
+{
+    uint64_t now, drops = 0;
+
+    rl_mutex_lock(&e->mu);
+    e->st.dropped++;
+    e->drops_unlogged++;
+    now = rl_clock_mono_ms(e->clock);
+    if (!e->drop_logged_ms || now - e->drop_logged_ms >= 60000) {
+        drops = e->drops_unlogged;
+        e->drops_unlogged = 0;
+        e->drop_logged_ms = now ? now : 1;
+    }
+    rl_mutex_unlock(&e->mu);
+    if (drops) {
+        char n[24];
+
+        snprintf(n, sizeof(n), "%llu", (unsigned long long)drops);
+        rl_log_kv(RL_LOG_WARN, "events dropped (next report in a minute at most)", "why", why,
+                  "dropped", n, "last_namespace", p->ns, "last_name", p->name, "last_reason",
+                  p->reason, NULL);
+    }
 }
 
 static void *poster_main(void *arg)
 {
     struct rl_events *e = arg;
 
-    rl_kube_thread_background(true);    /* Events yield the QPS to rollouts */
+    rl_kube_thread_background(true, &e->give_up); /* Events yield the QPS to rollouts */
     for (;;) {
         struct pending p;
 
@@ -302,6 +342,7 @@ void rl_events_stop(struct rl_events *e, uint64_t drain_ms)
     if (running) {
         e->stopping = true;
         e->stop_deadline_ms = rl_mono_ms() + drain_ms;
+        atomic_store(&e->give_up, true);    /* drain what the budget allows now */
         rl_cond_broadcast(&e->cv);
     }
     rl_mutex_unlock(&e->mu);
@@ -358,7 +399,6 @@ static bool warning_repeated(struct rl_events *e, const struct rl_event *ev)
 void rl_events_post(struct rl_events *e, const struct rl_event *ev)
 {
     struct pending dropped = { 0 };
-    uint64_t drops = 0;
     bool refused;
 
     if (!e || !ev || !ev->ns || !ev->name)
@@ -378,15 +418,6 @@ void rl_events_post(struct rl_events *e, const struct rl_event *ev)
             memset(&e->ring[e->head], 0, sizeof(dropped));
             e->head = (e->head + 1) % e->cap;
             e->len--;
-            e->st.dropped++;
-            /* One warning per minute at most: a full queue means a flood. */
-            e->drops_unlogged++;
-            uint64_t now = rl_clock_mono_ms(e->clock);
-            if (!e->drop_logged_ms || now - e->drop_logged_ms >= 60000) {
-                drops = e->drops_unlogged;
-                e->drops_unlogged = 0;
-                e->drop_logged_ms = now ? now : 1;
-            }
         }
         e->ring[(e->head + e->len) % e->cap] = (struct pending){
             .kind = ev->kind,
@@ -403,15 +434,10 @@ void rl_events_post(struct rl_events *e, const struct rl_event *ev)
         rl_cond_signal(&e->cv);
     }
     rl_mutex_unlock(&e->mu);
-    if (drops) {
-        char n[24];
-
-        snprintf(n, sizeof(n), "%llu", (unsigned long long)drops);
-        rl_log_kv(RL_LOG_WARN, "event queue full; dropping the oldest events (next report in a "
-                  "minute at most)", "dropped", n, "namespace", dropped.ns, "name", dropped.name,
-                  "reason", dropped.reason, NULL);
+    if (dropped.ns) {
+        note_dropped(e, &dropped, "the event queue is full: dropped the oldest");
+        pending_release(&dropped);
     }
-    pending_release(&dropped);
 }
 
 void rl_events_stats(struct rl_events *e, struct rl_events_stats *out)

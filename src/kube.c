@@ -1,6 +1,7 @@
 /* kube.c - the Kubernetes API client: configuration of curl, REST verbs, LIST */
 #include "kube-int.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,7 @@ struct rl__kube_thread {
 
 static _Thread_local char last_error[640];
 static _Thread_local bool background;   /* rl_kube_thread_background() */
+static _Thread_local const atomic_bool *background_give_up;
 
 /* ---------------------------------------------------------------------- */
 /* Shared helpers (kube-int.h) */
@@ -666,35 +668,47 @@ static int perform_once(struct rl_kube *k, const char *method, const char *path,
     return err;
 }
 
-void rl_kube_thread_background(bool on)
+void rl_kube_thread_background(bool on, const atomic_bool *give_up)
 {
     background = on;
+    background_give_up = on ? give_up : NULL;
 }
 
-/*
- * Waits for the client-side token bucket. Background threads take only
- * spare tokens, polling (at most every 100 ms) while foreground requests
- * hold the bucket's future, and queue normally after a bounded wait.
- */
-static void wait_turn(struct rl_kube *k)
+/* Background: a spare token (half the burst left to the others), polled at most every 100 ms. */
+static int wait_spare(struct rl_kube *k)
 {
     uint64_t wait, waited = 0;
 
-    while (background && waited < RL_KUBE_BACKGROUND_WAIT_MS) {
+    for (;;) {
+        if (background_give_up && atomic_load(background_give_up))
+            return RL_ESHUTDOWN;
         rl_mutex_lock(&k->mu);
-        wait = rl_bucket_try_take(&k->bucket, rl_clock_mono_ms(k->clock));
+        wait = rl_bucket_try_take(&k->bucket, rl_clock_mono_ms(k->clock),
+                                  floor(k->bucket.burst / 2));
         rl_mutex_unlock(&k->mu);
         if (!wait)
-            return;
+            return 0;
+        if (waited >= RL_KUBE_BACKGROUND_WAIT_MS)
+            return RL_EBUSY;
         wait = wait < 100 ? wait : 100;
         sleep_ms(wait);
         waited += wait;
     }
+}
+
+/* Waits for the client-side token bucket. */
+static int wait_turn(struct rl_kube *k)
+{
+    uint64_t wait;
+
+    if (background)
+        return wait_spare(k);
     rl_mutex_lock(&k->mu);
     wait = rl_bucket_reserve(&k->bucket, rl_clock_mono_ms(k->clock));
     rl_mutex_unlock(&k->mu);
     if (wait)
         sleep_ms(wait);
+    return 0;
 }
 
 static double random01(void)
@@ -720,7 +734,13 @@ int rl_kube_request(struct rl_kube *k, const char *method, const char *path,
     for (;;) {
         uint64_t wait_ms = 0;
 
-        wait_turn(k);
+        err = wait_turn(k);
+        if (err) {
+            snprintf(resp->message, sizeof(resp->message), "%s: not sent (%s)", path,
+                     err == RL_EBUSY ? "the API request budget was spent on foreground work"
+                                     : "shutting down");
+            break;
+        }
         err = perform_once(k, method, path, body, content_type, resp);
         if (!err)
             break;

@@ -31,16 +31,18 @@ uint64_t rl_bucket_reserve(struct rl_bucket *b, uint64_t now_ms)
     return (uint64_t)ceil(-b->tokens * 1000.0 / b->qps);
 }
 
-uint64_t rl_bucket_try_take(struct rl_bucket *b, uint64_t now_ms)
+uint64_t rl_bucket_try_take(struct rl_bucket *b, uint64_t now_ms, double reserve)
 {
+    double need = fmin(reserve, b->burst - 1.0) + 1.0;
+
     if (b->qps <= 0.0)
         return 0;
     refill(b, now_ms);
-    if (b->tokens >= 1.0) {
+    if (b->tokens >= need) {
         b->tokens -= 1.0;
         return 0;
     }
-    return (uint64_t)ceil((1.0 - b->tokens) * 1000.0 / b->qps);
+    return (uint64_t)ceil((need - b->tokens) * 1000.0 / b->qps);
 }
 
 void rl_bucket_hold(struct rl_bucket *b, uint64_t now_ms, uint64_t until_ms)

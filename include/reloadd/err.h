@@ -28,6 +28,7 @@
     X(TLS,          -4005,      "TLS handshake or certificate failure")     \
     X(CONFIG,       -4006,      "invalid configuration")                    \
     X(NOTLEADER,    -4007,      "not the leader")                           \
+    X(BUSY,         -4008,      "no spare API request capacity")            \
     X(BADREQUEST,   -4400,      "bad request (HTTP 400)")                   \
     X(UNAUTHORIZED, -4401,      "unauthorized (HTTP 401)")                  \
     X(FORBIDDEN,    -4403,      "forbidden (HTTP 403)")                     \

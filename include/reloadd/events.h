@@ -14,7 +14,11 @@
  * "<workload>.<hex unix nanoseconds>" as client-go's recorder names them.
  * Posting happens on a thread of its own from a bounded queue, so a worker
  * never waits on it; when the queue is full the OLDEST Event is dropped,
- * logged and counted. A failed POST that may succeed later (transport,
+ * logged (once a minute at most) and counted. The poster's requests are
+ * background requests (kube.h): they spend only the API budget rollouts
+ * leave over, so an Event never delays a rollout under --kube-api-qps; an
+ * Event that found no spare budget for a few seconds is dropped, and the
+ * ones queued at stop are sent only if the budget allows at once. A failed POST that may succeed later (transport,
  * 429, 5xx) is retried a few times with backoff; other failures are logged
  * once. Each rl_events_post() yields at most one Event, and a Warning is
  * recorded at most once per warning_interval_ms for the same workload and

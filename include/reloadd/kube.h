@@ -23,6 +23,7 @@
 #ifndef RL_KUBE_H
 #define RL_KUBE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -81,13 +82,14 @@ int rl_kube_request(struct rl_kube *k, const char *method, const char *path,
 
 /*
  * Marks the calling thread's requests as background (the Event poster): they
- * use only the token bucket's spare capacity, a token no foreground request
- * has promised, so Events never delay a rollout under --kube-api-qps. A
- * background request that found no spare token for RL_KUBE_BACKGROUND_WAIT_MS
- * queues like any other, so it is never starved for good.
+ * take a token only while the bucket keeps half its burst for the others, so
+ * Events never delay a rollout under --kube-api-qps. A background request
+ * that found no spare token within RL_KUBE_BACKGROUND_WAIT_MS is not sent and
+ * fails with RL_EBUSY; one whose give_up flag (may be NULL) turns true while
+ * it waits fails with RL_ESHUTDOWN.
  */
-#define RL_KUBE_BACKGROUND_WAIT_MS 10000
-void rl_kube_thread_background(bool background);
+#define RL_KUBE_BACKGROUND_WAIT_MS 5000
+void rl_kube_thread_background(bool background, const atomic_bool *give_up);
 
 /* Convenience wrappers; the object comes back in resp->body. */
 int rl_kube_get(struct rl_kube *k, const char *path, struct rl_kube_response *resp);

@@ -28,11 +28,12 @@ void rl_bucket_init(struct rl_bucket *b, double qps, double burst, uint64_t now_
 uint64_t rl_bucket_reserve(struct rl_bucket *b, uint64_t now_ms);
 
 /*
- * Takes one token only if a whole one is free now (no caller has promised
- * it): returns 0 and takes it, or returns how long until one would be free
- * and takes nothing. For work that must only use spare capacity.
+ * Takes one token only if it leaves at least `reserve` tokens in the bucket
+ * (so none that a caller has promised): returns 0 and takes it, or returns
+ * how long until it could and takes nothing. For work that must only use
+ * spare capacity and leave the others their burst.
  */
-uint64_t rl_bucket_try_take(struct rl_bucket *b, uint64_t now_ms);
+uint64_t rl_bucket_try_take(struct rl_bucket *b, uint64_t now_ms, double reserve);
 
 /* Pushes the next token out to at least until_ms (a 429's Retry-After). */
 void rl_bucket_hold(struct rl_bucket *b, uint64_t now_ms, uint64_t until_ms);

@@ -102,22 +102,28 @@ Test(events, body_is_a_core_v1_event_on_the_workload)
     rl_buf_release(&b);
 }
 
-static struct rl_kube *client_for(struct http_sink *s)
+static struct rl_kube *client_with(struct http_sink *s, const struct rl_kube_opts *ko)
 {
     struct rl_kubeconfig *cfg = NULL;
     char errbuf[512];
     char *yaml = rl_xasprintf("clusters:\n- name: c\n  cluster: {server: '%s'}\n"
                               "contexts:\n- name: x\n  context: {cluster: c}\n"
                               "current-context: x\n", http_sink_url(s));
-    struct rl_kube_opts ko = { .request_timeout_ms = 500, .max_retries = 0 };
     struct rl_kube *k;
 
     cr_assert(eq(int, rl_kubeconfig_parse(&cfg, "/t/config", yaml, strlen(yaml), NULL, errbuf,
                                           sizeof(errbuf)), 0), "%s", errbuf);
     free(yaml);
-    k = rl_kube_new(cfg, &ko, NULL);
+    k = rl_kube_new(cfg, ko, NULL);
     cr_assert(ne(ptr, k, NULL));
     return k;
+}
+
+static struct rl_kube *client_for(struct http_sink *s)
+{
+    struct rl_kube_opts ko = { .request_timeout_ms = 500, .max_retries = 0 };
+
+    return client_with(s, &ko);
 }
 
 static void wait_finished(struct rl_events *e, uint64_t n)
@@ -213,6 +219,52 @@ Test(events, a_hanging_api_never_blocks_post_and_the_queue_is_bounded)
     cr_assert(eq(u64, st.dropped, 46));
     rl_events_stop(e, 0);
     rl_events_free(e);
+    rl_kube_free(k);
+    http_sink_stop(s);
+}
+
+/*
+ * At 1 QPS with a burst of 2, one token is the foreground's reserve: after
+ * two foreground requests an Event waits for the bucket to hold two tokens
+ * again, is abandoned (not sent, counted dropped) by a stop meanwhile, and
+ * is sent once the budget is back when nothing stops it.
+ */
+Test(events, events_use_only_the_spare_api_budget)
+{
+    struct http_sink *s = http_sink_start();
+    struct rl_kube_opts ko = { .qps = 1, .burst = 2, .request_timeout_ms = 500, .max_retries = -1 };
+    struct rl_kube *k = client_with(s, &ko);
+    struct rl_events *e = rl_events_new(k, NULL, NULL);
+    struct rl_kube_response resp;
+    struct rl_events_stats st;
+    struct timespec pause = { 0, 300 * 1000000L };
+    uint64_t t0;
+
+    http_sink_respond(s, 201, "{}");
+    rl_kube_response_init(&resp);
+    cr_assert(eq(int, rl_kube_get(k, "/api/v1/namespaces/a", &resp), 0));
+    cr_assert(eq(int, rl_kube_get(k, "/api/v1/namespaces/b", &resp), 0));
+    rl_events_start(e);
+    rl_events_post(e, &reloaded);
+    nanosleep(&pause, NULL);
+    cr_assert(eq(sz, http_sink_count(s), 2), "the Event took the foreground's reserve");
+    t0 = rl_mono_ms();
+    rl_events_stop(e, 0);
+    cr_assert(lt(u64, rl_mono_ms() - t0, 1000), "stop waited for the API budget");
+    rl_events_stats(e, &st);
+    cr_assert(eq(u64, st.dropped, 1));
+    cr_assert(eq(u64, st.created, 0));
+    rl_events_free(e);
+
+    e = rl_events_new(k, NULL, NULL);
+    rl_events_start(e);
+    rl_events_post(e, &reloaded);
+    wait_finished(e, 1);
+    rl_events_stats(e, &st);
+    cr_assert(eq(u64, st.created, 1));
+    cr_assert(eq(sz, http_sink_count(s), 3));
+    rl_events_free(e);
+    rl_kube_response_release(&resp);
     rl_kube_free(k);
     http_sink_stop(s);
 }

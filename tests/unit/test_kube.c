@@ -298,7 +298,7 @@ static void *bg_post(void *arg)
     struct bg_poster *b = arg;
     struct rl_kube_response resp;
 
-    rl_kube_thread_background(true);
+    rl_kube_thread_background(true, NULL);
     rl_kube_response_init(&resp);
     while (!atomic_load(&b->stop)) {
         rl_kube_create(b->k, "/api/v1/namespaces/ns/events", "{}", &resp);

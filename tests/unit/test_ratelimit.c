@@ -40,19 +40,30 @@ Test(ratelimit, try_take_uses_only_spare_tokens)
     struct rl_bucket b;
 
     rl_bucket_init(&b, 10, 2, 1000);
-    cr_assert_eq(rl_bucket_try_take(&b, 1000), 0);      /* burst: free tokens */
-    cr_assert_eq(rl_bucket_try_take(&b, 1000), 0);
-    cr_assert_eq(rl_bucket_try_take(&b, 1000), 100);    /* empty: next in 100 ms */
-    cr_assert_eq(rl_bucket_try_take(&b, 1050), 50);     /* nothing taken meanwhile */
-    cr_assert_eq(rl_bucket_try_take(&b, 1100), 0);
+    cr_assert_eq(rl_bucket_try_take(&b, 1000, 0), 0);      /* burst: free tokens */
+    cr_assert_eq(rl_bucket_try_take(&b, 1000, 0), 0);
+    cr_assert_eq(rl_bucket_try_take(&b, 1000, 0), 100);    /* empty: next in 100 ms */
+    cr_assert_eq(rl_bucket_try_take(&b, 1050, 0), 50);     /* nothing taken meanwhile */
+    cr_assert_eq(rl_bucket_try_take(&b, 1100, 0), 0);
     /* A foreground reserve promises future tokens: spare capacity waits for them. */
     cr_assert_eq(rl_bucket_reserve(&b, 1100), 100);
     cr_assert_eq(rl_bucket_reserve(&b, 1100), 200);
-    cr_assert_eq(rl_bucket_try_take(&b, 1250), 150);    /* -1.5 tokens at 1250 */
-    cr_assert_eq(rl_bucket_try_take(&b, 1400), 0);
+    cr_assert_eq(rl_bucket_try_take(&b, 1250, 0), 150);    /* -1.5 tokens at 1250 */
+    cr_assert_eq(rl_bucket_try_take(&b, 1400, 0), 0);
+    /* A reserve of 2 in a bucket of 4: two tokens for background work, no more. */
+    rl_bucket_init(&b, 10, 4, 0);
+    cr_assert_eq(rl_bucket_try_take(&b, 0, 2), 0);
+    cr_assert_eq(rl_bucket_try_take(&b, 0, 2), 0);
+    cr_assert_eq(rl_bucket_try_take(&b, 0, 2), 100);
+    cr_assert_eq(rl_bucket_reserve(&b, 0), 0);          /* the reserve is the foreground's */
+    cr_assert_eq(rl_bucket_reserve(&b, 0), 0);
+    /* A reserve beyond the burst still lets the last token go when the bucket is full. */
+    rl_bucket_init(&b, 10, 2, 0);
+    cr_assert_eq(rl_bucket_try_take(&b, 0, 5), 0);
+    cr_assert_eq(rl_bucket_try_take(&b, 0, 5), 100);      /* until the bucket is full again */
     /* Unlimited: always free. */
     rl_bucket_init(&b, 0, 1, 0);
-    cr_assert_eq(rl_bucket_try_take(&b, 0), 0);
+    cr_assert_eq(rl_bucket_try_take(&b, 0, 0), 0);
 }
 
 Test(ratelimit, backoff_doubles_and_caps)
