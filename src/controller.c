@@ -140,10 +140,14 @@ static void restore_event(struct rl_controller *c, const char *wkey, uint64_t ev
     rl_mutex_unlock(&c->stamp_mu);
 }
 
-static void add_key(struct rl_controller *c, const char *wkey, bool source_event)
+/* bulk: a pass over every workload, served after the keys of live changes. */
+static void add_key(struct rl_controller *c, const char *wkey, bool source_event, bool bulk)
 {
+    int err;
+
     stamp_key(c, wkey, source_event);
-    if (rl_workqueue_add(c->wq, wkey) == 0 && c->hooks.on_enqueue)
+    err = bulk ? rl_workqueue_add_bulk(c->wq, wkey) : rl_workqueue_add(c->wq, wkey);
+    if (err == 0 && c->hooks.on_enqueue)
         c->hooks.on_enqueue(c->hooks.ctx);
 }
 
@@ -154,7 +158,7 @@ static void enqueue(void *ctx, const char *wkey)
     /* Before the caches synced, the startup pass will visit every key. */
     if (!atomic_load(&c->synced))
         return;
-    add_key(c, wkey, false);
+    add_key(c, wkey, false, false);
 }
 
 /* As enqueue(), for keys made stale by a source event. */
@@ -164,7 +168,7 @@ static void enqueue_source(void *ctx, const char *wkey)
 
     if (!atomic_load(&c->synced))
         return;
-    add_key(c, wkey, true);
+    add_key(c, wkey, true, false);
 }
 
 static void requeue_after(void *ctx, const char *wkey, uint64_t delay_ms)
@@ -184,7 +188,7 @@ static void enqueue_startup(void *ctx, const char *wkey)
         atomic_fetch_add(&c->startup_pending, 1);
     }
     rl_mutex_unlock(&c->startup_mu);
-    add_key(c, wkey, false);
+    add_key(c, wkey, false, true);
 }
 
 static void startup_key_done(struct rl_controller *c, const char *wkey)

@@ -8,7 +8,7 @@
  *
  *   IDLE        in no list; kept only while it has failures to remember
  *   DELAYED     in `delayed`, ready at due_ms
- *   QUEUED      in `ready`
+ *   QUEUED      in `ready`, or in `ready_bulk` if only bulk adds want it
  *   PROCESSING  in `lent`
  *   DIRTY       in `lent`, and pending again from due_ms on
  *
@@ -16,7 +16,9 @@
  * into whatever the item already promises, keeping the earlier due time.
  * That single rule gives deduplication, earlier-deadline-wins, and the
  * coalescing window (an add is due coalesce_ms after it is made, so later
- * adds of a waiting key are due later and change nothing).
+ * adds of a waiting key are due later and change nothing). An item's `bulk`
+ * flag follows the same merge: any non-bulk add clears it, so a key wanted
+ * by a live change is never served as bulk.
  *
  * Locks: one mutex per shard guards everything of the shard; the bucket
  * has its own mutex. No path holds two locks at once.
@@ -49,6 +51,7 @@ struct item {
     const char *key;            /* the map's copy; lives as long as the item */
     enum item_state state;
     unsigned failures;          /* rate-limited adds since the last forget */
+    bool bulk;                  /* DELAYED, QUEUED, DIRTY: only bulk adds want it */
     uint64_t due_ms;            /* DELAYED, DIRTY: pending from then on */
     uint64_t seq;               /* DELAYED: FIFO order among equal due times */
     size_t heap_idx;            /* DELAYED: index in `delayed` */
@@ -63,12 +66,13 @@ struct item_list {
 
 struct shard {
     pthread_mutex_t mu;
-    pthread_cond_t more;        /* `ready` grew, the next due time moved earlier, or shutdown */
+    pthread_cond_t more;        /* a ready list grew, the next due time moved earlier, or shutdown */
     pthread_cond_t idle;        /* `lent` became empty */
 
     /* Protected by `mu`. */
     struct rl_map items;        /* key -> struct item; owns the items */
     struct item_list ready;     /* QUEUED, oldest first */
+    struct item_list ready_bulk;/* QUEUED by bulk adds only, served when `ready` is empty */
     struct item_list lent;      /* PROCESSING and DIRTY, lent longest first */
     struct rl_heap delayed;     /* DELAYED, soonest first */
     uint64_t seq;
@@ -190,7 +194,7 @@ static void make_ready(struct shard *sh, struct item *it, uint64_t since_ms)
 {
     it->state = ITEM_QUEUED;
     it->since_ms = since_ms;
-    list_append(&sh->ready, it);
+    list_append(it->bulk ? &sh->ready_bulk : &sh->ready, it);
     rl_cond_signal(&sh->more);
 }
 
@@ -206,19 +210,22 @@ static void make_delayed(struct shard *sh, struct item *it, uint64_t due_ms)
 }
 
 /*
- * Records that the key is wanted from due_ms on. Returns false if that made
- * the key pending, true if it merged into what the key already promised.
+ * Records that the key is wanted from due_ms on (by a bulk add or not).
+ * Returns false if that made the key pending, true if it merged into what
+ * the key already promised.
  */
-static bool schedule(struct shard *sh, struct item *it, uint64_t due_ms, uint64_t now)
+static bool schedule(struct shard *sh, struct item *it, uint64_t due_ms, uint64_t now, bool bulk)
 {
     switch (it->state) {
     case ITEM_IDLE:
+        it->bulk = bulk;
         if (due_ms <= now)
             make_ready(sh, it, now);
         else
             make_delayed(sh, it, due_ms);
         return false;
     case ITEM_DELAYED:
+        it->bulk = it->bulk && bulk;
         if (due_ms >= it->due_ms)
             return true;
         if (due_ms <= now) {
@@ -232,12 +239,19 @@ static bool schedule(struct shard *sh, struct item *it, uint64_t due_ms, uint64_
             rl_cond_signal(&sh->more);
         return true;
     case ITEM_QUEUED:
+        if (it->bulk && !bulk) {        /* a live change: to the front class */
+            list_remove(&sh->ready_bulk, it);
+            it->bulk = false;
+            list_append(&sh->ready, it);
+        }
         return true;
     case ITEM_PROCESSING:
         it->state = ITEM_DIRTY;
         it->due_ms = due_ms;
+        it->bulk = bulk;
         return false;
     case ITEM_DIRTY:
+        it->bulk = it->bulk && bulk;
         if (due_ms < it->due_ms)
             it->due_ms = due_ms;
         return true;
@@ -256,12 +270,15 @@ static void promote(struct shard *sh, uint64_t now)
     }
 }
 
+/* Lends the oldest ready key, bulk keys only when no other is ready. */
 static const char *take(struct shard *sh, uint64_t now)
 {
-    struct item *it = sh->ready.head;
+    struct item_list *from = sh->ready.head ? &sh->ready : &sh->ready_bulk;
+    struct item *it = from->head;
     uint64_t waited = now > it->since_ms ? now - it->since_ms : 0;
 
-    list_remove(&sh->ready, it);
+    list_remove(from, it);
+    it->bulk = false;
     it->state = ITEM_PROCESSING;
     it->since_ms = now;
     list_append(&sh->lent, it);
@@ -337,7 +354,8 @@ const struct rl_clock *rl_workqueue_clock(const struct rl_workqueue *wq)
 }
 
 /* Makes key pending delay_ms from now; counts the add as a retry if asked. */
-static int add_delayed(struct rl_workqueue *wq, const char *key, uint64_t delay_ms, bool retry)
+static int add_delayed(struct rl_workqueue *wq, const char *key, uint64_t delay_ms, bool retry,
+                       bool bulk)
 {
     struct shard *sh;
     uint64_t now, bucket_wait = 0;
@@ -371,7 +389,7 @@ static int add_delayed(struct rl_workqueue *wq, const char *key, uint64_t delay_
             it->failures++;
         sh->retries++;
     }
-    if (schedule(sh, it, add_sat(now, delay_ms), now))
+    if (schedule(sh, it, add_sat(now, delay_ms), now, bulk))
         sh->merged++;
     else
         sh->adds++;
@@ -382,17 +400,22 @@ out:
 
 int rl_workqueue_add(struct rl_workqueue *wq, const char *key)
 {
-    return add_delayed(wq, key, wq->opts.coalesce_ms, false);
+    return add_delayed(wq, key, wq->opts.coalesce_ms, false, false);
+}
+
+int rl_workqueue_add_bulk(struct rl_workqueue *wq, const char *key)
+{
+    return add_delayed(wq, key, wq->opts.coalesce_ms, false, true);
 }
 
 int rl_workqueue_add_after(struct rl_workqueue *wq, const char *key, uint64_t delay_ms)
 {
-    return add_delayed(wq, key, delay_ms, false);
+    return add_delayed(wq, key, delay_ms, false, false);
 }
 
 int rl_workqueue_add_rate_limited(struct rl_workqueue *wq, const char *key)
 {
-    return add_delayed(wq, key, 0, true);
+    return add_delayed(wq, key, 0, true, false);
 }
 
 void rl_workqueue_forget(struct rl_workqueue *wq, const char *key)
@@ -448,7 +471,7 @@ static int get(struct rl_workqueue *wq, unsigned shard, const char **key, bool b
         }
         now = now_ms(wq);
         promote(sh, now);
-        if (sh->ready.head) {
+        if (sh->ready.head || sh->ready_bulk.head) {
             *key = take(sh, now);
             err = 0;
             break;
@@ -502,7 +525,7 @@ void rl_workqueue_done(struct rl_workqueue *wq, const char *key)
     list_remove(&sh->lent, it);
     if (it->state == ITEM_DIRTY && !sh->shutting_down) {
         it->state = ITEM_IDLE;
-        schedule(sh, it, it->due_ms, now_ms(wq));
+        schedule(sh, it, it->due_ms, now_ms(wq), it->bulk);
     } else {
         it->state = ITEM_IDLE;
         item_maybe_free(sh, it);
@@ -538,8 +561,8 @@ void rl_workqueue_shut_down(struct rl_workqueue *wq)
 
         rl_mutex_lock(&sh->mu);
         sh->shutting_down = true;
-        while ((it = sh->ready.head)) {
-            list_remove(&sh->ready, it);
+        while ((it = sh->ready.head ? sh->ready.head : sh->ready_bulk.head)) {
+            list_remove(it->bulk ? &sh->ready_bulk : &sh->ready, it);
             it->state = ITEM_IDLE;
             item_maybe_free(sh, it);
             sh->dropped++;
@@ -598,7 +621,7 @@ static void stats_add(struct rl_workqueue_stats *st, const struct shard *sh, uin
     st->merged += sh->merged;
     st->retries += sh->retries;
     st->dropped += sh->dropped;
-    st->depth += sh->ready.len;
+    st->depth += sh->ready.len + sh->ready_bulk.len;
     st->delayed += sh->delayed.len;
     st->processing += sh->lent.len;
     if (sh->lent.head && now > sh->lent.head->since_ms &&

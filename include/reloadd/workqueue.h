@@ -21,6 +21,11 @@
  *    an add is bounded by the window. The window starts again only once a
  *    worker has taken the key (an add while it is processed opens one that
  *    runs while it is processed: done() queues it when the window is over);
+ *  - bulk adds: rl_workqueue_add_bulk() is add() for a pass over every
+ *    key (the startup reconcile). A key that only bulk adds want is served
+ *    after every other ready key of its shard, and any other add of it
+ *    moves it to the front class, so a live change never waits behind a
+ *    pass over 10,000 workloads;
  *  - sharding: keys are spread over opts.shards shards by a hash of the key.
  *    A key always maps to the same shard, and each shard has its own lock,
  *    ready list and timer heap. rl_workqueue_get(wq, shard, ...) serves one
@@ -111,12 +116,14 @@ const struct rl_clock *rl_workqueue_clock(const struct rl_workqueue *wq);
  * RL_ESHUTDOWN once the queue is shut down (the key is ignored).
  *
  * rl_workqueue_add(): ready after the coalescing window.
+ * rl_workqueue_add_bulk(): the same, served after the other ready keys.
  * rl_workqueue_add_after(): ready after delay_ms (no window).
  * rl_workqueue_add_rate_limited(): counts a failure of the key and makes it
  * ready after max(backoff, bucket wait); the bucket is spent even if the
  * key is already pending.
  */
 int rl_workqueue_add(struct rl_workqueue *wq, const char *key);
+int rl_workqueue_add_bulk(struct rl_workqueue *wq, const char *key);
 int rl_workqueue_add_after(struct rl_workqueue *wq, const char *key, uint64_t delay_ms);
 int rl_workqueue_add_rate_limited(struct rl_workqueue *wq, const char *key);
 /* Resets the key's failures (its next backoff is base_delay_ms again). */

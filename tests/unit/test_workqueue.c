@@ -814,3 +814,55 @@ Test(workqueue, stress_shared_shards_never_hold_a_key_twice)
     rl_workqueue_free(s->wq);
     free(s);
 }
+
+/* A pass over every key never delays a live change: bulk keys come last. */
+Test(workqueue, bulk_keys_are_served_after_live_ones)
+{
+    struct rl_workqueue *wq = new_wq(0, 5, 1000, 0, 1);
+    struct rl_workqueue_stats st;
+
+    rl_workqueue_add_bulk(wq, "b1");
+    rl_workqueue_add_bulk(wq, "b2");
+    rl_workqueue_add_bulk(wq, "b3");
+    rl_workqueue_add(wq, "live");
+    rl_workqueue_add_bulk(wq, "live");          /* a bulk add does not demote it */
+    rl_workqueue_stats(wq, 0, &st);
+    cr_assert(eq(sz, st.depth, 4));
+    assert_runs(wq, "live");
+    assert_runs(wq, "b1");
+    rl_workqueue_add(wq, "b3");                 /* a live change to a bulk key: to the front */
+    rl_workqueue_add(wq, "later");
+    assert_runs(wq, "b3");
+    assert_runs(wq, "later");
+    assert_runs(wq, "b2");
+    assert_empty(wq);
+    rl_workqueue_free(wq);
+}
+
+/* The class survives the coalescing window and a dirty requeue, and a live add wins both. */
+Test(workqueue, bulk_class_follows_the_key_through_window_and_requeue)
+{
+    struct rl_workqueue *wq = new_wq(100, 5, 1000, 0, 1);
+
+    rl_workqueue_add_bulk(wq, "b");
+    rl_workqueue_add_bulk(wq, "m");
+    rl_workqueue_add(wq, "m");                  /* merged in its window: now live */
+    fake_clock_advance(&fc, 100);
+    assert_runs(wq, "m");                       /* before b, added first */
+    assert_gets(wq, "b");
+    rl_workqueue_add_bulk(wq, "b");             /* dirty, by a bulk add */
+    rl_workqueue_add(wq, "x");
+    fake_clock_advance(&fc, 100);
+    rl_workqueue_done(wq, "b");
+    assert_runs(wq, "x");                       /* b is bulk again */
+    assert_gets(wq, "b");
+    rl_workqueue_add_bulk(wq, "b");
+    rl_workqueue_add(wq, "b");                  /* dirty, and live */
+    rl_workqueue_add_bulk(wq, "y");
+    fake_clock_advance(&fc, 100);
+    rl_workqueue_done(wq, "b");
+    assert_runs(wq, "b");
+    assert_runs(wq, "y");
+    assert_empty(wq);
+    rl_workqueue_free(wq);
+}
