@@ -71,6 +71,7 @@ for k in $(seq 1 "$kills"); do
     sig=TERM; [ $((k % 2)) -eq 0 ] && sig=KILL
     kill -$sig "$(pid_of "$leader")" 2>/dev/null || true
     e2e_start_replica "r$next" "${lease_args[@]}"
+    wait "$(pid_of "$leader")" 2>/dev/null || true     # reaped here, not reported as "Killed"
     next=$((next + 1))
 done
 touch "$E2E_DIR/stop-writer"
