@@ -28,14 +28,10 @@ WORKDIR /src
 COPY . .
 ARG VERSION=0.0.0-dev
 # CMake takes the version from `git describe`; the context has no .git, so
-# the generated header is rewritten with VERSION before compiling (configure
-# does not run again in this fresh build tree).
-RUN cmake -S . -B /build -DRL_TESTS=OFF -DCMAKE_BUILD_TYPE=Release \
+# RL_VERSION gives it.
+RUN cmake -S . -B /build -DRL_TESTS=OFF -DCMAKE_BUILD_TYPE=Release -DRL_VERSION="${VERSION}" \
       -DCMAKE_C_FLAGS="-D_FORTIFY_SOURCE=2 -fstack-protector-strong -fstack-clash-protection" \
       -DCMAKE_EXE_LINKER_FLAGS="-Wl,-z,relro,-z,now" >/dev/null \
- && printf '%s\n' '/* version.h - written by the image build */' '#ifndef RL_VERSION_H' \
-      '#define RL_VERSION_H' "#define RL_VERSION \"${VERSION}\"" '#endif' \
-      > /build/generated/reloadd/version.h \
  && cmake --build /build -j"$(nproc)" --target reloadd \
  && strip --strip-unneeded /build/reloadd
 
