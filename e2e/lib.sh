@@ -128,6 +128,28 @@ $extra
 YAML
 }
 
+# One YAML document (with its "---") of a 0-replica Deployment NAME with
+# reloader.stakater.com/auto whose container takes ConfigMap CM by envFrom;
+# for streams of many workloads piped to one kubectl apply.
+e2e_auto_deploy_yaml() { # name configmap
+    cat <<YAML
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: $1, annotations: {reloader.stakater.com/auto: "true"}}
+spec:
+  replicas: 0
+  selector: {matchLabels: {app: $1}}
+  template:
+    metadata: {labels: {app: $1}}
+    spec:
+      containers:
+      - name: app
+        image: registry.invalid/app:1
+        envFrom: [{configMapRef: {name: $2}}]
+---
+YAML
+}
+
 # A container block for e2e_deploy: name app, plus extra lines (indented 8).
 e2e_container() {
     printf '      containers:\n      - name: app\n        image: registry.invalid/app:1\n'

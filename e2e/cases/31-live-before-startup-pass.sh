@@ -6,24 +6,7 @@
 ns=$(e2e_ns bulk)
 e2e_cm "$ns" shared v=1
 e2e_cm "$ns" hot v=1
-for i in $(seq 1 150); do
-    cat <<YAML
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: d-$i, annotations: {reloader.stakater.com/auto: "true"}}
-spec:
-  replicas: 0
-  selector: {matchLabels: {app: d-$i}}
-  template:
-    metadata: {labels: {app: d-$i}}
-    spec:
-      containers:
-      - name: app
-        image: registry.invalid/app:1
-        envFrom: [{configMapRef: {name: shared}}]
----
-YAML
-done | kubectl apply -n "$ns" -f - >/dev/null
+for i in $(seq 1 150); do e2e_auto_deploy_yaml "d-$i" shared; done | kubectl apply -n "$ns" -f - >/dev/null
 e2e_deploy "$ns" hot-app '{reloader.stakater.com/auto: "true"}' "$(e2e_container '        envFrom: [{configMapRef: {name: hot}}]')"
 
 recorded() {

@@ -17,24 +17,7 @@ kubectl delete lease -n reloadd stakater-reloader-lock --ignore-not-found >/dev/
     for i in $(seq 0 99); do
         printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-%d}\ndata: {v: "0"}\n---\n' "$i"
     done
-    for i in $(seq 0 199); do
-        cat <<YAML
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: d-$i, annotations: {reloader.stakater.com/auto: "true"}}
-spec:
-  replicas: 0
-  selector: {matchLabels: {app: d-$i}}
-  template:
-    metadata: {labels: {app: d-$i}}
-    spec:
-      containers:
-      - name: app
-        image: registry.invalid/app:1
-        envFrom: [{configMapRef: {name: cm-$((i % 100))}}]
----
-YAML
-    done
+    for i in $(seq 0 199); do e2e_auto_deploy_yaml "d-$i" "cm-$((i % 100))"; done
 } | kubectl apply -n "$ns" -f - >/dev/null
 
 for r in r0 r1 r2; do e2e_start_replica "$r" "${lease_args[@]}"; done
