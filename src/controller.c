@@ -339,6 +339,8 @@ static void upsert(void *ctx, struct rl_informer *inf, const cJSON *obj, bool fr
     const char *ns = rl_json_str_or(meta, "namespace", "");
     const char *name = rl_json_str(meta, "name");
     bool live = rl_informer_synced(inf);
+    /* What reloadd sees after its first list is live, ordered by revision (store.h). */
+    uint64_t live_rv = live ? rl_store_parse_rv(rl_json_str(meta, "resourceVersion")) : 0;
     uint32_t epoch = from_list ? f->epoch : 0;
     int err;
 
@@ -386,8 +388,8 @@ static void upsert(void *ctx, struct rl_informer *inf, const cJSON *obj, bool fr
         }
         rl_store_put_source(c->store, f->type, ns, name, hash,
                             annotation_true(ann, c->o->ignore_annotation),
-                            annotation_true(ann, c->o->search_match_annotation), live, epoch,
-                            enqueue_source, c);
+                            annotation_true(ann, c->o->search_match_annotation), live_rv,
+                            epoch, enqueue_source, c);
     } else {
         struct rl_workload *w = NULL;
 
@@ -398,7 +400,7 @@ static void upsert(void *ctx, struct rl_informer *inf, const cJSON *obj, bool fr
                       "error", rl_strerror(err), NULL);
             return;
         }
-        rl_store_put_workload(c->store, w, epoch, enqueue, c);
+        rl_store_put_workload(c->store, w, live_rv, epoch, enqueue, c);
     }
 }
 
@@ -410,7 +412,9 @@ static void removed(void *ctx, struct rl_informer *inf, const char *ns, const ch
         if (rl_informer_synced(inf))
             report_source(f->c, f, RL_SOURCE_EVENT_DELETE, ns, name,
                           namespace_wanted(f->c, ns), true);
-        rl_store_del_source(f->c->store, f->type, ns, name, enqueue_source, f->c);
+        rl_store_del_source(f->c->store, f->type, ns, name,
+                            rl_store_parse_rv(rl_informer_resource_version(inf)),
+                            enqueue_source, f->c);
     } else
         rl_store_del_workload(f->c->store, f->kind, ns, name, enqueue, f->c);
 }

@@ -101,7 +101,7 @@ static int put_source(void *ctx, const cJSON *item)
         return 0;       /* as the informer: an unhashable version is ignored */
     rl_store_put_source(l->store, l->type, ns, name, hash,
                         annotation_true(ann, l->o->ignore_annotation),
-                        annotation_true(ann, l->o->search_match_annotation), false, EPOCH,
+                        annotation_true(ann, l->o->search_match_annotation), 0, EPOCH,
                         no_enqueue, NULL);
     return 0;
 }
@@ -215,7 +215,7 @@ int rl_explain_build(struct rl_kube *kube, const struct rl_options *o, const cha
             goto out;
         }
     }
-    rl_store_put_workload(store, w, EPOCH, no_enqueue, NULL);
+    rl_store_put_workload(store, w, 0, EPOCH, no_enqueue, NULL);
     w = NULL;
     rec = rl_reconciler_new(store, kube, o, rc, rl_clock_system(), NULL);
     rl_store_workload_key(key, sizeof(key), k, ns, name);

@@ -392,6 +392,11 @@ void *rl_informer_user(const struct rl_informer *inf)
     return inf->user;
 }
 
+const char *rl_informer_resource_version(const struct rl_informer *inf)
+{
+    return inf->resource_version;
+}
+
 bool rl_informer_synced(const struct rl_informer *inf)
 {
     return atomic_load(&inf->synced);

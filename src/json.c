@@ -90,3 +90,40 @@ char *rl_json_print(const cJSON *item)
 {
     return cJSON_PrintUnformatted(item);
 }
+
+static uint64_t digest_bytes(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static uint64_t digest_walk(uint64_t h, const cJSON *it, unsigned depth)
+{
+    unsigned char type = (unsigned char)(it->type & 0xff);
+
+    h = digest_bytes(h, &type, 1);
+    if (it->string)
+        h = digest_bytes(h, it->string, strlen(it->string) + 1);
+    if (cJSON_IsString(it) && it->valuestring)
+        h = digest_bytes(h, it->valuestring, strlen(it->valuestring) + 1);
+    else if (cJSON_IsNumber(it))
+        h = digest_bytes(h, &it->valuedouble, sizeof(it->valuedouble));
+    /* cJSON's parser limits nesting (CJSON_NESTING_LIMIT); so does this walk. */
+    if (depth < 1000)
+        for (const cJSON *c = it->child; c; c = c->next)
+            h = digest_walk(h, c, depth + 1);
+    h = digest_bytes(h, "}", 1);
+    return h;
+}
+
+uint64_t rl_json_digest(const cJSON *item)
+{
+    uint64_t h = 14695981039346656037ULL;
+
+    return item ? digest_walk(h, item, 0) : h;
+}

@@ -46,6 +46,7 @@ struct item {
     char *container;                /* chosen container, or NULL */
     char desired[RL_HASH_HEX_SIZE]; /* "" if the source does not exist */
     char recorded[RL_HASH_HEX_SIZE];/* "" if none */
+    char record[RL_HASH_HEX_SIZE];  /* what the applied record is to hold; "" none */
     enum rl_recorded_from from;
     enum verdict verdict;
     char problem[256];              /* worth a warning: bad regex, no container */
@@ -204,6 +205,97 @@ static bool kind_enabled(const struct rl_options *o, enum rl_kind k)
     return true;
 }
 
+static bool is_delete_marker(const char *h)
+{
+    return h && strcmp(h, RL_HASH_DELETE_MARKER) == 0;
+}
+
+/* A record of a real version (not the delete marker). */
+static bool is_version(const char *h)
+{
+    return h && *h && !is_delete_marker(h);
+}
+
+static bool same(const char *a, const char *b)
+{
+    return a && b && strcmp(a, b) == 0;
+}
+
+static void verdict(struct item *it, enum verdict v, const char *record, const char *why,
+                    const char *decision)
+{
+    it->verdict = v;
+    strlcpy(it->record, record ? record : "", sizeof(it->record));
+    snprintf(it->reason, sizeof(it->reason), "%.200s; %s", decision, why);
+}
+
+/*
+ * The verdict for one source of W: the reconcile contract (reconcile.h).
+ * Revisions order what happened: a source event counts for W only if it
+ * came after W's pods started from their template (template_rv) - or,
+ * where W has no record of the source yet, after W took its present
+ * annotations (inputs_rv) - so that a workload first seen while we watch
+ * is a baseline whatever its markers say, and the order in which two
+ * watches deliver their events changes nothing.
+ */
+static void judge_source(const struct rl_options *o, const struct rl_workload *w,
+                         const struct rl_source *src, uint64_t deleted_rv, const char *applied,
+                         const char *marker, struct item *it, const char *why)
+{
+    uint64_t since = w->template_rv > w->inputs_rv ? w->template_rv : w->inputs_rv;
+    bool has_version = is_version(applied) || is_version(marker);
+
+    if (!src) {
+        if (is_delete_marker(applied) || is_delete_marker(marker)) {
+            verdict(it, V_OK, RL_HASH_DELETE_MARKER, "deleted; rolled for it already", why);
+        } else if (has_version) {
+            /* Deleted after W's pods started; or while no reloadd watched (no tombstone). */
+            bool after = deleted_rv ? deleted_rv > w->template_rv : w->template_rv == 0;
+            bool roll = o->reload_on_delete_enabled && after &&
+                        (deleted_rv || o->sync_after_restart);
+
+            if (roll)
+                verdict(it, V_ROLL_DELETED, RL_HASH_DELETE_MARKER,
+                        "deleted (--reload-on-delete)", why);
+            else
+                verdict(it, V_GONE, NULL, after ? "deleted" : "does not exist (W's markers "
+                        "predate it)", why);
+        } else if (deleted_rv && deleted_rv > since && o->reload_on_delete_enabled) {
+            /* Deleted before W's baseline was written: W existed first. */
+            verdict(it, V_ROLL_DELETED, RL_HASH_DELETE_MARKER,
+                    "deleted after the workload appeared (--reload-on-delete)", why);
+        } else {
+            verdict(it, V_SKIP, NULL, "the source does not exist", why);
+        }
+        return;
+    }
+    if (same(applied, it->desired) || same(marker, it->desired)) {
+        verdict(it, V_OK, it->desired, "up to date", why);
+    } else if (!has_version) {
+        /* No record (or rolled for a delete, and it is back). */
+        bool changed = src->changed_rv > since;
+        bool created = o->reload_on_create_enabled && src->created_rv > since;
+
+        if (changed || created)
+            verdict(it, V_ROLL, it->desired,
+                    changed ? "changed, no record" : "created (--reload-on-create)", why);
+        else
+            verdict(it, V_BASELINE, it->desired, "no record yet", why);
+    } else if (src->changed_rv > w->template_rv ||
+               (o->reload_on_create_enabled && src->created_rv > w->template_rv)) {
+        verdict(it, V_ROLL, it->desired, "changed", why);
+    } else if (w->template_rv) {
+        verdict(it, V_BASELINE, it->desired,
+                "pods started after its last change (their markers are not a change)", why);
+    } else if (o->sync_after_restart && !src->changed_rv && !src->created_rv) {
+        verdict(it, V_ROLL, it->desired, "changed while no reloadd watched "
+                "(--sync-after-restart)", why);
+    } else {
+        verdict(it, V_ADOPT, it->desired,
+                "changed before reloadd watched (no --sync-after-restart): adopted", why);
+    }
+}
+
 static void judge(struct rl_reconciler *r, const struct rl_workload *w, struct item *it)
 {
     const struct rl_options *o = r->opts;
@@ -215,7 +307,8 @@ static void judge(struct rl_reconciler *r, const struct rl_workload *w, struct i
         .match = src && src->match,
     };
     struct rl_decision d;
-    const char *recorded;
+    const char *recorded, *applied, *marker;
+    enum rl_recorded_from mfrom;
     int c;
 
     if ((it->type == RL_SOURCE_CONFIGMAP && o->ignore_configmaps) ||
@@ -224,8 +317,10 @@ static void judge(struct rl_reconciler *r, const struct rl_workload *w, struct i
 
         /* Leave its record alone: rewriting every record would be a write per workload. */
         it->verdict = kept ? V_KEEP : V_SKIP;
-        if (kept)
+        if (kept) {
             strlcpy(it->desired, kept, sizeof(it->desired));
+            strlcpy(it->record, kept, sizeof(it->record));
+        }
         snprintf(it->reason, sizeof(it->reason), "%ss are ignored (--resources-to-ignore)",
                  rl_source_type_lower(it->type));
         return;
@@ -257,42 +352,10 @@ static void judge(struct rl_reconciler *r, const struct rl_workload *w, struct i
     recorded = rl_workload_recorded(w, it->type, it->name, o->strategy, c, &it->from);
     if (recorded)
         strlcpy(it->recorded, recorded, sizeof(it->recorded));
-
-    if (!src) {
-        if (!recorded) {
-            it->verdict = V_SKIP;
-            snprintf(it->reason, sizeof(it->reason), "%.200s; the source does not exist", d.reason);
-        } else if (o->reload_on_delete_enabled) {
-            it->verdict = V_ROLL_DELETED;
-            snprintf(it->reason, sizeof(it->reason), "%.200s; deleted (--reload-on-delete)", d.reason);
-        } else {
-            it->verdict = V_GONE;
-            snprintf(it->reason, sizeof(it->reason), "%.200s; deleted", d.reason);
-        }
-    } else if (!recorded) {
-        /*
-         * No record. A source whose data we saw change is a real change;
-         * one we saw appear rolls only with --reload-on-create; anything
-         * else is recorded as the baseline.
-         */
-        bool roll = src->changed_live || (src->created_live && o->reload_on_create_enabled);
-
-        it->verdict = roll ? V_ROLL : V_BASELINE;
-        snprintf(it->reason, sizeof(it->reason), "%.200s; %.100s", d.reason,
-                 !roll ? "no record yet" : src->changed_live ? "changed, no record"
-                                                             : "created (--reload-on-create)");
-    } else if (strcmp(recorded, it->desired) == 0) {
-        it->verdict = V_OK;
-        snprintf(it->reason, sizeof(it->reason), "%.200s; up to date", d.reason);
-    } else if (src->changed_live || src->created_live || o->sync_after_restart) {
-        it->verdict = V_ROLL;
-        snprintf(it->reason, sizeof(it->reason), "%.200s; changed", d.reason);
-    } else {
-        it->verdict = V_ADOPT;
-        snprintf(it->reason, sizeof(it->reason),
-                 "%.200s; changed before reloadd watched (no --sync-after-restart): adopted",
-                 d.reason);
-    }
+    applied = rl_workload_applied(w, it->type, it->name);
+    marker = rl_workload_marker(w, it->type, it->name, o->strategy, c, &mfrom);
+    judge_source(o, w, src, src ? 0 : rl_store_deleted_rv(r->store, it->type, w->ns, it->name),
+                 applied, marker, it, d.reason);
 }
 
 /* The record to store: every judged source with a hash, sorted by marker.h. */
@@ -303,12 +366,11 @@ static size_t plan_record(const struct plan *p, struct rl_applied_entry *out)
     for (size_t i = 0; i < p->n; i++) {
         const struct item *it = &p->items[i];
 
-        if (it->verdict == V_SKIP || it->verdict == V_GONE || it->verdict == V_ROLL_DELETED ||
-            !it->desired[0])
+        if (!it->record[0])
             continue;
         out[n].type = it->type;
         out[n].name = it->name;
-        out[n].hash = it->desired;
+        out[n].hash = it->record;
         n++;
     }
     return n;
@@ -732,6 +794,36 @@ static void warn_problems(struct rl_reconciler *r, const char *wkey, const struc
     rl_buf_release(&b);
 }
 
+/* The markers of every source that rolls W and the whole record: one write. */
+static void plan_rollout(const struct rl_reconciler *r, const struct plan *p,
+                         struct rl_marker markers[MAX_CANDIDATES],
+                         struct rl_applied_entry rec[MAX_CANDIDATES], struct rl_rollout *ro)
+{
+    size_t nmark = 0;
+
+    for (size_t i = 0; i < p->n; i++) {
+        const struct item *it = &p->items[i];
+
+        if (it->verdict != V_ROLL && it->verdict != V_ROLL_DELETED)
+            continue;
+        markers[nmark].type = it->type;
+        markers[nmark].name = it->name;
+        markers[nmark].hash = it->verdict == V_ROLL_DELETED ? NULL : it->desired;
+        markers[nmark].container = it->container;
+        nmark++;
+    }
+    *ro = (struct rl_rollout){
+        .strategy = p->strategy,
+        .ns = p->ns,
+        .markers = markers,
+        .n_markers = nmark,
+        .record = rec,
+        .n_record = plan_record(p, rec),
+        .applied_key = r->opts->applied_annotation,
+        .now_s = rl_clock_wall_us(r->clock) / 1000000,
+    };
+}
+
 int rl_reconcile(struct rl_reconciler *r, const char *wkey)
 {
     const struct rl_options *o = r->opts;
@@ -772,41 +864,28 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
             requeue(r, wkey, (uint64_t)pz.remaining_ms);
         }
     }
-    for (size_t i = 0; i < p->n; i++) {
-        const struct item *it = &p->items[i];
-
-        if (it->verdict == V_SKIP && r->hooks.on_skip)
+    for (size_t i = 0; i < p->n; i++)
+        if (p->items[i].verdict == V_SKIP && r->hooks.on_skip)
             r->hooks.on_skip(r->hooks.ctx, "not_matched");
-        if (it->verdict != V_ROLL && it->verdict != V_ROLL_DELETED)
-            continue;
-        markers[nmark].type = it->type;
-        markers[nmark].name = it->name;
-        markers[nmark].hash = it->verdict == V_ROLL_DELETED ? NULL : it->desired;
-        markers[nmark].container = it->container;
-        if (nmark == 0) {
-            res.first_type = it->type;
-            res.first_name = it->name;
-            res.first_hash = it->desired;
-            res.deleted = it->verdict == V_ROLL_DELETED;
-        }
-        nmark++;
-    }
     if (p->action == RL_ACTION_NONE) {
         plan_release(p);
         free(p);
         return 0;
     }
-    nrec = plan_record(p, rec);
-    ro = (struct rl_rollout){
-        .strategy = p->strategy,
-        .ns = p->ns,
-        .markers = markers,
-        .n_markers = nmark,
-        .record = rec,
-        .n_record = nrec,
-        .applied_key = o->applied_annotation,
-        .now_s = rl_clock_wall_us(r->clock) / 1000000,
-    };
+    plan_rollout(r, p, markers, rec, &ro);
+    nmark = ro.n_markers;
+    nrec = ro.n_record;
+    for (size_t i = 0; i < p->n; i++) {
+        const struct item *it = &p->items[i];
+
+        if (it->verdict == V_ROLL || it->verdict == V_ROLL_DELETED) {
+            res.first_type = it->type;
+            res.first_name = it->name;
+            res.first_hash = it->desired;
+            res.deleted = it->verdict == V_ROLL_DELETED;
+            break;
+        }
+    }
     res.kind = p->kind;
     res.ns = p->ns;
     res.name = p->name;
@@ -964,4 +1043,40 @@ cJSON *rl_reconcile_explain(struct rl_reconciler *r, const char *wkey)
     plan_release(p);
     free(p);
     return out;
+}
+
+/* --- preview ------------------------------------------------------------- */
+
+struct rl_reconcile_preview_priv {
+    struct plan plan;
+    struct rl_marker markers[MAX_CANDIDATES];
+    struct rl_applied_entry rec[MAX_CANDIDATES];
+};
+
+int rl_reconcile_preview(struct rl_reconciler *r, const char *wkey,
+                         struct rl_reconcile_preview *out)
+{
+    struct rl_reconcile_preview_priv *pv = rl_xmalloc(sizeof(*pv));
+    int err = make_plan(r, wkey, &pv->plan);
+
+    memset(out, 0, sizeof(*out));
+    if (err) {
+        free(pv);
+        return err;
+    }
+    out->action = pv->plan.action;
+    out->kind = pv->plan.kind;
+    out->argo_restart = pv->plan.argo_restart;
+    plan_rollout(r, &pv->plan, pv->markers, pv->rec, &out->rollout);
+    out->_priv = pv;
+    return 0;
+}
+
+void rl_reconcile_preview_release(struct rl_reconcile_preview *pv)
+{
+    if (pv->_priv) {
+        plan_release(&pv->_priv->plan);
+        free(pv->_priv);
+    }
+    memset(pv, 0, sizeof(*pv));
 }

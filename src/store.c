@@ -11,6 +11,7 @@
 #include "reloadd/log.h"
 #include "reloadd/map.h"
 #include "reloadd/mem.h"
+#include "reloadd/options.h"
 #include "reloadd/sync.h"
 
 #define KEY_MAX 600     /* kind (≤ 12) + namespace (≤ 63) + name (≤ 253) + slack */
@@ -26,10 +27,19 @@ struct wentry {
     uint32_t epoch;
 };
 
+/* A source deleted while we watched. */
+struct tomb {
+    uint64_t rv;                    /* of the deletion */
+    uint64_t seq;                   /* order of deletion, for eviction */
+};
+
 struct rl_store {
     pthread_rwlock_t lock;
     /* Guarded by lock. */
     struct rl_map sources;          /* "configmap/ns/name" -> struct rl_source */
+    struct rl_map tombs;            /* "configmap/ns/name" -> struct tomb */
+    uint64_t tomb_seq;
+    uint64_t max_rv;                /* the highest resourceVersion applied */
     struct rl_map workloads;        /* "deployment/ns/name" -> struct wentry */
     struct rl_map index;            /* source key -> struct keyset */
     struct rl_map named;            /* namespace -> struct keyset */
@@ -133,6 +143,7 @@ struct rl_store *rl_store_new(const struct rl_options *o, struct rl_regex_cache 
 
     rl_rwlock_init(&s->lock);
     rl_map_init(&s->sources);
+    rl_map_init(&s->tombs);
     rl_map_init(&s->workloads);
     rl_map_init(&s->index);
     rl_map_init(&s->named);
@@ -149,6 +160,7 @@ void rl_store_free(struct rl_store *s)
     rl_map_release(&s->named, keyset_free);
     rl_map_release(&s->workloads, wentry_free);
     rl_map_release(&s->sources, free);
+    rl_map_release(&s->tombs, free);
     rl_rwlock_destroy(&s->lock);
     free(s);
 }
@@ -202,9 +214,65 @@ static void enqueue_dependents(struct rl_store *s, enum rl_source_type t, const 
     enqueue_named(s, t, ns, name, enqueue, ctx);
 }
 
+uint64_t rl_store_parse_rv(const char *rv)
+{
+    uint64_t v = 0;
+
+    if (!rv || !*rv)
+        return RL_STORE_RV_UNKNOWN;
+    for (; *rv; rv++) {
+        if (*rv < '0' || *rv > '9' || v > (UINT64_MAX - 10) / 10)
+            return RL_STORE_RV_UNKNOWN;
+        v = v * 10 + (uint64_t)(*rv - '0');
+    }
+    return v ? v : RL_STORE_RV_UNKNOWN;
+}
+
+/* A live revision as stored: unknown ones are the latest seen. Lock held. */
+static uint64_t stamp(struct rl_store *s, uint64_t rv)
+{
+    if (rv == RL_STORE_RV_UNKNOWN || rv == 0)
+        return s->max_rv ? s->max_rv : 1;
+    if (rv > s->max_rv)
+        s->max_rv = rv;
+    return rv;
+}
+
+static void bury(struct rl_store *s, const char *key, uint64_t rv)
+{
+    struct tomb *t = rl_map_get(&s->tombs, key);
+
+    if (!t) {
+        t = RL_NEW(struct tomb);
+        rl_map_put(&s->tombs, key, t);
+    }
+    t->rv = rv;
+    t->seq = ++s->tomb_seq;
+    if (s->tombs.len <= RL_STORE_MAX_TOMBSTONES)
+        return;
+    /* Forget the older half at once: an O(n) walk per n/2 deletions. */
+    {
+        uint64_t keep_from = s->tomb_seq - RL_STORE_MAX_TOMBSTONES / 2;
+        char **old = rl_xcalloc(s->tombs.len, sizeof(*old));
+        size_t n = 0;
+        const char *k;
+        void *v;
+
+        for (size_t it = 0; rl_map_next(&s->tombs, &it, &k, &v);)
+            if (((struct tomb *)v)->seq <= keep_from)
+                old[n++] = rl_xstrdup(k);
+        for (size_t i = 0; i < n; i++) {
+            free(rl_map_del(&s->tombs, old[i]));
+            free(old[i]);
+        }
+        free(old);
+    }
+}
+
 void rl_store_put_source(struct rl_store *s, enum rl_source_type t, const char *ns,
                          const char *name, const char *sha1_hex, bool ignore, bool match,
-                         bool live, uint32_t epoch, rl_store_enqueue_fn *enqueue, void *ctx)
+                         uint64_t live_rv, uint32_t epoch, rl_store_enqueue_fn *enqueue,
+                         void *ctx)
 {
     char key[KEY_MAX];
     struct rl_source *src;
@@ -214,17 +282,20 @@ void rl_store_put_source(struct rl_store *s, enum rl_source_type t, const char *
     rl_store_source_key(key, sizeof(key), t, ns, name);
     sha1_from_hex(sha1, sha1_hex);
     rl_rwlock_wrlock(&s->lock);
+    if (live_rv)
+        live_rv = stamp(s, live_rv);
     src = rl_map_get(&s->sources, key);
     if (!src) {
         src = RL_NEW(struct rl_source);
         rl_map_put(&s->sources, key, src);
-        src->created_live = live;
+        free(rl_map_del(&s->tombs, key));
+        src->created_rv = live_rv;
         changed = true;
     } else {
         bool new_data = memcmp(src->sha1, sha1, 20) != 0;
 
-        if (new_data && live)
-            src->changed_live = true;
+        if (new_data && live_rv)
+            src->changed_rv = live_rv;
         changed = new_data || src->ignore != ignore || src->match != match;
     }
     memcpy(src->sha1, sha1, 20);
@@ -237,7 +308,7 @@ void rl_store_put_source(struct rl_store *s, enum rl_source_type t, const char *
 }
 
 static void del_source_locked(struct rl_store *s, enum rl_source_type t, const char *ns,
-                              const char *name, const char *key,
+                              const char *name, const char *key, uint64_t rv,
                               rl_store_enqueue_fn *enqueue, void *ctx)
 {
     struct rl_source *src = rl_map_del(&s->sources, key);
@@ -245,17 +316,19 @@ static void del_source_locked(struct rl_store *s, enum rl_source_type t, const c
     if (!src)
         return;
     free(src);
+    bury(s, key, stamp(s, rv));
     enqueue_dependents(s, t, ns, name, key, enqueue, ctx);
 }
 
 void rl_store_del_source(struct rl_store *s, enum rl_source_type t, const char *ns,
-                         const char *name, rl_store_enqueue_fn *enqueue, void *ctx)
+                         const char *name, uint64_t rv, rl_store_enqueue_fn *enqueue,
+                         void *ctx)
 {
     char key[KEY_MAX];
 
     rl_store_source_key(key, sizeof(key), t, ns, name);
     rl_rwlock_wrlock(&s->lock);
-    del_source_locked(s, t, ns, name, key, enqueue, ctx);
+    del_source_locked(s, t, ns, name, key, rv, enqueue, ctx);
     rl_rwlock_unlock(&s->lock);
 }
 
@@ -340,8 +413,30 @@ static bool relevant_change(const struct rl_workload *old, const struct rl_workl
            !kv_equal(old->pod_ann, old->n_pod_ann, nw->pod_ann, nw->n_pod_ann);
 }
 
-void rl_store_put_workload(struct rl_store *s, struct rl_workload *w, uint32_t epoch,
-                           rl_store_enqueue_fn *enqueue, void *ctx)
+/* Whether W's own annotations changed, our applied record aside. */
+static bool inputs_changed(const struct rl_store *s, const struct rl_workload *old,
+                           const struct rl_workload *nw)
+{
+    const char *skip = s->opts ? s->opts->applied_annotation : NULL;
+    uint16_t i = 0, j = 0;
+
+    for (;;) {
+        while (i < old->n_meta_ann && skip && strcmp(old->meta_ann[i].key, skip) == 0)
+            i++;
+        while (j < nw->n_meta_ann && skip && strcmp(nw->meta_ann[j].key, skip) == 0)
+            j++;
+        if (i == old->n_meta_ann || j == nw->n_meta_ann)
+            return i != old->n_meta_ann || j != nw->n_meta_ann;
+        if (strcmp(old->meta_ann[i].key, nw->meta_ann[j].key) != 0 ||
+            strcmp(old->meta_ann[i].value, nw->meta_ann[j].value) != 0)
+            return true;
+        i++;
+        j++;
+    }
+}
+
+void rl_store_put_workload(struct rl_store *s, struct rl_workload *w, uint64_t live_rv,
+                           uint32_t epoch, rl_store_enqueue_fn *enqueue, void *ctx)
 {
     char key[KEY_MAX];
     struct wentry *e;
@@ -359,6 +454,15 @@ void rl_store_put_workload(struct rl_store *s, struct rl_workload *w, uint32_t e
         old = e->w;
     }
     wkey = rl_map_key(&s->workloads, key);
+    if (live_rv)
+        live_rv = stamp(s, live_rv);
+    if (!old || strcmp(old->uid ? old->uid : "", w->uid ? w->uid : "") != 0) {
+        w->template_rv = w->inputs_rv = live_rv;
+    } else {
+        w->template_rv = old->template_digest != w->template_digest && live_rv
+                             ? live_rv : old->template_rv;
+        w->inputs_rv = live_rv && inputs_changed(s, old, w) ? live_rv : old->inputs_rv;
+    }
     if (old) {
         index_workload(s, wkey, old, false);
         s->workload_bytes -= old->mem_bytes;
@@ -447,7 +551,7 @@ void rl_store_sweep_sources(struct rl_store *s, enum rl_source_type t, const cha
 
         strlcpy(full, k, sizeof(full));
         *sname++ = '\0';
-        del_source_locked(s, t, sns, sname, full, enqueue, ctx);
+        del_source_locked(s, t, sns, sname, full, 0, enqueue, ctx);
         free(k);
     }
     rl_rwlock_unlock(&s->lock);
@@ -501,6 +605,17 @@ const struct rl_source *rl_store_source(struct rl_store *s, enum rl_source_type 
     return rl_map_get(&s->sources, key);
 }
 
+uint64_t rl_store_deleted_rv(struct rl_store *s, enum rl_source_type t, const char *ns,
+                             const char *name)
+{
+    char key[KEY_MAX];
+    const struct tomb *tb;
+
+    rl_store_source_key(key, sizeof(key), t, ns, name);
+    tb = rl_map_get(&s->tombs, key);
+    return tb ? tb->rv : 0;
+}
+
 void rl_store_each_source_in(struct rl_store *s, enum rl_source_type t, const char *ns,
                              rl_store_source_fn *fn, void *ctx)
 {
@@ -549,5 +664,6 @@ void rl_store_counts(struct rl_store *s, struct rl_store_counts *out)
         out->named_workloads += ((struct keyset *)v)->n;
     out->index_edges = s->edges;
     out->workload_bytes = s->workload_bytes;
+    out->tombstones = s->tombs.len;
     rl_rwlock_unlock(&s->lock);
 }

@@ -517,6 +517,7 @@ int rl_workload_decode(const cJSON *obj, enum rl_kind kind,
         goto out;
     }
     *out = layout(&b, kind, rl_json_int(meta, "generation", 0));
+    (*out)->template_digest = rl_json_digest(tmpl);
     err = 0;
 out:
     builder_release(&b);
@@ -677,29 +678,41 @@ static bool env_name_collides(const struct rl_workload *w, enum rl_source_type t
     return hit;
 }
 
+const char *rl_workload_marker(const struct rl_workload *w, enum rl_source_type t,
+                               const char *name, enum rl_reload_strategy s, int c,
+                               enum rl_recorded_from *from)
+{
+    const char *applied = rl_workload_applied(w, t, name);
+    const char *marker = NULL;
+    struct rl_buf env;
+
+    *from = RL_RECORDED_NONE;
+    if (s != RL_STRATEGY_ENV_VARS) {
+        if (w->lrf_valid && w->lrf_type == t && strcmp(w->lrf_name, name) == 0) {
+            *from = RL_RECORDED_ANNOTATION;
+            return w->lrf_hash;
+        }
+        return NULL;
+    }
+    rl_buf_init(&env, 1024);
+    if (c >= 0 && rl_marker_env_name(&env, t, name) == 0)
+        marker = rl_workload_env_marker(w, c, env.buf);
+    if (marker && applied && strcmp(marker, applied) != 0 &&
+        env_name_collides(w, t, name, env.buf))
+        marker = NULL;
+    rl_buf_release(&env);
+    if (marker)
+        *from = RL_RECORDED_ENV;
+    return marker;
+}
+
 const char *rl_workload_recorded(const struct rl_workload *w, enum rl_source_type t,
                                  const char *name, enum rl_reload_strategy s, int c,
                                  enum rl_recorded_from *from)
 {
     const char *applied = rl_workload_applied(w, t, name);
-    const char *marker = NULL;
-    enum rl_recorded_from mfrom = RL_RECORDED_NONE;
-    struct rl_buf env;
-
-    rl_buf_init(&env, 1024);
-    if (s == RL_STRATEGY_ENV_VARS) {
-        if (c >= 0 && rl_marker_env_name(&env, t, name) == 0) {
-            marker = rl_workload_env_marker(w, c, env.buf);
-            mfrom = RL_RECORDED_ENV;
-        }
-    } else if (w->lrf_valid && w->lrf_type == t && strcmp(w->lrf_name, name) == 0) {
-        marker = w->lrf_hash;
-        mfrom = RL_RECORDED_ANNOTATION;
-    }
-    if (marker && applied && strcmp(marker, applied) != 0 && mfrom == RL_RECORDED_ENV &&
-        env_name_collides(w, t, name, env.buf))
-        marker = NULL;
-    rl_buf_release(&env);
+    enum rl_recorded_from mfrom;
+    const char *marker = rl_workload_marker(w, t, name, s, c, &mfrom);
 
     if (marker && (!applied || strcmp(marker, applied) != 0)) {
         *from = mfrom;

@@ -84,6 +84,12 @@ uint64_t rl_informers_oldest_activity_ms(const struct rl_informers *set);
 const char *rl_informer_resource(const struct rl_informer *inf);
 void *rl_informer_user(const struct rl_informer *inf);
 bool rl_informer_synced(const struct rl_informer *inf);
+/*
+ * The resourceVersion the informer has reached: inside a watch event's
+ * handler callback, that event's (for DELETED, the deletion's). Informer
+ * thread only; valid until the callback returns. NULL before a list.
+ */
+const char *rl_informer_resource_version(const struct rl_informer *inf);
 void rl_informer_stats(const struct rl_informer *inf, struct rl_informer_stats *out);
 
 /* Forces a relist of every informer (tests; recovery). Any thread. */

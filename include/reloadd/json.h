@@ -30,5 +30,11 @@ const cJSON *rl_json_arr(const cJSON *obj, const char *key);       /* NULL unles
 
 /* Prints compactly into a fresh string (caller frees). */
 char *rl_json_print(const cJSON *item);
+/*
+ * A 64-bit digest (FNV-1a) of a tree: keys, types, values and order. Equal
+ * trees digest equally; a change of any value changes it (up to collisions).
+ * NULL digests as an empty tree. Not cryptographic.
+ */
+uint64_t rl_json_digest(const cJSON *item);
 
 #endif /* RL_JSON_H */

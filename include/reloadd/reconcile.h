@@ -1,22 +1,34 @@
 /*
  * reconcile.h - the reconcile contract: one workload, from the cache
  *
- * rl_reconcile(W) (DESIGN §2), level-triggered and idempotent:
+ * rl_reconcile(W), level-triggered and idempotent (docs/reconcile.md):
  *
  *   for each source S that may trigger W (references, records, matching
  *   named-reload patterns), decided by rl_decide() exactly as Reloader:
  *     desired = h(S) from the store (absent if S does not exist)
- *     recorded = the hash W's pods were last rolled for (markers, or our
- *                "<prefix>/applied" metadata annotation)
- *     none recorded, S unchanged since we watch   -> baseline (record only)
- *     recorded == desired                          -> nothing
- *     recorded != desired, S changed while we watched, or
- *       --sync-after-restart                       -> stale: roll
- *     recorded != desired, otherwise               -> adopt (record only)
- *     S created while we watched, no record        -> roll if
- *                                   --reload-on-create, else baseline
- *     S deleted, record present                    -> roll if
- *                                   --reload-on-delete, else nothing
+ *     record  = our "<prefix>/applied" entry, and the marker in W's pod
+ *               template (env var or last-reloaded-from), either of which
+ *               may hold the delete marker after a rollout for a delete
+ *   Events count by resourceVersion (etcd's order, whatever order the
+ *   watches deliver them in), against W's template_rv (its pods started
+ *   from this template) and inputs_rv (its annotations took this form):
+ *     record or marker == desired                   -> nothing
+ *     no record: S changed (or was created, with --reload-on-create)
+ *                after W's template and annotations -> roll
+ *                otherwise                          -> baseline (record)
+ *     stale record: S changed (created, with --reload-on-create) after
+ *                W's template                       -> roll
+ *                W's template is newer than what we listed at start
+ *                (a new or edited workload)         -> baseline
+ *                --sync-after-restart               -> roll
+ *                otherwise                          -> adopt (record)
+ *     S absent, record holds the delete marker      -> nothing
+ *     S absent, a record, deleted after W's template, --reload-on-delete
+ *                (or deleted while no reloadd ran, with
+ *                --sync-after-restart as well)      -> roll (delete marker)
+ *                otherwise                          -> drop it from the record
+ *     S absent, no record, deleted after W appeared, --reload-on-delete
+ *                                                   -> roll (delete marker)
  *   then at most ONE write: a rollout carrying the markers of every stale
  *   source and the whole record, or a metadata-only record patch, or none.
  *
@@ -48,6 +60,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "reloadd/marker.h"
 #include "reloadd/workload.h"
 
 struct rl_store;
@@ -110,5 +123,22 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey);
  * planned action, and the last write's outcome. NULL if W is unknown.
  */
 cJSON *rl_reconcile_explain(struct rl_reconciler *r, const char *wkey);
+
+/*
+ * What rl_reconcile() would write now, without writing (tests, tools):
+ * the action and, for a rollout or a record, the markers and the whole
+ * record as rl_reconcile() would send them. Strings borrowed from the
+ * preview until rl_reconcile_preview_release(). RL_ENOENT if W is unknown.
+ */
+struct rl_reconcile_preview {
+    enum rl_reconcile_action action;
+    enum rl_kind kind;
+    bool argo_restart;
+    struct rl_rollout rollout;
+    struct rl_reconcile_preview_priv *_priv;
+};
+int rl_reconcile_preview(struct rl_reconciler *r, const char *wkey,
+                         struct rl_reconcile_preview *out);
+void rl_reconcile_preview_release(struct rl_reconcile_preview *pv);
 
 #endif /* RL_RECONCILE_H */

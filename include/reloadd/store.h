@@ -45,14 +45,23 @@ struct rl_source {
     bool ignore;                    /* its ignore annotation == "true" */
     bool match;                     /* its match annotation == "true" */
     /*
-     * Seen live, after the first list of its informer: created_live, it
-     * appeared; changed_live, its data changed. A stale record of a source
-     * seen neither way changed while no reloadd was looking.
+     * What reloadd saw live, after its informer's first list, as the
+     * resourceVersion (etcd revision) of the event: created_rv, it
+     * appeared; changed_rv, its data last changed (0: not seen so). The
+     * reconcile contract (reconcile.h) orders them against a workload's
+     * template_rv and inputs_rv: revisions order the events of different
+     * watches as etcd applied them, whatever order they arrive in.
      */
-    bool created_live;
-    bool changed_live;
+    uint64_t created_rv;
+    uint64_t changed_rv;
     uint32_t epoch;                 /* private */
 };
+
+/* A live event whose resourceVersion is not a number: taken as the latest seen. */
+#define RL_STORE_RV_UNKNOWN UINT64_MAX
+
+/* Parses a resourceVersion: RL_STORE_RV_UNKNOWN if it is not a decimal number. */
+uint64_t rl_store_parse_rv(const char *rv);
 
 typedef void rl_store_enqueue_fn(void *ctx, const char *wkey);
 
@@ -69,17 +78,32 @@ bool rl_store_parse_workload_key(const char *key, enum rl_kind *k, const char **
                                  size_t *ns_len, const char **name);
 
 /*
- * Mutators: informer thread only. `live` is false while the informer's
- * first list is being applied, true afterwards.
+ * Mutators: informer thread only. `live_rv` is 0 while the informer's
+ * first list is being applied, and afterwards the resourceVersion of the
+ * object (or RL_STORE_RV_UNKNOWN).
  */
 void rl_store_put_source(struct rl_store *s, enum rl_source_type t, const char *ns,
                          const char *name, const char *sha1_hex, bool ignore, bool match,
-                         bool live, uint32_t epoch, rl_store_enqueue_fn *enqueue, void *ctx);
+                         uint64_t live_rv, uint32_t epoch, rl_store_enqueue_fn *enqueue,
+                         void *ctx);
+/*
+ * A live deletion leaves a tombstone holding `rv`, the resourceVersion of
+ * the deletion (0: unknown, e.g. gone from a relist: the latest seen), so
+ * that a workload first seen after the deletion's event but created before
+ * the deletion still rolls for it (reconcile.h). A tombstone goes when the
+ * source comes back; the oldest go beyond RL_STORE_MAX_TOMBSTONES.
+ */
 void rl_store_del_source(struct rl_store *s, enum rl_source_type t, const char *ns,
-                         const char *name, rl_store_enqueue_fn *enqueue, void *ctx);
-/* Takes over w. */
-void rl_store_put_workload(struct rl_store *s, struct rl_workload *w, uint32_t epoch,
-                           rl_store_enqueue_fn *enqueue, void *ctx);
+                         const char *name, uint64_t rv, rl_store_enqueue_fn *enqueue,
+                         void *ctx);
+#define RL_STORE_MAX_TOMBSTONES 16384
+/*
+ * Takes over w and sets its template_rv and inputs_rv (workload.h) from
+ * the entry it replaces: live_rv when its pod template (or uid) changed,
+ * resp. its annotations other than our applied record, else kept.
+ */
+void rl_store_put_workload(struct rl_store *s, struct rl_workload *w, uint64_t live_rv,
+                           uint32_t epoch, rl_store_enqueue_fn *enqueue, void *ctx);
 void rl_store_del_workload(struct rl_store *s, enum rl_kind k, const char *ns, const char *name,
                            rl_store_enqueue_fn *enqueue, void *ctx);
 /*
@@ -97,6 +121,9 @@ void rl_store_unlock(struct rl_store *s);
 const struct rl_workload *rl_store_workload(struct rl_store *s, const char *wkey);
 const struct rl_source *rl_store_source(struct rl_store *s, enum rl_source_type t,
                                         const char *ns, const char *name);
+/* The resourceVersion of the source's live deletion (its tombstone), or 0. */
+uint64_t rl_store_deleted_rv(struct rl_store *s, enum rl_source_type t, const char *ns,
+                             const char *name);
 /* Calls fn for each source of type t in namespace ns (a scan; named-reload only). */
 typedef void rl_store_source_fn(void *ctx, const char *name, const struct rl_source *src);
 void rl_store_each_source_in(struct rl_store *s, enum rl_source_type t, const char *ns,
@@ -113,6 +140,7 @@ struct rl_store_counts {
     size_t index_edges;             /* source -> workload links */
     size_t named_workloads;         /* workloads with a named-reload list */
     size_t workload_bytes;          /* sum of rl_workload.mem_bytes */
+    size_t tombstones;              /* deleted sources remembered */
 };
 void rl_store_counts(struct rl_store *s, struct rl_store_counts *out);
 

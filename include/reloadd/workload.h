@@ -169,6 +169,18 @@ struct rl_workload {
 
     bool applied_invalid;           /* "<prefix>/applied" present but bad */
     size_t mem_bytes;               /* size of the single allocation */
+
+    /* Digest of the whole pod template: when it changes, new pods start. */
+    uint64_t template_digest;
+    /*
+     * Set by the store (store.h) when it takes the workload, before any
+     * reader sees it: the resourceVersion since which W's pods run their
+     * current template (template_rv) and since which W's own annotations
+     * are as they are (inputs_rv), both 0 if unchanged since the
+     * informer's first list (W is older than what reloadd watched).
+     */
+    uint64_t template_rv;
+    uint64_t inputs_rv;
 };
 
 /*
@@ -212,6 +224,17 @@ enum rl_recorded_from {
     RL_RECORDED_ENV,                /* STAKATER_* env var (Reloader or us) */
     RL_RECORDED_ANNOTATION,         /* last-reloaded-from (Reloader or us) */
 };
+
+/*
+ * The marker of one source in W's pod template under strategy s, in
+ * container c (-1: none chosen): the STAKATER_* env var (env-vars) or the
+ * last-reloaded-from annotation naming it (annotations); NULL if none, or
+ * if the env var's name collides with another source of W (my-app vs
+ * my.app, §3.1) and disagrees with our applied record. *from says which.
+ */
+const char *rl_workload_marker(const struct rl_workload *w, enum rl_source_type t,
+                               const char *name, enum rl_reload_strategy s, int c,
+                               enum rl_recorded_from *from);
 
 /*
  * The hash W's pods were last rolled for, for one source, under strategy s

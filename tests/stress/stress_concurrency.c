@@ -210,11 +210,12 @@ static void stress_store(void)
         rl_thread_start(&readers[i], "reader", store_reader, NULL);
     for (int gen = 1; gen <= 60; gen++) {
         for (int i = 0; i < 50; i++)
-            rl_store_put_workload(store, make_workload(i, gen), (uint32_t)gen, NULL, NULL);
+            rl_store_put_workload(store, make_workload(i, gen), (uint64_t)gen, (uint32_t)gen, NULL,
+                                  NULL);
         for (int i = 0; i < 20; i++) {
             snprintf(hash, sizeof(hash), "%040d", gen * 100 + i);
             rl_store_put_source(store, RL_SOURCE_CONFIGMAP, "ns", i % 2 ? "cm-3" : "cm-4", hash,
-                                false, false, true, (uint32_t)gen, NULL, NULL);
+                                false, false, (uint64_t)gen, (uint32_t)gen, NULL, NULL);
         }
         if (gen % 10 == 0)
             rl_store_sweep_workloads(store, RL_KIND_DEPLOYMENT, "ns", (uint32_t)gen, NULL, NULL);

@@ -158,7 +158,7 @@ int main(int argc, char **argv)
                 if (rl_hash_configmap(item, hash) == 0) {
                     rl_store_put_source(s, RL_SOURCE_CONFIGMAP, ns, name, hash,
                                         ann_true(meta, o.ignore_annotation),
-                                        ann_true(meta, o.search_match_annotation), false, 1,
+                                        ann_true(meta, o.search_match_annotation), 0, 1,
                                         NULL, NULL);
                     n_cm++;
                 }
@@ -168,7 +168,7 @@ int main(int argc, char **argv)
                 } else if (rl_hash_secret(item, hash) == 0) {
                     rl_store_put_source(s, RL_SOURCE_SECRET, ns, name, hash,
                                         ann_true(meta, o.ignore_annotation),
-                                        ann_true(meta, o.search_match_annotation), false, 1,
+                                        ann_true(meta, o.search_match_annotation), 0, 1,
                                         NULL, NULL);
                     n_sec++;
                 }
@@ -176,7 +176,7 @@ int main(int argc, char **argv)
                 struct rl_workload *w = NULL;
 
                 if (rl_workload_decode(item, RL_KIND_DEPLOYMENT, &keys, &w) == 0) {
-                    rl_store_put_workload(s, w, 1, NULL, NULL);
+                    rl_store_put_workload(s, w, 0, 1, NULL, NULL);
                     n_dep++;
                 }
             }

@@ -1,0 +1,502 @@
+/*
+ * test_reconcile.c - the reconcile contract, rule by rule, and idempotence
+ *
+ * A small world (a store, sources, one workload as the API server holds
+ * it) is driven through the orders of events users produce, with the
+ * resourceVersions etcd would give them. After each step the planner says
+ * what reloadd would write (rl_reconcile_preview); the test applies that
+ * write to the workload's JSON as the API server would (markers, record,
+ * a new resourceVersion and, for a Job, a new uid), hands the new version
+ * back to the store as the informer would, and checks that planning again
+ * writes nothing: a reload stops, a record is written once. Every case runs
+ * for every kind and both strategies.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+
+#include "reloadd/clock.h"
+#include "reloadd/decide.h"
+#include "reloadd/err.h"
+#include "reloadd/hash.h"
+#include "reloadd/json.h"
+#include "reloadd/marker.h"
+#include "reloadd/mem.h"
+#include "reloadd/options.h"
+#include "reloadd/reconcile.h"
+#include "reloadd/store.h"
+
+#define V1 "1111111111111111111111111111111111111111"
+#define V2 "2222222222222222222222222222222222222222"
+#define V3 "3333333333333333333333333333333333333333"
+
+enum act { NONE = RL_ACTION_NONE, RECORD = RL_ACTION_RECORD, ROLL = RL_ACTION_ROLLOUT };
+
+struct world {
+    struct rl_options o;
+    struct rl_workload_keys keys;
+    struct rl_regex_cache *rc;
+    struct rl_store *store;
+    struct rl_reconciler *r;
+    enum rl_kind kind;
+    cJSON *obj;                     /* the workload as the API server holds it */
+    char wkey[128];
+    uint64_t rv;                    /* etcd's revision counter */
+    unsigned rollouts, records;
+};
+
+static void world_init(struct world *w, enum rl_kind kind, const char *strategy,
+                       const char *const *flags)
+{
+    char *argv[16] = { "reloadd", "--is-Argo-Rollouts=true" };
+    char strat[64], err[256];
+    char *envp[] = { NULL };
+    int argc = 2;
+
+    memset(w, 0, sizeof(*w));
+    snprintf(strat, sizeof(strat), "--reload-strategy=%s", strategy);
+    argv[argc++] = strat;
+    for (; flags && *flags; flags++)
+        argv[argc++] = (char *)*flags;
+    argv[argc] = NULL;
+    cr_assert(eq(int, rl_options_parse(&w->o, argc, argv, envp, err, sizeof(err)), 0), "%s", err);
+    rl_workload_keys_init(&w->keys, &w->o);
+    w->rc = rl_regex_cache_new(64);
+    w->store = rl_store_new(&w->o, w->rc);
+    w->r = rl_reconciler_new(w->store, NULL, &w->o, w->rc, rl_clock_system(), NULL);
+    w->kind = kind;
+    w->rv = 100;
+    rl_store_workload_key(w->wkey, sizeof(w->wkey), kind, "ns", "app");
+}
+
+static void world_release(struct world *w)
+{
+    rl_reconciler_free(w->r);
+    rl_store_free(w->store);
+    rl_regex_cache_free(w->rc);
+    cJSON_Delete(w->obj);
+    rl_options_release(&w->o);
+}
+
+/* The pod template of the workload's JSON, wherever its kind keeps it. */
+static cJSON *template_of(cJSON *obj, enum rl_kind kind)
+{
+    cJSON *spec = cJSON_GetObjectItem(obj, "spec");
+
+    if (kind == RL_KIND_CRONJOB)
+        spec = cJSON_GetObjectItem(cJSON_GetObjectItem(spec, "jobTemplate"), "spec");
+    return cJSON_GetObjectItem(spec, "template");
+}
+
+/*
+ * The workload "app": container "c" takes ConfigMaps cfg and cfg2 by
+ * envFrom, auto annotation; `pod_extra` is added to the container (a
+ * hand-set marker), `tmpl_ann` to the pod template's annotations.
+ */
+static void make_workload(struct world *w, const char *env_json, const char *tmpl_ann_json)
+{
+    char buf[4096];
+    char tmpl[2048];
+    cJSON *spec;
+
+    snprintf(tmpl, sizeof(tmpl),
+             "{\"metadata\":{\"labels\":{\"app\":\"app\"},\"annotations\":%s},"
+             "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"img:1\",\"env\":%s,"
+             "\"envFrom\":[{\"configMapRef\":{\"name\":\"cfg\"}},"
+             "{\"configMapRef\":{\"name\":\"cfg2\"}}]}]}}",
+             tmpl_ann_json ? tmpl_ann_json : "{}", env_json ? env_json : "[]");
+    snprintf(buf, sizeof(buf),
+             "{\"metadata\":{\"name\":\"app\",\"namespace\":\"ns\",\"uid\":\"uid-1\","
+             "\"generation\":1,\"annotations\":{\"reloader.stakater.com/auto\":\"true\"}},"
+             "\"spec\":{}}");
+    cJSON_Delete(w->obj);
+    w->obj = cJSON_Parse(buf);
+    spec = cJSON_GetObjectItem(w->obj, "spec");
+    if (w->kind == RL_KIND_CRONJOB) {
+        cJSON *jt = cJSON_AddObjectToObject(spec, "jobTemplate");
+        cJSON *js = cJSON_AddObjectToObject(jt, "spec");
+
+        cJSON_AddStringToObject(spec, "schedule", "* * * * *");
+        cJSON_AddItemToObject(js, "template", cJSON_Parse(tmpl));
+    } else {
+        cJSON_AddItemToObject(spec, "template", cJSON_Parse(tmpl));
+    }
+    cr_assert(template_of(w->obj, w->kind) != NULL, "bad fixture");
+}
+
+/* The informer hands the API server's current version of W to the store. */
+static void deliver_workload(struct world *w, bool live)
+{
+    struct rl_workload *wl = NULL;
+    char rv[32];
+    cJSON *meta = cJSON_GetObjectItem(w->obj, "metadata");
+
+    snprintf(rv, sizeof(rv), "%llu", (unsigned long long)w->rv);
+    cJSON_DeleteItemFromObject(meta, "resourceVersion");
+    cJSON_AddStringToObject(meta, "resourceVersion", rv);
+    cr_assert(eq(int, rl_workload_decode(w->obj, w->kind, &w->keys, &wl), 0));
+    rl_store_put_workload(w->store, wl, live ? w->rv : 0, 1, NULL, NULL);
+}
+
+/* A user (or a restore) creates or changes W: etcd gives it a revision. */
+static void user_writes_workload(struct world *w, bool live)
+{
+    w->rv++;
+    deliver_workload(w, live);
+}
+
+static void source(struct world *w, const char *name, const char *hash, bool live)
+{
+    w->rv++;
+    rl_store_put_source(w->store, RL_SOURCE_CONFIGMAP, "ns", name, hash, false, false,
+                        live ? w->rv : 0, 1, NULL, NULL);
+}
+
+static void delete_source(struct world *w, const char *name)
+{
+    w->rv++;
+    rl_store_del_source(w->store, RL_SOURCE_CONFIGMAP, "ns", name, w->rv, NULL, NULL);
+}
+
+/* Sets metadata.annotations[key] of W's JSON. */
+static void set_meta_annotation(cJSON *obj, const char *key, const char *value)
+{
+    cJSON *meta = cJSON_GetObjectItem(obj, "metadata");
+    cJSON *ann = cJSON_GetObjectItem(meta, "annotations");
+
+    if (!ann)
+        ann = cJSON_AddObjectToObject(meta, "annotations");
+    cJSON_DeleteItemFromObject(ann, key);
+    cJSON_AddStringToObject(ann, key, value);
+}
+
+/*
+ * Plans W and applies the planned write to its JSON as the API server
+ * would, then delivers the new version. Returns the action.
+ */
+static enum act reconcile(struct world *w)
+{
+    struct rl_reconcile_preview pv;
+    enum act a;
+
+    cr_assert(eq(int, rl_reconcile_preview(w->r, w->wkey, &pv), 0));
+    a = (enum act)pv.action;
+    if (a == ROLL && (w->kind == RL_KIND_CRONJOB)) {
+        a = ROLL;                   /* a Job is created; the CronJob gets the record */
+        pv.rollout.n_markers = 0;
+    }
+    if (a == RECORD || (a == ROLL && w->kind == RL_KIND_CRONJOB)) {
+        struct rl_buf b;
+
+        rl_buf_init(&b, 0);
+        cr_assert(eq(int, rl_marker_applied_json(&b, pv.rollout.record, pv.rollout.n_record),
+                     0));
+        set_meta_annotation(w->obj, w->o.applied_annotation, b.buf);
+        rl_buf_release(&b);
+    } else if (a == ROLL) {
+        cr_assert(eq(int, rl_marker_apply(w->obj, w->kind, &pv.rollout), 0));
+        if (w->kind == RL_KIND_JOB) {   /* deleted and created anew */
+            cJSON *meta = cJSON_GetObjectItem(w->obj, "metadata");
+
+            cJSON_DeleteItemFromObject(meta, "uid");
+            cJSON_AddStringToObject(meta, "uid", "uid-2");
+        }
+    }
+    rl_reconcile_preview_release(&pv);
+    if (a != NONE) {
+        w->rollouts += a == ROLL;
+        w->records += a == RECORD;
+        user_writes_workload(w, true);  /* our write, seen back through the watch */
+    }
+    return a;
+}
+
+/* Reconciles, expects `want`, then checks that it stopped. */
+static void expect(struct world *w, enum act want, const char *step)
+{
+    static const char *const names[] = { "none", "record", "rollout" };
+    enum act got = reconcile(w);
+
+    cr_assert(eq(int, (int)got, (int)want), "%s: %s (%s): got %s, want %s", step,
+              rl_kind_name(w->kind), w->o.strategy == RL_STRATEGY_ENV_VARS ? "env-vars"
+                                                                         : "annotations",
+              names[got], names[want]);
+    for (int i = 0; i < 2; i++) {
+        got = reconcile(w);
+        cr_assert(eq(int, (int)got, (int)NONE), "%s: %s: not idempotent, then %s", step,
+                  rl_kind_name(w->kind), names[got]);
+    }
+}
+
+typedef void scenario_fn(struct world *w, const char *strategy, enum rl_kind kind);
+
+static const char *const strategies[] = { "env-vars", "annotations" };
+
+static void each(scenario_fn *fn)
+{
+    for (int s = 0; s < 2; s++)
+        for (int k = 0; k < RL_KIND_COUNT; k++) {
+            struct world w;
+
+            fn(&w, strategies[s], (enum rl_kind)k);
+        }
+}
+
+/* The env var or annotation a hand-set marker for cfg holds `hash` in. */
+static void marked_workload(struct world *w, const char *strategy, const char *hash)
+{
+    char env[256], ann[512], lrf[300];
+
+    if (strcmp(strategy, "env-vars") == 0) {
+        snprintf(env, sizeof(env), "[{\"name\":\"STAKATER_CFG_CONFIGMAP\",\"value\":\"%s\"}]",
+                 hash);
+        make_workload(w, env, NULL);
+    } else {
+        struct rl_buf b;
+        cJSON *s;
+
+        rl_buf_init(&b, 0);
+        rl_marker_reload_source_json(&b, RL_SOURCE_CONFIGMAP, "cfg", "ns", hash, "c", 1);
+        s = cJSON_CreateString(b.buf);
+        snprintf(lrf, sizeof(lrf), "%s", RL_ANN_LAST_RELOADED_FROM);
+        {
+            char *js = cJSON_PrintUnformatted(s);
+
+            snprintf(ann, sizeof(ann), "{\"%s\":%s}", lrf, js);
+            free(js);
+        }
+        cJSON_Delete(s);
+        rl_buf_release(&b);
+        make_workload(w, NULL, ann);
+    }
+}
+
+/* --- the contract, line by line ------------------------------------------ */
+
+static void baseline_then_change(struct world *w, const char *strategy, enum rl_kind kind)
+{
+    world_init(w, kind, strategy, NULL);
+    source(w, "cfg", V1, false);
+    make_workload(w, NULL, NULL);
+    user_writes_workload(w, false);
+    expect(w, RECORD, "first seen in the list: baseline");
+    source(w, "cfg", V2, true);
+    expect(w, ROLL, "changed live");
+    source(w, "cfg", V3, true);
+    expect(w, ROLL, "changed again");
+    source(w, "cfg", V3, true);
+    expect(w, NONE, "same data");
+    cr_assert(eq(u32, w->rollouts, 2));
+    world_release(w);
+}
+Test(reconcile, baseline_then_each_change_rolls_once) { each(baseline_then_change); }
+
+static void several_sources_one_write(struct world *w, const char *strategy, enum rl_kind kind)
+{
+    world_init(w, kind, strategy, NULL);
+    source(w, "cfg", V1, false);
+    source(w, "cfg2", V1, false);
+    make_workload(w, NULL, NULL);
+    user_writes_workload(w, false);
+    expect(w, RECORD, "baseline of two");
+    source(w, "cfg", V2, true);
+    source(w, "cfg2", V3, true);
+    expect(w, ROLL, "two changes, one rollout");
+    cr_assert(eq(u32, w->rollouts, 1));
+    world_release(w);
+}
+Test(reconcile, several_changes_are_one_rollout) { each(several_sources_one_write); }
+
+static void stale_after_restart(struct world *w, const char *strategy, enum rl_kind kind)
+{
+    static const char *const sync[] = { "--sync-after-restart=true", NULL };
+
+    for (int with_sync = 0; with_sync < 2; with_sync++) {
+        world_init(w, kind, strategy, with_sync ? sync : NULL);
+        /* W's pods were rolled for V1 by an earlier reloadd (or Reloader); cfg is V2 now. */
+        source(w, "cfg", V2, false);
+        marked_workload(w, strategy, V1);
+        user_writes_workload(w, false);
+        expect(w, with_sync ? ROLL : RECORD, with_sync ? "stale, --sync-after-restart"
+                                                       : "stale: adopted");
+        source(w, "cfg", V3, true);
+        expect(w, ROLL, "a live change after adoption");
+        world_release(w);
+    }
+}
+Test(reconcile, stale_after_restart_adopts_or_rolls) { each(stale_after_restart); }
+
+static void created_live(struct world *w, const char *strategy, enum rl_kind kind)
+{
+    static const char *const on_create[] = { "--reload-on-create=true", NULL };
+
+    for (int oc = 0; oc < 2; oc++) {
+        world_init(w, kind, strategy, oc ? on_create : NULL);
+        make_workload(w, NULL, NULL);
+        user_writes_workload(w, false);
+        expect(w, NONE, "no source yet");
+        source(w, "cfg", V1, true);
+        expect(w, oc ? ROLL : RECORD, "source created after the workload");
+        world_release(w);
+    }
+}
+Test(reconcile, created_source_rolls_only_with_reload_on_create) { each(created_live); }
+
+static void deleted_live(struct world *w, const char *strategy, enum rl_kind kind)
+{
+    static const char *const on_delete[] = { "--reload-on-delete=true", NULL };
+
+    for (int od = 0; od < 2; od++) {
+        world_init(w, kind, strategy, od ? on_delete : NULL);
+        source(w, "cfg", V1, false);
+        make_workload(w, NULL, NULL);
+        user_writes_workload(w, false);
+        expect(w, RECORD, "baseline");
+        delete_source(w, "cfg");
+        /* Issue 12 bug 1: with annotations, this rolled once a second forever. */
+        expect(w, od ? ROLL : RECORD, "source deleted");
+        source(w, "cfg", V2, true);
+        expect(w, RECORD, "re-created (no --reload-on-create): a baseline");
+        cr_assert(eq(u32, w->rollouts, od ? 1u : 0u));
+        world_release(w);
+    }
+}
+Test(reconcile, deleted_source_rolls_once_with_reload_on_delete) { each(deleted_live); }
+
+/* Issue 12 bug 2: the delete comes before the workload's baseline. */
+static void deleted_before_baseline(struct world *w, const char *strategy, enum rl_kind kind)
+{
+    static const char *const on_delete[] = { "--reload-on-delete=true", NULL };
+
+    for (int order = 0; order < 2; order++) {
+        world_init(w, kind, strategy, on_delete);
+        source(w, "cfg", V1, true);
+        make_workload(w, NULL, NULL);
+        if (order == 0) {
+            user_writes_workload(w, true);      /* W created, seen */
+            delete_source(w, "cfg");            /* then deleted, before any reconcile */
+        } else {
+            w->rv++;                            /* W created at this revision... */
+            uint64_t created = w->rv;
+            delete_source(w, "cfg");            /* ...cfg deleted after it... */
+            uint64_t now = w->rv;
+            w->rv = created;                    /* ...but W's event arrives last */
+            deliver_workload(w, true);
+            w->rv = now;
+        }
+        expect(w, ROLL, order ? "deleted; the workload's event arrived after the delete"
+                              : "deleted before the baseline");
+        world_release(w);
+    }
+    /* A workload created after the delete does not roll for it. */
+    world_init(w, kind, strategy, on_delete);
+    source(w, "cfg", V1, true);
+    delete_source(w, "cfg");
+    make_workload(w, NULL, NULL);
+    user_writes_workload(w, true);
+    expect(w, NONE, "workload created after the delete");
+    world_release(w);
+}
+Test(reconcile, delete_before_the_baseline_is_not_missed) { each(deleted_before_baseline); }
+
+/* Issue 12 bug 3: a new workload carrying a marker of another version. */
+static void new_workload_with_marker(struct world *w, const char *strategy, enum rl_kind kind)
+{
+    static const char *const sync[] = { "--sync-after-restart=true", NULL };
+
+    for (int order = 0; order < 4; order++) {
+        /* --sync-after-restart concerns what changed while no reloadd ran: not this. */
+        world_init(w, kind, strategy, order >= 2 ? sync : NULL);
+        marked_workload(w, strategy, V2);
+        if (order % 2 == 0) {
+            source(w, "cfg", V1, order < 2);   /* with sync: cfg from the first list */
+            user_writes_workload(w, true);
+        } else {
+            /* cfg was created first, but the workload's event arrives first. */
+            w->rv += 2;
+            deliver_workload(w, true);
+            uint64_t now = w->rv;
+            w->rv -= 2;
+            source(w, "cfg", V1, true);
+            w->rv = now;
+        }
+        expect(w, RECORD, order % 2 ? "new workload (its event first): a baseline"
+                                    : "new workload: a baseline whatever its markers say");
+        source(w, "cfg", V2, true);
+        /* Its marker already holds V2: Reloader writes nothing; nor do we roll. */
+        cr_assert(ne(int, (int)reconcile(w), (int)ROLL), "%s: marker holding the new "
+                  "hash rolled", rl_kind_name(kind));
+        expect(w, NONE, "then nothing");
+        source(w, "cfg", V3, true);
+        expect(w, ROLL, "its markers still count: a real change rolls");
+        cr_assert(eq(u32, w->rollouts, 1));
+        world_release(w);
+    }
+}
+Test(reconcile, new_workload_is_a_baseline_whatever_its_markers) { each(new_workload_with_marker); }
+
+static void changed_before_workload(struct world *w, const char *strategy, enum rl_kind kind)
+{
+    world_init(w, kind, strategy, NULL);
+    source(w, "cfg", V1, false);
+    source(w, "cfg", V2, true);             /* changed live... */
+    make_workload(w, NULL, NULL);
+    user_writes_workload(w, true);          /* ...before the workload existed */
+    expect(w, RECORD, "pods started with the current data");
+    world_release(w);
+}
+Test(reconcile, change_before_the_workload_existed_rolls_nothing) { each(changed_before_workload); }
+
+static void template_edit_after_change(struct world *w, const char *strategy, enum rl_kind kind)
+{
+    world_init(w, kind, strategy, NULL);
+    source(w, "cfg", V1, false);
+    make_workload(w, NULL, NULL);
+    user_writes_workload(w, false);
+    expect(w, RECORD, "baseline");
+    source(w, "cfg", V2, true);
+    /* The user changes the image before reloadd reconciles: new pods start anyway. */
+    cJSON *c = cJSON_GetArrayItem(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(template_of(w->obj, kind), "spec"), "containers"),
+        0);
+    cJSON_ReplaceItemInObject(c, "image", cJSON_CreateString("img:2"));
+    user_writes_workload(w, true);
+    expect(w, RECORD, "pods restarted by the user's edit: recorded, not rolled");
+    world_release(w);
+}
+Test(reconcile, user_template_edit_after_a_change_rolls_nothing) { each(template_edit_after_change); }
+
+static void metadata_edit_keeps_pending(struct world *w, const char *strategy, enum rl_kind kind)
+{
+    world_init(w, kind, strategy, NULL);
+    source(w, "cfg", V1, false);
+    make_workload(w, NULL, NULL);
+    user_writes_workload(w, false);
+    expect(w, RECORD, "baseline");
+    source(w, "cfg", V2, true);
+    /* A label or annotation edit (or a scale) restarts no pod: the change still rolls. */
+    set_meta_annotation(w->obj, "team", "blue");
+    user_writes_workload(w, true);
+    expect(w, ROLL, "metadata edit after a change");
+    world_release(w);
+}
+Test(reconcile, metadata_edit_after_a_change_still_rolls) { each(metadata_edit_keeps_pending); }
+
+static void deleted_while_down(struct world *w, const char *strategy, enum rl_kind kind)
+{
+    static const char *const both[] = { "--reload-on-delete=true", "--sync-after-restart=true",
+                                        NULL };
+    static const char *const del_only[] = { "--reload-on-delete=true", NULL };
+
+    for (int sync = 0; sync < 2; sync++) {
+        world_init(w, kind, strategy, sync ? both : del_only);
+        marked_workload(w, strategy, V1);   /* rolled for V1, then cfg went away */
+        user_writes_workload(w, false);
+        expect(w, sync ? ROLL : NONE, sync ? "deleted while down, --sync-after-restart"
+                                           : "deleted while down: nothing");
+        world_release(w);
+    }
+}
+Test(reconcile, delete_while_down_rolls_only_with_sync_after_restart) { each(deleted_while_down); }
