@@ -7,7 +7,7 @@ CMAKE_ARGS ?=
 ARGS       ?=
 
 .PHONY: all deps build run test test-unit test-integration test-e2e test-sanitizers \
-        cluster-up cluster-down fuzz image bench clean
+        cluster-up cluster-down fuzz image bench clean soak
 
 all: build
 
@@ -47,6 +47,11 @@ cluster-down:
 
 fuzz: deps
 	@tools/fuzz/run.sh $${FUZZ_SECONDS:-600}
+
+# The model-based test (e2e/model/) for SOAK_MINUTES (default 60): against
+# $$KUBECONFIG, or a local control plane it starts and stops when unset.
+soak: build
+	@e2e/model/soak.sh $(BUILD)/reloadd
 
 # The container image (docker, or buildah without a daemon).
 image: deps
