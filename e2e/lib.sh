@@ -206,7 +206,7 @@ e2e_expect_rolled() {
             sleep 0.1
         done
     done
-    sleep "${E2E_SETTLE:-2.5}"
+    e2e_settled "$ns" "${E2E_SETTLE:-2.5}" "$@"
     while IFS== read -r w old; do
         now=$(e2e_generation "$ns" "$w")
         if [[ $want == *" $w "* ]]; then
@@ -215,6 +215,40 @@ e2e_expect_rolled() {
             [ "$now" = "$old" ] || e2e_fail "$w rolled but should not have (generation $old -> $now)"
         fi
     done <"$before"
+}
+
+# e2e_writes NS [NAME] : how many writes (create, update, patch, delete)
+# reloadd's identities have made so far to workloads in NS (or to the one
+# named NAME), from the API server's audit log; Events, Leases and
+# ConfigMaps (reloadd's meta-info) are not workload writes.
+e2e_writes() { # ns [name]
+    jq -c --arg ns "$1" --arg name "${2:-}" '
+        select(.stage == "ResponseComplete" and (.responseStatus.code // 0) < 300
+               and (.verb == "create" or .verb == "update" or .verb == "patch" or .verb == "delete")
+               and .objectRef.namespace == $ns
+               and (.objectRef.resource as $r | ["events", "leases", "configmaps", "secrets"] | index($r) | not)
+               and ($name == "" or .objectRef.name == $name))
+        | 1' < <(grep -F "\"namespace\":\"$1\"" "$RELOADD_CLUSTER_DIR/logs/audit.log") | wc -l
+}
+
+# e2e_settled NS [SECONDS [KIND/NAME...]] : once a reload is seen, reloadd
+# must stop: no write to the named workloads (default: any workload of NS)
+# for SECONDS (default E2E_QUIET, 3). Catches a rollout loop or a record
+# rewritten at every reconcile, which "it rolled" alone never sees.
+e2e_settled() { # ns [seconds [kind/name...]]
+    local ns=$1 quiet=${2:-${E2E_QUIET:-3}} w names=() before=() i
+    shift $(($# < 2 ? $# : 2))
+    for w in "$@"; do names+=("${w#*/}"); done
+    [ ${#names[@]} -gt 0 ] || names=("")
+    sleep 0.3                           # the write that was seen is in the log
+    for i in "${!names[@]}"; do before[i]=$(e2e_writes "$ns" "${names[i]}"); done
+    sleep "$quiet"
+    for i in "${!names[@]}"; do
+        local after
+        after=$(e2e_writes "$ns" "${names[i]}")
+        [ "$after" = "${before[i]}" ] ||
+            e2e_fail "reloadd kept writing to ${names[i]:-workloads} in $ns after the reload: $((after - before[i])) writes in ${quiet} s"
+    done
 }
 
 # Mints a controller identity of its own (client certificate signed by the

@@ -244,6 +244,9 @@ static void judge_source(const struct rl_options *o, const struct rl_workload *w
 {
     uint64_t since = w->template_rv > w->inputs_rv ? w->template_rv : w->inputs_rv;
     bool has_version = is_version(applied) || is_version(marker);
+    /* Under env-vars a delete removes the env var: none there, nothing rolls (§3.3). */
+    bool delete_rolls = o->reload_on_delete_enabled &&
+                        (o->strategy != RL_STRATEGY_ENV_VARS || marker);
 
     if (!src) {
         if (is_delete_marker(applied) || is_delete_marker(marker)) {
@@ -251,16 +254,18 @@ static void judge_source(const struct rl_options *o, const struct rl_workload *w
         } else if (has_version) {
             /* Deleted after W's pods started; or while no reloadd watched (no tombstone). */
             bool after = deleted_rv ? deleted_rv > w->template_rv : w->template_rv == 0;
-            bool roll = o->reload_on_delete_enabled && after &&
-                        (deleted_rv || o->sync_after_restart);
+            bool roll = after && (deleted_rv || o->sync_after_restart);
 
-            if (roll)
+            if (roll && delete_rolls)
                 verdict(it, V_ROLL_DELETED, RL_HASH_DELETE_MARKER,
                         "deleted (--reload-on-delete)", why);
+            else if (roll && o->reload_on_delete_enabled)
+                verdict(it, V_GONE, RL_HASH_DELETE_MARKER,
+                        "deleted; no env var to remove, so no rollout (as Reloader)", why);
             else
                 verdict(it, V_GONE, NULL, after ? "deleted" : "does not exist (W's markers "
                         "predate it)", why);
-        } else if (deleted_rv && deleted_rv > since && o->reload_on_delete_enabled) {
+        } else if (deleted_rv && deleted_rv > since && delete_rolls) {
             /* Deleted before W's baseline was written: W existed first. */
             verdict(it, V_ROLL_DELETED, RL_HASH_DELETE_MARKER,
                     "deleted after the workload appeared (--reload-on-delete)", why);
@@ -435,8 +440,12 @@ static int make_plan(struct rl_reconciler *r, const char *wkey, struct plan *p)
     for (int t = 0; t < RL_SOURCE_SPC; t++) {
         struct named_ctx nc = { NULL, p, r->rc, rl_decide_reload_list(w, t, o), t };
 
-        if (nc.list)
+        if (nc.list) {
             rl_store_each_source_in(r->store, t, w->ns, on_named_source, &nc);
+            /* A deleted source may still roll W (--reload-on-delete). */
+            if (o->reload_on_delete_enabled)
+                rl_store_each_tombstone_in(r->store, t, w->ns, on_named_source, &nc);
+        }
     }
     for (size_t i = 0; i < p->n; i++) {
         judge(r, w, &p->items[i]);

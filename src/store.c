@@ -628,6 +628,17 @@ void rl_store_each_source_in(struct rl_store *s, enum rl_source_type t, const ch
             fn(ctx, key + skip, v);
 }
 
+void rl_store_each_tombstone_in(struct rl_store *s, enum rl_source_type t, const char *ns,
+                                rl_store_source_fn *fn, void *ctx)
+{
+    const char *key;
+    size_t skip = strlen(rl_source_type_lower(t)) + 1 + strlen(ns) + 1;
+
+    for (size_t it = 0; rl_map_next(&s->tombs, &it, &key, NULL);)
+        if (in_scope(key, rl_source_type_lower(t), ns))
+            fn(ctx, key + skip, NULL);
+}
+
 void rl_store_each_workload(struct rl_store *s, rl_store_enqueue_fn *fn, void *ctx)
 {
     const char *key;

@@ -128,6 +128,9 @@ uint64_t rl_store_deleted_rv(struct rl_store *s, enum rl_source_type t, const ch
 typedef void rl_store_source_fn(void *ctx, const char *name, const struct rl_source *src);
 void rl_store_each_source_in(struct rl_store *s, enum rl_source_type t, const char *ns,
                              rl_store_source_fn *fn, void *ctx);
+/* The same for the tombstones of sources of type t deleted from ns (src NULL). */
+void rl_store_each_tombstone_in(struct rl_store *s, enum rl_source_type t, const char *ns,
+                                rl_store_source_fn *fn, void *ctx);
 /* Calls fn with every workload key (for full reconciles). */
 void rl_store_each_workload(struct rl_store *s, rl_store_enqueue_fn *fn, void *ctx);
 /* Workload keys that reference or record a source (for /explain and tests). */

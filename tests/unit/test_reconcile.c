@@ -45,6 +45,7 @@ struct world {
     char wkey[128];
     uint64_t rv;                    /* etcd's revision counter */
     unsigned rollouts, records;
+    bool named;                     /* named reload of cfg, no reference */
 };
 
 static void world_init(struct world *w, enum rl_kind kind, const char *strategy,
@@ -104,13 +105,15 @@ static void make_workload(struct world *w, const char *env_json, const char *tmp
     snprintf(tmpl, sizeof(tmpl),
              "{\"metadata\":{\"labels\":{\"app\":\"app\"},\"annotations\":%s},"
              "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"img:1\",\"env\":%s,"
-             "\"envFrom\":[{\"configMapRef\":{\"name\":\"cfg\"}},"
-             "{\"configMapRef\":{\"name\":\"cfg2\"}}]}]}}",
-             tmpl_ann_json ? tmpl_ann_json : "{}", env_json ? env_json : "[]");
+             "\"envFrom\":%s}]}}",
+             tmpl_ann_json ? tmpl_ann_json : "{}", env_json ? env_json : "[]",
+             w->named ? "[]" : "[{\"configMapRef\":{\"name\":\"cfg\"}},"
+                               "{\"configMapRef\":{\"name\":\"cfg2\"}}]");
     snprintf(buf, sizeof(buf),
              "{\"metadata\":{\"name\":\"app\",\"namespace\":\"ns\",\"uid\":\"uid-1\","
-             "\"generation\":1,\"annotations\":{\"reloader.stakater.com/auto\":\"true\"}},"
-             "\"spec\":{}}");
+             "\"generation\":1,\"annotations\":{%s}},\"spec\":{}}",
+             w->named ? "\"configmap.reloader.stakater.com/reload\":\"cfg\""
+                      : "\"reloader.stakater.com/auto\":\"true\"");
     cJSON_Delete(w->obj);
     w->obj = cJSON_Parse(buf);
     spec = cJSON_GetObjectItem(w->obj, "spec");
@@ -355,11 +358,20 @@ static void deleted_live(struct world *w, const char *strategy, enum rl_kind kin
         user_writes_workload(w, false);
         expect(w, RECORD, "baseline");
         delete_source(w, "cfg");
-        /* Issue 12 bug 1: with annotations, this rolled once a second forever. */
-        expect(w, od ? ROLL : RECORD, "source deleted");
+        /* Under env-vars no env var is there yet to remove: Reloader rolls nothing (§3.3). */
+        expect(w, od && strcmp(strategy, "annotations") == 0 ? ROLL : RECORD,
+               "deleted before any rollout");
         source(w, "cfg", V2, true);
         expect(w, RECORD, "re-created (no --reload-on-create): a baseline");
-        cr_assert(eq(u32, w->rollouts, od ? 1u : 0u));
+        source(w, "cfg", V3, true);
+        expect(w, ROLL, "changed: the marker is in the template now");
+        delete_source(w, "cfg");
+        /* Issue 12 bug 1: with annotations, this rolled once a second forever. */
+        /* A CronJob's template never holds the env var (a Job is created instead). */
+        expect(w, od && !(kind == RL_KIND_CRONJOB && strcmp(strategy, "env-vars") == 0)
+                      ? ROLL : RECORD, "deleted after a rollout");
+        source(w, "cfg", V2, true);
+        expect(w, RECORD, "re-created again: a baseline");
         world_release(w);
     }
 }
@@ -370,11 +382,12 @@ static void deleted_before_baseline(struct world *w, const char *strategy, enum 
 {
     static const char *const on_delete[] = { "--reload-on-delete=true", NULL };
 
-    for (int order = 0; order < 2; order++) {
+    for (int order = 0; order < 4; order++) {
         world_init(w, kind, strategy, on_delete);
+        w->named = order >= 2;              /* named only: no reference keeps cfg known */
         source(w, "cfg", V1, true);
         make_workload(w, NULL, NULL);
-        if (order == 0) {
+        if (order % 2 == 0) {
             user_writes_workload(w, true);      /* W created, seen */
             delete_source(w, "cfg");            /* then deleted, before any reconcile */
         } else {
@@ -386,8 +399,10 @@ static void deleted_before_baseline(struct world *w, const char *strategy, enum 
             deliver_workload(w, true);
             w->rv = now;
         }
-        expect(w, ROLL, order ? "deleted; the workload's event arrived after the delete"
-                              : "deleted before the baseline");
+        /* A new workload has no env var to remove: only annotations roll (§3.3). */
+        expect(w, strcmp(strategy, "annotations") == 0 ? ROLL : NONE,
+               order % 2 ? "deleted; the workload's event arrived after the delete"
+                         : "deleted before the baseline");
         world_release(w);
     }
     /* A workload created after the delete does not roll for it. */
