@@ -44,7 +44,8 @@ void rl__kube_setup_easy(struct rl_kube *k, CURL *h, char *errbuf);
 /*
  * For a request or watch of path: Secrets travel over HTTP/1.1 without
  * compression, so no copy of their bytes stays in curl's HTTP/2 connection
- * buffer or in zlib's window; the write callbacks wipe what they consumed.
+ * buffer or in zlib's window; the write callbacks take and wipe every byte
+ * curl hands them (never an error, which would leave the rest unread).
  */
 void rl__kube_protect(CURL *h, const char *path);
 bool rl__kube_sensitive_path(const char *path);

@@ -11,6 +11,7 @@
 #include "reloadd/kubeconfig.h"
 #include "reloadd/log.h"
 #include "reloadd/mem.h"
+#include "reloadd/secmem.h"
 #include "reloadd/watch.h"
 
 #define WATCH_LOW_SPEED_TIME_S 180  /* bookmarks arrive every minute; 3 missed = dead */
@@ -84,26 +85,30 @@ static int stream_event(void *ctx, const char *type, const cJSON *object)
     return rc;
 }
 
+/*
+ * curl's write callback. It consumes and wipes every byte it is handed, on
+ * every path: an error returned here would make curl drop the rest of its
+ * receive buffer unread, and that rest (possibly whole further events of a
+ * Secret watch) would stay there until curl frees the buffer unwiped. A
+ * stream that must end (cancelled, or the framer or handler failed) has its
+ * further bytes discarded; the sweep after this perform removes it.
+ */
 static size_t stream_data(char *ptr, size_t size, size_t nmemb, void *ud)
 {
     struct rl_kube_stream *s = ud;
     size_t n = size * nmemb;
-    int err;
 
-    if (s->cancelled)
-        return CURL_WRITEFUNC_ERROR;
-    if (!s->status)
-        curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &s->status);
-    if (s->status < 200 || s->status > 299) {
-        rl_buf_add(&s->errbody, ptr, n);    /* beyond the cap: the start is enough */
+    if (s->cancelled || s->err) {
+        rl_wipe(ptr, n);
         return n;
     }
-    err = rl_watch_feed(&s->framer, ptr, n);
+    if (!s->status)
+        curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &s->status);
+    if (s->status < 200 || s->status > 299)
+        rl_buf_add(&s->errbody, ptr, n);    /* beyond the cap: the start is enough */
+    else
+        s->err = rl_watch_feed(&s->framer, ptr, n);
     rl_wipe(ptr, n);                /* curl's receive buffer */
-    if (err) {
-        s->err = err;
-        return CURL_WRITEFUNC_ERROR;
-    }
     return n;
 }
 
@@ -204,7 +209,7 @@ static void sweep(struct rl_kube_mux *mux)
     }
     for (s = mux->streams; s; s = next) {
         next = s->next;
-        if (s->done || s->cancelled || s->failed_start) {
+        if (s->done || s->cancelled || s->failed_start || s->err) {
             list_unlink(&mux->streams, s);
             mux->count--;
             s->ending = true;
@@ -288,6 +293,7 @@ struct rl_kube_stream *rl_kube_mux_watch(struct rl_kube_mux *mux, const char *co
     s->started_s = rl__kube_now_s();
     rl_watch_init(&s->framer, opts ? opts->max_line_bytes : 0, stream_event, s);
     rl_buf_init(&s->errbody, WATCH_ERRBODY_MAX);
+    rl_buf_sensitive(&s->errbody);
     list_push(&mux->streams, s);
     mux->count++;
 
@@ -359,6 +365,12 @@ static void perform(struct rl_kube_mux *mux)
     curl_multi_perform(mux->multi, &running);
     mux->in_perform = false;
     sweep(mux);
+    /*
+     * The events were decrypted, copied, framed, parsed and handled in this
+     * thread, which now waits in poll: clear the vector registers that
+     * moved their last bytes (secmem.h), or a core dump shows them.
+     */
+    rl_wipe_vector_registers();
 }
 
 int rl_kube_mux_poll(struct rl_kube_mux *mux, int timeout_ms)

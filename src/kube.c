@@ -16,6 +16,7 @@
 #include "reloadd/kubeconfig.h"
 #include "reloadd/log.h"
 #include "reloadd/mem.h"
+#include "reloadd/secmem.h"
 #include "reloadd/sync.h"
 #include "reloadd/version.h"
 
@@ -540,15 +541,40 @@ void rl_kube_set_observer(struct rl_kube *k, rl_kube_observe_fn *fn, void *ctx)
 /* ---------------------------------------------------------------------- */
 /* One request */
 
+/* Where on_body puts a response. */
+struct body_sink {
+    struct rl_kube_response *resp;
+    bool too_big;               /* the body passed MAX_BODY_BYTES: abort the transfer */
+};
+
+/*
+ * curl's write callback: it takes and wipes every byte it is handed. An
+ * error returned here would leave the rest of curl's receive buffer unread
+ * (and unwiped); a body past the cap is dropped and on_progress aborts.
+ */
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 {
-    struct rl_kube_response *r = ud;
+    struct body_sink *sink = ud;
     size_t n = size * nmemb;
 
-    int err = rl_buf_add(&r->body, ptr, n);
-
+    if (!sink->too_big && rl_buf_add(&sink->resp->body, ptr, n) != 0) {
+        sink->too_big = true;
+        rl_buf_wipe(&sink->resp->body);
+    }
     rl_wipe(ptr, n);                /* curl's receive buffer */
-    return err == 0 ? n : 0;
+    return n;
+}
+
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    const struct body_sink *sink = ud;
+
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return sink->too_big ? 1 : 0;
 }
 
 static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -598,6 +624,7 @@ static int perform_once(struct rl_kube *k, const char *method, const char *path,
                         struct rl_kube_response *resp)
 {
     CURL *h = thread_easy(k);
+    struct body_sink sink = { resp, false };
     struct curl_slist *headers = NULL;
     char errbuf[CURL_ERROR_SIZE] = "";
     char autherr[512] = "";
@@ -631,7 +658,10 @@ static int perform_once(struct rl_kube *k, const char *method, const char *path,
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)LOW_SPEED_TIME_S);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &sink);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, resp);
     if (strcmp(method, "GET") != 0)
@@ -647,11 +677,14 @@ static int perform_once(struct rl_kube *k, const char *method, const char *path,
     /* Drop our pointers from the reused handle: they die with this call. */
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, NULL);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 1L);
     rl__kube_headers_free(headers);
     rl__kube_observe(k, method, path, rc == CURLE_OK ? resp->status : 0,
                      rl__kube_now_s() - t0);
 
-    if (rc == CURLE_WRITE_ERROR) {
+    if (sink.too_big) {
         snprintf(resp->message, sizeof(resp->message), "response from %s is larger than %zu bytes",
                  url, MAX_BODY_BYTES);
         err = RL_ETOOBIG;
@@ -779,6 +812,8 @@ int rl_kube_request(struct rl_kube *k, const char *method, const char *path,
             sleep_ms(wait_ms);
     }
     rl__kube_set_last_error(err ? resp->message : "");
+    /* The body was decrypted and copied in this thread's vector registers (secmem.h). */
+    rl_wipe_vector_registers();
     return err;
 }
 
@@ -925,5 +960,7 @@ out:
     free(cont);
     rl_buf_release(&path);
     rl_kube_response_release(&resp);
+    /* The pages were parsed and handed to on_item in this thread's registers too. */
+    rl_wipe_vector_registers();
     return err;
 }

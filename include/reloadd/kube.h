@@ -15,6 +15,14 @@
  * Ownership: a response owns its body; rl_kube_response_release() frees it.
  * Strings passed in are borrowed.
  *
+ * Secrets: no byte of a response outlives its use. curl's receive buffer is
+ * wiped by the write callbacks, which take every byte they are handed (an
+ * error from them would leave the rest of the buffer unread); a response
+ * body is a sensitive rl_buf; a request, a LIST and every poll of a watch
+ * mux end by clearing the calling thread's vector registers (secmem.h).
+ * A caller that parses a Secret's rl_kube_request() body itself clears
+ * them again when done with it.
+ *
  * Threads: one struct rl_kube is shared by every thread. Each thread that
  * makes synchronous requests gets its own curl easy handle (kept per thread
  * and reused, so connections are reused); the token bucket and metrics are
