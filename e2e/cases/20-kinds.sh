@@ -116,7 +116,7 @@ kubectl get -n "$ns" rollout/ro -o json |
     jq -e '.spec.template.spec.containers[0].env[] | select(.name=="STAKATER_CFG_CONFIGMAP")' >/dev/null ||
     e2e_fail "the Rollout's template has no STAKATER_CFG_CONFIGMAP"
 
-# Settled: no second Job, no second rollout.
-sleep 3
+# Settled: no write at all for a while (no second Job, no second rollout).
+e2e_settled "$ns" 3
 [ "$(jobs_of_cj)" -eq 1 ] || e2e_fail "$(jobs_of_cj) Jobs from the CronJob, want 1"
 [ "$(e2e_generation "$ns" DaemonSet/ds)" = $((ds0 + 1)) ] || e2e_fail "DaemonSet rolled more than once"

@@ -48,7 +48,7 @@ for i in $(seq 1 $N); do
     e2e_cm "$ns" cfg v=$i
     e2e_wait 10 "rollout $i" bash -c "[ \"\$(kubectl get -n $ns deployment/reloaded -o jsonpath='{.metadata.generation}')\" -ge $((gen + i)) ]"
 done
-sleep 2
+e2e_settled "$ns" 2 Deployment/reloaded
 [ "$(e2e_generation "$ns" Deployment/reloaded)" = $((gen + N)) ] || e2e_fail "reloaded did not roll exactly $N times"
 events() { kubectl get events -n "$ns" --field-selector "involvedObject.name=$1,reason=Reloaded" -o json; }
 e2e_wait 10 "$N Reloaded events" bash -c "[ \"\$(kubectl get events -n $ns --field-selector involvedObject.name=reloaded,reason=Reloaded -o json | jq '.items | length')\" = $N ]"

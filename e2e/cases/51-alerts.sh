@@ -59,7 +59,7 @@ for sink in slack teams gchat webhook; do
     version=$((version + 1))
     e2e_cm "$ns" cfg v=$version
     e2e_wait 10 "an alert at the $sink receiver" bash -c "[ -s '$RECV_LOG' ]"
-    sleep 1
+    e2e_settled "$ns" 1
     [ "$(requests)" = 1 ] || e2e_fail "$sink receiver got $(requests) requests, want 1"
     full="$info : $msg"
     case $sink in

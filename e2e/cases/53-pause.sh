@@ -71,7 +71,7 @@ e2e_log "app resumed $took s after paused-at (period 30 s)"
 ((took >= 29 && took <= 33)) || e2e_fail "app resumed after $took s, want 30 s (+3)"
 [ -z "$(paused_at app)" ] || e2e_fail "app still carries paused-at"
 e2e_wait 20 "app's rollout after the resume" bash -c "[ \"\$(kubectl get rs -n $ns -l app=app -o json | jq '.items | length')\" = 2 ]"
-sleep 3
+e2e_settled "$ns" 3 deployment/app
 [ "$(rs_count app)" = 2 ] || e2e_fail "two changes in the pause gave $(( $(rs_count app) - 1 )) rollouts, want 1"
 newest=$(kubectl get rs -n "$ns" -l app=app -o json | jq -r '.items | sort_by(.metadata.creationTimestamp) | last | .spec.template.spec.containers[0].env[0].value')
 [ "$newest" = "$(hash_of cfg)" ] || e2e_fail "the one rollout is not of the latest template"

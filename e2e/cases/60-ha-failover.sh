@@ -42,7 +42,7 @@ for round in 1 2 3 4 5 6; do
     e2e_start_replica "r$next" "${lease_args[@]}"
     next=$((next + 1))
 done
-sleep 3
+e2e_settled "$ns" 3
 final=$(e2e_generation "$ns" Deployment/app)
 [ "$final" -eq $((gen0 + version)) ] || e2e_fail "app rolled $((final - gen0)) times for $version changes"
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

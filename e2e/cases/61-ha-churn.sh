@@ -81,6 +81,7 @@ settled() {
     [ "$bad" -eq 0 ]
 }
 e2e_wait 60 "every record equal to its source's hash" settled
+e2e_settled "$ns" 3
 
 missed=0 dup=0
 while read -r d g0; do
