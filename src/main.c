@@ -504,11 +504,10 @@ static int run(struct app *a)
         return 1;
     }
 
-    /* Signals go to this thread only: every thread started below inherits the mask. */
+    /* Blocked since main() began: waited for below, in this thread only. */
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
     rl_log_kv(RL_LOG_INFO, "starting reloadd", "version", RL_VERSION,
               "server", rl_kube_server(a->kube), "strategy", a->opts.reload_strategy,
@@ -582,6 +581,21 @@ int main(int argc, char **argv)
         rc = rl_explain_main(argc, argv);
         curl_global_cleanup();
         return rc;
+    }
+    {
+        /*
+         * Before any thread exists (libmicrohttpd's, curl's resolver, ours):
+         * every thread inherits this mask, so SIGTERM and SIGINT reach only
+         * the main thread's sigtimedwait() and a stop always hands the Lease
+         * over; a peer closing a socket never kills the process.
+         */
+        sigset_t stop;
+
+        sigemptyset(&stop);
+        sigaddset(&stop, SIGTERM);
+        sigaddset(&stop, SIGINT);
+        pthread_sigmask(SIG_BLOCK, &stop, NULL);
+        signal(SIGPIPE, SIG_IGN);
     }
     rc = rl_options_parse(&a.opts, argc, argv, NULL, err, sizeof(err));
     if (rc == RL_OPTIONS_HELP) {
