@@ -311,6 +311,9 @@ static void judge(struct rl_reconciler *r, const struct rl_workload *w, struct i
         .ignore = src && src->ignore,
         .match = src && src->match,
     };
+    /* A deleted source is decided on with the annotations it had (as Reloader's delete event). */
+    uint64_t deleted_rv = src ? 0 : rl_store_tombstone(r->store, it->type, w->ns, it->name,
+                                                         &desc.ignore, &desc.match);
     struct rl_decision d;
     const char *recorded, *applied, *marker;
     enum rl_recorded_from mfrom;
@@ -359,8 +362,7 @@ static void judge(struct rl_reconciler *r, const struct rl_workload *w, struct i
         strlcpy(it->recorded, recorded, sizeof(it->recorded));
     applied = rl_workload_applied(w, it->type, it->name);
     marker = rl_workload_marker(w, it->type, it->name, o->strategy, c, &mfrom);
-    judge_source(o, w, src, src ? 0 : rl_store_deleted_rv(r->store, it->type, w->ns, it->name),
-                 applied, marker, it, d.reason);
+    judge_source(o, w, src, deleted_rv, applied, marker, it, d.reason);
 }
 
 /* The record to store: every judged source with a hash, sorted by marker.h. */

@@ -31,6 +31,7 @@ struct wentry {
 struct tomb {
     uint64_t rv;                    /* of the deletion */
     uint64_t seq;                   /* order of deletion, for eviction */
+    bool ignore, match;             /* its annotations when it went */
 };
 
 struct rl_store {
@@ -238,7 +239,7 @@ static uint64_t stamp(struct rl_store *s, uint64_t rv)
     return rv;
 }
 
-static void bury(struct rl_store *s, const char *key, uint64_t rv)
+static void bury(struct rl_store *s, const char *key, const struct rl_source *src, uint64_t rv)
 {
     struct tomb *t = rl_map_get(&s->tombs, key);
 
@@ -247,6 +248,8 @@ static void bury(struct rl_store *s, const char *key, uint64_t rv)
         rl_map_put(&s->tombs, key, t);
     }
     t->rv = rv;
+    t->ignore = src->ignore;
+    t->match = src->match;
     t->seq = ++s->tomb_seq;
     if (s->tombs.len <= RL_STORE_MAX_TOMBSTONES)
         return;
@@ -315,8 +318,8 @@ static void del_source_locked(struct rl_store *s, enum rl_source_type t, const c
 
     if (!src)
         return;
+    bury(s, key, src, stamp(s, rv));
     free(src);
-    bury(s, key, stamp(s, rv));
     enqueue_dependents(s, t, ns, name, key, enqueue, ctx);
 }
 
@@ -605,14 +608,16 @@ const struct rl_source *rl_store_source(struct rl_store *s, enum rl_source_type 
     return rl_map_get(&s->sources, key);
 }
 
-uint64_t rl_store_deleted_rv(struct rl_store *s, enum rl_source_type t, const char *ns,
-                             const char *name)
+uint64_t rl_store_tombstone(struct rl_store *s, enum rl_source_type t, const char *ns,
+                            const char *name, bool *ignore, bool *match)
 {
     char key[KEY_MAX];
     const struct tomb *tb;
 
     rl_store_source_key(key, sizeof(key), t, ns, name);
     tb = rl_map_get(&s->tombs, key);
+    *ignore = tb && tb->ignore;
+    *match = tb && tb->match;
     return tb ? tb->rv : 0;
 }
 

@@ -121,9 +121,12 @@ void rl_store_unlock(struct rl_store *s);
 const struct rl_workload *rl_store_workload(struct rl_store *s, const char *wkey);
 const struct rl_source *rl_store_source(struct rl_store *s, enum rl_source_type t,
                                         const char *ns, const char *name);
-/* The resourceVersion of the source's live deletion (its tombstone), or 0. */
-uint64_t rl_store_deleted_rv(struct rl_store *s, enum rl_source_type t, const char *ns,
-                             const char *name);
+/*
+ * The tombstone of a source deleted live: the resourceVersion of the
+ * deletion (0: none) and the annotations it had then (*ignore, *match).
+ */
+uint64_t rl_store_tombstone(struct rl_store *s, enum rl_source_type t, const char *ns,
+                            const char *name, bool *ignore, bool *match);
 /* Calls fn for each source of type t in namespace ns (a scan; named-reload only). */
 typedef void rl_store_source_fn(void *ctx, const char *name, const struct rl_source *src);
 void rl_store_each_source_in(struct rl_store *s, enum rl_source_type t, const char *ns,
