@@ -105,7 +105,7 @@ class Generator:
         r, m = self.r, self.model
         kind = r.choice(KINDS)
         refs = []
-        for skey in r.sample(all_sources(), r.choice([0, 1, 1, 2, 2, 3])):
+        for skey in r.sample(all_sources(), r.choice([0, 1, 1, 2, 2, 2, 3, 3])):
             refs.append({"type": skey[0], "name": skey[1], "via": r.choice(VIAS)})
         meta, tmpl = self.annotations(refs)
         markers, lrf_used = [], False
@@ -167,7 +167,9 @@ class Generator:
                     cand = [s for s in cand if s not in busy] or cand
                 if not cand:
                     continue
-                skey = r.choice(cand)
+                # Mostly a source some workload reacts to: that is where rollouts are.
+                hot = [x for x in cand if any(self.model.react.get((w, x)) for w in m.workloads)]
+                skey = r.choice(hot if hot and r.random() < 0.7 else cand)
                 op = self.source_op(skey)
                 used_s.add(skey)
             else:

@@ -94,7 +94,8 @@ class Cluster:
         headers = {"Accept": "application/json"}
         if data is not None:
             headers["Content-Type"] = ctype
-        for attempt in range(3):
+        give_up = time.time() + 30     # the API server may be restarting
+        while True:
             conn = getattr(self._local, "conn", None) if ctx is None else None
             if conn is None:
                 conn = self.connection(ctx)
@@ -110,8 +111,9 @@ class Cluster:
             except (http.client.HTTPException, OSError):
                 conn.close()
                 self._local.conn = None
-                if attempt == 2:
+                if time.time() > give_up:
                     raise
+                time.sleep(0.2)
         obj = json.loads(raw) if raw else None
         if ok and resp.status not in ok:
             raise ApiError(resp.status, raw.decode(errors="replace"), f"{method} {path}")
@@ -160,6 +162,7 @@ class Watcher:
         self.rollouts = []         # (time, kind, name, detail)
         self.pending = []          # generation bumps not yet attributed
         self.jobs_seen = set()
+        self.job_names = set()
         self.stop = threading.Event()
         self.threads = []
         self.errors = []
@@ -204,8 +207,12 @@ class Watcher:
                     return
                 self.jobs_seen.add(uid)
                 owners = [o["name"] for o in md.get("ownerReferences", []) if o.get("kind") == "CronJob"]
-                if owners and not initial:
+                if name in self.job_names and not initial:
+                    # The same name again: a Job deleted and re-created (a Job's rollout).
+                    self.rollouts.append((t, "Job", name, f"job {name} re-created"))
+                elif owners and not initial:
                     self.rollouts.append((t, "CronJob", owners[0], f"job {name} created"))
+                self.job_names.add(name)
                 return
             if etype == "DELETED":
                 self.template.pop((kind, name), None)

@@ -253,9 +253,12 @@ class Model:
         for k in [k for k in self.markers if k[0] == op["name"]]:
             del self.markers[k]
         self.lrf.pop(op["name"], None)
+        # Only the marker the strategy writes is a record: the env var under
+        # env-vars, last-reloaded-from under annotations (as Reloader reads them).
+        form = "env" if self.flags["strategy"] == "env-vars" else "lrf"
         for m in op.get("markers", []):
             skey = (m["type"], m["name"])
-            if skey in self.sources:
+            if skey in self.sources and m["form"] == form:
                 self.markers[(op["name"], skey)] = (m["hash"], True)
         self._refresh_reacting(op["name"])
         self.record_ok.add(op["name"])

@@ -50,6 +50,7 @@ class Session:
         self.lock = threading.Lock()
         self.passed = self.failed = 0
         self.minimal = []
+        self.errors = []
 
     def runner(self, spec, tag="", quiet=None):
         return Runner(self.cluster, self.binary, spec, self.dir, window=self.args.window,
@@ -60,7 +61,14 @@ class Session:
             f"{len(spec['batches'])} batches")
         t0 = time.time()
         r = self.runner(spec, tag=f"run {label}")
-        res = r.run()
+        try:
+            res = r.run()
+        except Exception as e:     # the harness or the cluster, not reloadd
+            log(f"run {label}: seed={spec['seed']}: HARNESS ERROR (not a verdict on reloadd): "
+                f"{type(e).__name__}: {e}")
+            self.failed += 1
+            self.errors.append((spec["seed"], f"{type(e).__name__}: {e}"))
+            return None
         status = "FAILED" if res.failures else "ok"
         log(f"run {label}: seed={spec['seed']} flags: {flags_text(spec)} | ns {res.namespace} | "
             f"batches {res.batches} | ops executed {res.ops} | rollouts predicted {res.predicted} "
@@ -75,8 +83,15 @@ class Session:
             self.passed += 1
         return res
 
-    def replay(self, spec):
-        res = self.runner(spec, tag="  replay", quiet=self.args.quiet).run()
+    def replay(self, spec, full=False):
+        try:
+            r = Runner(self.cluster, self.binary, spec, self.dir, window=self.args.window,
+                       quiet=self.args.quiet, log=lambda m: None, tag="  replay",
+                       quiet_early=self.args.quiet if full else 1.5)
+            res = r.run()
+        except Exception as e:
+            log(f"  replay: harness error, counted as not reproducing: {type(e).__name__}: {e}")
+            return []
         return res.failures
 
     def shrink(self, spec, res, label):
@@ -99,12 +114,19 @@ class Session:
                 f"not shrunk (timing-dependent?)")
             self.minimal.append((spec, upto, [first], False, sh.replays, "did not reproduce on replay"))
             return
-        items, done = sh.ddmin(upto, items_of(upto))
+        items = items_of(upto)
+        items = sh.focus(upto, items, hit) or items
+        items, done = sh.ddmin(upto, items)
         small = subspec(upto, items)
         fails = sh.best_failures or hit
-        note = "minimal" if done else "shrink budget spent; not minimal"
+        note = "1-minimal" if done else "shrink budget spent; not minimal"
+        # The shortest list once more, with full quiet periods everywhere.
+        again = [f for f in self.replay(small, full=True) if f.category == cat]
+        note += ", reproduced on a final full replay" if again else ", NOT reproduced on a final full replay"
+        fails = again or fails
         self.minimal.append((spec, small, fails, True, sh.replays, note))
-        self.print_minimal(spec, small, fails, sh.replays, note)
+        log(f"run {label}: shrunk to {sum(len(b['ops']) for b in small['batches'])} ops "
+            f"({note}); listed at the end")
         with open(os.path.join(self.dir, f"minimal-seed-{spec['seed']}.json"), "w") as f:
             json.dump(small, f, indent=1)
 
@@ -141,8 +163,14 @@ def main():
         if not os.environ.get(v):
             sys.exit(f"model: no cluster in the environment ({v} unset); eval \"$(tools/cluster up)\"")
     atexit.register(cleanup_all)
+    def on_signal(n, _):
+        # Replays in other threads would keep the exit waiting: stop their
+        # processes and namespaces here, then leave at once.
+        print(f"model: signal {n}: stopping", flush=True)
+        cleanup_all()
+        os._exit(128 + n)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, lambda n, f: sys.exit(128 + n))
+        signal.signal(sig, on_signal)
     s = Session(args)
     t0 = time.time()
     s.deadline = t0 + args.seconds
@@ -181,6 +209,8 @@ def main():
             s.print_minimal(spec, small, fails, replays, note)
         else:
             print(f"model: seed {spec['seed']}: {fails[0]} (did not reproduce on replay)")
+    for seed, e in s.errors:
+        print(f"model: seed {seed}: harness error: {e}")
     print(f"model: {s.passed} passed, {s.failed} failed", flush=True)
     sys.exit(1 if s.failed else 0)
 

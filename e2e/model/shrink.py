@@ -3,6 +3,7 @@ in a fresh namespace with a fresh reloadd, several at a time) and keeps the
 smallest subset that still fails in the same way."""
 import concurrent.futures
 import copy
+import json
 import time
 
 
@@ -49,35 +50,69 @@ class Shrinker:
         return (bool(hit), hit)
 
     def _first_failing(self, cands, spec):
-        """Runs candidate subsets concurrently; returns the first (in order)
-        that reproduces, with its failures."""
-        with concurrent.futures.ThreadPoolExecutor(self.parallel) as ex:
-            futs = [ex.submit(self._test, subspec(spec, c)) for c in cands]
-            for c, f in zip(cands, futs):
-                ok, hit = f.result()
+        """Replays the candidate subsets, `parallel` at a time, in waves;
+        returns the first (in order) of the first wave that has one that
+        still fails, with its failures."""
+        for k in range(0, len(cands), self.parallel):
+            if time.time() >= self.deadline:
+                break
+            wave = cands[k:k + self.parallel]
+            with concurrent.futures.ThreadPoolExecutor(len(wave)) as ex:
+                results = list(ex.map(lambda c: self._test(subspec(spec, c)), wave))
+            for c, (ok, hit) in zip(wave, results):
                 if ok:
-                    for g in futs:
-                        g.cancel()
                     return c, hit
         return None, None
 
+    def focus(self, spec, items, failures):
+        """A first guess: only the operations on the failing workloads and on
+        the sources their operations and the failure name, plus every
+        restart and kill. Returns the items if that still fails, else None."""
+        names = {f.workload for f in failures if f.workload}
+        if not names:
+            return None
+        text = " ".join(f.what for f in failures)
+        for b in spec["batches"]:
+            for op in b["ops"]:
+                if op["op"].endswith("-workload") and op["name"] in names:
+                    text += " " + json.dumps(op)
+        keep = []
+        for bi, oi in items:
+            if oi == "event":
+                keep.append((bi, oi))
+                continue
+            op = spec["batches"][bi]["ops"][oi]
+            if op["name"] in names or (op["op"].endswith("-source") and op["name"] in text):
+                keep.append((bi, oi))
+        if len(keep) == len(items):
+            return None
+        ok, hit = self._test(subspec(spec, keep))
+        self.log(f"  shrink: the {len(keep)} operations on {', '.join(sorted(names))} and their sources "
+                 f"{'still fail' if ok else 'do not fail alone'} ({self.replays} replays)")
+        if ok:
+            self.best_failures = hit
+            return keep
+        return None
+
     def ddmin(self, spec, items):
-        n = 2
+        """Zeller's ddmin, complements first (they fail more often), waves of
+        parallel replays. Returns (items, finished within the deadline)."""
+        n = min(max(2, self.parallel), len(items))
         while len(items) >= 2 and time.time() < self.deadline:
             size = len(items)
             chunks = [items[size * k // n: size * (k + 1) // n] for k in range(n)]
             chunks = [c for c in chunks if c]
             comps = [[x for x in items if x not in set(c)] for c in chunks]
-            cands = chunks + (comps if n > 2 else [])
+            cands = (comps if n > 2 else []) + chunks
             found, hit = self._first_failing(cands, spec)
             if found is not None:
                 self.best_failures = hit
                 self.log(f"  shrink: {len(found)} of {len(items)} units still fail "
                          f"({self.replays} replays)")
+                n = max(n - 1, 2) if len(found) > size // n + 1 else 2
                 items = found
-                n = max(n - 1, 2) if found in comps else 2
                 continue
             if n >= len(items):
-                break
+                return items, True
             n = min(n * 2, len(items))
-        return items, time.time() < self.deadline
+        return items, len(items) < 2
