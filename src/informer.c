@@ -20,6 +20,7 @@
 #define BACKOFF_BASE_MS 500
 #define BACKOFF_MAX_MS 30000
 #define WATCH_TIMEOUT_MIN_S 300     /* client-go: 5 min, times 1..2 at random */
+#define WATCH_MIN_LIFE_MS 1000      /* a watch ending sooner is a failure */
 #define POLL_MS 200
 
 enum inf_state {
@@ -44,6 +45,9 @@ struct rl_informer {
     struct rl_kube_stream *stream;
     uint64_t retry_at_ms;
     unsigned failures;
+    uint64_t watch_started_ms;      /* of the open (or last) watch */
+    int watch_timeout_s;            /* what it asked the server for */
+    uint64_t watch_events;          /* events and bookmarks it brought */
     bool ever_listed;
 
     /* Read by any thread. */
@@ -197,6 +201,7 @@ static int on_event(void *ctx, const char *type, const cJSON *obj)
     const cJSON *meta = rl_json_obj(obj, "metadata");
 
     atomic_store(&inf->last_event_ms, rl_mono_ms());
+    inf->watch_events++;
     set_rv(inf, rl_json_str(meta, "resourceVersion"));
     if (strcmp(type, "BOOKMARK") == 0)
         return 0;
@@ -223,10 +228,24 @@ static void on_end(void *ctx, int err)
     if (inf->set->observe)
         inf->set->observe(inf->set->observe_ctx, inf->resource, false);
     switch (err) {
-    case 0:                         /* the server's timeout: resume at once */
+    case 0: {
+        /*
+         * The server ended the watch. At its timeout, resume at once; but a
+         * watch that ends within a second, or early with nothing in it, is a
+         * server (or proxy) in trouble: back off as after a failure (as
+         * client-go does), or we would re-open it hundreds of times a second.
+         */
+        uint64_t lasted = rl_mono_ms() - inf->watch_started_ms;
+
+        if (lasted < WATCH_MIN_LIFE_MS ||
+            (inf->watch_events == 0 && lasted < (uint64_t)inf->watch_timeout_s * 500)) {
+            fail(inf, INF_NEED_WATCH, RL_ETRANSPORT, "watch (ended early)");
+            break;
+        }
         inf->state = INF_NEED_WATCH;
         inf->failures = 0;
         break;
+    }
     case RL_EGONE:                  /* our resourceVersion was compacted */
         rl_log_kv(RL_LOG_INFO, "resource version expired; relisting", "resource", inf->resource,
                   "path", inf->collection_path, NULL);
@@ -251,6 +270,9 @@ static void start_watch(struct rl_informer *inf)
         .timeout_s = WATCH_TIMEOUT_MIN_S + (int)(random01(inf->set) * WATCH_TIMEOUT_MIN_S),
     };
 
+    inf->watch_started_ms = rl_mono_ms();
+    inf->watch_timeout_s = opts.timeout_s;
+    inf->watch_events = 0;
     inf->stream = rl_kube_mux_watch(inf->set->mux, inf->collection_path, &opts, on_event, on_end, inf);
     if (inf->stream)
         inf->state = INF_WATCHING;

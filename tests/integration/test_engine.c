@@ -1349,3 +1349,45 @@ Test(engine, store_and_index_equal_the_truth_after_churn_and_after_a_relist)
     rl_kube_free(kube);
     fault_proxy_stop(proxy);
 }
+
+/*
+ * Issue 13: a server that answers every watch with one BOOKMARK and ends
+ * it (a broken proxy, an overloaded API server) got ~820 watch requests a
+ * second. A watch that ends within a second, or early with no event, now
+ * counts as a failure and is retried with jittered exponential backoff.
+ */
+Test(engine, watches_ending_at_once_back_off)
+{
+    static const char bookmark[] =
+        "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"ConfigMap\",\"apiVersion\":\"v1\","
+        "\"metadata\":{\"resourceVersion\":\"1\"}}}\n";
+    struct fault_proxy *proxy;
+    struct rl_kube *kube;
+    struct rl_controller *c;
+    char errbuf[512];
+    double deadline;
+    size_t before, after;
+
+    proxy = fault_proxy_start(admin_path, errbuf, sizeof(errbuf));
+    cr_assert(ne(ptr, proxy, NULL), "%s", errbuf);
+    kube = client_via(proxy);
+    c = rl_controller_new(&opts, kube, rl_clock_system(), NULL);
+    fault_proxy_fail_next(proxy, 1000000, "watch=1", 200, NULL, bookmark);
+    cr_assert(eq(int, rl_controller_start(c), 0));
+    deadline = test_now_s() + 60;
+    while (!rl_controller_synced(c) && test_now_s() < deadline)
+        test_sleep_ms(100);
+    cr_assert(rl_controller_synced(c), "the controller's caches did not sync");
+    before = fault_proxy_seen(proxy, "watch=1", NULL, 0);
+    test_sleep_ms(4000);
+    after = fault_proxy_seen(proxy, "watch=1", NULL, 0);
+    cr_log_info("%zu watch requests in 4 s from %d informers", after - before, N_INFORMERS);
+    /* Backoff 0.5, 1, 2 s (+25 % jitter): at most ~4 each in 4 s; at once was thousands. */
+    cr_assert(le(sz, after - before, (size_t)N_INFORMERS * 5),
+              "%zu watch requests in 4 s: watches that end at once are re-opened at once",
+              after - before);
+    rl_controller_stop(c, 1000);
+    rl_controller_free(c);
+    rl_kube_free(kube);
+    fault_proxy_stop(proxy);
+}
