@@ -30,6 +30,7 @@ struct item {
 /* A whole annotation value, split and compiled; immutable once built. */
 struct entry {
     size_t n;
+    size_t bytes;                       /* compiled code and text, for the budget */
     struct item items[];
 };
 
@@ -37,6 +38,7 @@ struct rl_regex_cache {
     pthread_mutex_t mu;
     struct rl_map map;                  /* annotation value -> struct entry */
     size_t max_entries;
+    size_t bytes;                       /* of the cached entries */
     pcre2_match_context *mctx;          /* read-only after new: shared */
 };
 
@@ -223,16 +225,40 @@ out:
     free(pattern);
 }
 
+/* A list past the caps is one item that failed: nothing of it is compiled. */
+static struct entry *entry_refused(const char *why)
+{
+    struct entry *e = rl_xcalloc(1, sizeof(*e) + sizeof(e->items[0]));
+
+    e->n = 1;
+    e->items[0].text = rl_xstrdup("(list not compiled)");
+    e->items[0].error = rl_xstrdup(why);
+    e->bytes = sizeof(*e) + strlen(why);
+    return e;
+}
+
 /* strings.Split(value, ","), each item trimmed and compiled. */
 static struct entry *entry_build(const char *value)
 {
-    size_t n = 1;
+    size_t n = 1, total = strlen(value);
     struct entry *e;
     const char *p = value;
+    char why[160];
 
     for (const char *q = value; *q; q++)
         n += *q == ',';
+    /*
+     * Anyone who may edit a workload writes this value: a hostile one
+     * (thousands of `(?:ab){1000}`) cost ~200 MiB and seconds of CPU.
+     */
+    if (total > RL_DECIDE_LIST_MAX_BYTES || n > RL_DECIDE_LIST_MAX_ITEMS) {
+        snprintf(why, sizeof(why), "reload list too large (%zu bytes, %zu patterns; at most "
+                 "%d bytes and %d patterns): ignored", total, n, RL_DECIDE_LIST_MAX_BYTES,
+                 RL_DECIDE_LIST_MAX_ITEMS);
+        return entry_refused(why);
+    }
     e = rl_xcalloc(1, sizeof(*e) + n * sizeof(e->items[0]));
+    e->bytes = sizeof(*e) + n * sizeof(e->items[0]) + total;
     e->n = n;
     for (size_t i = 0; i < n; i++) {
         const char *comma = strchr(p, ',');
@@ -242,6 +268,12 @@ static struct entry *entry_build(const char *value)
         trim(&s, &len);
         e->items[i].text = rl_xstrndup(s, len);
         compile_item(&e->items[i]);
+        if (e->items[i].code) {
+            size_t sz = 0;
+
+            pcre2_pattern_info(e->items[i].code, PCRE2_INFO_SIZE, &sz);
+            e->bytes += sz;
+        }
         p = comma ? comma + 1 : p + len;
     }
     return e;
@@ -286,6 +318,16 @@ void rl_regex_cache_free(struct rl_regex_cache *c)
     free(c);
 }
 
+size_t rl_regex_cache_bytes(struct rl_regex_cache *c)
+{
+    size_t n;
+
+    rl_mutex_lock(&c->mu);
+    n = c->bytes;
+    rl_mutex_unlock(&c->mu);
+    return n;
+}
+
 size_t rl_regex_cache_size(struct rl_regex_cache *c)
 {
     size_t n;
@@ -314,10 +356,13 @@ static struct entry *entry_get(struct rl_regex_cache *c, const char *value, bool
     e = entry_build(value);
     rl_mutex_lock(&c->mu);
     raced = rl_map_get(&c->map, value);
-    if (!raced && c->map.len < c->max_entries)
+    /* Past either limit an entry serves this call only: memory stays bounded. */
+    if (!raced && c->map.len < c->max_entries && c->bytes + e->bytes <= RL_REGEX_CACHE_MAX_BYTES) {
         rl_map_put(&c->map, value, e);
-    else if (!raced)
+        c->bytes += e->bytes;
+    } else if (!raced) {
         *owned = true;
+    }
     rl_mutex_unlock(&c->mu);
     if (raced) {
         entry_free(e);

@@ -88,9 +88,21 @@ struct rl_decision {
     char reason[256];               /* one line, for logs and /explain */
 };
 
+/*
+ * Compiled named-reload lists, keyed by the whole annotation value. A list
+ * longer than RL_DECIDE_LIST_MAX_BYTES or with more than
+ * RL_DECIDE_LIST_MAX_ITEMS patterns is not compiled: it matches nothing
+ * and reports a regex error (a warning on the workload). The cache keeps
+ * at most max_entries lists and RL_REGEX_CACHE_MAX_BYTES of compiled code;
+ * beyond, a list is compiled for its call only.
+ */
+#define RL_DECIDE_LIST_MAX_BYTES 16384
+#define RL_DECIDE_LIST_MAX_ITEMS 256
+#define RL_REGEX_CACHE_MAX_BYTES ((size_t)16 << 20)
 struct rl_regex_cache *rl_regex_cache_new(size_t max_entries);
 void rl_regex_cache_free(struct rl_regex_cache *c);
 size_t rl_regex_cache_size(struct rl_regex_cache *c);
+size_t rl_regex_cache_bytes(struct rl_regex_cache *c);
 
 void rl_decide(const struct rl_workload *w, const struct rl_source_desc *src,
                const struct rl_options *o, struct rl_regex_cache *cache,

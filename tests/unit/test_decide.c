@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 
+#include "reloadd/buf.h"
 #include "reloadd/decide.h"
 #include "reloadd/err.h"
 #include "reloadd/mem.h"
@@ -610,4 +611,43 @@ Test(decide, shared_cache_from_many_threads)
     cr_assert(eq(sz, rl_regex_cache_size(cache), 1));
     rl_workload_free(w);
     rl_options_release(&o);
+}
+
+/* Issue 13: a named-reload list written by a hostile namespace user. */
+Test(decide, hostile_reload_lists_are_refused_and_the_cache_stays_bounded)
+{
+    struct rl_regex_cache *c = rl_regex_cache_new(4096);
+    struct rl_buf v;
+    char err[256];
+    size_t entries = 0;
+
+    /* Too many patterns, or too long: refused whole, matches nothing, says why. */
+    rl_buf_init(&v, 0);
+    for (int i = 0; i < RL_DECIDE_LIST_MAX_ITEMS + 1; i++)
+        rl_buf_addf(&v, "%scm-%d", i ? "," : "", i);
+    cr_assert(eq(int, rl_decide_list_matches(c, v.buf, "cm-1", err, sizeof(err)), 0));
+    cr_assert(ne(ptr, strstr(err, "too large"), NULL), "%s", err);
+    rl_buf_reset(&v);
+    for (int i = 0; i < RL_DECIDE_LIST_MAX_BYTES / 8 + 1; i++)
+        rl_buf_adds(&v, "cm-xxxxx");
+    cr_assert(eq(int, rl_decide_list_matches(c, v.buf, "cm-xxxxx", err, sizeof(err)), 0));
+    cr_assert(ne(ptr, strstr(err, "too large"), NULL), "%s", err);
+
+    /* Lists within the caps but heavy to compile: the cache keeps its byte budget. */
+    for (int n = 0; n < 400; n++) {
+        rl_buf_reset(&v);
+        for (int i = 0; i < 40; i++)
+            rl_buf_addf(&v, "%s(?:ab){1000}%d-%d", i ? "," : "", n, i);
+        rl_buf_adds(&v, ",target");
+        cr_assert(eq(int, rl_decide_list_matches(c, v.buf, "target", err, sizeof(err)), 1),
+                  "list %d: %s", n, err);
+        if (rl_regex_cache_size(c) == entries)
+            break;                      /* full: served without caching */
+        entries = rl_regex_cache_size(c);
+    }
+    cr_log_info("%zu lists cached, %zu bytes", rl_regex_cache_size(c), rl_regex_cache_bytes(c));
+    cr_assert(lt(sz, rl_regex_cache_size(c), (size_t)400), "the cache never stopped growing");
+    cr_assert(le(sz, rl_regex_cache_bytes(c), RL_REGEX_CACHE_MAX_BYTES));
+    rl_buf_release(&v);
+    rl_regex_cache_free(c);
 }
