@@ -483,6 +483,25 @@ static const char *intern(void *ctx, const char *s)
 
 /* --- workers -------------------------------------------------------------- */
 
+static bool may_write(void *ctx)
+{
+    struct rl_controller *c = ctx;
+
+    if (!atomic_load(&c->leader))
+        return false;
+    return !c->hooks.may_write || c->hooks.may_write(c->hooks.ctx);
+}
+
+/* The worker threads' write fence (kube.h): judged again before every send. */
+static uint64_t fence_left(void *ctx)
+{
+    struct rl_controller *c = ctx;
+
+    if (!may_write(c))
+        return 0;
+    return c->hooks.fence_left_ms ? c->hooks.fence_left_ms(c->hooks.ctx) : UINT64_MAX;
+}
+
 static int work(void *ctx, unsigned shard, const char *wkey)
 {
     struct rl_controller *c = ctx;
@@ -497,7 +516,9 @@ static int work(void *ctx, unsigned shard, const char *wkey)
     (void)shard;
     atomic_fetch_add(&c->reconciles, 1);
     tl_event_ms = st.event_ms;
+    rl_kube_thread_fence(fence_left, c);
     err = rl_reconcile(c->rec, wkey);
+    rl_kube_thread_fence(NULL, NULL);
     tl_event_ms = 0;
     if (c->hooks.on_reconciled && rl_store_parse_workload_key(wkey, &kind, &ns, &ns_len, &name))
         c->hooks.on_reconciled(c->hooks.ctx, kind, err,
@@ -520,15 +541,6 @@ static void give_up(void *ctx, const char *wkey, int err)
     rl_log_kv(RL_LOG_ERROR, "giving up on workload after repeated failures; the next change retries",
               "workload", wkey, "error", rl_strerror(err), NULL);
     startup_key_done(c, wkey);
-}
-
-static bool may_write(void *ctx)
-{
-    struct rl_controller *c = ctx;
-
-    if (!atomic_load(&c->leader))
-        return false;
-    return !c->hooks.may_write || c->hooks.may_write(c->hooks.ctx);
 }
 
 static void on_result(void *ctx, const struct rl_reconcile_result *res)

@@ -42,6 +42,8 @@ struct rl__kube_thread {
 static _Thread_local char last_error[640];
 static _Thread_local bool background;   /* rl_kube_thread_background() */
 static _Thread_local const atomic_bool *background_give_up;
+static _Thread_local rl_kube_fence_fn *fence;    /* rl_kube_thread_fence() */
+static _Thread_local void *fence_ctx;
 
 /* ---------------------------------------------------------------------- */
 /* Shared helpers (kube-int.h) */
@@ -620,7 +622,7 @@ static void sleep_ms(uint64_t ms)
 }
 
 static int perform_once(struct rl_kube *k, const char *method, const char *path,
-                        const char *body, const char *content_type,
+                        const char *body, const char *content_type, long timeout_ms,
                         struct rl_kube_response *resp)
 {
     CURL *h = thread_easy(k);
@@ -654,7 +656,7 @@ static int perform_once(struct rl_kube *k, const char *method, const char *path,
     rl__kube_protect(h, path);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, k->request_timeout_ms);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)LOW_SPEED_TIME_S);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
@@ -699,6 +701,12 @@ static int perform_once(struct rl_kube *k, const char *method, const char *path,
     }
     free(url);
     return err;
+}
+
+void rl_kube_thread_fence(rl_kube_fence_fn *fn, void *ctx)
+{
+    fence = fn;
+    fence_ctx = ctx;
 }
 
 void rl_kube_thread_background(bool on, const atomic_bool *give_up)
@@ -766,6 +774,7 @@ int rl_kube_request(struct rl_kube *k, const char *method, const char *path,
     }
     for (;;) {
         uint64_t wait_ms = 0;
+        long timeout_ms = k->request_timeout_ms;
 
         err = wait_turn(k);
         if (err) {
@@ -774,7 +783,21 @@ int rl_kube_request(struct rl_kube *k, const char *method, const char *path,
                                      : "shutting down");
             break;
         }
-        err = perform_once(k, method, path, body, content_type, resp);
+        if (fence && !idempotent) {
+            /* Judged now, after every wait: leadership may have gone meanwhile. */
+            uint64_t left = fence(fence_ctx);
+
+            if (left == 0) {
+                snprintf(resp->message, sizeof(resp->message),
+                         "%s %s: not sent (no longer the leader)", method, path);
+                resp->status = 0;
+                err = RL_ENOTLEADER;
+                break;
+            }
+            if (left < (uint64_t)timeout_ms)
+                timeout_ms = left > 1 ? (long)left : 1;
+        }
+        err = perform_once(k, method, path, body, content_type, timeout_ms, resp);
         if (!err)
             break;
         if (err == RL_EUNAUTHORIZED && !reauthed && rl_kubeconfig_auth_refreshable(k->cfg)) {

@@ -867,6 +867,15 @@ bool rl_elector_may_write(const struct rl_elector *el)
     return rl_clock_mono_ms(el->clock) < until;
 }
 
+uint64_t rl_elector_fence_left_ms(const struct rl_elector *el)
+{
+    uint64_t until = atomic_load(&el->fence_until_ms), now = rl_clock_mono_ms(el->clock);
+
+    if (atomic_load(&el->fenced) || until <= now)
+        return 0;
+    return until - now;
+}
+
 int rl_elector_release(struct rl_elector *el)
 {
     uint64_t deadline;

@@ -242,6 +242,13 @@ static bool may_write(void *ctx)
     return !a->elector || rl_elector_may_write(a->elector);
 }
 
+static uint64_t fence_left_ms(void *ctx)
+{
+    struct app *a = ctx;
+
+    return a->elector ? rl_elector_fence_left_ms(a->elector) : UINT64_MAX;
+}
+
 static bool probe_live(void *ctx, struct rl_buf *why)
 {
     struct app *a = ctx;
@@ -372,6 +379,7 @@ static int run(struct app *a)
 {
     struct rl_controller_hooks ch = {
         .may_write = may_write,
+        .fence_left_ms = fence_left_ms,
         .on_result = on_result,
         .on_skip = on_skip,
         .on_watch = on_watch,

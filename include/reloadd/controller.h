@@ -60,6 +60,12 @@ struct rl_source_event {
 
 struct rl_controller_hooks {
     bool (*may_write)(void *ctx);   /* fencing; NULL: always (no HA) */
+    /*
+     * Milliseconds the fence has left (0: may not write), asked by the
+     * API client before every send of a write (kube.h, rl_kube_thread_fence);
+     * NULL: may_write alone decides.
+     */
+    uint64_t (*fence_left_ms)(void *ctx);
     /* After each write reconcile wanted; since_event_s filled in. */
     void (*on_result)(void *ctx, const struct rl_reconcile_result *res);
     void (*on_skip)(void *ctx, const char *reason);

@@ -99,6 +99,18 @@ int rl_kube_request(struct rl_kube *k, const char *method, const char *path,
 #define RL_KUBE_BACKGROUND_WAIT_MS 5000
 void rl_kube_thread_background(bool background, const atomic_bool *give_up);
 
+/*
+ * Write fencing for the calling thread. While set, every write (any verb
+ * but GET and HEAD) asks fn right before each send - the first and every
+ * retry, after every wait for the token bucket or a Retry-After - how many
+ * milliseconds the caller may still write: 0 refuses the send
+ * (RL_ENOTLEADER, nothing sent), and the request's timeout is cut to what
+ * is left, so a leader deposed while a write waits or hangs cannot write.
+ * UINT64_MAX: no limit. NULL clears it.
+ */
+typedef uint64_t rl_kube_fence_fn(void *ctx);
+void rl_kube_thread_fence(rl_kube_fence_fn *fn, void *ctx);
+
 /* Convenience wrappers; the object comes back in resp->body. */
 int rl_kube_get(struct rl_kube *k, const char *path, struct rl_kube_response *resp);
 int rl_kube_create(struct rl_kube *k, const char *collection_path, const char *json,

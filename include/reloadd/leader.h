@@ -223,6 +223,8 @@ int rl_elector_observe(struct rl_elector *el, const cJSON *lease);
  * right before every write. Lock-free.
  */
 bool rl_elector_may_write(const struct rl_elector *el);
+/* Milliseconds until the fence passes (0 if may_write is false now). */
+uint64_t rl_elector_fence_left_ms(const struct rl_elector *el);
 
 /*
  * Graceful handover: stops may_write at once and for good, stops

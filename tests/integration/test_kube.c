@@ -1107,3 +1107,33 @@ Test(kube, proxy_watch_cut_mid_line_resumes_without_corrupt_event)
     free(path);
     proxied_done(k);
 }
+
+/* Issue 13: a fence judged once before the request let a deposed leader's retry through. */
+static atomic_int fence_calls;
+static uint64_t fence_once(void *ctx)
+{
+    (void)ctx;
+    /* Leader for the first send only; deposed while the 429's Retry-After is waited out. */
+    return atomic_fetch_add(&fence_calls, 1) == 0 ? 60000 : 0;
+}
+
+Test(kube, proxy_write_retry_is_fenced_after_every_wait)
+{
+    struct rl_kube_opts opts = { .qps = 0 };
+    struct rl_kube *k = proxied(&opts);
+    double t0;
+    int err;
+
+    atomic_store(&fence_calls, 0);
+    fault_proxy_fail_next(proxy, 1, "POST", 429, "Retry-After: 1\r\n", NULL);
+    rl_kube_thread_fence(fence_once, NULL);
+    t0 = test_now_s();
+    err = create_cm(k, "fenced", NULL, "1");
+    rl_kube_thread_fence(NULL, NULL);
+    cr_assert(eq(int, err, RL_ENOTLEADER), "the retry after the 429 was sent: %s",
+              rl_strerror(err));
+    cr_assert(eq(sz, fault_proxy_seen(proxy, "POST", NULL, 0), 1), "one send, no retry");
+    cr_assert(eq(int, atomic_load(&fence_calls), 2), "the fence was asked before each send");
+    cr_log_info("deposed during Retry-After: refused after %.2f s", test_now_s() - t0);
+    proxied_done(k);
+}
