@@ -498,6 +498,14 @@ struct rl_kube *rl_kube_new(struct rl_kubeconfig *cfg, const struct rl_kube_opts
     } else {
         k->base_url = rl_xstrdup(cfg->server);
     }
+    if (cfg->insecure_skip_tls_verify)
+        rl_log_kv(RL_LOG_WARN, "the API server's certificate is not verified "
+                  "(insecure-skip-tls-verify in the kubeconfig): anyone on the path can "
+                  "impersonate it and read the credentials and every Secret", "server",
+                  cfg->server, NULL);
+    if (strncmp(cfg->server, "http://", 7) == 0)
+        rl_log_kv(RL_LOG_WARN, "the API server is reached over plain http: credentials and "
+                  "Secrets cross the network in clear", "server", cfg->server, NULL);
     return k;
 }
 

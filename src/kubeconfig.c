@@ -599,6 +599,11 @@ static int load_cluster(struct loader *L, struct rl_kubeconfig *cfg, const char 
     if (!cfg->ca_data &&
         (err = get_path(L, f, c, what, "certificate-authority", &cfg->ca_file)) != 0)
         return err;
+    /* As client-go: which of the two was meant cannot be guessed. */
+    if (cfg->insecure_skip_tls_verify && (cfg->ca_data || cfg->ca_file))
+        return fail(L, f, "%s: insecure-skip-tls-verify and a certificate authority are both "
+                    "set; specifying a root certificate with the insecure flag is not allowed",
+                    what);
     return 0;
 }
 

@@ -378,6 +378,17 @@ Test(kubeconfig, insecure_only_when_the_file_says_true)
         rl_kubeconfig_free(cfg);
         free(yaml);
     }
+    /* Insecure and a CA: refused, as client-go does (issue 13: was accepted silently). */
+    {
+        struct rl_kubeconfig *cfg = NULL;
+        char *yaml = rl_xasprintf(INSECURE_FMT, ", insecure-skip-tls-verify: true, "
+                                  "certificate-authority-data: 'LS0tLS1CRUdJTg=='");
+
+        cr_assert(ne(int, rl_kubeconfig_parse(&cfg, "/m/c", yaml, strlen(yaml), NULL, errbuf,
+                                              sizeof(errbuf)), 0));
+        cr_assert(ne(ptr, strstr(errbuf, "insecure flag is not allowed"), NULL), "%s", errbuf);
+        free(yaml);
+    }
 }
 
 Test(kubeconfig, empty_and_missing_files)
