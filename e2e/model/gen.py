@@ -91,7 +91,7 @@ class Generator:
             elif f == "named":
                 pick = r.sample(names, r.choice([1, 1, 2]))
                 if r.random() < 0.2:
-                    pick = [stype[:3] + "-[0-1]" if stype == "configmap" else "sec-.*"]
+                    pick = ["cm-[0-1]" if stype == "configmap" else "sec-.*"]
                 where[TYPED[stype]["reload"]] = ",".join(pick)
             elif f == "search":
                 where[SEARCH] = "true"

@@ -305,7 +305,8 @@ class Runner:
         # Wait for the predicted rollouts, the window and a grace period, and
         # until reloadd's writes have stopped for a second.
         deadline = t_ref + self.window + 10 + extra_wait
-        min_end = t_ref + self.window + 1.0 + extra_wait * 0.5
+        min_end = t_ref + self.window + 0.5 + extra_wait
+        idle_polls, last_count = 0, None
         while True:
             now = time.time()
             self.audit.poll()
@@ -315,7 +316,12 @@ class Runner:
             last_w = max([w["t"] for w in ws], default=0)
             if now >= deadline:
                 break
-            if want <= seen and now >= min_end and now - last_w >= 1.0:
+            # Idle: the leader's queue is empty and it finished no reconcile
+            # since the last poll (keys held for the window are in the queue).
+            count = self._leader_idle()
+            idle_polls = idle_polls + 1 if count is not None and count == last_count else 0
+            last_count = count
+            if want <= seen and now >= min_end and now - last_w >= 0.5 and idle_polls >= 2:
                 break
             time.sleep(0.15)
         t_quiet = time.time()
@@ -349,8 +355,20 @@ class Runner:
             for w in ws:
                 f.write(f"  write {w['user']} {w['verb']} {w['resource']}/{w['name']} at +{w['t'] - self.t0:.2f}"
                         f"{' (quiet period)' if w['t'] >= t_quiet else ''}\n")
+            f.write(f"  quiet period from +{t_quiet - self.t0:.2f}\n")
             for x in fails:
                 f.write(f"  FAIL {x}\n")
+
+    def _leader_idle(self):
+        """The leader's count of finished reconciles if its workqueue is
+        empty, else None."""
+        for p in self.replicas:
+            m = p.metrics()
+            if m.get("reloader_is_leader") == 1.0:
+                if m.get("reloader_workqueue_depth", 1) == 0:
+                    return m.get("reloader_reconcile_latency_seconds_count", 0)
+                return None
+        return None
 
     def _wait_new_leader(self, timeout=20):
         """After a kill: waits until a live replica holds the Lease; the
@@ -390,6 +408,10 @@ class Runner:
             if w["resource"] == "jobs" and w["verb"] == "create":
                 continue    # a CronJob's rollout: counted from the Jobs watch
             by_w_write.setdefault(w["name"], []).append(w)
+        for w in ws:
+            if w["mine"] and w["resource"] in ("configmaps", "secrets"):
+                fails.append(Failure("unexpected write", i, f"reloadd {w['verb']} {w['resource']}/{w['name']}"))
+        ws = [w for w in ws if w["resource"] not in ("configmaps", "secrets")]
         alien = [w for w in ws if not w["mine"]]
         if alien:
             self.res.notes.append(f"batch {i + 1}: writes by other identities: "

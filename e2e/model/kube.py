@@ -27,6 +27,8 @@ KINDS = {
 }
 WORKLOAD_RESOURCES = {"deployments", "daemonsets", "statefulsets", "cronjobs", "jobs",
                       "rollouts"}
+# Also reported: a write to a ConfigMap or Secret (reloadd never needs one here).
+WATCHED_RESOURCES = WORKLOAD_RESOURCES | {"configmaps", "secrets"}
 WRITE_VERBS = {"patch", "update", "create", "delete"}
 
 
@@ -311,13 +313,14 @@ class AuditTail:
 
 
 def audit_writes(entries, namespace, users):
-    """Successful workload writes by `users` in `namespace`, in order."""
+    """Successful writes to workloads, ConfigMaps and Secrets in `namespace`,
+    in order; "mine" tells those of `users` (the run's reloadd identities)."""
     out = []
     for e in entries:
         ref = e.get("objectRef") or {}
         if ref.get("namespace") != namespace or e.get("stage") != "ResponseComplete":
             continue
-        if e.get("verb") not in WRITE_VERBS or ref.get("resource") not in WORKLOAD_RESOURCES:
+        if e.get("verb") not in WRITE_VERBS or ref.get("resource") not in WATCHED_RESOURCES:
             continue
         if ref.get("subresource"):
             continue
@@ -416,6 +419,25 @@ class Reloadd:
                 pass
             time.sleep(0.1)
         raise RuntimeError("reloadd not ready after %ds" % timeout)
+
+    def metrics(self):
+        """Its /metrics as {family: sum over labels}; {} if unreachable."""
+        out = {}
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=1) as r:
+                text = r.read().decode()
+        except OSError:
+            return out
+        for ln in text.splitlines():
+            if not ln or ln[0] == "#":
+                continue
+            name, _, val = ln.rpartition(" ")
+            name = name.split("{")[0]
+            try:
+                out[name] = out.get(name, 0.0) + float(val)
+            except ValueError:
+                pass
+        return out
 
     def alive(self):
         return self.proc.poll() is None

@@ -12,6 +12,7 @@ Sources are keyed ("configmap"|"secret", name). A workload is a dict made by
 the generator (see gen.py): kind, meta and tmpl annotations, refs, markers.
 """
 import hashlib
+import os
 import re
 
 AUTO = "reloader.stakater.com/auto"
@@ -111,6 +112,11 @@ class Model:
         self.markers = {}    # (wname, skey) -> (hand-set marker hash, intact)
         self.lrf = {}        # wname -> skey its last-reloaded-from marker names
         self.incarnation = 0
+        # E2E_MODEL_ENV_DELETE=reloader: under env-vars a delete rolls W only
+        # if W has the source's STAKATER_ variable to remove (Reloader §3.3),
+        # not always (the contract). env_var: (wname, skey) -> has it.
+        self.env_delete_reloader = os.environ.get("E2E_MODEL_ENV_DELETE") == "reloader"
+        self.env_var = {}
         self.running = True
         self.stats = {"ambiguous": 0}
         self._begin()
@@ -145,6 +151,10 @@ class Model:
             return
         if h in at or (m and m[1] and m[0] == h):
             return
+        if h == DELETED and self.env_delete_reloader and self.flags["strategy"] == "env-vars" \
+                and not self.env_var.get((wname, skey)):
+            return     # Reloader: no STAKATER_ variable to remove, nothing to roll
+        self.env_var[(wname, skey)] = h != DELETED
         if m and m[0] == h:
             self.amb.setdefault(wname, f"{why}: hash of a marker a rollout may have overwritten")
         self.triggers.setdefault(wname, []).append(why)
@@ -256,8 +266,12 @@ class Model:
         # Only the marker the strategy writes is a record: the env var under
         # env-vars, last-reloaded-from under annotations (as Reloader reads them).
         form = "env" if self.flags["strategy"] == "env-vars" else "lrf"
+        for k in [k for k in self.env_var if k[0] == op["name"]]:
+            del self.env_var[k]
         for m in op.get("markers", []):
             skey = (m["type"], m["name"])
+            if m["form"] == "env":
+                self.env_var[(op["name"], skey)] = True
             if skey in self.sources and m["form"] == form:
                 self.markers[(op["name"], skey)] = (m["hash"], True)
         self._refresh_reacting(op["name"])
