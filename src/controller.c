@@ -869,6 +869,28 @@ uint64_t rl_controller_startup_done_ms(struct rl_controller *c)
     return done ? done - atomic_load(&c->start_ms) : 0;
 }
 
+void rl_controller_relist(struct rl_controller *c)
+{
+    rl_informers_relist(c->informers);
+}
+
+bool rl_controller_ready(struct rl_controller *c, uint64_t max_silence_ms, struct rl_buf *why)
+{
+    uint64_t oldest, now = rl_mono_ms();
+
+    if (!atomic_load(&c->synced)) {
+        rl_buf_adds(why, "caches not synced yet");
+        return false;
+    }
+    oldest = rl_informers_oldest_activity_ms(c->informers);
+    if (oldest && now > oldest && now - oldest > max_silence_ms) {
+        rl_buf_addf(why, "no word from the API server for %llu s (a watch made no progress)",
+                    (unsigned long long)((now - oldest) / 1000));
+        return false;
+    }
+    return true;
+}
+
 bool rl_controller_live(struct rl_controller *c, struct rl_buf *why)
 {
     char key[256] = "";

@@ -244,6 +244,7 @@ static void on_end(void *ctx, int err)
         }
         inf->state = INF_NEED_WATCH;
         inf->failures = 0;
+        atomic_store(&inf->last_event_ms, rl_mono_ms());    /* the server answered */
         break;
     }
     case RL_EGONE:                  /* our resourceVersion was compacted */
@@ -261,9 +262,18 @@ static void on_end(void *ctx, int err)
     }
 }
 
+/* The server took the watch: it answers, which readiness counts as progress. */
+static void on_open(void *ctx)
+{
+    struct rl_informer *inf = ctx;
+
+    atomic_store(&inf->last_event_ms, rl_mono_ms());
+}
+
 static void start_watch(struct rl_informer *inf)
 {
     struct rl_kube_watch_opts opts = {
+        .on_open = on_open,
         .label_selector = inf->label_selector,
         .field_selector = inf->field_selector,
         .resource_version = inf->resource_version,

@@ -27,6 +27,7 @@ struct rl_kube_stream {
     struct rl_watch framer;
     rl_kube_event_fn *on_event;
     rl_kube_end_fn *on_end;
+    void (*on_open)(void *ctx);     /* NULL once called */
     void *ctx;
     double started_s;
     long status;
@@ -109,6 +110,25 @@ static size_t stream_data(char *ptr, size_t size, size_t nmemb, void *ud)
     else
         s->err = rl_watch_feed(&s->framer, ptr, n);
     rl_wipe(ptr, n);                /* curl's receive buffer */
+    return n;
+}
+
+/* The end of the response's headers: a 2xx means the server took the watch. */
+static size_t stream_header(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    struct rl_kube_stream *s = ud;
+    size_t n = size * nmemb;
+    long status = 0;
+
+    if (s->on_open && n <= 2 && (n == 0 || ptr[0] == '\r' || ptr[0] == '\n')) {
+        curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (status >= 200 && status <= 299 && !s->cancelled) {
+            void (*fn)(void *) = s->on_open;
+
+            s->on_open = NULL;
+            fn(s->ctx);
+        }
+    }
     return n;
 }
 
@@ -289,6 +309,7 @@ struct rl_kube_stream *rl_kube_mux_watch(struct rl_kube_mux *mux, const char *co
     s->mux = mux;
     s->on_event = on_event;
     s->on_end = on_end;
+    s->on_open = opts ? opts->on_open : NULL;
     s->ctx = ctx;
     s->started_s = rl__kube_now_s();
     rl_watch_init(&s->framer, opts ? opts->max_line_bytes : 0, stream_event, s);
@@ -328,6 +349,8 @@ struct rl_kube_stream *rl_kube_mux_watch(struct rl_kube_mux *mux, const char *co
     curl_easy_setopt(s->easy, CURLOPT_PRIVATE, (char *)s);
     curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, stream_data);
     curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
+    curl_easy_setopt(s->easy, CURLOPT_HEADERFUNCTION, stream_header);
+    curl_easy_setopt(s->easy, CURLOPT_HEADERDATA, s);
     /*
      * No total timeout: the server ends the watch (timeoutSeconds). A
      * stream silent for longer than several bookmark periods is dead.

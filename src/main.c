@@ -260,10 +260,7 @@ static bool probe_ready(void *ctx, struct rl_buf *why)
 {
     struct app *a = ctx;
 
-    if (rl_controller_synced(a->ctl))
-        return true;
-    rl_buf_adds(why, "caches not synced yet");
-    return false;
+    return rl_controller_ready(a->ctl, a->opts.ready_progress_timeout_ms, why);
 }
 
 static int explain(void *ctx, const char *kind, const char *ns, const char *name,

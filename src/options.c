@@ -118,6 +118,8 @@ static const struct flag flags[] = {
       "leader election renew deadline" },
     { "retry-period", NULL, F_DURATION, OFF(retry_period_ms), "2s", 100, 600000,
       "leader election retry period" },
+    { "ready-progress-timeout", NULL, F_DURATION, OFF(ready_progress_timeout_ms), "90s", 5000,
+      3600000, "not ready when a watch made no progress this long (bookmarks come each minute)" },
     { "dry-run", NULL, F_BOOL, OFF(dry_run), "false", 0, 0, "decide and log, write nothing" },
     { "include-helm-secrets", NULL, F_BOOL, OFF(include_helm_secrets), "false", 0, 0,
       "also watch helm.sh/release.v1 Secrets" },

@@ -106,10 +106,20 @@ bool rl_controller_may_write(struct rl_controller *c);
 
 /* Every informer has listed once. */
 bool rl_controller_synced(struct rl_controller *c);
+/* Makes every informer list again (tests; recovery). Any thread. */
+void rl_controller_relist(struct rl_controller *c);
 /* Mono ms when every workload had been reconciled after start; 0 if not yet. */
 uint64_t rl_controller_startup_done_ms(struct rl_controller *c);
 /* Watches alive and workers not stuck; otherwise false with why. */
 bool rl_controller_live(struct rl_controller *c, struct rl_buf *why);
+/*
+ * Ready: the caches have synced and every informer made progress (a
+ * successful list, a watch event or bookmark, a watch ended by the
+ * server's timeout) within max_silence_ms, so a replica cut off from the
+ * API server stops being ready (leader and follower alike) and is ready
+ * again once it hears from it. Otherwise false with why.
+ */
+bool rl_controller_ready(struct rl_controller *c, uint64_t max_silence_ms, struct rl_buf *why);
 /* /explain: JSON for kind (e.g. "deployment"), namespace, name; NULL if unknown. */
 cJSON *rl_controller_explain(struct rl_controller *c, const char *kind, const char *ns,
                              const char *name);

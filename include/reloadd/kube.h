@@ -164,6 +164,8 @@ struct rl_kube_watch_opts {
     size_t max_line_bytes;          /* default 16 MiB */
     rl_kube_stop_fn *should_stop;
     void *stop_ctx;
+    /* Mux streams: called once, with the stream's ctx, when the server answers 2xx. */
+    void (*on_open)(void *ctx);
 };
 int rl_kube_watch(struct rl_kube *k, const char *collection_path,
                   const struct rl_kube_watch_opts *opts, rl_kube_event_fn *on_event,

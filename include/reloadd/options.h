@@ -110,6 +110,7 @@ struct rl_options {
     double kube_api_qps;                /* 20, (0, 100000] */
     int kube_api_burst;                 /* 40, 1..100000 */
     uint64_t coalesce_window_ms;        /* 1s, 0..10m */
+    uint64_t ready_progress_timeout_ms; /* 90s: /readyz needs a watch's progress this recent */
     char *metrics_addr;                 /* ":9090" */
     char *lease_name;                   /* "stakater-reloader-lock" */
     uint64_t lease_duration_ms;         /* 15s */

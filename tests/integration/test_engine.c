@@ -45,6 +45,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <time.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <bsd/stdlib.h>
@@ -1386,6 +1387,97 @@ Test(engine, watches_ending_at_once_back_off)
     cr_assert(le(sz, after - before, (size_t)N_INFORMERS * 5),
               "%zu watch requests in 4 s: watches that end at once are re-opened at once",
               after - before);
+    rl_controller_stop(c, 1000);
+    rl_controller_free(c);
+    rl_kube_free(kube);
+    fault_proxy_stop(proxy);
+}
+
+/*
+ * Issue 13: /readyz stayed 200 with the API server gone (readiness was set
+ * once, after the first sync). Ready now needs every watch's progress
+ * within a bound: it goes false while the API server cannot be reached and
+ * true again once it can.
+ */
+/* Polls readiness for `seconds`, relisting every 2 s (progress while the server answers). */
+static void watch_readiness(struct rl_controller *c, uint64_t max_silence_ms, double seconds,
+                            double *first_false, double *first_true_after_false, double t0)
+{
+    double end = test_now_s() + seconds, next_relist = 0;
+    struct rl_buf why;
+
+    rl_buf_init(&why, 0);
+    while (test_now_s() < end) {
+        bool ready;
+
+        if (test_now_s() >= next_relist) {
+            rl_controller_relist(c);
+            next_relist = test_now_s() + 2;
+        }
+        rl_buf_reset(&why);
+        ready = rl_controller_ready(c, max_silence_ms, &why);
+        if (!ready && *first_false < 0) {
+            *first_false = test_now_s() - t0;
+            cr_log_info("not ready at +%.1f s: %s", *first_false, why.buf);
+        }
+        if (ready && *first_false >= 0 && *first_true_after_false < 0) {
+            *first_true_after_false = test_now_s() - t0;
+            break;
+        }
+        test_sleep_ms(100);
+    }
+    rl_buf_release(&why);
+}
+
+Test(engine, not_ready_while_the_api_server_is_gone_ready_after)
+{
+    struct fault_proxy *proxy;
+    struct rl_kube *kube;
+    struct rl_controller *c;
+    char errbuf[512];
+    double deadline, t0, off = -1, on = -1;
+    pid_t restarter = 0;
+
+    proxy = fault_proxy_start(admin_path, errbuf, sizeof(errbuf));
+    cr_assert(ne(ptr, proxy, NULL), "%s", errbuf);
+    kube = client_via(proxy);
+    c = rl_controller_new(&opts, kube, rl_clock_system(), NULL);
+    cr_assert(eq(int, rl_controller_start(c), 0));
+    deadline = test_now_s() + 60;
+    while (!rl_controller_synced(c) && test_now_s() < deadline)
+        test_sleep_ms(100);
+    cr_assert(rl_controller_synced(c), "the controller's caches did not sync");
+
+    /* Healthy, with progress every 2 s: ready all along (8 s bound). */
+    t0 = test_now_s();
+    watch_readiness(c, 8000, 12, &off, &on, t0);
+    cr_assert(lt(dbl, off, 0.0), "not ready at +%.1f s with a healthy API server", off);
+
+    /* The API server goes away (restarted in the background) and comes back. */
+    {
+        char *cmd = rl_xasprintf("'%s/cluster' restart kube-apiserver >/dev/null 2>&1 & "
+                                 "echo $! >'%s/restart.pid'", tools_dir, cluster_dir);
+        char *pidfile = rl_xasprintf("%s/restart.pid", cluster_dir);
+        FILE *f;
+
+        cr_assert(eq(int, system(cmd), 0));
+        f = fopen(pidfile, "r");
+        cr_assert(ne(ptr, f, NULL));
+        cr_assert(eq(int, fscanf(f, "%d", &restarter), 1));
+        fclose(f);
+        unlink(pidfile);
+        free(pidfile);
+        free(cmd);
+    }
+    t0 = test_now_s();
+    watch_readiness(c, 8000, 60, &off, &on, t0);
+    cr_assert(ge(dbl, off, 0.0), "still ready with the API server gone (synced: %d)",
+              rl_controller_synced(c));
+    cr_assert(ge(dbl, on, 0.0), "not ready again after the API server came back");
+    cr_log_info("API server gone at +0 s: not ready at +%.1f s, ready again at +%.1f s", off, on);
+    deadline = test_now_s() + 60;
+    while (kill(restarter, 0) == 0 && test_now_s() < deadline)
+        test_sleep_ms(200);
     rl_controller_stop(c, 1000);
     rl_controller_free(c);
     rl_kube_free(kube);
