@@ -858,7 +858,8 @@ static int load_paths(struct rl_kubeconfig **out, const char *paths, const char 
         tried++;
         save = p;
         rl_buf_wipe(&text);
-        err = read_file(p, MAX_FILE_BYTES, &text, false);
+        /* A FIFO or a device could block start-up for ever (and SIGTERM with it). */
+        err = read_file(p, MAX_FILE_BYTES, &text, true);
         if (err == RL_ENOENT) {
             err = 0;                    /* kubectl skips listed files that do not exist */
             continue;

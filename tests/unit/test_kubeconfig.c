@@ -407,6 +407,16 @@ Test(kubeconfig, empty_and_missing_files)
     free(want);
     cr_assert(eq(int, rl_kubeconfig_load(&cfg, both, NULL, errbuf, sizeof(errbuf)), RL_ENOENT));
     cr_assert(ne(ptr, strstr(errbuf, "none of"), NULL), "%s", errbuf);
+    /* A FIFO (no writer: open() alone would block for ever) is refused at once. */
+    {
+        char *fifo = rl_xasprintf("%s/fifo", dir);
+
+        cr_assert(eq(int, mkfifo(fifo, 0600), 0));
+        cr_assert(ne(int, rl_kubeconfig_load(&cfg, fifo, NULL, errbuf, sizeof(errbuf)), 0));
+        cr_assert(ne(ptr, strstr(errbuf, "not a regular file"), NULL), "%s", errbuf);
+        unlink(fifo);
+        free(fifo);
+    }
     free(empty);
     free(missing);
     free(both);
