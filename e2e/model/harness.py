@@ -8,7 +8,7 @@ import signal
 import time
 
 from gen import op_text
-from kube import (KINDS, AuditTail, Identity, Reloadd, Watcher, audit_writes)
+from kube import (KINDS, AuditTail, Disturbed, Identity, Reloadd, Watcher, audit_writes)
 from model import LRF, Model, TYPED, env_var_name
 
 ACTIVE = set()   # runners with processes or a namespace to clean up at exit
@@ -269,7 +269,19 @@ class Runner:
 
     # ---- one batch ----------------------------------------------------------
 
+    def _disturbance(self):
+        return self.c.disturbances + len(self.watcher.errors)
+
     def batch(self, i, b, lo):
+        d0 = self._disturbance()
+        try:
+            return self._batch(i, b, lo)
+        finally:
+            if self._disturbance() != d0:
+                raise Disturbed(f"the API server was unreachable during batch {i + 1} "
+                                f"({'; '.join(self.watcher.errors[-2:]) or 'requests retried'})")
+
+    def _batch(self, i, b, lo):
         ev = b.get("event") or {}
         kill = ev.get("kill")
         restart = ev.get("restart")

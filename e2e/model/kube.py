@@ -32,6 +32,11 @@ WATCHED_RESOURCES = WORKLOAD_RESOURCES | {"configmaps", "secrets"}
 WRITE_VERBS = {"patch", "update", "create", "delete"}
 
 
+class Disturbed(Exception):
+    """The API server went away during a batch (someone restarted it): the
+    batch says nothing about reloadd, so the run is abandoned."""
+
+
 class ApiError(Exception):
     def __init__(self, status, body, what):
         super().__init__(f"{what}: HTTP {status}: {body[:300]}")
@@ -79,6 +84,7 @@ class Cluster:
         self.ca = ca
         self.ctx = self.tls_context(crt, key)
         self._local = threading.local()
+        self.disturbances = 0     # requests that found the API server unreachable
 
     def tls_context(self, crt, key):
         ctx = ssl.create_default_context(cafile=self.ca)
@@ -113,6 +119,7 @@ class Cluster:
             except (http.client.HTTPException, OSError):
                 conn.close()
                 self._local.conn = None
+                self.disturbances += 1
                 if time.time() > give_up:
                     raise
                 time.sleep(0.2)

@@ -110,7 +110,6 @@ class Model:
         self.at = {}         # (wname, skey) -> set of hashes
         self.react = {}      # (wname, skey) -> bool as of the last look
         self.markers = {}    # (wname, skey) -> (hand-set marker hash, intact)
-        self.lrf = {}        # wname -> skey its last-reloaded-from marker names
         self.incarnation = 0
         # E2E_MODEL_ENV_DELETE=reloader: under env-vars a delete rolls W only
         # if W has the source's STAKATER_ variable to remove (Reloader §3.3),
@@ -161,13 +160,15 @@ class Model:
         self.rolled_for.setdefault(wname, set()).add(skey)
 
     def _after_rollouts(self):
-        """A rollout for S overwrites W's marker for S; other markers of W
-        may be overwritten (last-reloaded-from names one source only)."""
+        """A rollout for S overwrites W's marker for S. Under annotations it
+        overwrites last-reloaded-from whatever it names (one source only), so
+        W's other markers are gone from the template, and whether they still
+        count is for the contract to say (a hit on one is ambiguous)."""
         for wname, skeys in self.rolled_for.items():
             for k in [k for k in self.markers if k[0] == wname]:
                 if k[1] in skeys:
                     del self.markers[k]
-                else:
+                elif self.flags["strategy"] == "annotations":
                     self.markers[k] = (self.markers[k][0], False)
 
     def _refresh_reacting(self, wname, reset_new=True):
@@ -262,7 +263,6 @@ class Model:
             del self.react[k]
         for k in [k for k in self.markers if k[0] == op["name"]]:
             del self.markers[k]
-        self.lrf.pop(op["name"], None)
         # Only the marker the strategy writes is a record: the env var under
         # env-vars, last-reloaded-from under annotations (as Reloader reads them).
         form = "env" if self.flags["strategy"] == "env-vars" else "lrf"

@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from gen import Generator, flags_text, spec_text          # noqa: E402
 from harness import Runner, cleanup_all                                # noqa: E402
-from kube import Cluster, workdir                          # noqa: E402
+from kube import Cluster, Disturbed, workdir                          # noqa: E402
 from shrink import Shrinker, items_of, subspec             # noqa: E402
 
 SECONDS_PER_BATCH = 8.0   # measured: window + grace + quiet period + flush
@@ -51,6 +51,7 @@ class Session:
         self.passed = self.failed = 0
         self.minimal = []
         self.errors = []
+        self.abandoned = []
 
     def runner(self, spec, tag="", quiet=None):
         return Runner(self.cluster, self.binary, spec, self.dir, window=self.args.window,
@@ -63,6 +64,10 @@ class Session:
         r = self.runner(spec, tag=f"run {label}")
         try:
             res = r.run()
+        except Disturbed as e:
+            log(f"run {label}: seed={spec['seed']}: abandoned, not a verdict on reloadd: {e}")
+            self.abandoned.append((spec["seed"], str(e)))
+            return None
         except Exception as e:     # the harness or the cluster, not reloadd
             log(f"run {label}: seed={spec['seed']}: HARNESS ERROR (not a verdict on reloadd): "
                 f"{type(e).__name__}: {e}")
@@ -209,6 +214,8 @@ def main():
             s.print_minimal(spec, small, fails, replays, note)
         else:
             print(f"model: seed {spec['seed']}: {fails[0]} (did not reproduce on replay)")
+    for seed, e in s.abandoned:
+        print(f"model: seed {seed}: abandoned (not counted): {e}")
     for seed, e in s.errors:
         print(f"model: seed {seed}: harness error: {e}")
     print(f"model: {s.passed} passed, {s.failed} failed", flush=True)
