@@ -5,7 +5,8 @@
 #   1. the normal build (-Werror): unit tests and stress programs;
 #   2. an ASan+UBSan build: unit tests and stress programs;
 #   3. a TSan build: unit tests and stress programs (Criterion runs under
-#      TSan thanks to tests/support/tsan/criterion_arena.c);
+#      TSan thanks to tests/support/tsan/criterion_arena.c), and a short run
+#      of every libFuzzer target (tools/fuzz, ASan+UBSan);
 #   4. one local control plane (tools/cluster up) for the rest of the run;
 #   5. integration tests in the normal, ASan+UBSan and TSan builds;
 #   6. the e2e suite with the normal build's reloadd binary, then its
@@ -71,6 +72,12 @@ fi
 if want unit; then
     ctest_label build unit "unit tests"
     ctest_label build stress "stress programs"
+fi
+if need_asan_tsan; then
+    # What an attacker controls (watch streams, kubeconfigs, workloads and their
+    # annotations) under ASan+UBSan; `make fuzz` runs them as long as asked.
+    step "fuzzing (${RL_FUZZ_SECONDS:-30} s per target)"
+    tools/fuzz/run.sh "${RL_FUZZ_SECONDS:-30}" || failed+=("fuzz")
 fi
 if need_asan_tsan; then
     ctest_label build-asan unit "unit tests (ASan+UBSan)"

@@ -33,6 +33,7 @@ for t in $targets; do
         tail -30 "$log" >&2
         rc=1
     fi
-    grep -E '^#[0-9]+.*DONE|Done [0-9]+ runs' "$log" | tail -1 | sed "s/^/fuzz: $t: /" >&2 || true
+    { grep -E '^#[0-9]+.*(DONE|pulse)' "$log" | tail -1
+      grep -E 'Done [0-9]+ runs' "$log" | tail -1; } | sed "s/^/fuzz: $t: /" >&2 || true
 done
 exit $rc
