@@ -31,6 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from gen import Generator, flags_text, spec_text          # noqa: E402
 from harness import Runner, cleanup_all                                # noqa: E402
+from model import Model                                     # noqa: E402
 from kube import Cluster, Disturbed, workdir                          # noqa: E402
 from shrink import Shrinker, items_of, subspec             # noqa: E402
 
@@ -135,7 +136,26 @@ class Session:
         with open(os.path.join(self.dir, f"minimal-seed-{spec['seed']}.json"), "w") as f:
             json.dump(small, f, indent=1)
 
+    @staticmethod
+    def executable(spec):
+        """The spec without the operations a replay would skip (an update of
+        a source that does not exist at that point, say)."""
+        m = Model(spec["flags"])
+        out = dict(spec, batches=[])
+        for b in spec["batches"]:
+            ev = b.get("event") or {}
+            if "restart" in ev:
+                m.stop()
+            ops = [op for op in b["ops"] if m.valid(op) and (m.apply(op) or True)]
+            if "restart" in ev:
+                m.start(ev["restart"]["sync"])
+            m.end_batch()
+            if ops or b.get("event"):
+                out["batches"].append({"ops": ops, "event": b.get("event")})
+        return out
+
     def print_minimal(self, spec, small, fails, replays, note):
+        small = self.executable(small)
         nops = sum(len(b["ops"]) for b in small["batches"])
         print(f"model: shortest failing list for seed {spec['seed']} ({note}; {nops} ops in "
               f"{len(small['batches'])} batches; {replays} replays)", flush=True)
