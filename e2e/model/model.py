@@ -111,10 +111,11 @@ class Model:
         self.react = {}      # (wname, skey) -> bool as of the last look
         self.markers = {}    # (wname, skey) -> (hand-set marker hash, intact)
         self.incarnation = 0
-        # E2E_MODEL_ENV_DELETE=reloader: under env-vars a delete rolls W only
-        # if W has the source's STAKATER_ variable to remove (Reloader §3.3),
-        # not always (the contract). env_var: (wname, skey) -> has it.
-        self.env_delete_reloader = os.environ.get("E2E_MODEL_ENV_DELETE") == "reloader"
+        # Under env-vars a delete rolls W only if W has the source's STAKATER_
+        # variable to remove (Reloader §3.3, and reloadd's contract:
+        # docs/reconcile.md). E2E_MODEL_ENV_DELETE=always models a delete that
+        # rolls every reacting workload. env_var: (wname, skey) -> has it.
+        self.env_delete_reloader = os.environ.get("E2E_MODEL_ENV_DELETE") != "always"
         self.env_var = {}
         self.running = True
         self.stats = {"ambiguous": 0}
