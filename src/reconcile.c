@@ -249,7 +249,8 @@ static void judge_source(const struct rl_options *o, const struct rl_workload *w
                         (o->strategy != RL_STRATEGY_ENV_VARS || marker);
 
     if (!src) {
-        if (is_delete_marker(applied) || is_delete_marker(marker)) {
+        /* Our record first: a marker may still hold a delete before the source came back. */
+        if (is_delete_marker(applied) || (!applied && is_delete_marker(marker))) {
             verdict(it, V_OK, RL_HASH_DELETE_MARKER, "deleted; rolled for it already", why);
         } else if (has_version) {
             /* Deleted after W's pods started; or while no reloadd watched (no tombstone). */

@@ -372,6 +372,10 @@ static void deleted_live(struct world *w, const char *strategy, enum rl_kind kin
                       ? ROLL : RECORD, "deleted after a rollout");
         source(w, "cfg", V2, true);
         expect(w, RECORD, "re-created again: a baseline");
+        /* Deleted once more, the template still holding the first delete's marker. */
+        delete_source(w, "cfg");
+        expect(w, od && strcmp(strategy, "annotations") == 0 ? ROLL : RECORD,
+               "deleted again after a re-create");
         world_release(w);
     }
 }
