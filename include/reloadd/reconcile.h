@@ -22,7 +22,8 @@
  *                (a new or edited workload)         -> baseline
  *                --sync-after-restart               -> roll
  *                otherwise                          -> adopt (record)
- *     S absent, record holds the delete marker      -> nothing
+ *     S absent, record holds the delete marker (our record first:
+ *                a marker may outlive a re-create)  -> nothing
  *     S absent, a record, deleted after W's template, --reload-on-delete
  *                (or deleted while no reloadd ran, with
  *                --sync-after-restart as well)      -> roll (delete marker)
