@@ -21,9 +21,17 @@ class Failure:
     def __init__(self, category, batch, what, workload=None):
         self.category, self.batch, self.what = category, batch, what
         self.workload = workload
+        self.reasons = []
 
     def __str__(self):
         return f"batch {self.batch + 1}: {self.category}: {self.what}"
+
+    def signature(self):
+        """What shrinking keeps failing: the same check, on the same
+        workload, for the same kind of trigger (so that it does not drift to
+        another bug that happens to share the category)."""
+        kinds = frozenset("while down" if "while down" in r else r.split()[0] for r in self.reasons)
+        return (self.category, self.workload, kinds)
 
 
 class Result:
@@ -465,7 +473,7 @@ class Runner:
                 fails.append(Failure("write in quiet period", i, f"{label}: {len(late)} write(s) by reloadd "
                                      f"in the quiet period ({', '.join(w['verb'] for w in late)}): a loop?"))
             for f in fails[start:]:
-                f.workload = name
+                f.workload, f.reasons = name, list(why)
         return fails
 
     # ---- the whole run ------------------------------------------------------

@@ -103,6 +103,7 @@ class Session:
     def shrink(self, spec, res, label):
         first = res.failures[0]
         cat = first.category
+        sigs = [f.signature() for f in res.failures if f.batch == first.batch]
         upto = dict(spec, batches=spec["batches"][:first.batch + 1])
         path = os.path.join(self.dir, f"failing-seed-{spec['seed']}.json")
         with open(path, "w") as f:
@@ -112,7 +113,7 @@ class Session:
             return
         budget = max(self.deadline - time.time(), self.args.shrink_seconds)
         deadline = time.time() + budget
-        sh = Shrinker(self.replay, cat, deadline, parallel=self.args.parallel, log=log)
+        sh = Shrinker(self.replay, sigs, deadline, parallel=self.args.parallel, log=log)
         log(f"run {label}: shrinking '{cat}' (up to {budget:.0f} s, {self.args.parallel} replays at a time)")
         ok, hit = sh._test(upto)
         if not ok:
@@ -127,7 +128,7 @@ class Session:
         fails = sh.best_failures or hit
         note = "1-minimal" if done else "shrink budget spent; not minimal"
         # The shortest list once more, with full quiet periods everywhere.
-        again = [f for f in self.replay(small, full=True) if f.category == cat]
+        again = [f for f in self.replay(small, full=True) if f.signature() in set(sigs)]
         note += ", reproduced on a final full replay" if again else ", NOT reproduced on a final full replay"
         fails = again or fails
         self.minimal.append((spec, small, fails, True, sh.replays, note))

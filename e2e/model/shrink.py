@@ -18,7 +18,9 @@ def items_of(spec):
     return out
 
 
-def subspec(spec, keep):
+def subspec(spec, keep, origin=None):
+    """The spec with only the kept items; `origin`, if a list, receives the
+    original index of each batch kept."""
     keep = set(keep)
     s = copy.deepcopy(spec)
     batches = []
@@ -27,16 +29,18 @@ def subspec(spec, keep):
         ev = b.get("event") if (bi, "event") in keep else None
         if ops or ev:
             batches.append({"ops": ops, "event": ev})
+            if origin is not None:
+                origin.append(bi)
     s["batches"] = batches
     return s
 
 
 class Shrinker:
-    def __init__(self, replay, category, deadline, parallel=3, log=print):
+    def __init__(self, replay, signatures, deadline, parallel=3, log=print):
         """replay(spec) -> list of failures; a candidate reproduces when one
-        of its failures has the category of the original one."""
+        of its failures has a signature of the original ones."""
         self.replay = replay
-        self.category = category
+        self.signatures = set(signatures)
         self.deadline = deadline
         self.parallel = max(1, parallel)
         self.log = log
@@ -46,8 +50,18 @@ class Shrinker:
     def _test(self, spec):
         self.replays += 1
         fails = self.replay(spec)
-        hit = [f for f in fails if f.category == self.category]
+        hit = [f for f in fails if f.signature() in self.signatures]
         return (bool(hit), hit)
+
+    def _test_items(self, spec, items):
+        """Replays a subset; if it fails, also drops what comes after the
+        failing batch (a replay stops there anyway)."""
+        origin = []
+        ok, hit = self._test(subspec(spec, items, origin))
+        if ok:
+            last = origin[min(f.batch for f in hit)]
+            items = [x for x in items if x[0] <= last]
+        return ok, hit, items
 
     def _first_failing(self, cands, spec):
         """Replays the candidate subsets, `parallel` at a time, in waves;
@@ -58,8 +72,8 @@ class Shrinker:
                 break
             wave = cands[k:k + self.parallel]
             with concurrent.futures.ThreadPoolExecutor(len(wave)) as ex:
-                results = list(ex.map(lambda c: self._test(subspec(spec, c)), wave))
-            for c, (ok, hit) in zip(wave, results):
+                results = list(ex.map(lambda c: self._test_items(spec, c), wave))
+            for ok, hit, c in results:
                 if ok:
                     return c, hit
         return None, None
@@ -86,7 +100,7 @@ class Shrinker:
                 keep.append((bi, oi))
         if len(keep) == len(items):
             return None
-        ok, hit = self._test(subspec(spec, keep))
+        ok, hit, keep = self._test_items(spec, keep)
         self.log(f"  shrink: the {len(keep)} operations on {', '.join(sorted(names))} and their sources "
                  f"{'still fail' if ok else 'do not fail alone'} ({self.replays} replays)")
         if ok:
