@@ -253,8 +253,13 @@ static void judge_source(const struct rl_options *o, const struct rl_workload *w
         if (is_delete_marker(applied) || (!applied && is_delete_marker(marker))) {
             verdict(it, V_OK, RL_HASH_DELETE_MARKER, "deleted; rolled for it already", why);
         } else if (has_version) {
-            /* Deleted after W's pods started; or while no reloadd watched (no tombstone). */
-            bool after = deleted_rv ? deleted_rv > w->template_rv : w->template_rv == 0;
+            /*
+             * Deleted after W's pods started; or while no reloadd watched: no
+             * tombstone, and our own record proves it existed (a marker alone
+             * may name a source that never did: a copied manifest).
+             */
+            bool after = deleted_rv ? deleted_rv > w->template_rv
+                                    : w->template_rv == 0 && is_version(applied);
             bool roll = after && (deleted_rv || o->sync_after_restart);
 
             if (roll && delete_rolls)
@@ -316,6 +321,10 @@ static void judge(struct rl_reconciler *r, const struct rl_workload *w, struct i
     uint64_t deleted_rv = src ? 0 : rl_store_tombstone(r->store, it->type, w->ns, it->name,
                                                          &desc.ignore, &desc.match);
     struct rl_decision d;
+
+    /* Deleted while no reloadd watched: it matched when we recorded it (search + match). */
+    if (!src && !deleted_rv && is_version(rl_workload_applied(w, it->type, it->name)))
+        desc.match = true;
     const char *recorded, *applied, *marker;
     enum rl_recorded_from mfrom;
     int c;

@@ -512,9 +512,16 @@ static void deleted_while_down(struct world *w, const char *strategy, enum rl_ki
     for (int sync = 0; sync < 2; sync++) {
         world_init(w, kind, strategy, sync ? both : del_only);
         marked_workload(w, strategy, V1);   /* rolled for V1, then cfg went away */
+        set_meta_annotation(w->obj, w->o.applied_annotation, "{\"configmap/cfg\":\"" V1 "\"}");
         user_writes_workload(w, false);
-        expect(w, sync ? ROLL : NONE, sync ? "deleted while down, --sync-after-restart"
-                                           : "deleted while down: nothing");
+        expect(w, sync ? ROLL : RECORD,
+               sync ? "deleted while down, --sync-after-restart" : "deleted while down: nothing");
+        world_release(w);
+        /* A marker alone (a copied manifest) is no proof the source ever existed. */
+        world_init(w, kind, strategy, sync ? both : del_only);
+        marked_workload(w, strategy, V1);
+        user_writes_workload(w, false);
+        expect(w, NONE, "marker of a source that does not exist, after a restart");
         world_release(w);
     }
 }
