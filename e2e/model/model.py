@@ -217,6 +217,10 @@ class Model:
         for wname in self.workloads:
             r = self._key_reacts(wname, skey)
             self.react[(wname, skey)] = r
+            if self.running and (wname, skey) in self.at:
+                # W recorded it before it went: dropping that entry (if W no longer
+                # reacts, e.g. the new one is ignored) is one metadata-only write.
+                self.record_ok.add(wname)
             if not self.running or not r:
                 continue
             self.record_ok.add(wname)
