@@ -335,7 +335,9 @@ class Model:
                 self.react[(wname, skey)] = now
                 existed = skey in snap["sources"]
                 cur = self.sources[skey]["hash"] if skey in self.sources else DELETED
-                if cur != (snap["sources"][skey]["hash"] if existed else DELETED) and (before or now):
+                # (W may also drop the entry of a source it recorded and no longer reacts to.)
+                if cur != (snap["sources"][skey]["hash"] if existed else DELETED) and \
+                        (before or now or (wname, skey) in self.at):
                     self.record_ok.add(wname)
                     self.s_touched.setdefault(skey, dict(snap["sources"].get(skey, {}).get("ann", {})))
                 why = f"{skey[0]} {skey[1]} changed while down"
