@@ -1210,6 +1210,19 @@ static int total_ops(int totals[K_COUNT][OP_COUNT])
     return n;
 }
 
+/* A controller on kube, started, its caches synced (60 s at most). */
+static struct rl_controller *start_synced(struct rl_kube *kube)
+{
+    struct rl_controller *c = rl_controller_new(&opts, kube, rl_clock_system(), NULL);
+    double deadline = test_now_s() + 60;
+
+    cr_assert(eq(int, rl_controller_start(c), 0));
+    while (!rl_controller_synced(c) && test_now_s() < deadline)
+        test_sleep_ms(100);
+    cr_assert(rl_controller_synced(c), "the controller's caches did not sync");
+    return c;
+}
+
 TestSuite(engine, .init = init, .fini = fini, .timeout = 420);
 
 Test(engine, store_and_index_equal_the_truth_after_churn_and_after_a_relist)
@@ -1245,12 +1258,7 @@ Test(engine, store_and_index_equal_the_truth_after_churn_and_after_a_relist)
     run_ops(model, seed, 60, totals);
     log_ops("before start", totals);
 
-    c = rl_controller_new(&opts, kube, rl_clock_system(), NULL);
-    cr_assert(eq(int, rl_controller_start(c), 0));
-    deadline = test_now_s() + 60;
-    while (!rl_controller_synced(c) && test_now_s() < deadline)
-        test_sleep_ms(100);
-    cr_assert(rl_controller_synced(c), "the controller's caches did not sync");
+    c = start_synced(kube);
     expect_equal(rl_controller_store(c), 30, "after the first list");
 
     /* 1,000 random operations, seen by the watches. */
@@ -1366,19 +1374,13 @@ Test(engine, watches_ending_at_once_back_off)
     struct rl_kube *kube;
     struct rl_controller *c;
     char errbuf[512];
-    double deadline;
     size_t before, after;
 
     proxy = fault_proxy_start(admin_path, errbuf, sizeof(errbuf));
     cr_assert(ne(ptr, proxy, NULL), "%s", errbuf);
     kube = client_via(proxy);
-    c = rl_controller_new(&opts, kube, rl_clock_system(), NULL);
     fault_proxy_fail_next(proxy, 1000000, "watch=1", 200, NULL, bookmark);
-    cr_assert(eq(int, rl_controller_start(c), 0));
-    deadline = test_now_s() + 60;
-    while (!rl_controller_synced(c) && test_now_s() < deadline)
-        test_sleep_ms(100);
-    cr_assert(rl_controller_synced(c), "the controller's caches did not sync");
+    c = start_synced(kube);
     before = fault_proxy_seen(proxy, "watch=1", NULL, 0);
     test_sleep_ms(4000);
     after = fault_proxy_seen(proxy, "watch=1", NULL, 0);
@@ -1441,12 +1443,7 @@ Test(engine, not_ready_while_the_api_server_is_gone_ready_after)
     proxy = fault_proxy_start(admin_path, errbuf, sizeof(errbuf));
     cr_assert(ne(ptr, proxy, NULL), "%s", errbuf);
     kube = client_via(proxy);
-    c = rl_controller_new(&opts, kube, rl_clock_system(), NULL);
-    cr_assert(eq(int, rl_controller_start(c), 0));
-    deadline = test_now_s() + 60;
-    while (!rl_controller_synced(c) && test_now_s() < deadline)
-        test_sleep_ms(100);
-    cr_assert(rl_controller_synced(c), "the controller's caches did not sync");
+    c = start_synced(kube);
 
     /* Healthy, with progress every 2 s: ready all along (8 s bound). */
     t0 = test_now_s();
