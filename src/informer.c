@@ -319,8 +319,18 @@ static void *io_thread(void *arg)
             }
             if (inf->state == INF_NEED_LIST)
                 do_list(inf);
-            if (inf->state == INF_NEED_WATCH && inf->retry_at_ms <= rl_mono_ms())
-                start_watch(inf);
+            if (inf->state == INF_NEED_WATCH && inf->retry_at_ms <= rl_mono_ms()) {
+                /* A watch start is a request: it waits for a token, without blocking the others. */
+                uint64_t wait = rl_kube_try_token(set->kube);
+
+                if (wait) {
+                    inf->retry_at_ms = rl_mono_ms() + wait;
+                    if (inf->retry_at_ms < next)
+                        next = inf->retry_at_ms;
+                } else {
+                    start_watch(inf);
+                }
+            }
             now = rl_mono_ms();
         }
         now = rl_mono_ms();

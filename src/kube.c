@@ -745,6 +745,16 @@ static int wait_spare(struct rl_kube *k)
     }
 }
 
+uint64_t rl_kube_try_token(struct rl_kube *k)
+{
+    uint64_t wait;
+
+    rl_mutex_lock(&k->mu);
+    wait = rl_bucket_try_take(&k->bucket, rl_clock_mono_ms(k->clock), 0);
+    rl_mutex_unlock(&k->mu);
+    return wait;
+}
+
 /* Waits for the client-side token bucket. */
 static int wait_turn(struct rl_kube *k)
 {

@@ -100,6 +100,15 @@ int rl_kube_request(struct rl_kube *k, const char *method, const char *path,
 void rl_kube_thread_background(bool background, const atomic_bool *give_up);
 
 /*
+ * For a request its caller can postpone instead of waiting (a watch start
+ * on the informers' I/O thread): takes a token of the bucket and returns 0,
+ * or takes nothing and returns the ms until one is free. Tokens promised to
+ * waiting requests are theirs first. Watch starts spend --kube-api-qps like
+ * every other request, as in client-go.
+ */
+uint64_t rl_kube_try_token(struct rl_kube *k);
+
+/*
  * Write fencing for the calling thread. While set, every write (any verb
  * but GET and HEAD) asks fn right before each send - the first and every
  * retry, after every wait for the token bucket or a Retry-After - how many

@@ -1166,7 +1166,7 @@ static void fini(void)
     lock_fd = -1;
 }
 
-static struct rl_kube *client_via(struct fault_proxy *p)
+static struct rl_kube *client_via_opts(struct fault_proxy *p, const struct rl_kube_opts *ko)
 {
     struct rl_kubeconfig *cfg = NULL;
     char errbuf[512], *yaml;
@@ -1178,9 +1178,14 @@ static struct rl_kube *client_via(struct fault_proxy *p)
     cr_assert(eq(int, rl_kubeconfig_parse(&cfg, "/proxy/config", yaml, strlen(yaml), NULL,
                                           errbuf, sizeof(errbuf)), 0), "%s", errbuf);
     free(yaml);
-    k = rl_kube_new(cfg, NULL, NULL);
+    k = rl_kube_new(cfg, ko, NULL);
     cr_assert(ne(ptr, k, NULL));
     return k;
+}
+
+static struct rl_kube *client_via(struct fault_proxy *p)
+{
+    return client_via_opts(p, NULL);
 }
 
 static void restart_apiserver(void)
@@ -1389,6 +1394,58 @@ Test(engine, watches_ending_at_once_back_off)
     cr_assert(le(sz, after - before, (size_t)N_INFORMERS * 5),
               "%zu watch requests in 4 s: watches that end at once are re-opened at once",
               after - before);
+    rl_controller_stop(c, 1000);
+    rl_controller_free(c);
+    rl_kube_free(kube);
+    fault_proxy_stop(proxy);
+}
+
+/*
+ * Issue 13: watch starts bypassed the token bucket, so a server that ends
+ * watches often was asked as fast as they ended, whatever --kube-api-qps
+ * said. Every request now spends a token: over any stretch of the start-up
+ * (a list and a watch per informer), the requests the proxy saw fit in
+ * burst + qps x duration. Before, each watch start came free right after
+ * its list, twice the rate.
+ */
+Test(engine, watch_starts_spend_tokens_like_every_request)
+{
+    enum { QPS = 5, BURST = 1, MAX_SEEN = 256 };
+    struct rl_kube_opts ko = { .qps = QPS, .burst = BURST };
+    struct fault_proxy *proxy;
+    struct rl_kube *kube;
+    struct rl_controller *c;
+    double t[MAX_SEEN], worst = 0;
+    size_t n, worst_i = 0, worst_j = 0;
+    char errbuf[512];
+
+    proxy = fault_proxy_start(admin_path, errbuf, sizeof(errbuf));
+    cr_assert(ne(ptr, proxy, NULL), "%s", errbuf);
+    kube = client_via_opts(proxy, &ko);
+    c = start_synced(kube);
+    for (double end = test_now_s() + 10;
+         fault_proxy_seen(proxy, "watch=1", NULL, 0) < N_INFORMERS && test_now_s() < end;)
+        test_sleep_ms(100);
+    n = fault_proxy_seen(proxy, NULL, t, MAX_SEEN);
+    n = n < MAX_SEEN ? n : MAX_SEEN;
+    cr_assert(ge(sz, fault_proxy_seen(proxy, "watch=1", NULL, 0), (size_t)N_INFORMERS),
+              "not every informer started its watch");
+    /* Arrival times are in order; allow one request of scheduling slack. */
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++) {
+            double excess = (double)(j - i + 1) - (BURST + QPS * (t[j] - t[i]) + 1);
+
+            if (excess > worst) {
+                worst = excess;
+                worst_i = i;
+                worst_j = j;
+            }
+        }
+    cr_log_info("%zu requests (%zu watches) in %.2f s at qps %d", n,
+                fault_proxy_seen(proxy, "watch=1", NULL, 0), t[n - 1] - t[0], QPS);
+    cr_assert(le(dbl, worst, 0.0),
+              "%zu requests in %.2f s (requests %zu..%zu) exceed burst %d + qps %d", worst_j -
+              worst_i + 1, t[worst_j] - t[worst_i], worst_i, worst_j, BURST, QPS);
     rl_controller_stop(c, 1000);
     rl_controller_free(c);
     rl_kube_free(kube);
