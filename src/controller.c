@@ -944,6 +944,12 @@ void rl_controller_stats(struct rl_controller *c, struct rl_controller_stats *ou
     out->watch_restarts = is.watch_restarts;
 }
 
+void rl_controller_watch_progress(struct rl_controller *c, rl_informers_progress_fn *fn,
+                                  void *ctx)
+{
+    rl_informers_progress(c->informers, fn, ctx);
+}
+
 struct rl_workqueue *rl_controller_queue(struct rl_controller *c)
 {
     return c->wq;

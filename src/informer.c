@@ -424,6 +424,28 @@ uint64_t rl_informers_oldest_activity_ms(const struct rl_informers *set)
     return oldest == UINT64_MAX ? 0 : oldest;
 }
 
+void rl_informers_progress(const struct rl_informers *set, rl_informers_progress_fn *fn,
+                           void *ctx)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        const char *res = set->infs[i]->resource;
+        uint64_t oldest = UINT64_MAX;
+        bool seen = false;
+
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = strcmp(set->infs[j]->resource, res) == 0;
+        if (seen)
+            continue;
+        for (size_t j = i; j < set->n; j++) {
+            uint64_t t = atomic_load(&set->infs[j]->last_event_ms);
+
+            if (strcmp(set->infs[j]->resource, res) == 0 && t < oldest)
+                oldest = t;
+        }
+        fn(ctx, res, oldest);
+    }
+}
+
 const char *rl_informer_resource(const struct rl_informer *inf)
 {
     return inf->resource;

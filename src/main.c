@@ -287,6 +287,17 @@ static int explain(void *ctx, const char *kind, const char *ns, const char *name
     return 0;
 }
 
+/* A mono-ms progress stamp as unix seconds for reloader_watch_last_progress_timestamp_seconds. */
+static void collect_progress(void *ctx, const char *resource, uint64_t last_ms)
+{
+    uint64_t now = rl_mono_ms();
+    double unix_s = 0;
+
+    if (last_ms && last_ms <= now)
+        unix_s = (double)rl_clock_wall_us(rl_clock_system()) / 1e6 - (double)(now - last_ms) / 1e3;
+    rl_metrics_watch_progress(ctx, resource, unix_s);
+}
+
 static void on_collect(struct rl_metrics *m, void *ctx)
 {
     struct app *a = ctx;
@@ -298,6 +309,7 @@ static void on_collect(struct rl_metrics *m, void *ctx)
     uint64_t done;
 
     rl_controller_stats(a->ctl, &st);
+    rl_controller_watch_progress(a->ctl, collect_progress, m);
     for (int i = 0; i < 8; i++)
         rl_metrics_cached_objects(m, kinds[i], st.objects[i]);
     {

@@ -890,6 +890,12 @@ void rl_metrics_cached_objects(struct rl_metrics *m, const char *kind, size_t n)
         rl_series_set(SERIES(m, RL_M_CACHED_OBJECTS, kind), (double)n);
 }
 
+void rl_metrics_watch_progress(struct rl_metrics *m, const char *resource, double unix_s)
+{
+    if (m)
+        rl_series_set(SERIES(m, RL_M_WATCH_PROGRESS, resource), unix_s);
+}
+
 void rl_metrics_leader(struct rl_metrics *m, bool is_leader)
 {
     double was;

@@ -34,6 +34,7 @@
 #include <cjson/cJSON.h>
 
 #include "reloadd/buf.h"
+#include "reloadd/informer.h"
 #include "reloadd/reconcile.h"
 
 struct rl_options;
@@ -134,6 +135,9 @@ struct rl_controller_stats {
     uint64_t watch_restarts;
 };
 void rl_controller_stats(struct rl_controller *c, struct rl_controller_stats *out);
+/* Per watched resource, the mono ms of its watch's last progress (informer.h). */
+void rl_controller_watch_progress(struct rl_controller *c, rl_informers_progress_fn *fn,
+                                  void *ctx);
 struct rl_workqueue *rl_controller_queue(struct rl_controller *c);
 struct rl_store *rl_controller_store(struct rl_controller *c);
 

@@ -80,6 +80,15 @@ bool rl_informers_synced(const struct rl_informers *set);
 void rl_informers_stats(const struct rl_informers *set, struct rl_informer_stats *out);
 /* Mono ms of the oldest "last sign of life" among live informers (for /live). */
 uint64_t rl_informers_oldest_activity_ms(const struct rl_informers *set);
+/*
+ * Calls fn once per resource with the mono ms of its last progress (a list,
+ * an event or bookmark, a watch the server took); of several informers of
+ * one resource (one per namespace), the oldest; 0 while one has none yet.
+ * Any thread.
+ */
+typedef void rl_informers_progress_fn(void *ctx, const char *resource, uint64_t last_ms);
+void rl_informers_progress(const struct rl_informers *set, rl_informers_progress_fn *fn,
+                           void *ctx);
 
 const char *rl_informer_resource(const struct rl_informer *inf);
 void *rl_informer_user(const struct rl_informer *inf);

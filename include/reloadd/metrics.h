@@ -158,6 +158,10 @@ struct rl_metric_desc {
       "Kubernetes API request latency in seconds, by verb and resource.",                   \
       RL_METRIC_LABELS("verb", "resource"),                                                 \
       RL_METRIC_BUCKETS(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)) \
+    X(WATCH_PROGRESS, GAUGE, "reloader_watch_last_progress_timestamp_seconds",              \
+      "Unix time of the last progress of a resource's watch (a list, an event or bookmark, " \
+      "a watch the server took); 0 before the first. /readyz fails past "                   \
+      "--ready-progress-timeout.", RL_METRIC_LABELS("resource"), RL_METRIC_NO_BUCKETS)       \
     X(CACHED_OBJECTS, GAUGE, "reloader_cached_objects",                                     \
       "Objects held in the local cache, by kind.",                                          \
       RL_METRIC_LABELS("kind"), RL_METRIC_NO_BUCKETS)                                       \
@@ -283,6 +287,8 @@ void rl_metrics_relist(struct rl_metrics *m, const char *resource);
 void rl_metrics_api_request(struct rl_metrics *m, const char *verb, const char *resource,
                             int code, double seconds);
 void rl_metrics_cached_objects(struct rl_metrics *m, const char *kind, size_t n);
+/* unix_s: wall time of the resource's last watch progress; 0: none yet. */
+void rl_metrics_watch_progress(struct rl_metrics *m, const char *resource, double unix_s);
 /* Leadership is now is_leader; a change counts one transition. */
 void rl_metrics_leader(struct rl_metrics *m, bool is_leader);
 void rl_metrics_first_write_after_acquire(struct rl_metrics *m, double seconds);

@@ -1452,6 +1452,45 @@ Test(engine, watch_starts_spend_tokens_like_every_request)
     fault_proxy_stop(proxy);
 }
 
+/* Issue 13: a gauge says since when each resource's watch last made progress. */
+struct progress_seen {
+    size_t n;
+    char resources[16][32];
+    uint64_t last_ms[16];
+};
+
+static void note_progress(void *ctx, const char *resource, uint64_t last_ms)
+{
+    struct progress_seen *ps = ctx;
+
+    cr_assert(lt(sz, ps->n, (size_t)16));
+    strlcpy(ps->resources[ps->n], resource, sizeof(ps->resources[0]));
+    ps->last_ms[ps->n++] = last_ms;
+}
+
+Test(engine, every_watched_resource_reports_its_last_progress)
+{
+    struct progress_seen ps = { 0 };
+    struct rl_controller *c = start_synced(admin);
+    uint64_t now;
+
+    rl_controller_watch_progress(c, note_progress, &ps);
+    now = rl_mono_ms();
+    cr_assert(ge(sz, ps.n, (size_t)N_INFORMERS), "%zu resources reported", ps.n);
+    for (size_t i = 0; i < ps.n; i++) {
+        cr_log_info("%s: progress %llu ms ago", ps.resources[i],
+                    (unsigned long long)(now - ps.last_ms[i]));
+        cr_assert(gt(u64, ps.last_ms[i], 0), "%s: no progress after the sync", ps.resources[i]);
+        cr_assert(le(u64, now - ps.last_ms[i], 10000), "%s: progress %llu ms old after the sync",
+                  ps.resources[i], (unsigned long long)(now - ps.last_ms[i]));
+        for (size_t j = 0; j < i; j++)
+            cr_assert(ne(str, ps.resources[i], ps.resources[j]), "%s reported twice",
+                      ps.resources[i]);
+    }
+    rl_controller_stop(c, 1000);
+    rl_controller_free(c);
+}
+
 /*
  * Issue 13: /readyz stayed 200 with the API server gone (readiness was set
  * once, after the first sync). Ready now needs every watch's progress
