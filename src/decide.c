@@ -338,6 +338,17 @@ size_t rl_regex_cache_size(struct rl_regex_cache *c)
     return n;
 }
 
+/* The cached entry for value, or NULL: never compiles. */
+static struct entry *entry_peek(struct rl_regex_cache *c, const char *value)
+{
+    struct entry *e;
+
+    rl_mutex_lock(&c->mu);
+    e = rl_map_get(&c->map, value);
+    rl_mutex_unlock(&c->mu);
+    return e;
+}
+
 /*
  * The compiled list for value: from the cache, or built and inserted, or
  * (cache full) built for this call only (*owned set: caller frees).
@@ -347,9 +358,7 @@ static struct entry *entry_get(struct rl_regex_cache *c, const char *value, bool
     struct entry *e, *raced;
 
     *owned = false;
-    rl_mutex_lock(&c->mu);
-    e = rl_map_get(&c->map, value);
-    rl_mutex_unlock(&c->mu);
+    e = entry_peek(c, value);
     if (e)
         return e;
     /* Compile outside the lock: a hostile pattern must not stall others. */
@@ -390,12 +399,10 @@ static int item_match(const struct rl_regex_cache *c, const struct item *it, con
  * 1 and the matching item (*which), or 0. err describes the first item
  * that did not compile or could not be matched.
  */
-static int list_match(struct rl_regex_cache *c, const char *list, const char *name,
-                      const char **which, char *err, size_t errlen, bool *bad,
-                      char *which_buf, size_t which_len)
+static int entry_match(struct rl_regex_cache *c, const struct entry *e, const char *name,
+                       const char **which, char *err, size_t errlen, bool *bad,
+                       char *which_buf, size_t which_len)
 {
-    bool owned;
-    struct entry *e = entry_get(c, list, &owned);
     int hit = 0;
 
     *bad = false;
@@ -432,6 +439,17 @@ static int list_match(struct rl_regex_cache *c, const char *list, const char *na
             break;
         }
     }
+    return hit;
+}
+
+static int list_match(struct rl_regex_cache *c, const char *list, const char *name,
+                      const char **which, char *err, size_t errlen, bool *bad,
+                      char *which_buf, size_t which_len)
+{
+    bool owned;
+    struct entry *e = entry_get(c, list, &owned);
+    int hit = entry_match(c, e, name, which, err, errlen, bad, which_buf, which_len);
+
     if (owned)
         entry_free(e);
     return hit;
@@ -445,6 +463,17 @@ int rl_decide_list_matches(struct rl_regex_cache *c, const char *list, const cha
     if (!list || !name)
         return 0;
     return list_match(c, list, name, NULL, err, errlen, &bad, NULL, 0);
+}
+
+int rl_decide_list_matches_cached(struct rl_regex_cache *c, const char *list, const char *name)
+{
+    const struct entry *e;
+    bool bad;
+
+    if (!list || !name)
+        return 0;
+    e = entry_peek(c, list);
+    return e ? entry_match(c, e, name, NULL, NULL, 0, &bad, NULL, 0) : -1;
 }
 
 /* ---- the decision ------------------------------------------------------- */

@@ -187,7 +187,11 @@ static void sha1_from_hex(unsigned char out[20], const char *hex)
     }
 }
 
-/* The named-reload workloads of ns whose list for t matches name. */
+/*
+ * The named-reload workloads of ns whose list for t matches name, or whose
+ * list no worker has compiled yet: this thread never compiles a user's
+ * patterns (decide.h); the worker's decision settles it.
+ */
 static void enqueue_named(struct rl_store *s, enum rl_source_type t, const char *ns,
                           const char *name, rl_store_enqueue_fn *enqueue, void *ctx)
 {
@@ -197,7 +201,7 @@ static void enqueue_named(struct rl_store *s, enum rl_source_type t, const char 
         struct wentry *e = rl_map_get(&s->workloads, ks->keys[i]);
         const char *list = e ? rl_decide_reload_list(e->w, t, s->opts) : NULL;
 
-        if (list && rl_decide_list_matches(s->rc, list, name, NULL, 0) == 1)
+        if (list && rl_decide_list_matches_cached(s->rc, list, name) != 0)
             enqueue(ctx, ks->keys[i]);
     }
 }

@@ -123,6 +123,15 @@ const char *rl_decide_reload_list(const struct rl_workload *w, enum rl_source_ty
  */
 int rl_decide_list_matches(struct rl_regex_cache *c, const char *list,
                            const char *name, char *err, size_t errlen);
+/*
+ * The same, but never compiles: -1 while list is not in the cache (not
+ * compiled yet, or past the cache's budget). For the informer thread, which
+ * holds the store's write lock and must not spend a user's patterns' CPU
+ * and memory there: on -1 it hands the workload to a worker, whose
+ * rl_decide() compiles the list (and caches it).
+ */
+int rl_decide_list_matches_cached(struct rl_regex_cache *c, const char *list,
+                                  const char *name);
 
 /* Go's strconv.ParseBool; false on anything else (NULL included). */
 bool rl_parse_bool_go(const char *s, bool *ok);

@@ -526,3 +526,44 @@ static void deleted_while_down(struct world *w, const char *strategy, enum rl_ki
     }
 }
 Test(reconcile, delete_while_down_rolls_only_with_sync_after_restart) { each(deleted_while_down); }
+
+/* Counts the workloads the store hands to the queue. */
+static void count_enqueue(void *ctx, const char *wkey)
+{
+    (void)wkey;
+    (*(unsigned *)ctx)++;
+}
+
+/*
+ * Issue 13: the informer thread compiled a named-reload list (a user's
+ * patterns) while it held the store's write lock. It now never compiles:
+ * an uncompiled list enqueues its workload, whose worker compiles it in
+ * rl_decide(); from then on the cache answers and only a match enqueues.
+ */
+Test(reconcile, the_informer_path_never_compiles_a_reload_list)
+{
+    struct world w;
+    unsigned queued = 0;
+
+    world_init(&w, RL_KIND_DEPLOYMENT, "env-vars", NULL);
+    w.named = true;
+    make_workload(&w, NULL, NULL);
+    user_writes_workload(&w, true);
+    w.rv++;
+    rl_store_put_source(w.store, RL_SOURCE_CONFIGMAP, "ns", "other", V1, false, false, w.rv, 1,
+                        count_enqueue, &queued);
+    cr_assert(eq(sz, rl_regex_cache_size(w.rc), 0), "the informer path compiled the list");
+    cr_assert(eq(u32, queued, 1), "an uncompiled list must hand its workload to a worker");
+    reconcile(&w);                          /* the worker's decision compiles it */
+    cr_assert(eq(sz, rl_regex_cache_size(w.rc), 1));
+    queued = 0;
+    w.rv++;
+    rl_store_put_source(w.store, RL_SOURCE_CONFIGMAP, "ns", "another", V1, false, false, w.rv, 1,
+                        count_enqueue, &queued);
+    cr_assert(eq(u32, queued, 0), "compiled, the list does not match 'another'");
+    w.rv++;
+    rl_store_put_source(w.store, RL_SOURCE_CONFIGMAP, "ns", "cfg", V2, false, false, w.rv, 1,
+                        count_enqueue, &queued);
+    cr_assert(eq(u32, queued, 1), "compiled, the list matches 'cfg'");
+    world_release(&w);
+}
