@@ -553,6 +553,15 @@ static void on_result(void *ctx, const struct rl_reconcile_result *res)
         c->hooks.on_result(c->hooks.ctx, &r);
 }
 
+static void on_problem(void *ctx, enum rl_kind kind, const char *ns, const char *name,
+                       const char *uid, const char *problems)
+{
+    struct rl_controller *c = ctx;
+
+    if (c->hooks.on_problem)
+        c->hooks.on_problem(c->hooks.ctx, kind, ns, name, uid, problems);
+}
+
 static void on_skip(void *ctx, const char *reason)
 {
     struct rl_controller *c = ctx;
@@ -711,6 +720,7 @@ struct rl_controller *rl_controller_new(const struct rl_options *o, struct rl_ku
         .on_result = on_result,
         .on_skip = on_skip,
         .requeue_after = requeue_after,
+        .on_problem = on_problem,
         .ctx = c,
     };
     bool argo;

@@ -29,6 +29,7 @@ struct item {
 
 /* A whole annotation value, split and compiled; immutable once built. */
 struct entry {
+    bool refused;                       /* over the caps: items[0] says why */
     size_t n;
     size_t bytes;                       /* compiled code and text, for the budget */
     struct item items[];
@@ -230,6 +231,7 @@ static struct entry *entry_refused(const char *why)
 {
     struct entry *e = rl_xcalloc(1, sizeof(*e) + sizeof(e->items[0]));
 
+    e->refused = true;
     e->n = 1;
     e->items[0].text = rl_xstrdup("(list not compiled)");
     e->items[0].error = rl_xstrdup(why);
@@ -463,6 +465,27 @@ int rl_decide_list_matches(struct rl_regex_cache *c, const char *list, const cha
     if (!list || !name)
         return 0;
     return list_match(c, list, name, NULL, err, errlen, &bad, NULL, 0);
+}
+
+bool rl_decide_list_ok(struct rl_regex_cache *c, const char *list, char *err, size_t errlen)
+{
+    bool owned, ok = true;
+    struct entry *e = entry_get(c, list, &owned);
+
+    if (e->refused) {
+        snprintf(err, errlen, "%s", e->items[0].error);
+        ok = false;
+    }
+    for (size_t i = 0; i < e->n && ok; i++) {
+        if (!e->items[i].code) {
+            snprintf(err, errlen, "invalid regex '%.100s': %s", e->items[i].text,
+                     e->items[i].error);
+            ok = false;
+        }
+    }
+    if (owned)
+        entry_free(e);
+    return ok;
 }
 
 int rl_decide_list_matches_cached(struct rl_regex_cache *c, const char *list, const char *name)

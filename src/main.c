@@ -100,6 +100,34 @@ static void record_event(struct app *a, const struct rl_reconcile_result *res)
     rl_buf_release(&msg);
 }
 
+/*
+ * A workload whose annotations cannot be honoured (a bad regex, a reload
+ * list over the caps, ...) gets a Warning "ReloadFail" Event in Reloader's
+ * words, once per change of its problems: its owner sees why it will not
+ * roll with kubectl describe, without access to our log.
+ */
+static void on_problem(void *ctx, enum rl_kind kind, const char *ns, const char *name,
+                       const char *uid, const char *problems)
+{
+    struct app *a = ctx;
+    struct rl_buf msg;
+    char err[600];
+    struct rl_event ev = {
+        .kind = kind, .ns = ns, .name = name, .uid = uid,
+        .type = "Warning", .reason = "ReloadFail", .component = "reloader-configmaps",
+    };
+
+    if (!a->events)
+        return;
+    snprintf(err, sizeof(err), "its annotations need attention: %.500s%s", problems,
+             strlen(problems) > 500 ? "..." : "");
+    rl_buf_init(&msg, 0);
+    rl_event_failed_message(&msg, name, rl_kind_name(kind), ns, err);
+    ev.message = msg.buf;
+    rl_events_post(a->events, &ev);
+    rl_buf_release(&msg);
+}
+
 static void send_alert(struct app *a, const struct rl_reconcile_result *res)
 {
     struct rl_buf msg;
@@ -395,6 +423,7 @@ static int run(struct app *a)
         .on_source_event = on_source_event,
         .on_reconciled = on_reconciled,
         .on_enqueue = on_enqueue,
+        .on_problem = on_problem,
         .ctx = a,
     };
     struct rl_kube_opts ko = {

@@ -50,6 +50,7 @@ struct item {
     enum rl_recorded_from from;
     enum verdict verdict;
     char problem[256];              /* worth a warning: bad regex, no container */
+    bool regex;                     /* ... the problem is its reload list's */
     char reason[384];
 };
 
@@ -344,8 +345,10 @@ static void judge(struct rl_reconciler *r, const struct rl_workload *w, struct i
         return;
     }
     rl_decide(w, &desc, o, r->rc, &d);
-    if (d.regex_error)
+    if (d.regex_error) {
         strlcpy(it->problem, d.reason, sizeof(it->problem));
+        it->regex = true;
+    }
     if (!d.reload) {
         it->verdict = V_SKIP;
         strlcpy(it->reason, d.reason, sizeof(it->reason));
@@ -781,11 +784,16 @@ static void note_bad_bool(struct rl_buf *b, const struct rl_workload *w, const c
  */
 static void warn_problems(struct rl_reconciler *r, const char *wkey, const struct plan *p)
 {
+    static const enum rl_source_type lists[2] = { RL_SOURCE_CONFIGMAP, RL_SOURCE_SECRET };
     const struct rl_options *o = r->opts;
     const struct rl_workload *w;
+    bool bad_list[RL_SOURCE_COUNT] = { false };
     struct rl_buf b;
     uintptr_t h, old;
 
+    /* The leader speaks for W: a follower that noted it first would mute it once it leads. */
+    if (r->hooks.may_write && !r->hooks.may_write(r->hooks.ctx))
+        return;
     rl_buf_init(&b, 8192);
     rl_store_rdlock(r->store);
     w = rl_store_workload(r->store, wkey);
@@ -793,10 +801,20 @@ static void warn_problems(struct rl_reconciler *r, const char *wkey, const struc
         note_bad_bool(&b, w, o->auto_annotation);
         note_bad_bool(&b, w, o->configmap_auto_annotation);
         note_bad_bool(&b, w, o->secret_auto_annotation);
+        /* Whole lists: one refused or with a bad item names no source to blame. */
+        for (int t = 0; t < 2; t++) {
+            const char *list = rl_decide_reload_list(w, lists[t], o);
+            char err[300];
+
+            if (list && !rl_decide_list_ok(r->rc, list, err, sizeof(err))) {
+                rl_buf_addf(&b, "%s reload list: %s; ", rl_source_type_lower(lists[t]), err);
+                bad_list[lists[t]] = true;
+            }
+        }
     }
     rl_store_unlock(r->store);
     for (size_t i = 0; i < p->n; i++)
-        if (p->items[i].problem[0])
+        if (p->items[i].problem[0] && !(p->items[i].regex && bad_list[p->items[i].type]))
             rl_buf_addf(&b, "%s/%s: %s; ", rl_source_type_lower(p->items[i].type),
                         p->items[i].name, p->items[i].problem);
     h = b.len ? (uintptr_t)rl_hash_str(b.buf) | 1 : 0;
@@ -809,9 +827,14 @@ static void warn_problems(struct rl_reconciler *r, const char *wkey, const struc
             rl_map_del(&r->warned, wkey);
     }
     rl_mutex_unlock(&r->mu);
-    if (h && h != old)
+    if (h && h != old) {
         rl_log_kv(RL_LOG_WARN, "workload annotations need attention", "workload", wkey,
                   "problems", b.buf, NULL);
+        if (r->hooks.on_problem) {
+            b.buf[b.len - 2] = '\0';           /* the last "; " */
+            r->hooks.on_problem(r->hooks.ctx, p->kind, p->ns, p->name, p->uid, b.buf);
+        }
+    }
     rl_buf_release(&b);
 }
 

@@ -80,6 +80,9 @@ struct rl_controller_hooks {
     void (*on_reconciled)(void *ctx, enum rl_kind kind, int err, double seconds,
                           double queued_s);
     void (*on_enqueue)(void *ctx);  /* a key was added to the queue */
+    /* W's annotations need attention (reconcile.h); the leader only. */
+    void (*on_problem)(void *ctx, enum rl_kind kind, const char *ns, const char *name,
+                       const char *uid, const char *problems);
     void *ctx;
 };
 

@@ -124,6 +124,13 @@ const char *rl_decide_reload_list(const struct rl_workload *w, enum rl_source_ty
 int rl_decide_list_matches(struct rl_regex_cache *c, const char *list,
                            const char *name, char *err, size_t errlen);
 /*
+ * Whether list can be honoured whole: false if it is over the caps (then it
+ * is ignored whole) or an item does not compile (then that item is skipped),
+ * with the first such problem in err. Compiles (and caches) the list.
+ */
+bool rl_decide_list_ok(struct rl_regex_cache *c, const char *list, char *err, size_t errlen);
+
+/*
  * The same, but never compiles: -1 while list is not in the cache (not
  * compiled yet, or past the cache's budget). For the informer thread, which
  * holds the store's write lock and must not spend a user's patterns' CPU

@@ -106,6 +106,14 @@ struct rl_reconcile_hooks {
     void (*on_skip)(void *ctx, const char *reason);
     /* Reconcile wkey again in delay_ms (a pause window ends). NULL: never. */
     void (*requeue_after)(void *ctx, const char *wkey, uint64_t delay_ms);
+    /*
+     * W's annotations need attention (a bad regex, a reload list over the
+     * caps, a value that is not a boolean, a source no container takes):
+     * called with the problems once per change of them, by the replica that
+     * may write (the leader), after the warning is logged. NULL: log only.
+     */
+    void (*on_problem)(void *ctx, enum rl_kind kind, const char *ns, const char *name,
+                       const char *uid, const char *problems);
     void *ctx;
 };
 

@@ -567,3 +567,55 @@ Test(reconcile, the_informer_path_never_compiles_a_reload_list)
     cr_assert(eq(u32, queued, 1), "compiled, the list matches 'cfg'");
     world_release(&w);
 }
+
+struct problems_seen {
+    unsigned n;
+    char last[512];
+};
+
+static void note_problem(void *ctx, enum rl_kind kind, const char *ns, const char *name,
+                         const char *uid, const char *problems)
+{
+    struct problems_seen *ps = ctx;
+
+    (void)kind, (void)ns, (void)uid;
+    cr_assert(eq(str, (char *)name, "app"));
+    ps->n++;
+    snprintf(ps->last, sizeof(ps->last), "%s", problems);
+}
+
+/*
+ * Issue 13: a reload list that cannot be honoured (here an item that does
+ * not compile) is reported to the on_problem hook (the ReloadFail Event)
+ * once per change of the problems, not once per reconcile (dry-run: the
+ * real rl_reconcile() without an API server).
+ */
+Test(reconcile, annotation_problems_are_reported_once_per_change)
+{
+    struct problems_seen ps = { 0 };
+    struct rl_reconcile_hooks hooks = { .on_problem = note_problem, .ctx = &ps };
+    static const char *const dry[] = { "--dry-run=true", NULL };
+    struct world w;
+
+    world_init(&w, RL_KIND_DEPLOYMENT, "env-vars", dry);
+    rl_reconciler_free(w.r);
+    w.r = rl_reconciler_new(w.store, NULL, &w.o, w.rc, rl_clock_system(), &hooks);
+    w.named = true;
+    source(&w, "cfg", V1, false);
+    make_workload(&w, NULL, NULL);
+    set_meta_annotation(w.obj, "configmap.reloader.stakater.com/reload", "cf(g, cfg");
+    user_writes_workload(&w, false);
+    cr_assert(eq(int, rl_reconcile(w.r, w.wkey), 0));
+    cr_assert(eq(int, rl_reconcile(w.r, w.wkey), 0));
+    cr_assert(eq(u32, ps.n, 1), "reported %u times", ps.n);
+    cr_assert(strstr(ps.last, "cf(g") != NULL, "problems: %s", ps.last);
+    source(&w, "cfg", V2, true);
+    cr_assert(eq(int, rl_reconcile(w.r, w.wkey), 0));
+    cr_assert(eq(u32, ps.n, 1), "the same problems were reported again");
+    set_meta_annotation(w.obj, "configmap.reloader.stakater.com/reload", "x(, cfg");
+    user_writes_workload(&w, true);
+    cr_assert(eq(int, rl_reconcile(w.r, w.wkey), 0));
+    cr_assert(eq(u32, ps.n, 2), "changed problems were not reported");
+    cr_assert(strstr(ps.last, "x(") != NULL, "problems: %s", ps.last);
+    world_release(&w);
+}
