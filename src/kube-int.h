@@ -31,8 +31,13 @@ struct rl_kube {
     pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
     pthread_key_t thread_key;   /* -> struct rl__kube_thread */
 
+    /* rl_kube_shutdown(): no more waiting; requests end by the deadline. */
+    atomic_bool stopping;
+    _Atomic uint64_t stop_deadline_ms;  /* rl_mono_ms() scale */
+
     /* Protected by mu. */
     pthread_mutex_t mu;
+    pthread_cond_t wake;        /* naps end early at shutdown */
     struct rl_bucket bucket;
     struct rl__kube_thread *threads; /* every live per-thread easy handle */
     rl_kube_observe_fn *observe;

@@ -472,6 +472,7 @@ struct rl_kube *rl_kube_new(struct rl_kubeconfig *cfg, const struct rl_kube_opts
     k->user_agent = opts && opts->user_agent ? rl_xstrdup(opts->user_agent)
                                              : rl_xstrdup("reloadd/" RL_VERSION);
     rl_mutex_init(&k->mu);
+    rl_cond_init(&k->wake);
     burst = opts && opts->burst > 0 ? opts->burst : (opts && opts->qps > 1 ? opts->qps : 1);
     rl_bucket_init(&k->bucket, opts ? opts->qps : 0, burst, rl_clock_mono_ms(k->clock));
     if (pthread_key_create(&k->thread_key, thread_gone) != 0)
@@ -527,6 +528,7 @@ void rl_kube_free(struct rl_kube *k)
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
         rl_mutex_destroy(&k->share_mu[i]);
     curl_slist_free_all(k->connect_to);
+    rl_cond_destroy(&k->wake);
     rl_mutex_destroy(&k->mu);
     free(k->base_url);
     free(k->user_agent);
@@ -553,9 +555,18 @@ void rl_kube_set_observer(struct rl_kube *k, rl_kube_observe_fn *fn, void *ctx)
 
 /* Where on_body puts a response. */
 struct body_sink {
+    struct rl_kube *k;
     struct rl_kube_response *resp;
     bool too_big;               /* the body passed MAX_BODY_BYTES: abort the transfer */
+    bool before_stop;           /* sent before rl_kube_shutdown(): abort at once then */
 };
+
+/* At shutdown, work begun before it ends now; what is sent after it ends by the deadline. */
+static bool cut_short(const struct body_sink *sink)
+{
+    return atomic_load(&sink->k->stopping) &&
+           (sink->before_stop || rl_mono_ms() >= atomic_load(&sink->k->stop_deadline_ms));
+}
 
 /*
  * curl's write callback: it takes and wipes every byte it is handed. An
@@ -584,7 +595,7 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
     (void)dlnow;
     (void)ultotal;
     (void)ulnow;
-    return sink->too_big ? 1 : 0;
+    return sink->too_big || cut_short(sink) ? 1 : 0;
 }
 
 static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -621,12 +632,25 @@ static bool valid_path(const char *path)
     return true;
 }
 
-static void sleep_ms(uint64_t ms)
+/* Sleeps ms, or less if rl_kube_shutdown() comes: then RL_ESHUTDOWN. */
+static int nap(struct rl_kube *k, uint64_t ms)
 {
-    struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+    uint64_t until = rl_mono_ms() + ms;
 
-    while (nanosleep(&ts, &ts) != 0)
-        ;
+    rl_mutex_lock(&k->mu);
+    while (!atomic_load(&k->stopping) && rl_mono_ms() < until)
+        rl_cond_wait_until_ms(&k->wake, &k->mu, until);
+    rl_mutex_unlock(&k->mu);
+    return atomic_load(&k->stopping) ? RL_ESHUTDOWN : 0;
+}
+
+void rl_kube_shutdown(struct rl_kube *k, uint64_t within_ms)
+{
+    atomic_store(&k->stop_deadline_ms, rl_mono_ms() + within_ms);
+    rl_mutex_lock(&k->mu);
+    atomic_store(&k->stopping, true);
+    rl_cond_broadcast(&k->wake);
+    rl_mutex_unlock(&k->mu);
 }
 
 static int perform_once(struct rl_kube *k, const char *method, const char *path,
@@ -634,7 +658,7 @@ static int perform_once(struct rl_kube *k, const char *method, const char *path,
                         struct rl_kube_response *resp)
 {
     CURL *h = thread_easy(k);
-    struct body_sink sink = { resp, false };
+    struct body_sink sink = { k, resp, false, !atomic_load(&k->stopping) };
     struct curl_slist *headers = NULL;
     char errbuf[CURL_ERROR_SIZE] = "";
     char autherr[512] = "";
@@ -664,6 +688,14 @@ static int perform_once(struct rl_kube *k, const char *method, const char *path,
     rl__kube_protect(h, path);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    if (!sink.before_stop) {
+        uint64_t now = rl_mono_ms(), end = atomic_load(&k->stop_deadline_ms);
+
+        if (end <= now + 1)
+            timeout_ms = 1;
+        else if (end - now < (uint64_t)timeout_ms)
+            timeout_ms = (long)(end - now);
+    }
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)LOW_SPEED_TIME_S);
@@ -694,7 +726,11 @@ static int perform_once(struct rl_kube *k, const char *method, const char *path,
     rl__kube_observe(k, method, path, rc == CURLE_OK ? resp->status : 0,
                      rl__kube_now_s() - t0);
 
-    if (sink.too_big) {
+    if (rc == CURLE_ABORTED_BY_CALLBACK && !sink.too_big) {
+        resp->status = 0;
+        snprintf(resp->message, sizeof(resp->message), "%s: cut short (shutting down)", path);
+        err = RL_ESHUTDOWN;
+    } else if (sink.too_big) {
         snprintf(resp->message, sizeof(resp->message), "response from %s is larger than %zu bytes",
                  url, MAX_BODY_BYTES);
         err = RL_ETOOBIG;
@@ -740,7 +776,8 @@ static int wait_spare(struct rl_kube *k)
         if (waited >= RL_KUBE_BACKGROUND_WAIT_MS)
             return RL_EBUSY;
         wait = wait < 100 ? wait : 100;
-        sleep_ms(wait);
+        if (nap(k, wait))
+            return RL_ESHUTDOWN;
         waited += wait;
     }
 }
@@ -765,8 +802,9 @@ static int wait_turn(struct rl_kube *k)
     rl_mutex_lock(&k->mu);
     wait = rl_bucket_reserve(&k->bucket, rl_clock_mono_ms(k->clock));
     rl_mutex_unlock(&k->mu);
+    /* At shutdown the few last requests (the Lease's release) go at once. */
     if (wait)
-        sleep_ms(wait);
+        nap(k, wait);
     return 0;
 }
 
@@ -782,7 +820,7 @@ int rl_kube_request(struct rl_kube *k, const char *method, const char *path,
     bool idempotent = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     bool reauthed = false;
     unsigned failures = 0;
-    int err;
+    int err = 0;
 
     if (!valid_path(path)) {
         snprintf(resp->message, sizeof(resp->message), "invalid request path '%s'",
@@ -793,8 +831,13 @@ int rl_kube_request(struct rl_kube *k, const char *method, const char *path,
     for (;;) {
         uint64_t wait_ms = 0;
         long timeout_ms = k->request_timeout_ms;
+        int last = err;
 
         err = wait_turn(k);
+        if (failures && atomic_load(&k->stopping)) {
+            err = last;                 /* no retry at shutdown: the last answer stands */
+            break;
+        }
         if (err) {
             snprintf(resp->message, sizeof(resp->message), "%s: not sent (%s)", path,
                      err == RL_EBUSY ? "the API request budget was spent on foreground work"
@@ -824,7 +867,7 @@ int rl_kube_request(struct rl_kube *k, const char *method, const char *path,
             rl_kubeconfig_auth_failed(k->cfg);
             continue;
         }
-        if ((int)failures >= k->max_retries)
+        if ((int)failures >= k->max_retries || atomic_load(&k->stopping))
             break;
         if (err == RL_ETOOMANY) {
             /* The server did not apply a 429'd request, so any verb may retry. */
@@ -849,8 +892,8 @@ int rl_kube_request(struct rl_kube *k, const char *method, const char *path,
         rl_debug("retrying %s %s in %llu ms after: %s", method, path,
                  (unsigned long long)wait_ms, resp->message);
         failures++;
-        if (wait_ms)
-            sleep_ms(wait_ms);
+        if (wait_ms && nap(k, wait_ms))
+            break;                      /* shutting down: the last answer stands */
     }
     rl__kube_set_last_error(err ? resp->message : "");
     /* The body was decrypted and copied in this thread's vector registers (secmem.h). */

@@ -32,6 +32,7 @@
 
 #define DRAIN_MS 5000
 #define NOTIFY_DRAIN_MS 2000
+#define STOP_REQUESTS_MS 10000          /* the Lease's release and last Events, at most */
 #define WEBHOOK_ATTEMPTS 6      /* Reloader: the first try and 5 re-queues */
 
 struct app {
@@ -591,6 +592,8 @@ static int run(struct app *a)
             break;
     }
     rl_log_kv(RL_LOG_INFO, "shutting down", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+    /* No thread waits out a backoff or a Retry-After now: the stop fits a 30 s grace period. */
+    rl_kube_shutdown(a->kube, STOP_REQUESTS_MS);
     if (a->elector) {
         /* Stop writing first, then hand the Lease over at once. */
         rl_controller_set_leader(a->ctl, false);

@@ -109,6 +109,15 @@ void rl_kube_thread_background(bool background, const atomic_bool *give_up);
 uint64_t rl_kube_try_token(struct rl_kube *k);
 
 /*
+ * The process is stopping: every wait of every thread (token bucket, retry
+ * backoff, a 429's Retry-After) ends now; requests in flight are cut short
+ * (RL_ESHUTDOWN) and none is retried; the few sent from now on (the Lease's
+ * release, the last Events) skip the bucket and end within within_ms. So a
+ * stop ends well inside a pod's grace period, even mid-backoff. Any thread.
+ */
+void rl_kube_shutdown(struct rl_kube *k, uint64_t within_ms);
+
+/*
  * Write fencing for the calling thread. While set, every write (any verb
  * but GET and HEAD) asks fn right before each send - the first and every
  * retry, after every wait for the token bucket or a Retry-After - how many

@@ -1137,3 +1137,60 @@ Test(kube, proxy_write_retry_is_fenced_after_every_wait)
     cr_log_info("deposed during Retry-After: refused after %.2f s", test_now_s() - t0);
     proxied_done(k);
 }
+
+struct later_shutdown {
+    struct rl_kube *k;
+    unsigned after_ms;
+    double at_s;
+};
+
+static void *shutdown_later(void *arg)
+{
+    struct later_shutdown *ls = arg;
+
+    test_sleep_ms(ls->after_ms);
+    ls->at_s = test_now_s();
+    rl_kube_shutdown(ls->k, 2000);
+    return NULL;
+}
+
+/*
+ * Issue 13: a stop must end well inside a pod's grace period even when a
+ * request waits out a 429's Retry-After (up to a minute) or the token
+ * bucket's hold. rl_kube_shutdown() ends every such wait at once, and the
+ * request returns the last answer without a retry. Before, both waited 30 s.
+ */
+static void check_shutdown_ends_wait(double qps)
+{
+    struct rl_kube_opts opts = { .qps = qps, .burst = 1 };
+    struct rl_kube *k = proxied(&opts);
+    struct later_shutdown ls = { k, 500, 0 };
+    struct rl_kube_response r;
+    char *path = cms_path();
+    pthread_t t;
+    double t0;
+    int err;
+
+    fault_proxy_fail_next(proxy, 10, "GET", 429, "Retry-After: 30\r\n", NULL);
+    rl_kube_response_init(&r);
+    pthread_create(&t, NULL, shutdown_later, &ls);
+    t0 = test_now_s();
+    err = rl_kube_get(k, path, &r);
+    pthread_join(t, NULL);
+    cr_log_info("qps %.0f: the request returned %.2f s after the shutdown (%s)", qps,
+                test_now_s() - ls.at_s, rl_strerror(err));
+    cr_assert(eq(int, err, RL_ETOOMANY), "got %s: %s", rl_strerror(err), r.message);
+    cr_assert(lt(dbl, test_now_s() - ls.at_s, 1.0), "the wait went on %.1f s after the shutdown",
+              test_now_s() - ls.at_s);
+    cr_assert(eq(sz, fault_proxy_seen(proxy, "GET", NULL, 0), 1), "retried at shutdown");
+    (void)t0;
+    rl_kube_response_release(&r);
+    free(path);
+    proxied_done(k);
+}
+
+Test(kube, shutdown_ends_a_retry_after_wait_at_once)
+{
+    check_shutdown_ends_wait(0);        /* the retry loop's own wait */
+    check_shutdown_ends_wait(5);        /* the token bucket held until Retry-After */
+}
