@@ -74,8 +74,15 @@ struct rl_controller {
     pthread_mutex_t startup_mu;     /* guards `startup_keys` */
     struct rl_map startup_keys;
 
-    pthread_mutex_t stamp_mu;       /* guards `stamps` */
+    pthread_mutex_t stamp_mu;       /* guards `stamps` and `owed` */
     struct rl_map stamps;           /* wkey -> struct stamp */
+    /*
+     * A follower's keys that a source change made stale and that it could
+     * not write: wkey -> the change's mono ms. Served first when it leads,
+     * before the pass over every workload; dropped once a reconcile finds
+     * nothing to do (the leader of the moment wrote it).
+     */
+    struct rl_map owed;
 };
 
 /* When a key was first added, and first made stale by a source event, since last taken. */
@@ -138,6 +145,59 @@ static void restore_event(struct rl_controller *c, const char *wkey, uint64_t ev
     if (!st->event_ms || event_ms < st->event_ms)
         st->event_ms = event_ms;
     rl_mutex_unlock(&c->stamp_mu);
+}
+
+/* A follower keeps what it could not write: the oldest event per key. */
+static void owe(struct rl_controller *c, const char *wkey, uint64_t event_ms)
+{
+    uintptr_t was;
+
+    rl_mutex_lock(&c->stamp_mu);
+    was = (uintptr_t)rl_map_get(&c->owed, wkey);
+    if (!was || event_ms < was)
+        rl_map_put(&c->owed, wkey, (void *)(uintptr_t)event_ms);
+    rl_mutex_unlock(&c->stamp_mu);
+}
+
+static void settled(struct rl_controller *c, const char *wkey)
+{
+    rl_mutex_lock(&c->stamp_mu);
+    if (c->owed.len)
+        rl_map_del(&c->owed, wkey);
+    rl_mutex_unlock(&c->stamp_mu);
+}
+
+/*
+ * Becoming leader: the owed keys go to the front of the queue, each ready
+ * when its change's coalescing window ends (long over after a failover:
+ * at once), with the change's time for the latency metric.
+ */
+static void serve_owed(struct rl_controller *c)
+{
+    uint64_t now = rl_mono_ms(), window = c->o->coalesce_window_ms;
+    struct rl_map owed;
+    const char *wkey;
+    void *v;
+    size_t n = 0;
+    char count[24];
+
+    rl_mutex_lock(&c->stamp_mu);
+    owed = c->owed;
+    rl_map_init(&c->owed);
+    rl_mutex_unlock(&c->stamp_mu);
+    for (size_t it = 0; rl_map_next(&owed, &it, &wkey, &v);) {
+        uint64_t at = (uint64_t)(uintptr_t)v;
+
+        restore_event(c, wkey, at);
+        stamp_key(c, wkey, false);
+        rl_workqueue_add_after(c->wq, wkey, at + window > now ? at + window - now : 0);
+        n++;
+    }
+    rl_map_release(&owed, NULL);
+    snprintf(count, sizeof(count), "%zu", n);
+    if (n)
+        rl_log_kv(RL_LOG_INFO, "serving first the changes seen while following", "workloads",
+                  count, NULL);
 }
 
 /* bulk: a pass over every workload, served after the keys of live changes. */
@@ -524,8 +584,15 @@ static int work(void *ctx, unsigned shard, const char *wkey)
         c->hooks.on_reconciled(c->hooks.ctx, kind, err,
                                (double)(rl_mono_ms() - t0) / 1000.0, queued_s);
     if (err == RL_ENOTLEADER) {
-        /* Not ours to write now; the next leader reconciles everything. */
+        /*
+         * Not ours to write now. A source change's key is kept, to be served
+         * first if we lead; the next leader's pass finds the others.
+         */
+        if (st.event_ms)
+            owe(c, wkey, st.event_ms);
         err = 0;
+    } else if (!err) {
+        settled(c, wkey);
     }
     if (err)
         restore_event(c, wkey, st.event_ms);
@@ -737,6 +804,7 @@ struct rl_controller *rl_controller_new(const struct rl_options *o, struct rl_ku
     rl_mutex_init(&c->startup_mu);
     rl_mutex_init(&c->stamp_mu);
     rl_map_init(&c->stamps);
+    rl_map_init(&c->owed);
     rl_map_init(&c->interned);
     rl_map_init(&c->startup_keys);
     atomic_store(&c->leader, !o->enable_ha);
@@ -850,6 +918,7 @@ void rl_controller_free(struct rl_controller *c)
     rl_mutex_destroy(&c->intern_mu);
     rl_mutex_destroy(&c->startup_mu);
     rl_map_release(&c->stamps, free);
+    rl_map_release(&c->owed, NULL);
     rl_mutex_destroy(&c->stamp_mu);
     free(c);
 }
@@ -858,8 +927,10 @@ void rl_controller_set_leader(struct rl_controller *c, bool leader)
 {
     bool was = atomic_exchange(&c->leader, leader);
 
-    if (leader && !was && atomic_load(&c->synced))
+    if (leader && !was && atomic_load(&c->synced)) {
+        serve_owed(c);
         reconcile_all(c, "became leader");
+    }
 }
 
 bool rl_controller_may_write(struct rl_controller *c)
