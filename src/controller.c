@@ -629,6 +629,16 @@ static void on_problem(void *ctx, enum rl_kind kind, const char *ns, const char 
         c->hooks.on_problem(c->hooks.ctx, kind, ns, name, uid, problems);
 }
 
+static void on_held(void *ctx, enum rl_kind kind, const char *ns, const char *name,
+                    const char *uid, unsigned used, unsigned max, int64_t period_s,
+                    int64_t held_until_s)
+{
+    struct rl_controller *c = ctx;
+
+    if (c->hooks.on_held)
+        c->hooks.on_held(c->hooks.ctx, kind, ns, name, uid, used, max, period_s, held_until_s);
+}
+
 static void on_skip(void *ctx, const char *reason)
 {
     struct rl_controller *c = ctx;
@@ -788,6 +798,7 @@ struct rl_controller *rl_controller_new(const struct rl_options *o, struct rl_ku
         .on_skip = on_skip,
         .requeue_after = requeue_after,
         .on_problem = on_problem,
+        .on_held = on_held,
         .ctx = c,
     };
     bool argo;

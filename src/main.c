@@ -129,6 +129,36 @@ static void on_problem(void *ctx, enum rl_kind kind, const char *ns, const char 
     rl_buf_release(&msg);
 }
 
+/*
+ * A rollout held by the workload's restart budget: a Warning "ReloadHeld"
+ * Event on it, an alert, and the counter, once per hold.
+ */
+static void on_held(void *ctx, enum rl_kind kind, const char *ns, const char *name,
+                    const char *uid, unsigned used, unsigned max, int64_t period_s,
+                    int64_t held_until_s)
+{
+    struct app *a = ctx;
+    char msg[600], until[32], what[400];
+    struct rl_event ev = {
+        .kind = kind, .ns = ns, .name = name, .uid = uid,
+        .type = "Warning", .reason = "ReloadHeld", .component = "reloader-configmaps",
+    };
+
+    rl_metrics_restart_budget_held(a->metrics, rl_kind_name(kind));
+    rl_format_rfc3339(held_until_s * 1000000, until);
+    snprintf(msg, sizeof(msg), "Rollout of '%s' of type '%s' in namespace '%s' held: %u of its "
+             "restart budget of %u per %llds used; it rolls once, with the latest changes, "
+             "at %s", name, rl_kind_name(kind), ns, used, max, (long long)period_s, until);
+    if (a->events) {
+        ev.message = msg;
+        rl_events_post(a->events, &ev);
+    }
+    if (a->alerts) {
+        snprintf(what, sizeof(what), "%s/%s/%s", rl_kind_name(kind), ns, name);
+        rl_alerts_post(a->alerts, msg, what);
+    }
+}
+
 static void send_alert(struct app *a, const struct rl_reconcile_result *res)
 {
     struct rl_buf msg;
@@ -425,6 +455,7 @@ static int run(struct app *a)
         .on_reconciled = on_reconciled,
         .on_enqueue = on_enqueue,
         .on_problem = on_problem,
+        .on_held = on_held,
         .ctx = a,
     };
     struct rl_kube_opts ko = {

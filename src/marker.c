@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "reloadd/budget.h"
 #include "reloadd/err.h"
 #include "reloadd/hash.h"
 #include "reloadd/json.h"
@@ -182,7 +183,8 @@ static int keyed_cmp(const void *a, const void *b)
     return strcmp(((const struct keyed *)a)->key, ((const struct keyed *)b)->key);
 }
 
-int rl_marker_applied_json(struct rl_buf *out, const struct rl_applied_entry *e, size_t n)
+int rl_marker_applied_json(struct rl_buf *out, const struct rl_applied_entry *e, size_t n,
+                           const char *history)
 {
     struct keyed *k = n ? rl_xcalloc(n, sizeof(*k)) : NULL;
     size_t m = 0;
@@ -199,6 +201,11 @@ int rl_marker_applied_json(struct rl_buf *out, const struct rl_applied_entry *e,
     if (m)
         qsort(k, m, sizeof(*k), keyed_cmp);
     err = rl_buf_addc(out, '{');
+    if (!err && history && *history) {      /* "@" sorts before every "<type>/" */
+        err = go_json_str(out, RL_APPLIED_ROLLOUTS_KEY);
+        err = err ? err : rl_buf_addc(out, ':');
+        err = err ? err : go_json_str(out, history);
+    }
     for (size_t i = 0; !err && i < m; i++) {
         if (i + 1 < m && strcmp(k[i].key, k[i + 1].key) == 0)
             continue;                   /* a duplicate: the later one wins */
@@ -218,13 +225,13 @@ out:
 
 /* Appends "\"<key>\":\"<record json>\"" (the record as a JSON string). */
 static int add_record_member(struct rl_buf *out, const char *key,
-                             const struct rl_applied_entry *e, size_t n)
+                             const struct rl_applied_entry *e, size_t n, const char *history)
 {
     struct rl_buf rec;
     int err;
 
     rl_buf_init(&rec, 0);
-    err = rl_marker_applied_json(&rec, e, n);
+    err = rl_marker_applied_json(&rec, e, n, history);
     err = err ? err : go_json_str(out, key);
     err = err ? err : rl_buf_addc(out, ':');
     err = err ? err : go_json_str(out, rec.buf);
@@ -377,7 +384,8 @@ int rl_patch_rollout(struct rl_buf *out, const struct rl_rollout *r)
     err = rl_buf_addc(out, '{');
     if (!err && r->applied_key) {
         err = rl_buf_adds(out, "\"metadata\":{\"annotations\":{");
-        err = err ? err : add_record_member(out, r->applied_key, r->record, r->n_record);
+        err = err ? err : add_record_member(out, r->applied_key, r->record, r->n_record,
+                                                    r->history);
         err = err ? err : rl_buf_adds(out, "}},");
     }
     err = err ? err : rl_buf_adds(out, "\"spec\":{\"template\":{");
@@ -399,14 +407,14 @@ int rl_patch_rollout(struct rl_buf *out, const struct rl_rollout *r)
 }
 
 int rl_patch_record(struct rl_buf *out, const char *applied_key,
-                    const struct rl_applied_entry *e, size_t n)
+                    const struct rl_applied_entry *e, size_t n, const char *history)
 {
     int err;
 
     if (!applied_key)
         return RL_EINVAL;
     err = rl_buf_adds(out, "{\"metadata\":{\"annotations\":{");
-    err = err ? err : add_record_member(out, applied_key, e, n);
+    err = err ? err : add_record_member(out, applied_key, e, n, history);
     err = err ? err : rl_buf_adds(out, "}}}");
     return err;
 }
@@ -429,7 +437,8 @@ int rl_patch_rollout_restart(struct rl_buf *out, const struct rl_rollout *r)
     err = err ? err : rl_buf_addc(out, '{');
     if (!err && r->applied_key) {
         err = rl_buf_adds(out, "\"metadata\":{\"annotations\":{");
-        err = err ? err : add_record_member(out, r->applied_key, r->record, r->n_record);
+        err = err ? err : add_record_member(out, r->applied_key, r->record, r->n_record,
+                                                    r->history);
         err = err ? err : rl_buf_adds(out, "}},");
     }
     /* Reloader's literal spacing: {"spec": {"restartAt": "<ts>"}} */
@@ -469,7 +478,7 @@ static int set_record(cJSON *obj, const struct rl_rollout *r)
     if (!r->applied_key)
         return 0;
     rl_buf_init(&rec, 0);
-    err = rl_marker_applied_json(&rec, r->record, r->n_record);
+    err = rl_marker_applied_json(&rec, r->record, r->n_record, r->history);
     if (!err) {
         ann = ensure_obj(ensure_obj(obj, "metadata"), "annotations");
         set_str(ann, r->applied_key, rec.buf);

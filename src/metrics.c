@@ -890,6 +890,12 @@ void rl_metrics_cached_objects(struct rl_metrics *m, const char *kind, size_t n)
         rl_series_set(SERIES(m, RL_M_CACHED_OBJECTS, kind), (double)n);
 }
 
+void rl_metrics_restart_budget_held(struct rl_metrics *m, const char *kind)
+{
+    if (m)
+        rl_series_inc(SERIES(m, RL_M_RESTART_BUDGET_HELD, kind));
+}
+
 void rl_metrics_watch_progress(struct rl_metrics *m, const char *resource, double unix_s)
 {
     if (m)

@@ -108,6 +108,11 @@ static const struct flag flags[] = {
     { "kube-api-burst", NULL, F_INT, OFF(kube_api_burst), "40", 1, 100000, "API request burst" },
     { "coalesce-window", NULL, F_DURATION, OFF(coalesce_window_ms), "1s", 0, 600000,
       "hold a workload this long to batch changes" },
+    { "restart-budget", NULL, F_INT, OFF(restart_budget), "30", 0, 100,
+      "at most this many rollouts of one workload per --restart-budget-period, then hold "
+      "(0: no budget; annotation <prefix>/restart-budget: N or N/<duration> or off)" },
+    { "restart-budget-period", NULL, F_DURATION, OFF(restart_budget_period_ms), "10m", 1000,
+      86400000, "the period of --restart-budget" },
     { "metrics-addr", NULL, F_STR, OFF(metrics_addr), ":9090", 0, 0,
       "address of /metrics, /live, /readyz" },
     { "lease-name", NULL, F_STR, OFF(lease_name), "stakater-reloader-lock", 0, 0,

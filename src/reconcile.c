@@ -7,6 +7,7 @@
 
 #include <bsd/string.h>
 
+#include "reloadd/budget.h"
 #include "reloadd/buf.h"
 #include "reloadd/clock.h"
 #include "reloadd/decide.h"
@@ -67,6 +68,11 @@ struct plan {
     bool truncated;
     bool record_differs;            /* computed record != the stored one */
     enum rl_reconcile_action action;
+    /* The restart budget (budget.h): W's own or the default, and its history. */
+    struct rl_budget budget;
+    char *history;                  /* from the record, or NULL */
+    char budget_problem[200];       /* W's budget annotation did not parse */
+    int64_t held_until_s;           /* a rollout is due but the budget holds it; 0: not */
 };
 
 struct last_write {
@@ -86,6 +92,9 @@ struct rl_reconciler {
     pthread_mutex_t mu;             /* guards `last` and `warned` */
     struct rl_map last;             /* wkey -> struct last_write */
     struct rl_map warned;           /* wkey -> hash of the problems last logged */
+    struct rl_map held;             /* wkey -> held_until_s last reported */
+    char *budget_key;               /* "<prefix>/restart-budget" */
+    struct rl_budget budget;        /* --restart-budget per --restart-budget-period */
 };
 
 struct rl_reconciler *rl_reconciler_new(struct rl_store *store, struct rl_kube *kube,
@@ -105,6 +114,10 @@ struct rl_reconciler *rl_reconciler_new(struct rl_store *store, struct rl_kube *
     rl_mutex_init(&r->mu);
     rl_map_init(&r->last);
     rl_map_init(&r->warned);
+    rl_map_init(&r->held);
+    r->budget_key = rl_xasprintf("%s/%s", opts->annotation_prefix, RL_BUDGET_ANNOTATION);
+    r->budget.max = (unsigned)opts->restart_budget;
+    r->budget.period_s = (int64_t)(opts->restart_budget_period_ms / 1000);
     return r;
 }
 
@@ -114,6 +127,8 @@ void rl_reconciler_free(struct rl_reconciler *r)
         return;
     rl_map_release(&r->last, free);
     rl_map_release(&r->warned, NULL);
+    rl_map_release(&r->held, NULL);
+    free(r->budget_key);
     rl_mutex_destroy(&r->mu);
     free(r);
 }
@@ -129,6 +144,7 @@ static void plan_release(struct plan *p)
     free(p->uid);
     free(p->pause_period);
     free(p->paused_at);
+    free(p->history);
     memset(p, 0, sizeof(*p));
 }
 
@@ -470,14 +486,20 @@ static int make_plan(struct rl_reconciler *r, const char *wkey, struct plan *p)
     }
     nrec = plan_record(p, rec);
     p->record_differs = record_differs(w, rec, nrec);
+    p->history = w->rollouts ? rl_xstrdup(w->rollouts) : NULL;
+    if (rl_budget_parse(rl_workload_meta(w, r->budget_key), &r->budget, &p->budget,
+                        p->budget_problem, sizeof(p->budget_problem)) != 0)
+        p->budget = r->budget;
     rl_store_unlock(r->store);
 
     if (p->truncated)
         rl_log_kv(RL_LOG_WARN, "workload has too many sources; some are not tracked",
                   "workload", wkey, NULL);
-    if (roll)
+    if (roll) {
         p->action = RL_ACTION_ROLLOUT;
-    else if (record && p->record_differs)
+        p->held_until_s = rl_budget_held_until(&p->budget, p->history,
+                                               rl_clock_wall_us(r->clock) / 1000000);
+    } else if (record && p->record_differs)
         p->action = RL_ACTION_RECORD;
     else if (p->record_differs && nrec > 0)
         p->action = RL_ACTION_RECORD;   /* e.g. a source dropped out of the record */
@@ -652,7 +674,7 @@ static int write_rollout(struct rl_reconciler *r, const struct plan *p,
         if (!err)
             err = create_job(r, p, job);
         if (!err) {
-            err = rl_patch_record(&body, ro->applied_key, rec, nrec);
+            err = rl_patch_record(&body, ro->applied_key, rec, nrec, ro->history);
             if (!err)
                 err = do_patch(r, p, "application/merge-patch+json", body.buf);
         }
@@ -758,6 +780,7 @@ static void forget(struct rl_reconciler *r, const char *wkey)
     rl_mutex_lock(&r->mu);
     free(rl_map_del(&r->last, wkey));
     rl_map_del(&r->warned, wkey);
+    rl_map_del(&r->held, wkey);
     rl_mutex_unlock(&r->mu);
 }
 
@@ -813,6 +836,8 @@ static void warn_problems(struct rl_reconciler *r, const char *wkey, const struc
         }
     }
     rl_store_unlock(r->store);
+    if (p->budget_problem[0])
+        rl_buf_addf(&b, "%s; ", p->budget_problem);
     for (size_t i = 0; i < p->n; i++)
         if (p->items[i].problem[0] && !(p->items[i].regex && bad_list[p->items[i].type]))
             rl_buf_addf(&b, "%s/%s: %s; ", rl_source_type_lower(p->items[i].type),
@@ -836,6 +861,53 @@ static void warn_problems(struct rl_reconciler *r, const char *wkey, const struc
         }
     }
     rl_buf_release(&b);
+}
+
+/*
+ * A rollout is due but W's restart budget is spent: no write (the change
+ * stays pending: nothing records it), W is reconciled again when the
+ * budget frees, and the leader reports it once per hold.
+ */
+static void hold(struct rl_reconciler *r, const char *wkey, const struct plan *p)
+{
+    int64_t now_s = rl_clock_wall_us(r->clock) / 1000000;
+    int64_t left_s = p->held_until_s > now_s ? p->held_until_s - now_s : 0;
+    unsigned used = rl_budget_used(&p->budget, p->history, now_s);
+    uintptr_t was;
+
+    requeue(r, wkey, (uint64_t)left_s * 1000 + 500);
+    if (r->hooks.may_write && !r->hooks.may_write(r->hooks.ctx))
+        return;
+    rl_mutex_lock(&r->mu);
+    was = (uintptr_t)rl_map_get(&r->held, wkey);
+    if (was != (uintptr_t)p->held_until_s)
+        rl_map_put(&r->held, wkey, (void *)(uintptr_t)p->held_until_s);
+    rl_mutex_unlock(&r->mu);
+    if (was == (uintptr_t)p->held_until_s)
+        return;
+    {
+        char until[32], budget[64];
+
+        rl_format_rfc3339(p->held_until_s * 1000000, until);
+        snprintf(budget, sizeof(budget), "%u rollouts per %llds", p->budget.max,
+                 (long long)p->budget.period_s);
+        rl_log_kv(RL_LOG_WARN, "restart budget spent: rollout held", "workload", wkey,
+                  "budget", budget, "until", until, NULL);
+        if (r->hooks.on_held)
+            r->hooks.on_held(r->hooks.ctx, p->kind, p->ns, p->name, p->uid, used,
+                             p->budget.max, p->budget.period_s, p->held_until_s);
+    }
+}
+
+/* A rollout joins the budget's history in the same write; a record-only write keeps it. */
+static void plan_history(const struct plan *p, struct rl_rollout *ro, struct rl_buf *buf)
+{
+    ro->history = p->history;
+    if (p->action != RL_ACTION_ROLLOUT)
+        return;
+    if (rl_budget_add(buf, &p->budget, p->history, ro->now_s) != 0)
+        rl_buf_reset(buf);
+    ro->history = buf->len ? buf->buf : NULL;
 }
 
 /* The markers of every source that rolls W and the whole record: one write. */
@@ -876,7 +948,7 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
     struct rl_marker markers[MAX_CANDIDATES];
     struct rl_reconcile_result res = { .wkey = wkey };
     struct rl_rollout ro;
-    struct rl_buf body;
+    struct rl_buf body, history;
     struct rl_pause pz = { .state = RL_PAUSE_NONE };
     bool pausing = false;
     size_t nrec, nmark = 0;
@@ -911,12 +983,16 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
     for (size_t i = 0; i < p->n; i++)
         if (p->items[i].verdict == V_SKIP && r->hooks.on_skip)
             r->hooks.on_skip(r->hooks.ctx, "not_matched");
-    if (p->action == RL_ACTION_NONE) {
+    if (p->action == RL_ACTION_NONE || p->held_until_s) {
+        if (p->held_until_s)
+            hold(r, wkey, p);
         plan_release(p);
         free(p);
         return 0;
     }
     plan_rollout(r, p, markers, rec, &ro);
+    rl_buf_init(&history, 0);
+    plan_history(p, &ro, &history);
     nmark = ro.n_markers;
     nrec = ro.n_record;
     for (size_t i = 0; i < p->n; i++) {
@@ -975,7 +1051,7 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
     } else if (p->action == RL_ACTION_ROLLOUT) {
         err = write_rollout(r, p, &ro, rec, nrec, pausing);
     } else {
-        err = rl_patch_record(&body, o->applied_annotation, rec, nrec);
+        err = rl_patch_record(&body, o->applied_annotation, rec, nrec, ro.history);
         if (!err)
             err = do_patch(r, p, "application/merge-patch+json", body.buf);
     }
@@ -1000,6 +1076,7 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
     if (r->hooks.on_result)
         r->hooks.on_result(r->hooks.ctx, &res);
     rl_buf_release(&body);
+    rl_buf_release(&history);
     plan_release(p);
     free(p);
     return err;
@@ -1050,7 +1127,23 @@ cJSON *rl_reconcile_explain(struct rl_reconciler *r, const char *wkey)
         cJSON_AddStringToObject(s, "reason", it->reason);
         cJSON_AddItemToArray(srcs, s);
     }
-    cJSON_AddStringToObject(out, "decision", actions[p->action]);
+    cJSON_AddStringToObject(out, "decision", p->held_until_s ? "held" : actions[p->action]);
+    if (p->budget.max) {
+        cJSON *bj = cJSON_AddObjectToObject(out, "restartBudget");
+        int64_t now_s = rl_clock_wall_us(r->clock) / 1000000;
+
+        cJSON_AddNumberToObject(bj, "max", p->budget.max);
+        cJSON_AddNumberToObject(bj, "periodSeconds", (double)p->budget.period_s);
+        cJSON_AddNumberToObject(bj, "used", rl_budget_used(&p->budget, p->history, now_s));
+        if (p->held_until_s) {
+            char ts[32];
+
+            rl_format_rfc3339(p->held_until_s * 1000000, ts);
+            cJSON_AddStringToObject(bj, "heldUntil", ts);
+        }
+        if (p->budget_problem[0])
+            cJSON_AddStringToObject(bj, "problem", p->budget_problem);
+    }
     if (p->kind == RL_KIND_DEPLOYMENT && (p->pause_period || (p->paused_at && *p->paused_at))) {
         struct rl_pause pz;
         cJSON *pj = cJSON_AddObjectToObject(out, "pause");
@@ -1095,6 +1188,7 @@ struct rl_reconcile_preview_priv {
     struct plan plan;
     struct rl_marker markers[MAX_CANDIDATES];
     struct rl_applied_entry rec[MAX_CANDIDATES];
+    struct rl_buf history;
 };
 
 int rl_reconcile_preview(struct rl_reconciler *r, const char *wkey,
@@ -1108,10 +1202,13 @@ int rl_reconcile_preview(struct rl_reconciler *r, const char *wkey,
         free(pv);
         return err;
     }
-    out->action = pv->plan.action;
+    out->action = pv->plan.held_until_s ? RL_ACTION_NONE : pv->plan.action;
+    out->held_until_s = pv->plan.held_until_s;
     out->kind = pv->plan.kind;
     out->argo_restart = pv->plan.argo_restart;
     plan_rollout(r, &pv->plan, pv->markers, pv->rec, &out->rollout);
+    rl_buf_init(&pv->history, 0);
+    plan_history(&pv->plan, &out->rollout, &pv->history);
     out->_priv = pv;
     return 0;
 }
@@ -1120,6 +1217,7 @@ void rl_reconcile_preview_release(struct rl_reconcile_preview *pv)
 {
     if (pv->_priv) {
         plan_release(&pv->_priv->plan);
+        rl_buf_release(&pv->_priv->history);
         free(pv->_priv);
     }
     memset(pv, 0, sizeof(*pv));

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "reloadd/budget.h"
 #include "reloadd/buf.h"
 #include "reloadd/err.h"
 #include "reloadd/hash.h"
@@ -42,7 +43,7 @@ struct builder {
     ARR(struct b_marker) markers;
     ARR(struct b_applied) applied;
     size_t n_init;
-    size_t ns, name, uid, rv, lrf_name, lrf_hash;
+    size_t ns, name, uid, rv, lrf_name, lrf_hash, rollouts;
     const char *ns_interned;
     bool lrf_valid, applied_invalid;
     uint8_t lrf_type;
@@ -191,6 +192,13 @@ static void parse_applied(struct builder *b, const char *value)
         const char *slash = strchr(e->string, '/');
         enum rl_source_type t;
 
+        if (strcmp(e->string, RL_APPLIED_ROLLOUTS_KEY) == 0) {
+            if (cJSON_IsString(e) && rl_rollouts_valid(e->valuestring))
+                b->rollouts = str_add(b, e->valuestring);
+            else
+                b->applied_invalid = true;
+            continue;
+        }
         if (!slash || !slash[1] || !cJSON_IsString(e) || !rl_hash_is_hex(e->valuestring) ||
             !rl_source_type_parse_lower(e->string, (size_t)(slash - e->string), &t)) {
             b->applied_invalid = true;  /* keep the entries that do parse */
@@ -458,6 +466,7 @@ static struct rl_workload *layout(const struct builder *b, enum rl_kind kind, in
     w->lrf_name = b->lrf_valid ? S(b->lrf_name) : NULL;
     w->lrf_hash = b->lrf_valid ? S(b->lrf_hash) : NULL;
     w->applied_invalid = b->applied_invalid;
+    w->rollouts = S(b->rollouts);
     w->mem_bytes = total;
 #undef S
     return w;
@@ -479,7 +488,7 @@ int rl_workload_decode(const cJSON *obj, enum rl_kind kind,
     rl_buf_init(&b.strs, (size_t)1 << 24);
     rl_map_init(&b.seen);
     rl_map_init(&b.volnames);
-    b.lrf_name = b.lrf_hash = NO_STR;
+    b.lrf_name = b.lrf_hash = b.rollouts = NO_STR;
     if ((unsigned)kind >= RL_KIND_COUNT || !name || !*name)
         goto out;
 

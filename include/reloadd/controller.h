@@ -83,6 +83,10 @@ struct rl_controller_hooks {
     /* W's annotations need attention (reconcile.h); the leader only. */
     void (*on_problem)(void *ctx, enum rl_kind kind, const char *ns, const char *name,
                        const char *uid, const char *problems);
+    /* W's rollout is held by its restart budget (reconcile.h); the leader only. */
+    void (*on_held)(void *ctx, enum rl_kind kind, const char *ns, const char *name,
+                    const char *uid, unsigned used, unsigned max, int64_t period_s,
+                    int64_t held_until_s);
     void *ctx;
 };
 

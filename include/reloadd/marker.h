@@ -61,13 +61,17 @@ int rl_marker_reload_source_json(struct rl_buf *out, enum rl_source_type t,
                                  const char *name, const char *ns, const char *hash,
                                  const char *container, int64_t observed_at_s);
 
-/* Appends the value of "<prefix>/applied": entries sorted by key. */
+/*
+ * Appends the value of "<prefix>/applied": entries sorted by key, after the
+ * rollout history (budget.h) if history is neither NULL nor "".
+ */
 struct rl_applied_entry {
     enum rl_source_type type;
     const char *name;
     const char *hash;               /* 40 hex */
 };
-int rl_marker_applied_json(struct rl_buf *out, const struct rl_applied_entry *e, size_t n);
+int rl_marker_applied_json(struct rl_buf *out, const struct rl_applied_entry *e, size_t n,
+                           const char *history);
 
 /* One source to mark in a rollout. */
 struct rl_marker {
@@ -86,6 +90,7 @@ struct rl_rollout {
     const struct rl_applied_entry *record;
     size_t n_record;
     const char *applied_key;        /* "<prefix>/applied" */
+    const char *history;            /* the record's rollout history (budget.h), or NULL */
     int64_t now_s;                  /* observedAt, restartAt (unix seconds) */
 };
 
@@ -104,7 +109,7 @@ int rl_patch_rollout(struct rl_buf *out, const struct rl_rollout *r);
 
 /* Merge patch setting only metadata.annotations[applied_key]. */
 int rl_patch_record(struct rl_buf *out, const char *applied_key,
-                    const struct rl_applied_entry *e, size_t n);
+                    const struct rl_applied_entry *e, size_t n, const char *history);
 
 /*
  * Argo `rollout-strategy: restart` (application/merge-patch+json):

@@ -162,6 +162,9 @@ struct rl_metric_desc {
       "Unix time of the last progress of a resource's watch (a list, an event or bookmark, " \
       "a watch the server took); 0 before the first. /readyz fails past "                   \
       "--ready-progress-timeout.", RL_METRIC_LABELS("resource"), RL_METRIC_NO_BUCKETS)       \
+    X(RESTART_BUDGET_HELD, COUNTER, "reloader_restart_budget_held_total",                   \
+      "Rollouts held because the workload's restart budget was spent, by workload kind.",   \
+      RL_METRIC_LABELS("kind"), RL_METRIC_NO_BUCKETS)                                       \
     X(CACHED_OBJECTS, GAUGE, "reloader_cached_objects",                                     \
       "Objects held in the local cache, by kind.",                                          \
       RL_METRIC_LABELS("kind"), RL_METRIC_NO_BUCKETS)                                       \
@@ -287,6 +290,7 @@ void rl_metrics_relist(struct rl_metrics *m, const char *resource);
 void rl_metrics_api_request(struct rl_metrics *m, const char *verb, const char *resource,
                             int code, double seconds);
 void rl_metrics_cached_objects(struct rl_metrics *m, const char *kind, size_t n);
+void rl_metrics_restart_budget_held(struct rl_metrics *m, const char *kind);
 /* unix_s: wall time of the resource's last watch progress; 0: none yet. */
 void rl_metrics_watch_progress(struct rl_metrics *m, const char *resource, double unix_s);
 /* Leadership is now is_leader; a change counts one transition. */

@@ -114,6 +114,14 @@ struct rl_reconcile_hooks {
      */
     void (*on_problem)(void *ctx, enum rl_kind kind, const char *ns, const char *name,
                        const char *uid, const char *problems);
+    /*
+     * A rollout of W is due but its restart budget (budget.h) is spent:
+     * `used` rollouts in the last period_s, held until held_until_s (unix).
+     * Once per hold, by the replica that may write. NULL: log only.
+     */
+    void (*on_held)(void *ctx, enum rl_kind kind, const char *ns, const char *name,
+                    const char *uid, unsigned used, unsigned max, int64_t period_s,
+                    int64_t held_until_s);
     void *ctx;
 };
 
@@ -140,7 +148,8 @@ cJSON *rl_reconcile_explain(struct rl_reconciler *r, const char *wkey);
  * preview until rl_reconcile_preview_release(). RL_ENOENT if W is unknown.
  */
 struct rl_reconcile_preview {
-    enum rl_reconcile_action action;
+    enum rl_reconcile_action action;  /* NONE while the budget holds a rollout */
+    int64_t held_until_s;           /* a rollout held by the restart budget: until (unix s) */
     enum rl_kind kind;
     bool argo_restart;
     struct rl_rollout rollout;

@@ -168,6 +168,8 @@ struct rl_workload {
     const char *lrf_hash;
 
     bool applied_invalid;           /* "<prefix>/applied" present but bad */
+    /* The record's rollout history (RL_APPLIED_ROLLOUTS_KEY), or NULL. */
+    const char *rollouts;
     size_t mem_bytes;               /* size of the single allocation */
 
     /* Digest of the whole pod template: when it changes, new pods start. */

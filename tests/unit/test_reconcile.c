@@ -194,7 +194,8 @@ static enum act reconcile(struct world *w)
         struct rl_buf b;
 
         rl_buf_init(&b, 0);
-        cr_assert(eq(int, rl_marker_applied_json(&b, pv.rollout.record, pv.rollout.n_record),
+        cr_assert(eq(int, rl_marker_applied_json(&b, pv.rollout.record, pv.rollout.n_record,
+                                            pv.rollout.history),
                      0));
         set_meta_annotation(w->obj, w->o.applied_annotation, b.buf);
         rl_buf_release(&b);
@@ -618,4 +619,96 @@ Test(reconcile, annotation_problems_are_reported_once_per_change)
     cr_assert(eq(u32, ps.n, 2), "changed problems were not reported");
     cr_assert(strstr(ps.last, "x(") != NULL, "problems: %s", ps.last);
     world_release(&w);
+}
+
+/* A wall clock the test moves by hand (unix seconds). */
+struct hand_clock {
+    struct rl_clock c;
+    int64_t now_s;
+};
+
+static uint64_t hand_mono_ms(const struct rl_clock *c)
+{
+    return (uint64_t)((const struct hand_clock *)(const void *)c)->now_s * 1000;
+}
+
+static int64_t hand_wall_us(const struct rl_clock *c)
+{
+    return ((const struct hand_clock *)(const void *)c)->now_s * 1000000;
+}
+
+/*
+ * Issue 17: a source changing every second against a budget of 3 per
+ * 10 minutes: exactly 3 rollouts, then held (nothing written, the change
+ * pending), then one rollout, with the last value, once the oldest rollout
+ * has left the period. The history rides in the record of each rollout.
+ */
+Test(reconcile, the_restart_budget_holds_then_rolls_the_latest_once)
+{
+    static const char *const flags[] = { "--restart-budget=3", "--restart-budget-period=10m",
+                                         NULL };
+    struct hand_clock clk = { { hand_mono_ms, hand_wall_us }, 1800000000 };
+    struct rl_reconcile_preview pv;
+    char hash[41];
+    struct world w;
+    int64_t first = 0;
+
+    world_init(&w, RL_KIND_DEPLOYMENT, "env-vars", flags);
+    rl_reconciler_free(w.r);
+    w.r = rl_reconciler_new(w.store, NULL, &w.o, w.rc, &clk.c, NULL);
+    source(&w, "cfg", V1, false);
+    make_workload(&w, NULL, NULL);
+    user_writes_workload(&w, false);
+    expect(&w, RECORD, "baseline");
+    for (int i = 0; i < 60; i++) {
+        clk.now_s++;
+        snprintf(hash, sizeof(hash), "%040x", i + 16);
+        source(&w, "cfg", hash, true);
+        if (i < 3) {
+            expect(&w, ROLL, "within the budget");
+            first = first ? first : clk.now_s;
+        } else {
+            expect(&w, NONE, "past the budget: held");
+        }
+    }
+    cr_assert(eq(u32, w.rollouts, 3));
+    cr_assert(eq(int, rl_reconcile_preview(w.r, w.wkey, &pv), 0));
+    cr_assert(eq(i64, pv.held_until_s, first + 600), "held until the first leaves the period");
+    rl_reconcile_preview_release(&pv);
+    clk.now_s = first + 600;
+    expect(&w, ROLL, "the budget freed: one rollout");
+    cr_assert(eq(u32, w.rollouts, 4));
+    cr_assert(eq(str, (char *)rl_workload_applied(rl_store_workload(w.store, w.wkey),
+                                                  RL_SOURCE_CONFIGMAP, "cfg"), hash),
+              "the held rollout carries the last value");
+    cr_assert(ne(ptr, (void *)rl_store_workload(w.store, w.wkey)->rollouts, NULL));
+    world_release(&w);
+}
+
+/* The workload's own annotation overrides the flags; "off" lifts the budget. */
+Test(reconcile, the_restart_budget_annotation_overrides_the_default)
+{
+    struct hand_clock clk = { { hand_mono_ms, hand_wall_us }, 1800000000 };
+    char hash[41];
+    struct world w;
+
+    for (int off = 0; off < 2; off++) {
+        world_init(&w, RL_KIND_DEPLOYMENT, "annotations", NULL);
+        rl_reconciler_free(w.r);
+        w.r = rl_reconciler_new(w.store, NULL, &w.o, w.rc, &clk.c, NULL);
+        source(&w, "cfg", V1, false);
+        make_workload(&w, NULL, NULL);
+        set_meta_annotation(w.obj, "reloadd.io/restart-budget", off ? "off" : "1/1m");
+        user_writes_workload(&w, false);
+        expect(&w, RECORD, "baseline");
+        for (int i = 0; i < 40; i++) {
+            clk.now_s++;
+            snprintf(hash, sizeof(hash), "%040x", i + 16);
+            source(&w, "cfg", hash, true);
+            reconcile(&w);
+        }
+        cr_assert(eq(u32, w.rollouts, off ? 40 : 1), "%s: %u rollouts", off ? "off" : "1/1m",
+                  w.rollouts);
+        world_release(&w);
+    }
 }
