@@ -11,7 +11,9 @@
 #
 # The controller is a command template; placeholders: {kubeconfig} {port}
 # {identity} {pod_namespace} {namespaces}. Default: this tree's reloadd,
-#   build-bench/reloadd --kubeconfig={kubeconfig} --metrics-addr=127.0.0.1:{port}
+#   build-bench/reloadd --kubeconfig={kubeconfig} --metrics-addr=127.0.0.1:{port} --restart-budget=0
+# (no restart budget: S2 at small scale changes the same sources many times a minute, and the
+# figures measure propagation, as Reloader, which has no budget, is measured).
 # Any controller that reads Reloader's annotations can be measured the same
 # way; figures from its own /metrics are null when it has none.
 set -euo pipefail
@@ -34,6 +36,6 @@ if [ $have_controller -eq 0 ]; then
         cmake --build "$root/build-bench" -j"$(nproc)" --target reloadd >/dev/null
         bin=$root/build-bench/reloadd
     fi
-    args+=(--controller "$bin --kubeconfig={kubeconfig} --metrics-addr=127.0.0.1:{port}")
+    args+=(--controller "$bin --kubeconfig={kubeconfig} --metrics-addr=127.0.0.1:{port} --restart-budget=0")
 fi
 exec "$python" "$root/tools/bench/bench.py" run "${args[@]}"
