@@ -13,6 +13,7 @@
 #include "reloadd/err.h"
 #include "reloadd/log.h"
 #include "reloadd/mem.h"
+#include "reloadd/redact.h"
 #include "reloadd/sync.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 5000L
@@ -190,6 +191,7 @@ struct job {
 
 struct rl_alerts {
     char *url;
+    char url_log[RL_REDACTED_URL_SIZE];     /* scheme://host: what logs may show */
     char *proxy;
     enum rl_alert_sink sink;
     long connect_timeout_ms, timeout_ms;
@@ -224,6 +226,7 @@ int rl_alerts_new(struct rl_alerts **out, const struct rl_alerts_opts *o)
         return RL_EINVAL;
     a = RL_NEW(struct rl_alerts);
     a->url = rl_xstrdup(o->url);
+    rl_redact_url(o->url, a->url_log, sizeof(a->url_log));
     a->proxy = rl_xstrdup(o->proxy ? o->proxy : "");
     a->sink = o->sink;
     a->connect_timeout_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms
@@ -372,7 +375,8 @@ static void deliver(struct rl_alerts *a, CURL *h, struct job *j)
 
             snprintf(num, sizeof(num), "%u", n);
             rl_log_kv(RL_LOG_WARN, "notification attempt failed; retrying",
-                      "sink", rl_alert_sink_name(a->sink), "attempt", num, "error", why, NULL);
+                      "sink", rl_alert_sink_name(a->sink), "url", a->url_log, "attempt", num,
+                      "error", why, NULL);
         }
     }
     if (out == SENT) {
@@ -384,7 +388,8 @@ static void deliver(struct rl_alerts *a, CURL *h, struct job *j)
 fail:
     rl_log_kv(RL_LOG_ERROR, a->sink == RL_SINK_WEBHOOK ? "error sending webhook"
                                                          : "error sending alert",
-              "sink", rl_alert_sink_name(a->sink), "what", j->what, "error", why, NULL);
+              "sink", rl_alert_sink_name(a->sink), "url", a->url_log, "what", j->what,
+              "error", why, NULL);
     rl_mutex_lock(&a->mu);
     a->st.failed++;
     rl_mutex_unlock(&a->mu);

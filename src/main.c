@@ -26,6 +26,7 @@
 #include "reloadd/metrics.h"
 #include "reloadd/options.h"
 #include "reloadd/reconcile.h"
+#include "reloadd/redact.h"
 #include "reloadd/version.h"
 #include "reloadd/workload.h"
 #include "reloadd/workqueue.h"
@@ -262,11 +263,12 @@ static void on_source_event(void *ctx, const struct rl_source_event *ev)
     if (!qualifies || !rl_controller_may_write(a->ctl))
         return;
     {
-        char what[400];
+        char what[400], to[RL_REDACTED_URL_SIZE];
 
+        /* The URL's path and query are its credentials: name its host only. */
         rl_log(RL_LOG_INFO, "Changes detected in '%s' of type '%s' in namespace '%s', "
                "Sending webhook to '%s'", ev->name, rl_source_type_upper(ev->source), ev->ns,
-               a->opts.webhook_url);
+               rl_redact_url(a->opts.webhook_url, to, sizeof(to)));
         snprintf(what, sizeof(what), "%s/%s/%s", rl_source_type_lower(ev->source), ev->ns,
                  ev->name);
         if (a->opts.dry_run)
@@ -502,13 +504,14 @@ static int run(struct app *a)
             .sink = rl_alert_sink_parse(a->opts.alert_sink),
             .proxy = a->opts.alert_webhook_proxy,
         };
+        char url[RL_REDACTED_URL_SIZE];
 
         if (!a->opts.alert_webhook_url || !*a->opts.alert_webhook_url)
             rl_log_kv(RL_LOG_ERROR, "ALERT_ON_RELOAD is true but ALERT_WEBHOOK_URL is not set; "
                       "no alerts", NULL);
         else if (rl_alerts_new(&a->alerts, &ao) != 0)
             rl_log_kv(RL_LOG_ERROR, "ALERT_WEBHOOK_URL is not an http(s) URL; no alerts",
-                      "url", a->opts.alert_webhook_url, NULL);
+                      "url", rl_redact_url(a->opts.alert_webhook_url, url, sizeof(url)), NULL);
     }
     if (a->opts.webhook_url && *a->opts.webhook_url) {
         struct rl_alerts_opts wo = {
@@ -516,11 +519,12 @@ static int run(struct app *a)
             .sink = RL_SINK_WEBHOOK,
             .max_attempts = WEBHOOK_ATTEMPTS,
         };
+        char url[RL_REDACTED_URL_SIZE];
 
         rc = rl_alerts_new(&a->webhook, &wo);
         if (rc) {
             fprintf(stderr, "reloadd: --webhook-url '%s' is not an http(s) URL\n",
-                    a->opts.webhook_url);
+                    rl_redact_url(a->opts.webhook_url, url, sizeof(url)));
             return 1;
         }
     }

@@ -19,7 +19,9 @@
  * has a connect and a total timeout; redirects are refused; the status is
  * checked (teams and gchat: exactly 200, the others: 2xx), and a transport
  * error, a timeout, a 429 or a 5xx is retried with doubling backoff up to
- * max_attempts in all; other failures are logged once and dropped.
+ * max_attempts in all; other failures are logged once and dropped. Logs
+ * name the URL by its scheme and host only (redact.h): its user, path and
+ * query are where the sinks keep their credentials.
  *
  * Never blocking a caller: rl_alerts_post() copies the message into a
  * bounded queue and returns. When the queue is full the OLDEST message is

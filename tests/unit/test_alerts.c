@@ -5,8 +5,10 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -15,6 +17,8 @@
 #include "reloadd/buf.h"
 #include "reloadd/clock.h"
 #include "reloadd/err.h"
+#include "reloadd/log.h"
+#include "reloadd/mem.h"
 
 static void setup(void)
 {
@@ -327,5 +331,71 @@ Test(alerts, stop_drains_what_is_queued)
     cr_assert(eq(u64, st.dropped, 1));
     cr_assert(eq(sz, st.queued, 0));
     rl_alerts_free(a);
+    http_sink_stop(s);
+}
+
+/* Runs fn with fd 2 going to a temporary file; returns what it wrote (caller frees). */
+static char *capture_stderr(void (*fn)(void *), void *ctx)
+{
+    FILE *f = tmpfile();
+    int saved = dup(2);
+    char *out = calloc(1, 65536);
+    size_t n;
+
+    cr_assert(f && saved >= 0 && out);
+    cr_assert(eq(int, dup2(fileno(f), 2), 2));
+    fn(ctx);
+    dup2(saved, 2);
+    close(saved);
+    rewind(f);
+    n = fread(out, 1, 65535, f);
+    out[n] = '\0';
+    fclose(f);
+    return out;
+}
+
+static void fail_twice_with_credentials_in_the_url(void *ctx)
+{
+    struct http_sink *s = ctx;
+    struct rl_alerts *a = NULL;
+    struct rl_alerts_stats st;
+    char *url;
+    struct rl_alerts_opts o = {
+        .sink = RL_SINK_SLACK,
+        .timeout_ms = 5000,
+        .connect_timeout_ms = 1000,
+        .backoff_ms = 20,
+        .max_attempts = 2,
+    };
+
+    /* http://user:pass@127.0.0.1:port/services/PATHSECRET?token=QUERYSECRET */
+    url = rl_xasprintf("http://user:PASSSECRET@%s/services/PATHSECRET?token=QUERYSECRET",
+                       http_sink_url(s) + strlen("http://"));
+    o.url = url;
+    cr_assert(eq(int, rl_alerts_new(&a, &o), 0));
+    cr_assert(eq(int, rl_alerts_start(a), 0));
+    http_sink_fail_next(s, 2, 503);
+    rl_alerts_post(a, "m", "test");
+    wait_done(a, 1);
+    rl_alerts_stats(a, &st);
+    cr_assert(eq(u64, st.failed, 1));
+    rl_alerts_free(a);
+    free(url);
+}
+
+Test(alerts, logs_name_the_host_never_the_credentials)
+{
+    struct http_sink *s = http_sink_start();
+    char *log, host[64];
+
+    rl_log_setup(RL_LOG_DEBUG, RL_LOG_TEXT);
+    log = capture_stderr(fail_twice_with_credentials_in_the_url, s);
+    snprintf(host, sizeof(host), "url=%s ", http_sink_url(s));
+    cr_assert(ne(ptr, strstr(log, "notification attempt failed; retrying"), NULL), "%s", log);
+    cr_assert(ne(ptr, strstr(log, "error sending alert"), NULL), "%s", log);
+    cr_assert(ne(ptr, strstr(log, host), NULL), "no '%s' in: %s", host, log);
+    cr_assert(eq(ptr, strstr(log, "SECRET"), NULL), "a credential was logged: %s", log);
+    cr_assert(eq(ptr, strstr(log, "user"), NULL), "the user was logged: %s", log);
+    free(log);
     http_sink_stop(s);
 }
