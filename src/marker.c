@@ -575,6 +575,26 @@ static cJSON *template_of(cJSON *obj, enum rl_kind kind)
     return cJSON_GetObjectItemCaseSensitive(spec, "template");
 }
 
+int rl_patch_nest_template(struct rl_buf *patch, const char *field)
+{
+    cJSON *doc = cJSON_ParseWithLength(patch->buf, patch->len);
+    cJSON *spec = cJSON_GetObjectItemCaseSensitive(doc, "spec");
+    cJSON *tmpl = cJSON_DetachItemFromObjectCaseSensitive(spec, "template");
+    char *json;
+
+    if (!tmpl) {
+        cJSON_Delete(doc);
+        return RL_EINVAL;
+    }
+    cJSON_AddItemToObject(ensure_obj(ensure_obj(spec, field), "spec"), "template", tmpl);
+    json = rl_json_print(doc);
+    cJSON_Delete(doc);
+    rl_buf_reset(patch);
+    rl_buf_adds(patch, json);
+    free(json);
+    return 0;
+}
+
 int rl_marker_apply(cJSON *obj, enum rl_kind kind, const struct rl_rollout *r)
 {
     int err;

@@ -617,6 +617,35 @@ static int create_job(struct rl_reconciler *r, const struct plan *p, cJSON *job)
     return err;
 }
 
+/*
+ * The markers and the record applied to the whole object, sent as an update
+ * (PUT): its resourceVersion turns a race with another writer into a 409.
+ */
+static int update_object(struct rl_reconciler *r, const struct plan *p, cJSON *obj,
+                         const struct rl_rollout *ro, const char *what)
+{
+    struct rl_kube_response resp;
+    char *path, *full, *json;
+    int err = rl_marker_apply(obj, p->kind, ro);
+
+    if (err)
+        return err;
+    path = object_path(p);
+    full = rl_xasprintf("%s?fieldManager=Reloader", path);
+    json = rl_json_print(obj);
+    rl_kube_response_init(&resp);
+    err = check_write(r);
+    if (!err)
+        err = rl_kube_update(r->kube, full, json, &resp);
+    if (err && err != RL_ENOTLEADER)
+        log_api_error(what, p, err, &resp);
+    rl_kube_response_release(&resp);
+    free(json);
+    free(full);
+    free(path);
+    return err;
+}
+
 static int write_rollout(struct rl_reconciler *r, const struct plan *p,
                          const struct rl_rollout *ro, const struct rl_applied_entry *rec,
                          size_t nrec, bool pause)
@@ -645,30 +674,27 @@ static int write_rollout(struct rl_reconciler *r, const struct plan *p,
                 err = do_patch(r, p, "application/merge-patch+json", body.buf);
             break;
         }
-        /* An update (PUT) of the whole object; its resourceVersion makes races 409s. */
         err = get_object(r, p, &obj);
         if (!err)
-            err = rl_marker_apply(obj, p->kind, ro);
-        if (!err) {
-            struct rl_kube_response resp;
-            char *path = object_path(p), *full = rl_xasprintf("%s?fieldManager=Reloader", path);
-            char *json = rl_json_print(obj);
-
-            rl_kube_response_init(&resp);
-            err = check_write(r);
-            if (!err)
-                err = rl_kube_update(r->kube, full, json, &resp);
-            if (err && err != RL_ENOTLEADER)
-                log_api_error("cannot update rollout", p, err, &resp);
-            rl_kube_response_release(&resp);
-            free(json);
-            free(full);
-            free(path);
-        }
+            err = update_object(r, p, obj, ro, "cannot update rollout");
         break;
     case RL_KIND_CRONJOB:
-        /* A Job from the template; the record goes on the CronJob itself. */
+        /*
+         * --cronjob-strategy=template: the markers go into the job template,
+         * for the next scheduled run, with the record, in one patch (the
+         * Deployment's, one level down); no off-schedule Job, and a
+         * suspended CronJob stays idle (Reloader's #822 runs those).
+         */
+        if (r->opts->cronjob_template) {
+            err = rl_patch_rollout(&body, ro);
+            if (!err)
+                err = rl_patch_nest_template(&body, "jobTemplate");
+            if (!err)
+                err = do_patch(r, p, "application/strategic-merge-patch+json", body.buf);
+            break;
+        }
         err = get_object(r, p, &obj);
+        /* A Job from the template now; the record goes on the CronJob itself. */
         if (!err)
             err = rl_job_from_cronjob(obj, ro, &job);
         if (!err)

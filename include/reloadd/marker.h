@@ -107,6 +107,13 @@ int rl_patch_pod_annotation(struct rl_buf *out, const char *key, const char *val
  */
 int rl_patch_rollout(struct rl_buf *out, const struct rl_rollout *r);
 
+/*
+ * Moves the pod template of such a patch one level down, from
+ * spec.template to spec.<field>.spec.template ("jobTemplate": a CronJob's
+ * job template). RL_EINVAL if patch is not one.
+ */
+int rl_patch_nest_template(struct rl_buf *patch, const char *field);
+
 /* Merge patch setting only metadata.annotations[applied_key]. */
 int rl_patch_record(struct rl_buf *out, const char *applied_key,
                     const struct rl_applied_entry *e, size_t n, const char *history);

@@ -437,3 +437,21 @@ Test(marker, job_recreate_keeps_manual_selector)
     cJSON_Delete(out);
     cJSON_Delete(j);
 }
+
+/* --cronjob-strategy=template: the Deployment's patch, one level down. */
+Test(marker, nested_template_patch_for_a_cronjob)
+{
+    struct rl_buf b;
+
+    rl_buf_init(&b, 0);
+    rl_buf_adds(&b, "{\"metadata\":{\"annotations\":{\"a\":\"1\"}},\"spec\":{\"template\":"
+                    "{\"spec\":{\"containers\":[{\"name\":\"c\"}]}}}}");
+    cr_assert(eq(int, rl_patch_nest_template(&b, "jobTemplate"), 0));
+    cr_assert(eq(str, b.buf, "{\"metadata\":{\"annotations\":{\"a\":\"1\"}},\"spec\":{\"jobTemplate\":"
+                             "{\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":\"c\"}]}}}}}}"),
+              "%s", b.buf);
+    rl_buf_reset(&b);
+    rl_buf_adds(&b, "{\"metadata\":{}}");
+    cr_assert(eq(int, rl_patch_nest_template(&b, "jobTemplate"), RL_EINVAL));
+    rl_buf_release(&b);
+}

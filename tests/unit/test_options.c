@@ -533,3 +533,11 @@ Test(options, go_durations)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         cr_assert(eq(int, rl_duration_parse(bad[i], &ns), RL_EINVAL), "%s", bad[i]);
 }
+
+Test(options, cronjob_strategy_and_restart_budget)
+{
+    expect_error(noenv, "invalid value \"later\" for flag --cronjob-strategy: it must be one of: "
+                 "run, template", "--cronjob-strategy=later", NULL);
+    expect_error(noenv, "invalid value \"101\" for flag --restart-budget: out of range [0, 100]",
+                 "--restart-budget=101", NULL);
+}
