@@ -1,10 +1,15 @@
 /* explain.c - `reloadd explain KIND/NAME -n NS`: /explain without a controller */
 #include "reloadd/explain.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include "reloadd/clock.h"
 #include "reloadd/decide.h"
@@ -21,6 +26,11 @@
 #include "reloadd/workload.h"
 
 #define EPOCH 1
+#define FP_KEY_LEN 32
+
+static const char fp_note[] =
+    "Secret hashes are keyed fingerprints: HMAC-SHA256 under a random key of this process, "
+    "first 12 hex digits; they compare within this process only, never with a Secret's data";
 
 /* "/apis/apps/v1" and "deployments" for a kind. */
 static void kind_api(enum rl_kind k, const char **group, const char **plural)
@@ -235,6 +245,84 @@ out:
     return err;
 }
 
+/* ---- Secret fingerprints ---- */
+
+static unsigned char fp_key[FP_KEY_LEN];
+static bool fp_key_ok;
+static pthread_once_t fp_once = PTHREAD_ONCE_INIT;
+
+static void fp_key_init(void)
+{
+    fp_key_ok = RAND_bytes(fp_key, (int)sizeof(fp_key)) == 1;
+    if (!fp_key_ok)
+        rl_error("explain: no random key for Secret fingerprints; they are hidden");
+}
+
+bool rl_explain_secret_fingerprint(const char *hash, char out[RL_EXPLAIN_FP_SIZE])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    size_t n = sizeof(RL_EXPLAIN_FP_PREFIX) - 1;
+
+    out[0] = '\0';
+    pthread_once(&fp_once, fp_key_init);
+    if (!fp_key_ok || !hash ||
+        !HMAC(EVP_sha256(), fp_key, (int)sizeof(fp_key), (const unsigned char *)hash,
+              strlen(hash), md, &mdlen) || mdlen * 2 < RL_EXPLAIN_FP_HEX)
+        return false;
+    memcpy(out, RL_EXPLAIN_FP_PREFIX, n);
+    for (size_t i = 0; i < RL_EXPLAIN_FP_HEX; i++)
+        out[n + i] = hex[(md[i / 2] >> (i % 2 ? 0 : 4)) & 0xf];
+    out[n + RL_EXPLAIN_FP_HEX] = '\0';
+    return true;
+}
+
+/*
+ * Replaces the member key of obj by its fingerprint; null stays null, and
+ * so does a fingerprint (redacting twice is redacting once).
+ */
+static void redact_member(cJSON *obj, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    char fp[RL_EXPLAIN_FP_SIZE];
+
+    if (!v || cJSON_IsNull(v))
+        return;
+    if (cJSON_IsString(v) && (strcmp(v->valuestring, "hidden") == 0 ||
+                              strncmp(v->valuestring, RL_EXPLAIN_FP_PREFIX,
+                                      sizeof(RL_EXPLAIN_FP_PREFIX) - 1) == 0))
+        return;
+    if (!cJSON_IsString(v) || !rl_explain_secret_fingerprint(v->valuestring, fp))
+        snprintf(fp, sizeof(fp), "hidden");
+    cJSON_ReplaceItemInObjectCaseSensitive(obj, key, cJSON_CreateString(fp));
+}
+
+void rl_explain_redact(cJSON *explanation)
+{
+    const char *secret = rl_source_type_lower(RL_SOURCE_SECRET);
+    cJSON *srcs, *s;
+
+    if (!cJSON_IsObject(explanation))
+        return;
+    srcs = cJSON_GetObjectItemCaseSensitive(explanation, "sources");
+    if (cJSON_IsArray(srcs)) {
+        cJSON_ArrayForEach(s, srcs) {
+            const cJSON *type = cJSON_GetObjectItemCaseSensitive(s, "type");
+
+            if (!cJSON_IsObject(s) || !cJSON_IsString(type) ||
+                strcmp(type->valuestring, secret) != 0)
+                continue;
+            redact_member(s, "hash");
+            redact_member(s, "applied");
+        }
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(explanation, "secretHashes");
+    cJSON_AddStringToObject(explanation, "secretHashes", fp_note);
+}
+
+/* ---- the command ---- */
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: reloadd explain KIND/NAME [-n NAMESPACE] [reloadd flags...]\n"
@@ -312,6 +400,7 @@ int rl_explain_main(int argc, char **argv)
         status = rc == RL_EINVAL ? 2 : 1;
         goto out;
     }
+    rl_explain_redact(out);
     {
         char *s = cJSON_Print(out);
 

@@ -44,6 +44,7 @@ struct app {
     struct rl_controller *ctl;
     struct rl_elector *elector;
     struct rl_httpd *httpd;
+    struct rl_httpd *explain_httpd;     /* --explain-addr; NULL: none */
     struct rl_events *events;
     struct rl_alerts *alerts;           /* ALERT_ON_RELOAD */
     struct rl_alerts *webhook;          /* --webhook-url mode */
@@ -341,6 +342,7 @@ static int explain(void *ctx, const char *kind, const char *ns, const char *name
         rl_buf_addf(json, "{\"error\":\"workload not found in the cache\"}");
         return RL_ENOTFOUND;
     }
+    rl_explain_redact(out);
     s = cJSON_Print(out);
     rl_buf_adds(json, s);
     free(s);
@@ -469,9 +471,8 @@ static int run(struct app *a)
         .live_ctx = a,
         .ready = probe_ready,
         .ready_ctx = a,
-        .explain = explain,
-        .explain_ctx = a,
     };
+    struct rl_httpd_opts xo = { .role = RL_HTTPD_EXPLAIN, .explain = explain, .explain_ctx = a };
     struct rl_kubeconfig *cfg = NULL;
     char err[512] = "";
     sigset_t sigs;
@@ -585,6 +586,11 @@ static int run(struct app *a)
                 rl_strerror(rc));
         return 1;
     }
+    /* A debugging aid: reloadd runs without it (e.g. several replicas on one host). */
+    if (a->opts.explain_addr[0] &&
+        rl_httpd_start(&a->explain_httpd, a->opts.explain_addr, &xo) != 0)
+        rl_log_kv(RL_LOG_ERROR, "cannot serve /explain; running without it", "addr",
+                  a->opts.explain_addr, NULL);
 
     /* Blocked since main() began: waited for below, in this thread only. */
     sigemptyset(&sigs);
@@ -642,6 +648,8 @@ static int run(struct app *a)
     rl_events_stop(a->events, NOTIFY_DRAIN_MS);
     rl_alerts_stop(a->alerts, NOTIFY_DRAIN_MS);
     rl_alerts_stop(a->webhook, NOTIFY_DRAIN_MS);
+    rl_httpd_stop(a->explain_httpd);
+    a->explain_httpd = NULL;
     rl_httpd_stop(a->httpd);
     a->httpd = NULL;
     return 0;
@@ -709,6 +717,7 @@ int main(int argc, char **argv)
 
     rl_elector_free(a.elector);
     rl_controller_free(a.ctl);
+    rl_httpd_stop(a.explain_httpd);
     rl_httpd_stop(a.httpd);
     rl_events_free(a.events);
     rl_alerts_free(a.alerts);

@@ -13,6 +13,7 @@
 
 #include "reloadd/buf.h"
 #include "reloadd/err.h"
+#include "reloadd/httpd.h"
 #include "reloadd/mem.h"
 
 extern char **environ;
@@ -113,11 +114,10 @@ static const struct flag flags[] = {
       "(0: no budget; annotation <prefix>/restart-budget: N or N/<duration> or off)" },
     { "restart-budget-period", NULL, F_DURATION, OFF(restart_budget_period_ms), "10m", 1000,
       86400000, "the period of --restart-budget" },
-    { "cronjob-strategy", NULL, F_STR, OFF(cronjob_strategy), "run", 0, 0,
-      "a CronJob whose source changed: run (start a Job now, as Reloader) or template (update "
-      "its job template for the next scheduled run: no off-schedule Job, suspended stays idle)" },
     { "metrics-addr", NULL, F_STR, OFF(metrics_addr), ":9090", 0, 0,
       "address of /metrics, /live, /readyz" },
+    { "explain-addr", NULL, F_STR, OFF(explain_addr), "127.0.0.1:9091", 0, 0,
+      "address of /explain, loopback by default; \"\" or off: no /explain" },
     { "lease-name", NULL, F_STR, OFF(lease_name), "stakater-reloader-lock", 0, 0,
       "leader election Lease name" },
     { "lease-duration", NULL, F_DURATION, OFF(lease_duration_ms), "15s", 1000, 3600000,
@@ -850,12 +850,6 @@ static int validate(struct rl_options *o, char *err, size_t errlen)
                "reload-strategy must be one of: env-vars, annotations", o->reload_strategy);
         return RL_EINVAL;
     }
-    if (strcmp(o->cronjob_strategy, "run") != 0 && strcmp(o->cronjob_strategy, "template") != 0) {
-        seterr(err, errlen, "invalid value \"%s\" for flag --cronjob-strategy: it must be one of: "
-               "run, template", o->cronjob_strategy);
-        return RL_EINVAL;
-    }
-    o->cronjob_template = strcmp(o->cronjob_strategy, "template") == 0;
     if (o->enable_ha && !o->pod_name) {
         seterr(err, errlen, "POD_NAME not set, cannot run in HA mode without POD_NAME set");
         return RL_EINVAL;
@@ -949,6 +943,13 @@ static int validate(struct rl_options *o, char *err, size_t errlen)
         return RL_EINVAL;
     }
 
+    if (!o->explain_addr || strcmp(o->explain_addr, "off") == 0)
+        set_owned(&o->explain_addr, "");
+    if (o->explain_addr[0] && rl_httpd_check_addr(o->explain_addr) != 0) {
+        seterr(err, errlen, "invalid value \"%s\" for flag --explain-addr: want host:port, "
+               "[v6]:port, :port, \"\" or off", o->explain_addr);
+        return RL_EINVAL;
+    }
     if (!dns_subdomain_ok(o->annotation_prefix, strlen(o->annotation_prefix))) {
         seterr(err, errlen, "invalid value \"%s\" for flag --annotation-prefix: "
                "not a DNS subdomain", o->annotation_prefix);
