@@ -126,9 +126,11 @@ static void fail(struct rl_informer *inf, enum inf_state next, int err, const ch
     atomic_fetch_add(&inf->fail_count, 1);
     inf->state = next;
     inf->retry_at_ms = rl_mono_ms() + delay;
+    /* The message says why: a Status, a transport error, an exec plugin's own words. */
     rl_log_kv(inf->failures > 1 ? RL_LOG_WARN : RL_LOG_INFO, "watch stream failed; retrying",
               "resource", inf->resource, "path", inf->collection_path, "during", what,
-              "error", rl_strerror(err), NULL);
+              "error", rl_strerror(err),
+              "message", rl_kube_last_error()[0] ? rl_kube_last_error() : NULL, NULL);
 }
 
 static void set_rv(struct rl_informer *inf, const char *rv)

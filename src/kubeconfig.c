@@ -36,7 +36,8 @@ extern char **environ;
 #define MAX_FILE_BYTES      ((size_t)16 << 20)  /* a kubeconfig larger than this is hostile */
 #define MAX_TOKEN_BYTES     ((size_t)64 << 10)
 #define MAX_EXEC_OUT_BYTES  ((size_t)1 << 20)
-#define MAX_EXEC_ERR_BYTES  ((size_t)2 << 10)
+#define MAX_EXEC_ERR_BYTES  ((size_t)4 << 10)  /* stderr kept */
+#define MAX_EXEC_ERR_SHOWN  ((size_t)1 << 10)  /* of which a message shows */
 #define EXEC_TIMEOUT_MS     60000
 #define EXEC_EXPIRY_MARGIN_US ((int64_t)5 * 1000000)
 #define TOKEN_RECHECK_MS    5000                /* stat the token file at most this often */
@@ -71,6 +72,11 @@ struct rl_kubeconfig_priv {
     uint64_t file_checked_ms;   /* rl_mono_ms() of the last stat, 0: never */
     char *exec_token;           /* secret; from the plugin */
     int64_t exec_expiry_us;     /* INT64_MAX: no expiry given */
+    bool exec_running;          /* a thread runs the plugin, without mu */
+    uint64_t exec_runs;         /* runs finished */
+    int exec_err;               /* the last run's outcome, and its message */
+    char exec_errmsg[MAX_EXEC_ERR_SHOWN + 512];
+    pthread_cond_t exec_done;   /* broadcast when a run finishes */
 };
 
 /* ---------------------------------------------------------------------- */
@@ -241,6 +247,7 @@ static struct rl_kubeconfig *config_new(void)
 
     cfg->_priv = RL_NEW(struct rl_kubeconfig_priv);
     rl_mutex_init(&cfg->_priv->mu);
+    rl_cond_init(&cfg->_priv->exec_done);
     cfg->_priv->exec_expiry_us = INT64_MAX;
     return cfg;
 }
@@ -261,6 +268,7 @@ void rl_kubeconfig_free(struct rl_kubeconfig *cfg)
         rl_free_secret(p->file_token);
         rl_free_secret(p->exec_token);
         rl_mutex_destroy(&p->mu);
+        rl_cond_destroy(&p->exec_done);
         free(p);
     }
     free(cfg->source);
@@ -1120,6 +1128,33 @@ static char **exec_environ(const struct exec_plugin *e, const char *info)
 }
 
 /*
+ * Waits for pid to exit until deadline (rl_mono_ms(); 0: kill it now),
+ * then kills it. RL_ETIMEOUT if it had to be killed.
+ */
+static int reap(pid_t pid, int *status, uint64_t deadline)
+{
+    for (;;) {
+        pid_t r = waitpid(pid, status, deadline ? WNOHANG : 0);
+
+        if (r == pid)
+            return 0;
+        if (r < 0 && errno != EINTR)
+            return RL_EIO;
+        if (r == 0 && rl_mono_ms() >= deadline)
+            break;
+        if (r == 0) {
+            struct timespec ts = { 0, 10 * 1000000L };
+
+            nanosleep(&ts, NULL);
+        }
+    }
+    kill(pid, SIGKILL);
+    while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+        ;
+    return RL_ETIMEOUT;
+}
+
+/*
  * Runs the plugin with stdout and stderr captured (bounded) and a time
  * limit. posix_spawn keeps this safe in a threaded process.
  */
@@ -1191,7 +1226,16 @@ static int run_plugin(const struct rl_kubeconfig *cfg, const struct exec_plugin 
                 *fd = -1;
                 continue;
             }
-            if (rl_buf_add(b, chunk, (size_t)n) != 0 && i == 0) {
+            if (i == 1) {
+                /* Only the head of stderr is shown: keep what fits, drain the rest. */
+                size_t room = MAX_EXEC_ERR_BYTES - b->len;
+
+                rl_buf_add(b, chunk, (size_t)n < room ? (size_t)n : room);
+                continue;
+            }
+            rc = rl_buf_add(b, chunk, (size_t)n);
+            rl_wipe(chunk, (size_t)n);          /* the token */
+            if (rc != 0) {
                 set_err(errbuf, errlen, "exec plugin '%s': output larger than %zu bytes",
                         e->command, MAX_EXEC_OUT_BYTES);
                 err = RL_ECONFIG;
@@ -1202,8 +1246,12 @@ static int run_plugin(const struct rl_kubeconfig *cfg, const struct exec_plugin 
             }
         }
     }
-    while (waitpid(pid, status, 0) < 0 && errno == EINTR)
-        ;
+    /* A plugin that closed its output may still hang: the time limit holds. */
+    if (reap(pid, status, err ? 0 : deadline) == RL_ETIMEOUT && !err) {
+        set_err(errbuf, errlen, "exec plugin '%s': no answer within %d s", e->command,
+                EXEC_TIMEOUT_MS / 1000);
+        err = RL_ETIMEOUT;
+    }
     pid = -1;
 out:
     posix_spawn_file_actions_destroy(&fa);
@@ -1219,8 +1267,43 @@ out:
     return err;
 }
 
-/* Runs the exec plugin and caches its token; called with p->mu held. */
-static int refresh_exec_token(struct rl_kubeconfig *cfg, char *errbuf, size_t errlen)
+/*
+ * The plugin's stderr as one line for a message: each run of whitespace or
+ * control characters becomes one space, cut at MAX_EXEC_ERR_SHOWN bytes.
+ */
+static char *stderr_line(const struct rl_buf *errout)
+{
+    char *line = rl_xmalloc(MAX_EXEC_ERR_SHOWN + 4);
+    size_t n = 0;
+    bool space = false;
+
+    for (size_t i = 0; i < errout->len && n < MAX_EXEC_ERR_SHOWN; i++) {
+        unsigned char c = (unsigned char)errout->buf[i];
+
+        if (c <= ' ' || c == 0x7f) {
+            space = n > 0;
+            continue;
+        }
+        if (space) {
+            line[n++] = ' ';
+            space = false;
+            if (n == MAX_EXEC_ERR_SHOWN)
+                break;
+        }
+        line[n++] = (char)c;
+    }
+    if (n == MAX_EXEC_ERR_SHOWN)
+        memcpy(line + n, "...", 3), n += 3;
+    line[n] = '\0';
+    return line;
+}
+
+/*
+ * Runs the exec plugin and parses its ExecCredential. Called without the
+ * lock: it reads only what loading set and never changes.
+ */
+static int exec_credential(struct rl_kubeconfig *cfg, char **token_out, int64_t *expiry_out,
+                           char *errbuf, size_t errlen)
 {
     struct rl_kubeconfig_priv *p = cfg->_priv;
     const struct exec_plugin *e = p->exec;
@@ -1228,29 +1311,32 @@ static int refresh_exec_token(struct rl_kubeconfig *cfg, char *errbuf, size_t er
     cJSON *root = NULL;
     const cJSON *st;
     const char *token, *exp, *kind, *api;
-    int64_t now_us = rl_clock_wall_us(rl_clock_system()), expiry = INT64_MAX;
+    char *msg;
+    int64_t expiry = INT64_MAX;
     int status = 0, err;
 
-    if (p->exec_token && (p->exec_expiry_us == INT64_MAX ||
-                          now_us + EXEC_EXPIRY_MARGIN_US < p->exec_expiry_us))
-        return 0;
     rl_buf_init(&out, MAX_EXEC_OUT_BYTES);
+    rl_buf_sensitive(&out);
     rl_buf_init(&errout, MAX_EXEC_ERR_BYTES);
     err = run_plugin(cfg, e, &out, &errout, &status, errbuf, errlen);
+    msg = stderr_line(&errout);
+    if (err == RL_ETIMEOUT) {
+        set_err(errbuf, errlen, "user '%s': exec plugin '%s' gave no answer within %d s%s%s",
+                p->user, e->command, EXEC_TIMEOUT_MS / 1000, *msg ? ": " : "", msg);
+        goto out;
+    }
     if (err)
         goto out;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        char *msg = trim_dup(errout.buf, errout.len);
-
         if (WIFEXITED(status))
             set_err(errbuf, errlen, "user '%s': exec plugin '%s' failed (exit %d)%s%s%s%s",
                     p->user, e->command, WEXITSTATUS(status), *msg ? ": " : "", msg,
                     WEXITSTATUS(status) == 127 && e->install_hint ? "; " : "",
                     WEXITSTATUS(status) == 127 && e->install_hint ? e->install_hint : "");
         else
-            set_err(errbuf, errlen, "user '%s': exec plugin '%s' was killed by signal %d",
-                    p->user, e->command, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-        free(msg);
+            set_err(errbuf, errlen, "user '%s': exec plugin '%s' was killed by signal %d%s%s",
+                    p->user, e->command, WIFSIGNALED(status) ? WTERMSIG(status) : 0,
+                    *msg ? ": " : "", msg);
         err = RL_ECONFIG;
         goto out;
     }
@@ -1261,8 +1347,8 @@ static int refresh_exec_token(struct rl_kubeconfig *cfg, char *errbuf, size_t er
     token = rl_json_str(st, "token");
     exp = rl_json_str(st, "expirationTimestamp");
     if (!root || !kind || strcmp(kind, "ExecCredential") != 0) {
-        set_err(errbuf, errlen, "user '%s': exec plugin '%s' did not print an ExecCredential",
-                p->user, e->command);
+        set_err(errbuf, errlen, "user '%s': exec plugin '%s' did not print an ExecCredential%s%s",
+                p->user, e->command, *msg ? ": " : "", msg);
         err = RL_ECONFIG;
     } else if (!api || strcmp(api, e->api_version) != 0) {
         set_err(errbuf, errlen, "user '%s': exec plugin '%s' answered apiVersion '%s', "
@@ -1278,11 +1364,10 @@ static int refresh_exec_token(struct rl_kubeconfig *cfg, char *errbuf, size_t er
                 "is not RFC 3339", p->user, e->command, exp);
         err = RL_ECONFIG;
     }
-    if (err)
-        goto out;
-    rl_free_secret(p->exec_token);
-    p->exec_token = rl_xstrdup(token);
-    p->exec_expiry_us = exp ? expiry : INT64_MAX;
+    if (!err) {
+        *token_out = rl_xstrdup(token);
+        *expiry_out = exp ? expiry : INT64_MAX;
+    }
 out:
     if (root) {
         cJSON *t = (cJSON *)rl_json_obj(root, "status");
@@ -1292,9 +1377,75 @@ out:
             rl_wipe(tok->valuestring, strlen(tok->valuestring));
         cJSON_Delete(root);
     }
-    rl_buf_wipe(&out);
+    free(msg);
     rl_buf_release(&out);
     rl_buf_release(&errout);
+    return err;
+}
+
+/* Called with p->mu held: the cached credential, unless it is due for a refresh. */
+static bool exec_token_fresh(const struct rl_kubeconfig_priv *p, int64_t now_us)
+{
+    return p->exec_token && (p->exec_expiry_us == INT64_MAX ||
+                             now_us + EXEC_EXPIRY_MARGIN_US < p->exec_expiry_us);
+}
+
+/* Called with p->mu held: the cached credential may still be sent. */
+static bool exec_token_valid(const struct rl_kubeconfig_priv *p, int64_t now_us)
+{
+    return p->exec_token && (p->exec_expiry_us == INT64_MAX || now_us < p->exec_expiry_us);
+}
+
+/*
+ * The exec plugin's token, run outside the lock. One thread at a time runs
+ * the plugin; while it runs, the others send the cached credential if it
+ * has not expired yet (it is only within the refresh margin), or wait for
+ * the run and share its outcome, failure included. So a hung plugin
+ * stalls only the requests that have no valid credential, and concurrent
+ * refreshes run it once. Called with p->mu held; returns with it held.
+ */
+static int exec_token(struct rl_kubeconfig *cfg, char **token, char *errbuf, size_t errlen)
+{
+    struct rl_kubeconfig_priv *p = cfg->_priv;
+    char *fresh = NULL;
+    int64_t expiry = INT64_MAX, now_us;
+    int err;
+
+    for (;;) {
+        uint64_t run;
+
+        now_us = rl_clock_wall_us(rl_clock_system());
+        if (exec_token_fresh(p, now_us) || (p->exec_running && exec_token_valid(p, now_us))) {
+            *token = rl_xstrdup(p->exec_token);
+            return 0;
+        }
+        if (!p->exec_running)
+            break;
+        run = p->exec_runs;
+        while (p->exec_running)
+            rl_cond_wait(&p->exec_done, &p->mu);
+        if (p->exec_runs != run && p->exec_err) {
+            set_err(errbuf, errlen, "%s", p->exec_errmsg);
+            return p->exec_err;
+        }
+    }
+    p->exec_running = true;
+    rl_mutex_unlock(&p->mu);
+    err = exec_credential(cfg, &fresh, &expiry, errbuf, errlen);
+    rl_mutex_lock(&p->mu);
+    p->exec_running = false;
+    p->exec_runs++;
+    p->exec_err = err;
+    if (err) {
+        strlcpy(p->exec_errmsg, errbuf && errlen ? errbuf : rl_strerror(err),
+                sizeof(p->exec_errmsg));
+    } else {
+        rl_free_secret(p->exec_token);
+        p->exec_token = fresh;
+        p->exec_expiry_us = expiry;
+        *token = rl_xstrdup(fresh);
+    }
+    rl_cond_broadcast(&p->exec_done);
     return err;
 }
 
@@ -1302,6 +1453,7 @@ int rl_kubeconfig_auth(struct rl_kubeconfig *cfg, char **header, char *errbuf, s
 {
     struct rl_kubeconfig_priv *p = cfg->_priv;
     const char *token = NULL;
+    char *copy = NULL;
     int err = 0;
 
     *header = NULL;
@@ -1312,12 +1464,13 @@ int rl_kubeconfig_auth(struct rl_kubeconfig *cfg, char **header, char *errbuf, s
     } else if (p->static_token) {
         token = p->static_token;
     } else if (p->exec) {
-        err = refresh_exec_token(cfg, errbuf, errlen);
-        token = p->exec_token;
+        err = exec_token(cfg, &copy, errbuf, errlen);
+        token = copy;
     }
     if (!err && token)
         *header = rl_xasprintf("Bearer %s", token);
     rl_mutex_unlock(&p->mu);
+    rl_free_secret(copy);
     return err;
 }
 

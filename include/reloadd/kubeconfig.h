@@ -21,8 +21,15 @@
  * few seconds); an exec plugin runs (via posix_spawn, stdin from
  * /dev/null, KUBERNETES_EXEC_INFO set, output bounded, 60 s limit) on first
  * use and again when its credential is within 5 s of expirationTimestamp.
+ * A plugin that fails is reported with its exit status (or signal) and the
+ * head of its stderr as one line ("user 'u': exec plugin 'x' failed (exit
+ * 1): token expired, run login").
  *
  * Threads: loading is single-threaded; rl_kubeconfig_auth() is thread-safe.
+ * The plugin runs outside the lock, one run at a time: while it runs, other
+ * callers get the cached credential if it has not expired yet, or wait for
+ * the run and share its token or its error. A hung plugin so delays only
+ * requests that have no valid credential, for at most its time limit.
  */
 #ifndef RL_KUBECONFIG_H
 #define RL_KUBECONFIG_H

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,9 +25,11 @@
 #include "fault_proxy.h"
 #include "testutil.h"
 #include "reloadd/err.h"
+#include "reloadd/informer.h"
 #include "reloadd/json.h"
 #include "reloadd/kube.h"
 #include "reloadd/kubeconfig.h"
+#include "reloadd/log.h"
 #include "reloadd/map.h"
 #include "reloadd/mem.h"
 #include "reloadd/sync.h"
@@ -1193,4 +1196,96 @@ Test(kube, shutdown_ends_a_retry_after_wait_at_once)
 {
     check_shutdown_ends_wait(0);        /* the retry loop's own wait */
     check_shutdown_ends_wait(5);        /* the token bucket held until Retry-After */
+}
+
+/* ---------------------------------------------------------------------- */
+/* No cluster needed: what the informers log when credentials fail */
+
+TestSuite(kube_offline, .timeout = 60);
+
+static void nop_upsert(void *ctx, struct rl_informer *inf, const cJSON *obj, bool from_list)
+{
+    (void)ctx, (void)inf, (void)obj, (void)from_list;
+}
+
+static void nop_remove(void *ctx, struct rl_informer *inf, const char *ns_, const char *name)
+{
+    (void)ctx, (void)inf, (void)ns_, (void)name;
+}
+
+static void nop_relist(void *ctx, struct rl_informer *inf)
+{
+    (void)ctx, (void)inf;
+}
+
+/* Writes dir/name with mode and contents. */
+static void put_file(const char *d, const char *name, int mode, const char *text)
+{
+    char *path = rl_xasprintf("%s/%s", d, name);
+    FILE *f = fopen(path, "w");
+
+    cr_assert(ne(ptr, f, NULL));
+    fputs(text, f);
+    fclose(f);
+    chmod(path, (mode_t)mode);
+    free(path);
+}
+
+/*
+ * An exec plugin that fails: the informers' "watch stream failed" line
+ * carries its exit status and its own stderr, not only "invalid
+ * configuration".
+ */
+Test(kube_offline, informer_failure_logs_the_exec_plugins_own_error)
+{
+    char d[] = "/tmp/rl-kube-exec-XXXXXX", err[512], *path, *log, *cmd;
+    struct rl_informer_handler h = { nop_upsert, nop_remove, nop_relist, nop_relist, NULL, NULL };
+    struct rl_informer_spec spec = { .resource = "configmaps", .group_version = "v1" };
+    struct rl_kubeconfig *cfg = NULL;
+    struct rl_informers *set;
+    struct rl_kube *k;
+    FILE *f = tmpfile();
+    int saved = dup(2);
+    size_t n;
+
+    cr_assert(ne(ptr, mkdtemp(d), NULL));
+    put_file(d, "plugin.sh", 0700, "#!/bin/sh\necho 'error: refresh token expired' >&2\n"
+                                   "echo 'run: cloud auth login' >&2\nexit 3\n");
+    put_file(d, "config", 0600,
+             "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\n"
+             "clusters:\n- name: c\n  cluster: {server: 'http://127.0.0.1:1'}\n"
+             "users:\n- name: u\n  user:\n    exec:\n"
+             "      apiVersion: client.authentication.k8s.io/v1\n"
+             "      command: ./plugin.sh\n");
+    path = rl_xasprintf("%s/config", d);
+    cr_assert(eq(int, rl_kubeconfig_load(&cfg, path, NULL, err, sizeof(err)), 0), "%s", err);
+    k = client_from(cfg, NULL);
+    set = rl_informers_new(k);
+    rl_informers_add(set, &spec, &h);
+
+    rl_log_setup(RL_LOG_INFO, RL_LOG_TEXT);
+    cr_assert(f && saved >= 0);
+    cr_assert(eq(int, dup2(fileno(f), 2), 2));
+    rl_informers_start(set);
+    test_sleep_ms(500);
+    rl_informers_stop(set);
+    dup2(saved, 2);
+    close(saved);
+    log = rl_xcalloc(1, 65536);
+    rewind(f);
+    n = fread(log, 1, 65535, f);
+    log[n] = '\0';
+    fclose(f);
+
+    cr_assert(ne(ptr, strstr(log, "watch stream failed; retrying"), NULL), "%s", log);
+    cr_assert(ne(ptr, strstr(log, "during=list"), NULL), "%s", log);
+    cr_assert(ne(ptr, strstr(log, "failed (exit 3): error: refresh token expired run: cloud "
+                                  "auth login"), NULL), "%s", log);
+    rl_informers_free(set);
+    rl_kube_free(k);
+    free(log);
+    cmd = rl_xasprintf("rm -rf '%s'", d);
+    cr_assert(eq(int, system(cmd), 0));
+    free(cmd);
+    free(path);
 }

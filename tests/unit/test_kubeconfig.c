@@ -3,11 +3,13 @@
 #include <criterion/new/assert.h>
 
 #include <ftw.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bsd/string.h>
@@ -619,6 +621,169 @@ Test(kubeconfig, exec_plugin_failures_are_explained)
     cr_assert(eq(int, rl_kubeconfig_load(&cfg, path, NULL, errbuf, sizeof(errbuf)), 0));
     cr_assert(eq(int, rl_kubeconfig_auth(cfg, &auth, errbuf, sizeof(errbuf)), RL_ECONFIG));
     cr_assert(ne(ptr, strstr(errbuf, "expirationTimestamp 'yesterday'"), NULL), "%s", errbuf);
+    rl_kubeconfig_free(cfg);
+    free(script);
+    free(path);
+}
+
+Test(kubeconfig, exec_plugin_stderr_and_status_are_one_bounded_line)
+{
+    struct rl_kubeconfig *cfg;
+    char *script, *path, *auth = NULL, *msg, big[8192];
+
+    /* Two lines, then 5000 bytes in one write: the message is one line, its head. */
+    script = write_file("plugin.sh", 0700,
+                        "#!/bin/sh\nprintf 'token expired\\n\\trun  login\\n' >&2\n"
+                        "head -c 5000 /dev/zero | tr '\\0' x >&2\nexit 7\n");
+    path = exec_config("./plugin.sh", NULL);
+    cr_assert(eq(int, rl_kubeconfig_load(&cfg, path, NULL, errbuf, sizeof(errbuf)), 0));
+    cr_assert(eq(int, rl_kubeconfig_auth(cfg, &auth, big, sizeof(big)), RL_ECONFIG));
+    cr_assert(eq(ptr, auth, NULL));
+    cr_assert(ne(ptr, strstr(big, "user 'u': exec plugin"), NULL), "%s", big);
+    msg = strstr(big, "failed (exit 7): token expired run login xxx");
+    cr_assert(ne(ptr, msg, NULL), "%s", big);
+    cr_assert(eq(ptr, strpbrk(big, "\n\r\t"), NULL), "not one line: %s", big);
+    msg += strlen("failed (exit 7): ");
+    cr_assert(eq(sz, strlen(msg), (size_t)1024 + 3), "%s", msg);
+    cr_assert(eq(str, msg + 1024, "..."));
+    rl_kubeconfig_free(cfg);
+    free(script);
+
+    /* Killed by a signal: the signal and what it printed first. */
+    script = write_file("plugin.sh", 0700, "#!/bin/sh\necho 'about to die' >&2\nkill -9 $$\n");
+    cr_assert(eq(int, rl_kubeconfig_load(&cfg, path, NULL, errbuf, sizeof(errbuf)), 0));
+    cr_assert(eq(int, rl_kubeconfig_auth(cfg, &auth, big, sizeof(big)), RL_ECONFIG));
+    cr_assert(ne(ptr, strstr(big, "was killed by signal 9: about to die"), NULL), "%s", big);
+    rl_kubeconfig_free(cfg);
+    free(script);
+    free(path);
+}
+
+struct auth_call {
+    struct rl_kubeconfig *cfg;
+    int err;
+    char *auth;
+    char msg[512];
+    uint64_t ms;
+};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void *auth_thread(void *arg)
+{
+    struct auth_call *c = arg;
+    uint64_t t0 = now_ms();
+
+    c->err = rl_kubeconfig_auth(c->cfg, &c->auth, c->msg, sizeof(c->msg));
+    c->ms = now_ms() - t0;
+    return NULL;
+}
+
+/*
+ * The plugin runs outside the lock: while a refresh hangs, a request whose
+ * credential has not expired yet (it is only within the 5 s refresh
+ * margin) is served at once with it.
+ */
+Test(kubeconfig, hung_exec_plugin_does_not_block_a_valid_credential)
+{
+    struct rl_kubeconfig *cfg;
+    struct auth_call refresh = { 0 }, other = { 0 };
+    pthread_t t;
+    char *script, *path;
+
+    /* Run 1: a token valid for 3 s more; run 2: hangs 3 s, then a lasting token. */
+    script = write_file("plugin.sh", 0700,
+                        "#!/bin/sh\nd=$(dirname \"$0\")\n"
+                        "n=$(cat \"$d/count\" 2>/dev/null || echo 0); n=$((n+1)); "
+                        "echo $n > \"$d/count\"\n"
+                        "exp=$(date -u -d \"@$(( $(date +%%s) + 4 ))\" +%%Y-%%m-%%dT%%H:%%M:%%SZ)\n"
+                        "[ $n -ge 2 ] && { sleep 3; exp=2999-01-01T00:00:00Z; }\n"
+                        "echo '{\"apiVersion\":\"client.authentication.k8s.io/v1\","
+                        "\"kind\":\"ExecCredential\",\"status\":{\"token\":\"tok-'$n'\","
+                        "\"expirationTimestamp\":\"'$exp'\"}}'\n");
+    path = exec_config("./plugin.sh", NULL);
+    cr_assert(eq(int, rl_kubeconfig_load(&cfg, path, NULL, errbuf, sizeof(errbuf)), 0));
+    refresh.cfg = other.cfg = cfg;
+    auth_thread(&other);
+    cr_assert(eq(int, other.err, 0), "%s", other.msg);
+    cr_assert(eq(str, other.auth, "Bearer tok-1"));
+    rl_free_secret(other.auth);
+
+    /* tok-1 is within the refresh margin: the next call refreshes, and hangs. */
+    cr_assert(eq(int, pthread_create(&t, NULL, auth_thread, &refresh), 0));
+    while (runs() < 2)
+        usleep(10000);
+    auth_thread(&other);
+    cr_assert(eq(int, other.err, 0), "%s", other.msg);
+    cr_assert(eq(str, other.auth, "Bearer tok-1"));
+    cr_assert(lt(u64, other.ms, 500), "a valid credential waited %llu ms for the plugin",
+              (unsigned long long)other.ms);
+    rl_free_secret(other.auth);
+    pthread_join(t, NULL);
+    cr_assert(eq(int, refresh.err, 0), "%s", refresh.msg);
+    cr_assert(eq(str, refresh.auth, "Bearer tok-2"));
+    cr_assert(ge(u64, refresh.ms, 2500));
+    rl_free_secret(refresh.auth);
+    rl_kubeconfig_free(cfg);
+    free(script);
+    free(path);
+}
+
+/* With no valid credential, concurrent callers share one run: its token or its failure. */
+Test(kubeconfig, concurrent_exec_refreshes_run_the_plugin_once)
+{
+    struct rl_kubeconfig *cfg;
+    struct auth_call calls[4] = { 0 };
+    pthread_t t[4];
+    char *script = plugin("2999-01-01T00:00:00Z", "sleep 1");
+    char *path = exec_config("./plugin.sh", NULL);
+
+    cr_assert(eq(int, rl_kubeconfig_load(&cfg, path, NULL, errbuf, sizeof(errbuf)), 0));
+    for (int i = 0; i < 4; i++) {
+        calls[i].cfg = cfg;
+        cr_assert(eq(int, pthread_create(&t[i], NULL, auth_thread, &calls[i]), 0));
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        cr_assert(eq(int, calls[i].err, 0), "%s", calls[i].msg);
+        cr_assert(eq(str, calls[i].auth, "Bearer tok-1"));
+        rl_free_secret(calls[i].auth);
+    }
+    cr_assert(eq(int, runs(), 1));
+    rl_kubeconfig_free(cfg);
+    free(script);
+
+    /* A failing plugin: the callers that waited for its run get its error, not a run each. */
+    unlink(path);
+    free(path);
+    script = plugin(NULL, "sleep 1; echo 'login required' >&2; exit 3");
+    path = exec_config("./plugin.sh", NULL);
+    cr_assert(eq(int, rl_kubeconfig_load(&cfg, path, NULL, errbuf, sizeof(errbuf)), 0));
+    {
+        char *count = rl_xasprintf("%s/count", dir);
+
+        unlink(count);
+        free(count);
+    }
+    for (int i = 0; i < 4; i++) {
+        calls[i].cfg = cfg;
+        cr_assert(eq(int, pthread_create(&t[i], NULL, auth_thread, &calls[i]), 0));
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        cr_assert(eq(int, calls[i].err, RL_ECONFIG));
+        cr_assert(eq(ptr, calls[i].auth, NULL));
+        cr_assert(ne(ptr, strstr(calls[i].msg, "failed (exit 3): login required"), NULL), "%s",
+                  calls[i].msg);
+        cr_assert(lt(u64, calls[i].ms, 2500), "%llu ms", (unsigned long long)calls[i].ms);
+    }
+    cr_assert(eq(int, runs(), 1));
     rl_kubeconfig_free(cfg);
     free(script);
     free(path);
