@@ -114,6 +114,9 @@ static const struct flag flags[] = {
       "(0: no budget; annotation <prefix>/restart-budget: N or N/<duration> or off)" },
     { "restart-budget-period", NULL, F_DURATION, OFF(restart_budget_period_ms), "10m", 1000,
       86400000, "the period of --restart-budget" },
+    { "cronjob-strategy", NULL, F_STR, OFF(cronjob_strategy), "run", 0, 0,
+      "a CronJob whose source changed: run (start a Job now, as Reloader) or template (update "
+      "its job template for the next scheduled run: no off-schedule Job, suspended stays idle)" },
     { "metrics-addr", NULL, F_STR, OFF(metrics_addr), ":9090", 0, 0,
       "address of /metrics, /live, /readyz" },
     { "explain-addr", NULL, F_STR, OFF(explain_addr), "127.0.0.1:9091", 0, 0,
@@ -850,6 +853,12 @@ static int validate(struct rl_options *o, char *err, size_t errlen)
                "reload-strategy must be one of: env-vars, annotations", o->reload_strategy);
         return RL_EINVAL;
     }
+    if (strcmp(o->cronjob_strategy, "run") != 0 && strcmp(o->cronjob_strategy, "template") != 0) {
+        seterr(err, errlen, "invalid value \"%s\" for flag --cronjob-strategy: it must be one of: "
+               "run, template", o->cronjob_strategy);
+        return RL_EINVAL;
+    }
+    o->cronjob_template = strcmp(o->cronjob_strategy, "template") == 0;
     if (o->enable_ha && !o->pod_name) {
         seterr(err, errlen, "POD_NAME not set, cannot run in HA mode without POD_NAME set");
         return RL_EINVAL;

@@ -111,6 +111,8 @@ struct rl_options {
     int kube_api_burst;                 /* 40, 1..100000 */
     uint64_t coalesce_window_ms;        /* 1s, 0..10m */
     int restart_budget;                 /* 30 rollouts of one workload per period; 0: off */
+    char *cronjob_strategy;             /* "run" (a Job now, Reloader's) or "template" */
+    bool cronjob_template;              /* ... is "template" */
     uint64_t restart_budget_period_ms;  /* 10m */
     uint64_t ready_progress_timeout_ms; /* 90s: /readyz needs a watch's progress this recent */
     char *metrics_addr;                 /* ":9090" */
