@@ -41,6 +41,7 @@ extern char **environ;
 #define EXEC_TIMEOUT_MS     60000
 #define EXEC_EXPIRY_MARGIN_US ((int64_t)5 * 1000000)
 #define TOKEN_RECHECK_MS    5000                /* stat the token file at most this often */
+#define MAX_NESTING         64                  /* YAML levels; a kubeconfig has 6 */
 
 #define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 
@@ -350,13 +351,144 @@ static char *dir_of(const char *path)
     return rl_xstrndup(path, (size_t)(slash - path));
 }
 
+/*
+ * The nesting pre-scan. libyaml needs time quadratic in the nesting depth
+ * (400 KB of '[' took 124 s), so the text is measured in one linear pass
+ * before it is parsed: block levels (each deeper indentation, each "- " or
+ * "? " that starts a node) plus open flow brackets, outside quoted, plain
+ * and block scalars and comments. It may count a level too many on odd
+ * but valid YAML (a plain scalar continued on a deeper line), never too
+ * few; a real kubeconfig nests 6 deep.
+ */
+struct depth_scan {
+    size_t cols[MAX_NESTING + 1];   /* the block levels' columns */
+    size_t nblock;
+    size_t flow;                    /* open '[' and '{' */
+    char quote;                     /* '\'' or '"' while in a quoted scalar */
+    bool node_start;                /* the next character may start a node */
+    bool block_scalar;              /* skipping the lines of a '|' or '>' scalar */
+    size_t scalar_indent;           /* ... more indented than this */
+    size_t line_indent;             /* of the last line that began in block context */
+};
+
+static bool too_deep(const struct depth_scan *d)
+{
+    return d->nblock + d->flow > MAX_NESTING;
+}
+
+static void push_block(struct depth_scan *d, size_t col)
+{
+    while (d->nblock && d->cols[d->nblock - 1] >= col)
+        d->nblock--;
+    d->cols[d->nblock++] = col;
+}
+
+static bool blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* One line (without its '\n'); false when it went too deep. */
+static bool scan_line(struct depth_scan *d, const char *l, size_t n)
+{
+    size_t i = 0;
+
+    if (!d->quote && d->flow == 0) {
+        while (i < n && l[i] == ' ')
+            i++;
+        if (i == n || l[i] == '#' || l[i] == '\r')
+            return true;                /* blank or comment: no level */
+        if (d->block_scalar && i > d->scalar_indent)
+            return true;
+        d->block_scalar = false;
+        d->line_indent = i;
+        push_block(d, i);
+        d->node_start = true;
+        if (too_deep(d))
+            return false;
+    }
+    for (; i < n; i++) {
+        char c = l[i], next = i + 1 < n ? l[i + 1] : '\n';
+
+        if (d->quote) {
+            if (d->quote == '"' && c == '\\')
+                i++;
+            else if (c == d->quote && d->quote == '\'' && next == '\'')
+                i++;
+            else if (c == d->quote)
+                d->quote = 0, d->node_start = false;
+            continue;
+        }
+        if (c == '#' && (i == 0 || blank(l[i - 1])))
+            break;
+        if (blank(c))
+            continue;
+        if (d->flow) {
+            if (c == '[' || c == '{')
+                d->flow++;
+            else if ((c == ']' || c == '}') && d->flow)
+                d->flow--;
+            else if ((c == '\'' || c == '"') && d->node_start)
+                d->quote = c;
+            if (too_deep(d))
+                return false;
+            d->node_start = c == '[' || c == '{' || c == ',' || c == ':';
+            continue;
+        }
+        if (d->node_start && (c == '[' || c == '{')) {
+            d->flow = 1;
+            if (too_deep(d))
+                return false;
+        } else if (d->node_start && (c == '\'' || c == '"')) {
+            d->quote = c;
+        } else if (d->node_start && (c == '-' || c == '?') && blank(next)) {
+            push_block(d, i + 1);
+            if (too_deep(d))
+                return false;
+        } else if (d->node_start && (c == '|' || c == '>')) {
+            d->block_scalar = true;     /* its lines are those more indented than this one */
+            d->scalar_indent = d->line_indent;
+            break;
+        } else if (d->node_start && (c == '&' || c == '!')) {
+            while (i + 1 < n && !blank(l[i + 1]))
+                i++;                    /* an anchor or a tag: a node still follows */
+        } else {
+            d->node_start = c == ':' && blank(next);
+        }
+    }
+    return true;
+}
+
+/* 0, or the 1-based line at which text nests deeper than MAX_NESTING. */
+static size_t nesting_exceeded_at(const char *text, size_t len)
+{
+    struct depth_scan d;
+    size_t line = 1;
+
+    memset(&d, 0, sizeof(d));
+    for (size_t i = 0; i < len; line++) {
+        const char *nl = memchr(text + i, '\n', len - i);
+        size_t n = nl ? (size_t)(nl - (text + i)) : len - i;
+
+        if (!scan_line(&d, text + i, n))
+            return line;
+        i += n + 1;
+    }
+    return 0;
+}
+
 /* Parses one document from memory into a new kc_file. */
 static int add_document(struct loader *L, const char *path, const char *text, size_t len)
 {
     yaml_parser_t parser;
     struct kc_file *f;
+    size_t line = nesting_exceeded_at(text, len);
     int err = 0;
 
+    if (line)
+        return set_err(L->errbuf, L->errlen, "kubeconfig '%s': nesting deeper than %d at "
+                       "line %zu", path, MAX_NESTING, line),
+               RL_ECONFIG;
     L->files = rl_xreallocarray(L->files, L->nfiles + 1, sizeof(*L->files));
     f = &L->files[L->nfiles];
     memset(f, 0, sizeof(*f));

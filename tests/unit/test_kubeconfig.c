@@ -14,6 +14,7 @@
 
 #include <bsd/string.h>
 
+#include "reloadd/buf.h"
 #include "reloadd/err.h"
 #include "reloadd/kubeconfig.h"
 #include "reloadd/mem.h"
@@ -422,6 +423,125 @@ Test(kubeconfig, empty_and_missing_files)
     free(empty);
     free(missing);
     free(both);
+}
+
+/* Builds a kubeconfig text whose users entry nests `depth` levels of `open` deeper. */
+static char *nested(size_t bytes, const char *open, const char *close)
+{
+    size_t n = bytes / strlen(open), k = 0, cap = bytes * 2 + 512;
+    char *s = rl_xmalloc(cap);
+
+    k += (size_t)snprintf(s, cap, "current-context: x\nusers:\n- name: u\n  user: {exec: ");
+    for (size_t i = 0; i < n; i++, k += strlen(open))
+        memcpy(s + k, open, strlen(open));
+    for (size_t i = 0; close && i < n; i++, k += strlen(close))
+        memcpy(s + k, close, strlen(close));
+    s[k] = '\0';
+    return s;
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Refuses a text and says why, in well under libyaml's quadratic time. */
+static void refused_for_nesting(const char *what, const char *text, double *took)
+{
+    struct rl_kubeconfig *cfg = NULL;
+    double t0 = mono_s();
+    int err = rl_kubeconfig_parse(&cfg, "/k/config", text, strlen(text), NULL, errbuf,
+                                  sizeof(errbuf));
+
+    *took = mono_s() - t0;
+    cr_assert(eq(int, err, RL_ECONFIG), "%s", what);
+    cr_assert(eq(ptr, cfg, NULL));
+    cr_assert(ne(ptr, strstr(errbuf, "kubeconfig '/k/config': nesting deeper than 64 at line "),
+                 NULL), "%s: %s", what, errbuf);
+    cr_assert(lt(dbl, *took, 2.0), "%s: %.2f s", what, *took);
+}
+
+/*
+ * libyaml takes time quadratic in the nesting (400 KB of '[' took 124 s):
+ * the text is measured first, and anything deeper than 64 levels refused.
+ */
+Test(kubeconfig, deep_nesting_is_refused_before_parsing, .timeout = 60)
+{
+    struct rl_kubeconfig *cfg = NULL;
+    struct rl_buf b;
+    double took;
+    char *s;
+
+    s = nested(400 << 10, "[", NULL);
+    refused_for_nesting("400 KB of [", s, &took);
+    cr_log_info("400 KB of '[': refused in %.3f s", took);
+    free(s);
+    s = nested(400 << 10, "{", NULL);
+    refused_for_nesting("400 KB of {", s, &took);
+    cr_log_info("400 KB of '{': refused in %.3f s", took);
+    free(s);
+    s = nested(400 << 10, "[", "]");        /* balanced, so valid YAML */
+    refused_for_nesting("[[[...]]]", s, &took);
+    free(s);
+    s = nested(200 << 10, "{a: ", "}");
+    refused_for_nesting("{a: {a: ...}}", s, &took);
+    free(s);
+
+    /* Block nesting: a map per line, each indented one more; and "- - - -". */
+    rl_buf_init(&b, 0);
+    rl_buf_adds(&b, "current-context: x\n");
+    for (int i = 0; i < 2000; i++)
+        rl_buf_addf(&b, "%*sk%d:\n", i, "", i);
+    refused_for_nesting("block maps", b.buf, &took);
+    cr_log_info("2000 nested block maps: refused in %.3f s", took);
+    rl_buf_reset(&b);
+    rl_buf_adds(&b, "current-context: x\nusers:\n");
+    for (int i = 0; i < 100000; i++)
+        rl_buf_adds(&b, "- ");
+    rl_buf_adds(&b, "x\n");
+    refused_for_nesting("- - - -", b.buf, &took);
+    cr_log_info("100000 nested '- ': refused in %.3f s", took);
+    rl_buf_release(&b);
+
+    /* Brackets in quotes, comments, plain and block scalars are not nesting. */
+    rl_buf_init(&b, 0);
+    rl_buf_adds(&b, "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\n"
+                    "clusters:\n- name: c\n  cluster:\n    server: https://h:1/[[[[[\n"
+                    "    certificate-authority-data: " CERT_B64 "\n"
+                    "    # [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\n"
+                    "    extensions:\n    - name: a\n      extension: {x: '[[[[', y: \"{{\\\"\"}\n"
+                    "    - name: b\n      extension: |\n");
+    for (int i = 0; i < 100; i++)
+        rl_buf_addf(&b, "        %*s[{ %d\n", i, "", i);
+    cr_assert(eq(int, rl_kubeconfig_parse(&cfg, "/k/config", b.buf, b.len, NULL, errbuf,
+                                          sizeof(errbuf)), 0), "%s", errbuf);
+    cr_assert(eq(str, cfg->server, "https://h:1/[[[[["));
+    rl_kubeconfig_free(cfg);
+    rl_buf_release(&b);
+
+    /* 64 levels (the top map, '{', 62 '[') pass and parse; 65 do not. */
+    for (int extra = 0; extra < 2; extra++) {
+        rl_buf_init(&b, 0);
+        rl_buf_adds(&b, "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\n"
+                        "clusters:\n- name: c\n  cluster: {server: 'https://h:1', "
+                        "certificate-authority-data: " CERT_B64 "}\npreferences: {x: ");
+        for (int i = 0; i < 62 + extra; i++)
+            rl_buf_addc(&b, '[');
+        for (int i = 0; i < 62 + extra; i++)
+            rl_buf_addc(&b, ']');
+        rl_buf_adds(&b, "}\n");
+        if (extra) {
+            refused_for_nesting("65 levels", b.buf, &took);
+        } else {
+            cr_assert(eq(int, rl_kubeconfig_parse(&cfg, "/k/config", b.buf, b.len, NULL, errbuf,
+                                                  sizeof(errbuf)), 0), "%s", errbuf);
+            rl_kubeconfig_free(cfg);
+        }
+        rl_buf_release(&b);
+    }
 }
 
 Test(kubeconfig, token_file_is_reread_when_it_rotates)
