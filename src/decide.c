@@ -4,6 +4,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,12 @@
 
 #define MATCH_LIMIT     100000u
 #define DEPTH_LIMIT     5000u
+/*
+ * All the items of one list together: past ten items each gets its share,
+ * or 256 items that each exhaust MATCH_LIMIT cost ~0.4 s of CPU per source
+ * name (on the informer thread under the store's lock, once per workload).
+ */
+#define LIST_MATCH_LIMIT (10 * MATCH_LIMIT)
 #define RE2_MAX_REPEAT  1000
 
 /* One item of a reload list: compiled, or why not. */
@@ -30,6 +37,7 @@ struct item {
 /* A whole annotation value, split and compiled; immutable once built. */
 struct entry {
     bool refused;                       /* over the caps: items[0] says why */
+    pcre2_match_context *mctx;          /* the items' share of LIST_MATCH_LIMIT, or NULL */
     size_t n;
     size_t bytes;                       /* compiled code and text, for the budget */
     struct item items[];
@@ -278,6 +286,13 @@ static struct entry *entry_build(const char *value)
         }
         p = comma ? comma + 1 : p + len;
     }
+    if (n > LIST_MATCH_LIMIT / MATCH_LIMIT) {
+        e->mctx = pcre2_match_context_create(NULL);
+        if (!e->mctx)
+            RL_BUG("pcre2_match_context_create");
+        pcre2_set_match_limit(e->mctx, (uint32_t)(LIST_MATCH_LIMIT / n));
+        pcre2_set_depth_limit(e->mctx, DEPTH_LIMIT);
+    }
     return e;
 }
 
@@ -292,6 +307,7 @@ static void entry_free(void *p)
         free(e->items[i].text);
         free(e->items[i].error);
     }
+    pcre2_match_context_free(e->mctx);
     free(e);
 }
 
@@ -383,14 +399,16 @@ static struct entry *entry_get(struct rl_regex_cache *c, const char *value, bool
 }
 
 /* Go's re.MatchString(): a search, not a full match (the ^ $ are in the item). */
-static int item_match(const struct rl_regex_cache *c, const struct item *it, const char *name)
+static int item_match(const struct rl_regex_cache *c, const struct entry *e,
+                      const struct item *it, const char *name)
 {
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(it->code, NULL);
     int rc;
 
     if (!md)
         RL_BUG("pcre2_match_data_create_from_pattern");
-    rc = pcre2_match(it->code, (PCRE2_SPTR)name, strlen(name), 0, 0, md, c->mctx);
+    rc = pcre2_match(it->code, (PCRE2_SPTR)name, strlen(name), 0, 0, md,
+                     e->mctx ? e->mctx : c->mctx);
     pcre2_match_data_free(md);
     if (rc >= 0)
         return 1;
@@ -420,7 +438,7 @@ static int entry_match(struct rl_regex_cache *c, const struct entry *e, const ch
             *bad = true;
             continue;
         }
-        rc = item_match(c, it, name);
+        rc = item_match(c, e, it, name);
         if (rc < 0) {
             if (!*bad && err) {
                 PCRE2_UCHAR msg[120];

@@ -27,7 +27,9 @@
  * Regex: PCRE2 with RE2's grammar enforced (no backreferences, lookaround,
  * atomic groups, possessive quantifiers, recursion, callouts or verbs: those
  * are compile errors, as in Go), UTF-8, '$' only at the very end, a match
- * limit and a depth limit. An item that does not compile is skipped, the
+ * limit and a depth limit; the items of a list of more than ten patterns
+ * share ten items' match limit, so matching one list costs a bounded time
+ * whatever it holds. An item that does not compile is skipped, the
  * decision carries regex_error and a reason naming the item; the caller
  * logs it once per change of the annotation. Known differences from Go:
  * escapes \1-\9 are rejected (Go reads "\12" as octal), and a subject

@@ -2,8 +2,10 @@
  * The §2.4 decision table. Every quirk the reference lists has a test
  * named after it (quirk_*).
  */
+#include <math.h>
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
@@ -567,6 +569,55 @@ Test(decide, match_limit_stops_catastrophic_backtracking)
     rc = rl_decide_list_matches(cache, "(a|aa)+", name, err, sizeof(err));
     cr_assert(eq(int, rc, 0));
     cr_assert(strstr(err, "failed") != NULL, "%s", err);
+}
+
+static double cpu_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/*
+ * Issue 13 (found by tools/fuzz/fuzz_workload): 256 items that each spend
+ * the whole match limit cost 256 times one item, ~0.4 s of CPU per source
+ * name, spent on the informer thread under the store's lock for each such
+ * workload at every change of a source of its namespace. The items of a
+ * long list share ten items' limit: the list costs about ten items.
+ */
+Test(decide, a_long_list_of_backtracking_items_shares_one_match_budget)
+{
+    struct rl_regex_cache *c = rl_regex_cache_new(16);
+    double one = 1e9, all = 1e9;
+    char name[80], err[256];
+    struct rl_buf v;
+
+    memset(name, 'a', 60);
+    strcpy(name + 60, "cb");
+    rl_buf_init(&v, 0);
+    for (int i = 0; i < RL_DECIDE_LIST_MAX_ITEMS; i++)
+        rl_buf_addf(&v, "%s(a|a)*b", i ? "," : "");
+    cr_assert(eq(int, rl_decide_list_matches(c, "(a|a)*b", "x", NULL, 0), 0));  /* compiled */
+    cr_assert(eq(int, rl_decide_list_matches(c, v.buf, "x", NULL, 0), 0));
+    for (int r = 0; r < 3; r++) {
+        double t0 = cpu_ms();
+
+        cr_assert(eq(int, rl_decide_list_matches(c, "(a|a)*b", name, NULL, 0), 0));
+        one = fmin(one, cpu_ms() - t0);
+        t0 = cpu_ms();
+        cr_assert(eq(int, rl_decide_list_matches(c, v.buf, name, err, sizeof(err)), 0));
+        all = fmin(all, cpu_ms() - t0);
+    }
+    cr_assert(ne(ptr, strstr(err, "failed"), NULL), "%s", err);
+    cr_log_info("one item %.2f ms, %d items %.2f ms", one, RL_DECIDE_LIST_MAX_ITEMS, all);
+    cr_assert(lt(dbl, all, 40 * one), "one item %.2f ms, %d items %.2f ms", one,
+              RL_DECIDE_LIST_MAX_ITEMS, all);
+    /* A short list keeps the whole limit per item. */
+    cr_assert(eq(int, rl_decide_list_matches(c, "x,(a|aa)+,y", name, err, sizeof(err)), 0));
+    cr_assert(ne(ptr, strstr(err, "failed"), NULL), "%s", err);
+    rl_buf_release(&v);
+    rl_regex_cache_free(c);
 }
 
 struct worker_arg {
