@@ -261,6 +261,8 @@ static void judge_source(const struct rl_options *o, const struct rl_workload *w
 {
     uint64_t since = w->template_rv > w->inputs_rv ? w->template_rv : w->inputs_rv;
     bool has_version = is_version(applied) || is_version(marker);
+    /* With our record, after the template; with a marker alone, after W's annotations too. */
+    uint64_t counts_after = is_version(applied) ? w->template_rv : since;
     /* Under env-vars a delete removes the env var: none there, nothing rolls (§3.3). */
     bool delete_rolls = o->reload_on_delete_enabled &&
                         (o->strategy != RL_STRATEGY_ENV_VARS || marker);
@@ -309,8 +311,8 @@ static void judge_source(const struct rl_options *o, const struct rl_workload *w
                     changed ? "changed, no record" : "created (--reload-on-create)", why);
         else
             verdict(it, V_BASELINE, it->desired, "no record yet", why);
-    } else if (src->changed_rv > w->template_rv ||
-               (o->reload_on_create_enabled && src->created_rv > w->template_rv)) {
+    } else if (src->changed_rv > counts_after ||
+               (o->reload_on_create_enabled && src->created_rv > counts_after)) {
         verdict(it, V_ROLL, it->desired, "changed", why);
     } else if (w->template_rv) {
         verdict(it, V_BASELINE, it->desired,

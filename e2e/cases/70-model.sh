@@ -17,5 +17,12 @@ else
     e2e_log "model-based test: seeds 236543 (annotations), 883221 (env-vars, create, delete, restarts), 236544 (HA, leader kills)"
     seeds=(--seed 236543 --seed 883221 --seed 236544)
 fi
-python3 "$(dirname "${BASH_SOURCE[0]}")/../model/run.py" --binary "$RELOADD_BIN" --out "$E2E_DIR" \
-    "${seeds[@]}"
+model=$(dirname "${BASH_SOURCE[0]}")/../model
+python3 "$model/run.py" --binary "$RELOADD_BIN" --out "$E2E_DIR" "${seeds[@]}"
+# The shrunk cases that soaks found, kept as regressions (a few seconds each).
+if [ -z "${E2E_MODEL_SEED:-}" ]; then
+    for spec in "$model"/regressions/*.json; do
+        e2e_log "regression $(basename "$spec" .json)"
+        python3 "$model/run.py" --binary "$RELOADD_BIN" --out "$E2E_DIR" --replay "$spec" --no-shrink
+    done
+fi

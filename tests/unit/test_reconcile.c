@@ -712,3 +712,44 @@ Test(reconcile, the_restart_budget_annotation_overrides_the_default)
         world_release(&w);
     }
 }
+
+/* Removes metadata.annotations[key] of W's JSON. */
+static void del_meta_annotation(cJSON *obj, const char *key)
+{
+    cJSON_DeleteItemFromObject(cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "metadata"),
+                                                   "annotations"), key);
+}
+
+/*
+ * Found by the soak (seed 526983): W excludes cfg and carries a marker of
+ * it (a copied manifest); cfg is created (--reload-on-create) while
+ * excluded, so nothing rolls; then W's exclusion is removed. Reloader acts
+ * on source events only: the edit rolls nothing. reloadd rolled, because
+ * the marker alone made the creation count against W's template. With no
+ * record of the source, an event counts only after W took its present
+ * annotations, marker or not; the next change rolls as usual.
+ */
+static void exclusion_lifted_after_a_create(struct world *w, const char *strategy,
+                                            enum rl_kind kind)
+{
+    static const char *const flags[] = { "--reload-on-create=true", NULL };
+
+    world_init(w, kind, strategy, flags);
+    marked_workload(w, strategy, V1);
+    set_meta_annotation(w->obj, "configmaps.exclude.reloader.stakater.com/reload", "cfg");
+    user_writes_workload(w, true);
+    reconcile(w);                           /* whatever its baseline is */
+    source(w, "cfg", V2, true);
+    expect(w, NONE, "created while excluded");
+    del_meta_annotation(w->obj, "configmaps.exclude.reloader.stakater.com/reload");
+    user_writes_workload(w, true);
+    cr_assert(ne(int, (int)reconcile(w), (int)ROLL), "%s (%s): lifting the exclusion rolled "
+              "for a creation that came before it", rl_kind_name(kind), strategy);
+    source(w, "cfg", V3, true);
+    expect(w, ROLL, "changed after the exclusion was lifted");
+    world_release(w);
+}
+Test(reconcile, lifting_an_exclusion_rolls_nothing_for_earlier_events)
+{
+    each(exclusion_lifted_after_a_create);
+}
