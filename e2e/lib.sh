@@ -65,14 +65,18 @@ e2e_wait() {
 }
 
 # Starts reloadd in the background with the controller's identity; extra
-# args are passed on. Sets E2E_RELOADD_PID; log in $E2E_DIR/reloadd-N.log.
+# args are passed on. Sets E2E_RELOADD_PID, E2E_RELOADD_PORT (metrics and
+# probes) and E2E_EXPLAIN_PORT (/explain); log in $E2E_DIR/reloadd-N.log.
 e2e_start_reloadd() {
-    local n=${#E2E_PIDS[@]} port
+    local n=${#E2E_PIDS[@]} port xport
     port=$(e2e_free_port)
+    xport=$(e2e_free_port)
     "$RELOADD_BIN" --kubeconfig="$RELOADD_CONTROLLER_KUBECONFIG" \
-        --metrics-addr="127.0.0.1:$port" "$@" >"$E2E_DIR/reloadd-$n.log" 2>&1 &
+        --metrics-addr="127.0.0.1:$port" --explain-addr="127.0.0.1:$xport" "$@" \
+        >"$E2E_DIR/reloadd-$n.log" 2>&1 &
     E2E_RELOADD_PID=$!
     E2E_RELOADD_PORT=$port
+    E2E_EXPLAIN_PORT=$xport
     E2E_PIDS+=("$E2E_RELOADD_PID")
     e2e_wait 60 "reloadd /readyz" curl -fsS "http://127.0.0.1:$port/readyz"
 }
@@ -278,7 +282,7 @@ e2e_start_replica() { # name args...
     kc=$(e2e_identity "$n")
     port=$(e2e_free_port)
     POD_NAME=$n POD_NAMESPACE=reloadd "$RELOADD_BIN" --kubeconfig="$kc" --enable-ha \
-        --metrics-addr="127.0.0.1:$port" "$@" >>"$E2E_DIR/reloadd-$n.log" 2>&1 &
+        --metrics-addr="127.0.0.1:$port" --explain-addr=off "$@" >>"$E2E_DIR/reloadd-$n.log" 2>&1 &
     pid=$!
     E2E_PIDS+=("$pid")
     printf -v "E2E_PID_${n//-/_}" '%s' "$pid"

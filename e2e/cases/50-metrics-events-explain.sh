@@ -92,7 +92,7 @@ want="Changes detected in 'cfg' of type 'CONFIGMAP' in namespace '$ns', Updated 
 e2e_log "/explain and reloadd explain agree"
 summary='{decision, sources: [.sources[] | {type, name, hash, applied, verdict}]}'
 for w in reloaded skipped ignored; do
-    curl -fsS "http://127.0.0.1:$port/explain?kind=deployment&namespace=$ns&name=$w" >"$E2E_DIR/explain-$w.json" ||
+    curl -fsS "http://127.0.0.1:$E2E_EXPLAIN_PORT/explain?kind=deployment&namespace=$ns&name=$w" >"$E2E_DIR/explain-$w.json" ||
         e2e_fail "/explain for $w failed"
     "$RELOADD_BIN" explain "deployment/$w" -n "$ns" --kubeconfig="$RELOADD_CONTROLLER_KUBECONFIG" \
         >"$E2E_DIR/cli-$w.json" 2>"$E2E_DIR/cli-$w.err" || e2e_fail "reloadd explain $w: $(cat "$E2E_DIR/cli-$w.err")"

@@ -38,7 +38,7 @@ at=$(paused_at app)
 [ -n "$at" ] || e2e_fail "no paused-at on app"
 at_s=$(date -u -d "$at" +%s) || e2e_fail "paused-at '$at' is not RFC 3339"
 e2e_log "app paused at $at"
-curl -fsS "http://127.0.0.1:$E2E_RELOADD_PORT/explain?kind=deployment&namespace=$ns&name=app" |
+curl -fsS "http://127.0.0.1:$E2E_EXPLAIN_PORT/explain?kind=deployment&namespace=$ns&name=app" |
     jq -e '.pause.state == "paused" and .pause.period == "30s"' >/dev/null || e2e_fail "/explain does not show the pause"
 
 e2e_log "second change inside the window: template updated, still paused, no rollout"

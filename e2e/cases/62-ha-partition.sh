@@ -20,7 +20,7 @@ jq --arg s "https://127.0.0.1:$relay_port" '.clusters[0].cluster.server = $s' "$
 mv "$kc.relay" "$kc"
 port=$(e2e_free_port)
 POD_NAME=cut POD_NAMESPACE=reloadd "$RELOADD_BIN" --kubeconfig="$kc" --enable-ha \
-    --metrics-addr="127.0.0.1:$port" "${lease_args[@]}" >"$E2E_DIR/reloadd-cut.log" 2>&1 &
+    --metrics-addr="127.0.0.1:$port" --explain-addr=off "${lease_args[@]}" >"$E2E_DIR/reloadd-cut.log" 2>&1 &
 cut_pid=$!
 E2E_PIDS+=("$cut_pid")
 e2e_wait 20 "the relayed replica leads" bash -c "[ \"\$(kubectl get lease -n reloadd stakater-reloader-lock -o jsonpath='{.spec.holderIdentity}')\" = cut ]"

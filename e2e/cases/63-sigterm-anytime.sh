@@ -17,7 +17,7 @@ for i in $(seq 1 20); do
     port=$(e2e_free_port)
     POD_NAME=term-$i POD_NAMESPACE=reloadd "$RELOADD_BIN" --kubeconfig="$kc" --enable-ha \
         --lease-name="$lease" --lease-duration=4s --renew-deadline=3s --retry-period=500ms \
-        --metrics-addr="127.0.0.1:$port" --namespaces="$ns" >>"$E2E_DIR/reloadd-term.log" 2>&1 &
+        --metrics-addr="127.0.0.1:$port" --explain-addr=off --namespaces="$ns" >>"$E2E_DIR/reloadd-term.log" 2>&1 &
     pid=$!
     E2E_PIDS+=("$pid")
     if [ $((i % 2)) -eq 1 ]; then

@@ -13,7 +13,8 @@
 #                                  the release (the pod gets SIGTERM).
 #
 # Mapping: --kubeconfig is dropped (the pod uses its ServiceAccount);
-# --metrics-addr gives the local port; --namespaces=a,b sets
+# --metrics-addr gives the local port, --explain-addr the local port of a
+# second port-forward to the pod's /explain (127.0.0.1:9091); --namespaces=a,b sets
 # reloader.watchGlobally=false and reloader.namespaces (so the chart grants
 # Roles there); --is-Argo-Rollouts=true sets reloader.isArgoRollouts;
 # --enable-ha sets reloader.enableHA; every other argument goes to
@@ -33,11 +34,13 @@ if [ $run -eq 0 ] || ! printf '%s\n' "$@" | grep -q -- '^--metrics-addr='; then
     exec docker run --rm "$RELOADD_IMAGE" "$@"
 fi
 
-port="" ns_list="" argo=false ha=false extra=()
+port="" xport="" ns_list="" argo=false ha=false extra=()
 for a in "$@"; do
     case $a in
     --kubeconfig=*) ;;
     --metrics-addr=*) port=${a##*:} ;;
+    --explain-addr=off|--explain-addr=) xport="" ;;
+    --explain-addr=*) xport=${a##*:} ;;
     --namespaces=*) ns_list=${a#--namespaces=} ;;
     --is-Argo-Rollouts=true) argo=true ;;
     --enable-ha|--enable-ha=true) ha=true ;;
@@ -67,6 +70,7 @@ jq -n --arg img "$RELOADD_IMAGE" --arg ns "$ns_list" --argjson argo "$argo" --ar
 uninstall() {
     "$helm" uninstall "$release" -n "$RELOADD_E2E_NAMESPACE" --wait --timeout 60s >/dev/null 2>&1 || true
     [ -z "${pf:-}" ] || kill "$pf" 2>/dev/null || true
+    [ -z "${xpf:-}" ] || kill "$xpf" 2>/dev/null || true
     [ -z "${lg:-}" ] || kill "$lg" 2>/dev/null || true
     rm -f "$values"
 }
@@ -78,4 +82,9 @@ kubectl logs -n "$RELOADD_E2E_NAMESPACE" -f "deployment/$release-reloadd" &
 lg=$!
 kubectl port-forward -n "$RELOADD_E2E_NAMESPACE" "deployment/$release-reloadd" "$port:9090" >/dev/null &
 pf=$!
+# /explain listens on the pod's loopback (127.0.0.1:9091): a port-forward reaches it there.
+if [ -n "$xport" ]; then
+    kubectl port-forward -n "$RELOADD_E2E_NAMESPACE" "deployment/$release-reloadd" "$xport:9091" >/dev/null &
+    xpf=$!
+fi
 wait "$pf"

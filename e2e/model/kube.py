@@ -401,7 +401,7 @@ class Reloadd:
         self.port = free_port()
         env = dict(os.environ)
         argv = [binary, f"--kubeconfig={identity.kubeconfig}",
-                f"--metrics-addr=127.0.0.1:{self.port}"] + list(args)
+                f"--metrics-addr=127.0.0.1:{self.port}", "--explain-addr=off"] + list(args)
         if ha_lease:
             env["POD_NAME"] = identity.name
             env["POD_NAMESPACE"] = "reloadd"

@@ -57,7 +57,7 @@ ec_ns() {
 ec_start_reloadd() {
     local log=$1; shift
     "$RELOADD_BIN" --kubeconfig="$RELOADD_CONTROLLER_KUBECONFIG" \
-        --metrics-addr=127.0.0.1:0 "$@" >"$log" 2>&1 &
+        --metrics-addr=127.0.0.1:0 --explain-addr=off "$@" >"$log" 2>&1 &
     EC_PID=$!
     EC_PIDS+=("$EC_PID")
     EC_PORT=

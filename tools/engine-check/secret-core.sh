@@ -11,8 +11,8 @@
 #      spans many reads (the watch line buffer);
 #   d  is created then deleted (watch ADDED, DELETED: the deleted object
 #      carries its data too).
-# A Deployment references all four; /explain shows the hash reloadd holds
-# for each, which must equal the §4.1 hash computed here (so each version
+# A Deployment references all four; reloadd's record on it holds the hash
+# of each, which must equal the §4.1 hash computed here (so each version
 # really was decoded). Then `gcore` dumps the process and the dump is
 # searched for every marker, plain and base64, and for every 16-character
 # window of both (a freed string keeps its tail when its head is reused).
@@ -64,15 +64,17 @@ YAML
 ec_start_reloadd "$EC_TMP/reloadd.log" --namespaces="$ns"
 ec_wait 30 "reloadd ready" ec_ready
 
-# explain_hash NAME: the hash reloadd holds for Secret NAME ("null" if none).
-explain_hash() {
-    curl -fsS "http://127.0.0.1:$EC_PORT/explain?kind=Deployment&namespace=$ns&name=app" |
+# record_hash NAME: the hash of Secret NAME in reloadd's record on the
+# Deployment ("absent" if none). /explain shows only keyed fingerprints of
+# Secret hashes; the record (like Reloader's env var marker) holds the hash.
+record_hash() {
+    kubectl get -n "$ns" deployment/app -o json |
         python3 -c 'import json,sys
 d = json.load(sys.stdin)
-print(next((str(s.get("hash")).replace("None", "null") for s in d["sources"]
-            if s["type"] == "secret" and s["name"] == sys.argv[1]), "absent"))' "$1"
+rec = json.loads(d["metadata"].get("annotations", {}).get("reloadd.io/applied", "{}"))
+print(rec.get("secret/" + sys.argv[1], "absent"))' "$1"
 }
-hash_is() { [ "$(explain_hash "$1")" = "$2" ]; }
+hash_is() { [ "$(record_hash "$1")" = "$2" ]; }
 
 ec_wait 30 "a (listed) synced" hash_is a "$(sha "$mA")"
 kubectl -n "$ns" create secret generic b --from-file=k="$EC_TMP/b.value" >/dev/null
@@ -82,7 +84,7 @@ ec_wait 30 "b (added) synced" hash_is b "$(printf 'k=%s' "$valB" | sha1sum | cut
 ec_wait 30 "a (modified) synced" hash_is a "$(sha "$mC")"
 ec_wait 30 "d (added) synced" hash_is d "$(sha "$mD")"
 kubectl -n "$ns" delete secret d >/dev/null
-ec_wait 30 "d (deleted) synced" hash_is d null
+ec_wait 30 "d (deleted) synced" hash_is d absent
 sleep 2         # let the workers finish with the rollouts the changes caused
 ec_log "every version synced; dumping pid $EC_PID"
 
