@@ -76,14 +76,15 @@ static size_t repeat_len(const char *p, bool *too_big)
     *too_big = false;
     if (*q < '0' || *q > '9')
         return 0;
-    while (*q >= '0' && *q <= '9')
-        n = n > 100000 ? n : n * 10 + (*q++ - '0');
+    /* Past 100000 a count only grows no further: its digits are still read. */
+    for (; *q >= '0' && *q <= '9'; q++)
+        n = n > 100000 ? n : n * 10 + (*q - '0');
     if (*q == ',') {
         q++;
         if (*q >= '0' && *q <= '9') {
             m = 0;
-            while (*q >= '0' && *q <= '9')
-                m = m > 100000 ? m : m * 10 + (*q++ - '0');
+            for (; *q >= '0' && *q <= '9'; q++)
+                m = m > 100000 ? m : m * 10 + (*q - '0');
         }
     }
     if (*q != '}')

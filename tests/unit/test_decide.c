@@ -571,6 +571,29 @@ Test(decide, match_limit_stops_catastrophic_backtracking)
     cr_assert(strstr(err, "failed") != NULL, "%s", err);
 }
 
+/*
+ * Issue 13 (found by tools/fuzz/fuzz_workload): a repeat count of eight
+ * digits or more, "a{10000000}", looped forever in the RE2 grammar check
+ * (past 100000 the digit was no longer consumed): one annotation hung the
+ * worker deciding for it. It is an invalid repeat count, as in Go. ({n,m}
+ * cannot occur: the list is split at every comma first, as Reloader does.)
+ */
+Test(decide, a_huge_repeat_count_is_refused_not_a_hang, .timeout = 10)
+{
+    static const char *const items[] = {
+        "a{10000000}", "a{99999999999999999999}", "(?:ab){0000000080000000001}",
+    };
+    char err[256], *list;
+
+    for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++) {
+        list = rl_xasprintf("%s,b", items[i]);
+        cr_assert(eq(int, rl_decide_list_matches(cache, list, "b", err, sizeof(err)), 1));
+        cr_assert(ne(ptr, strstr(err, "invalid repeat count"), NULL), "%s: %s", items[i], err);
+        cr_assert(eq(int, rl_decide_list_matches(cache, list, "a", err, sizeof(err)), 0));
+        free(list);
+    }
+}
+
 static double cpu_ms(void)
 {
     struct timespec ts;
