@@ -37,6 +37,7 @@ struct rl_informer {
     char *label_selector;
     char *field_selector;
     int page_size;
+    int list_limit;                 /* the page size the last list ended with (rl_kube_list) */
     void *user;
 
     /* Owned by the I/O thread. */
@@ -157,6 +158,7 @@ static void do_list(struct rl_informer *inf)
         .label_selector = inf->label_selector,
         .field_selector = inf->field_selector,
         .limit = inf->page_size,
+        .start_limit = &inf->list_limit,
     };
     char *rv = NULL;
     uint64_t t0 = rl_mono_ms();

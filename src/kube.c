@@ -26,6 +26,9 @@
 #define DEFAULT_REQUEST_TIMEOUT_MS  30000L
 #define DEFAULT_MAX_RETRIES         3
 #define DEFAULT_LIST_LIMIT          500
+#define DEFAULT_PAGE_BYTES          ((size_t)16 << 20)  /* a LIST page aims at this */
+#define PAGE_CAP_FACTOR             4       /* a page over this many times the aim is cut */
+#define PAGE_CUT_SHRINK             8       /* ... and asked again with 1/8 of the items */
 #define RETRY_BASE_MS               250
 #define RETRY_MAX_MS                8000
 #define RETRY_AFTER_MAX_S           60      /* a longer Retry-After is capped */
@@ -947,10 +950,8 @@ int rl_kube_delete(struct rl_kube *k, const char *path, const char *propagation,
 /* LIST */
 
 static void list_path(struct rl_buf *b, const char *collection, const struct rl_kube_list_opts *o,
-                      const char *cont)
+                      int limit, const char *cont)
 {
-    int limit = o && o->limit > 0 ? o->limit : DEFAULT_LIST_LIMIT;
-
     rl_buf_reset(b);
     rl_buf_adds(b, collection);
     rl_buf_addf(b, "%climit=%d", strchr(collection, '?') ? '&' : '?', limit);
@@ -968,6 +969,38 @@ static void list_path(struct rl_buf *b, const char *collection, const struct rl_
     }
 }
 
+int rl_kube_next_page_limit(int limit, int max, int items, size_t bytes, size_t budget)
+{
+    double per_item, fit;
+    int next = limit;
+
+    if (max < 1)
+        max = 1;
+    if (items < 1 || budget == 0)
+        return limit < 1 ? 1 : limit > max ? max : limit;
+    per_item = (double)bytes / items;
+    fit = per_item > 0 ? (double)budget / per_item : (double)max;   /* items in a page of budget */
+    if (bytes > budget)
+        next = fit < items ? (int)fit : items - 1;                  /* shrink to fit */
+    else if (items >= limit && bytes < budget / 4)
+        next = limit + limit / 2 + 1 < fit ? limit + limit / 2 + 1 : (int)fit;  /* grow by half */
+    return next < 1 ? 1 : next > max ? max : next;
+}
+
+/* Caps a page's body at PAGE_CAP_FACTOR times the aim; one item may take any size. */
+static void set_page_cap(struct rl_kube_response *r, size_t *cap, int limit, size_t budget)
+{
+    size_t want = limit > 1 && budget < MAX_BODY_BYTES / PAGE_CAP_FACTOR
+                      ? budget * PAGE_CAP_FACTOR : MAX_BODY_BYTES;
+
+    if (*cap == want)
+        return;
+    *cap = want;
+    rl_buf_release(&r->body);
+    rl_buf_init(&r->body, want);
+    rl_buf_sensitive(&r->body);
+}
+
 int rl_kube_list(struct rl_kube *k, const char *collection_path,
                  const struct rl_kube_list_opts *opts, rl_kube_item_fn *on_item,
                  void *ctx, char **resource_version)
@@ -977,6 +1010,9 @@ int rl_kube_list(struct rl_kube *k, const char *collection_path,
     char *cont = NULL, *rv = NULL;
     bool restarted = false;
     cJSON *root = NULL;
+    int max = opts && opts->limit > 0 ? opts->limit : DEFAULT_LIST_LIMIT, limit = max;
+    size_t budget = opts && opts->page_bytes ? opts->page_bytes : DEFAULT_PAGE_BYTES;
+    size_t cap = MAX_BODY_BYTES;        /* rl_kube_response_init()'s */
     int err = 0;
 
     if (resource_version)
@@ -988,12 +1024,23 @@ int rl_kube_list(struct rl_kube *k, const char *collection_path,
         err = RL_EINVAL;
         goto out;
     }
+    if (opts && opts->start_limit && *opts->start_limit > 0 && *opts->start_limit < max)
+        limit = *opts->start_limit;
     for (;;) {
         const cJSON *items, *meta, *item;
         const char *next, *page_rv;
 
-        list_path(&path, collection_path, opts, cont);
+        list_path(&path, collection_path, opts, limit, cont);
+        set_page_cap(&resp, &cap, limit, budget);
         err = rl_kube_get(k, path.buf, &resp);
+        if (err == RL_ETOOBIG && limit > 1) {
+            /* A page of big objects (Secrets of 1 MiB): ask it again with fewer items. */
+            rl_debug("list %s: a page of %d items passed %zu bytes, asking %d", collection_path,
+                     limit, budget * PAGE_CAP_FACTOR,
+                     limit / PAGE_CUT_SHRINK > 1 ? limit / PAGE_CUT_SHRINK : 1);
+            limit = limit / PAGE_CUT_SHRINK > 1 ? limit / PAGE_CUT_SHRINK : 1;
+            continue;
+        }
         if (err == RL_EGONE && cont && !restarted) {
             /* The continue token expired (compaction): start over, once. */
             rl_info("list %s: continue token expired, listing again from the start",
@@ -1023,6 +1070,9 @@ int rl_kube_list(struct rl_kube *k, const char *collection_path,
             if (err)
                 goto out;
         }
+        /* The next page is sized on this one's bytes per item. */
+        limit = rl_kube_next_page_limit(limit, max, cJSON_GetArraySize(items), resp.body.len,
+                                        budget);
         page_rv = rl_json_str(meta, "resourceVersion");
         if (page_rv) {
             free(rv);
@@ -1031,6 +1081,8 @@ int rl_kube_list(struct rl_kube *k, const char *collection_path,
         next = rl_json_str(meta, "continue");
         free(cont);
         cont = next && *next ? rl_xstrdup(next) : NULL;
+        cJSON_Delete(root);             /* not held while the next page comes */
+        root = NULL;
         if (!cont)
             break;
     }
@@ -1038,6 +1090,8 @@ int rl_kube_list(struct rl_kube *k, const char *collection_path,
         *resource_version = rv;
         rv = NULL;
     }
+    if (opts && opts->start_limit)
+        *opts->start_limit = limit;
 out:
     cJSON_Delete(root);
     free(rv);

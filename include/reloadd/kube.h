@@ -143,22 +143,42 @@ int rl_kube_delete(struct rl_kube *k, const char *path, const char *propagation,
 
 /*
  * Paginated LIST. Calls on_item for each item (borrowed, valid during the
- * call) of every page, with limit per page and the selectors given (either
- * may be NULL). On success *resource_version is the list's
- * metadata.resourceVersion (caller frees). A 410 on a continue token
- * restarts the list from the beginning once (on_item then sees the items
- * of the pages before it again). on_item returning non-zero stops the list
- * with that value.
+ * call) of every page, with at most limit items per page and the
+ * selectors given (either may be NULL). On success *resource_version is
+ * the list's metadata.resourceVersion (caller frees). A 410 on a continue
+ * token restarts the list from the beginning once (on_item then sees the
+ * items of the pages before it again). on_item returning non-zero stops
+ * the list with that value.
+ *
+ * Pages are sized in bytes, so that big objects (Secrets of up to 1 MiB)
+ * never make a page of hundreds of MiB: after each page the next asks for
+ * as many items as fit in page_bytes at that page's bytes per item (fewer
+ * at once, more by half a page at a time, within 1..limit); a page that
+ * passes 4 times page_bytes is dropped as it arrives and asked again with
+ * an eighth of the items. A page is parsed and freed before the next one
+ * is asked for. With start_limit, the list begins at *start_limit items
+ * per page (when 0 < it < limit) and leaves there what the next page would
+ * have asked, for the next list of the same collection.
  */
 typedef int rl_kube_item_fn(void *ctx, const cJSON *item);
 struct rl_kube_list_opts {
     const char *label_selector;
     const char *field_selector;
-    int limit;                      /* default 500 */
+    int limit;                      /* items per page at most; default 500 */
+    size_t page_bytes;              /* what a page aims at; default 16 MiB */
+    int *start_limit;               /* in and out, may be NULL */
 };
 int rl_kube_list(struct rl_kube *k, const char *collection_path,
                  const struct rl_kube_list_opts *opts, rl_kube_item_fn *on_item,
                  void *ctx, char **resource_version);
+
+/*
+ * The page size after a page of `items` items in `bytes` bytes that asked
+ * for `limit`: what fits in budget at its bytes per item, when the page
+ * was over budget; half as many again (at most what fits), when it was
+ * full and under a quarter of budget; else limit. Always within 1..max.
+ */
+int rl_kube_next_page_limit(int limit, int max, int items, size_t bytes, size_t budget);
 
 /*
  * WATCH, streamed. Events are delivered in order as they arrive, one per

@@ -24,6 +24,7 @@
 
 #include "fault_proxy.h"
 #include "testutil.h"
+#include "reloadd/buf.h"
 #include "reloadd/err.h"
 #include "reloadd/informer.h"
 #include "reloadd/json.h"
@@ -1288,4 +1289,121 @@ Test(kube_offline, informer_failure_logs_the_exec_plugins_own_error)
     cr_assert(eq(int, system(cmd), 0));
     free(cmd);
     free(path);
+}
+
+/* LIST pages are sized in bytes: the page size after each page. */
+Test(kube_offline, list_page_size_follows_the_bytes_per_item)
+{
+    const size_t MiB = (size_t)1 << 20, budget = 16 * MiB;
+
+    /* Over budget: what fits at this page's bytes per item. */
+    cr_assert(eq(int, rl_kube_next_page_limit(500, 500, 500, 60 * MiB, budget), 133));
+    cr_assert(eq(int, rl_kube_next_page_limit(100, 500, 100, 17 * MiB, budget), 94));
+    cr_assert(eq(int, rl_kube_next_page_limit(7, 500, 7, 8 * MiB + 400 * 1024, 4 * MiB), 3));
+    /* Never below 1, even for one object larger than the budget. */
+    cr_assert(eq(int, rl_kube_next_page_limit(5, 500, 5, 100 * MiB, budget), 1));
+    cr_assert(eq(int, rl_kube_next_page_limit(1, 500, 1, 100 * MiB, budget), 1));
+    /* A full page under a quarter of the budget grows by half, within max and what fits. */
+    cr_assert(eq(int, rl_kube_next_page_limit(100, 500, 100, 100 * 1024, budget), 151));
+    cr_assert(eq(int, rl_kube_next_page_limit(400, 500, 400, 400 * 1024, budget), 500));
+    cr_assert(eq(int, rl_kube_next_page_limit(10, 500, 10, 3 * MiB + 900 * 1024, budget), 16));
+    cr_assert(eq(int, rl_kube_next_page_limit(10, 500, 10, 3 * MiB, budget), 16));
+    cr_assert(eq(int, rl_kube_next_page_limit(12, 500, 12, 12 * 1200 * 1024, budget), 12));
+    /* The last page (not full), an empty one, or one within budget: no change. */
+    cr_assert(eq(int, rl_kube_next_page_limit(100, 500, 40, 1024, budget), 100));
+    cr_assert(eq(int, rl_kube_next_page_limit(100, 500, 0, 0, budget), 100));
+    cr_assert(eq(int, rl_kube_next_page_limit(100, 500, 100, 8 * MiB, budget), 100));
+    cr_assert(eq(int, rl_kube_next_page_limit(900, 500, 0, 0, budget), 500));
+}
+
+/* Pages of `limit` items asked for the Secrets of ns with label big=yes, through the proxy. */
+static size_t pages_of(int limit)
+{
+    char *match = rl_xasprintf("GET /api/v1/namespaces/%s/secrets?limit=%d&", ns, limit);
+    size_t n = fault_proxy_seen(proxy, match, NULL, 0);
+
+    free(match);
+    return n;
+}
+
+/*
+ * 50 Secrets of 900 KiB (60 MiB in all) are listed whole, each once, in
+ * pages that shrink to the byte budget: a first page of 500 items is cut
+ * as it passes 4 times the budget and asked again with fewer, the next
+ * pages hold what fits. Reloader's client, and reloadd before, asked for
+ * 500 at a time whatever their size (one 60 MiB page here, up to 256 MiB).
+ */
+Test(kube, list_of_big_secrets_sizes_its_pages_in_bytes)
+{
+    enum { N = 50, DATA = 900 * 1024 };
+    const size_t budget = (size_t)4 << 20;
+    struct rl_kube *k = proxied(NULL);
+    struct rl_map seen = RL_MAP_INIT;
+    int start = 0;
+    struct rl_kube_list_opts lo = { .label_selector = "big=yes", .page_bytes = budget,
+                                    .start_limit = &start };
+    char *coll = rl_xasprintf("/api/v1/namespaces/%s/secrets", ns), *b64;
+    struct rl_buf sizes;
+    size_t total = 0, small = 0;
+    double t0 = test_now_s();
+
+    b64 = rl_xmalloc(DATA / 3 * 4 + 1);
+    for (size_t i = 0; i < DATA / 3 * 4; i += 4)
+        memcpy(b64 + i, "QUJD", 4);                    /* "ABC" */
+    b64[DATA / 3 * 4] = '\0';
+    for (int i = 0; i < N; i++) {
+        struct rl_kube_response r;
+        char *body = rl_xasprintf("{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":"
+                                  "{\"name\":\"big-%02d\",\"labels\":{\"big\":\"yes\"}},"
+                                  "\"data\":{\"blob\":\"%s\"}}", i, b64);
+
+        rl_kube_response_init(&r);
+        cr_assert(eq(int, rl_kube_create(admin, coll, body, &r), 0), "%s", r.message);
+        rl_kube_response_release(&r);
+        free(body);
+    }
+    cr_log_info("created %d Secrets of %d KiB in %.1f s", N, DATA / 1024, test_now_s() - t0);
+
+    t0 = test_now_s();
+    cr_assert(eq(int, rl_kube_list(k, coll, &lo, count_item, &seen, NULL), 0), "%s",
+              rl_kube_last_error());
+    cr_assert(eq(sz, seen.len, (size_t)N));
+    for (int i = 0; i < N; i++) {
+        char name[32];
+
+        snprintf(name, sizeof(name), "big-%02d", i);
+        cr_assert(eq(i64, (intptr_t)rl_map_get(&seen, name), 1), "%s", name);
+    }
+    rl_buf_init(&sizes, 0);
+    for (int limit = 1; limit <= 500; limit++) {
+        size_t n = pages_of(limit);
+
+        if (n)
+            rl_buf_addf(&sizes, " %zux%d", n, limit);
+        total += n;
+        small += limit <= 7 ? n : 0;
+    }
+    cr_log_info("listed in %.1f s with a budget of 4 MiB; requests (count x limit):%s; the "
+                "next list starts at %d", test_now_s() - t0, sizes.buf, start);
+    cr_assert(eq(sz, pages_of(500), 1), "one page of 500 asked, and cut:%s", sizes.buf);
+    cr_assert(eq(sz, small, total - 2), "after two cut pages, pages of at most 7:%s",
+              sizes.buf);
+    cr_assert(eq(int, start, 3), "4 MiB holds 3 Secrets of 1.2 MiB");
+    rl_map_release(&seen, NULL);
+
+    /* The next list starts where this one ended, and grows back at the default budget. */
+    rl_map_init(&seen);
+    lo.page_bytes = 0;
+    cr_assert(eq(int, rl_kube_list(k, coll, &lo, count_item, &seen, NULL), 0), "%s",
+              rl_kube_last_error());
+    cr_assert(eq(sz, seen.len, (size_t)N));
+    cr_assert(eq(sz, pages_of(500), 1), "no page of 500 asked again");
+    cr_assert(gt(int, start, 3));
+    cr_assert(le(int, start, 14), "16 MiB holds 13 Secrets of 1.2 MiB, not %d", start);
+    cr_log_info("then at 16 MiB: the next list starts at %d", start);
+    rl_map_release(&seen, NULL);
+    rl_buf_release(&sizes);
+    free(b64);
+    free(coll);
+    proxied_done(k);
 }
