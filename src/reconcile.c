@@ -261,8 +261,14 @@ static void judge_source(const struct rl_options *o, const struct rl_workload *w
 {
     uint64_t since = w->template_rv > w->inputs_rv ? w->template_rv : w->inputs_rv;
     bool has_version = is_version(applied) || is_version(marker);
-    /* With our record, after the template; with a marker alone, after W's annotations too. */
-    uint64_t counts_after = is_version(applied) ? w->template_rv : since;
+    /*
+     * With our record, made under W's present annotations: after the
+     * template. Otherwise (a marker alone, or a record from before W's
+     * reload annotations changed): after W took its present annotations too,
+     * as Reloader judges each event with the annotations of its time.
+     */
+    uint64_t counts_after = is_version(applied) && w->record_rv >= w->inputs_rv ? w->template_rv
+                                                                                : since;
     /* Under env-vars a delete removes the env var: none there, nothing rolls (§3.3). */
     bool delete_rolls = o->reload_on_delete_enabled &&
                         (o->strategy != RL_STRATEGY_ENV_VARS || marker);

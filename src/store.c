@@ -442,6 +442,16 @@ static bool inputs_changed(const struct rl_store *s, const struct rl_workload *o
     }
 }
 
+static bool record_changed(const struct rl_store *s, const struct rl_workload *old,
+                           const struct rl_workload *nw)
+{
+    const char *key = s->opts ? s->opts->applied_annotation : NULL;
+    const char *a = key ? rl_workload_meta(old, key) : NULL;
+    const char *b = key ? rl_workload_meta(nw, key) : NULL;
+
+    return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
 void rl_store_put_workload(struct rl_store *s, struct rl_workload *w, uint64_t live_rv,
                            uint32_t epoch, rl_store_enqueue_fn *enqueue, void *ctx)
 {
@@ -464,11 +474,12 @@ void rl_store_put_workload(struct rl_store *s, struct rl_workload *w, uint64_t l
     if (live_rv)
         live_rv = stamp(s, live_rv);
     if (!old || strcmp(old->uid ? old->uid : "", w->uid ? w->uid : "") != 0) {
-        w->template_rv = w->inputs_rv = live_rv;
+        w->template_rv = w->inputs_rv = w->record_rv = live_rv;
     } else {
         w->template_rv = old->template_digest != w->template_digest && live_rv
                              ? live_rv : old->template_rv;
         w->inputs_rv = live_rv && inputs_changed(s, old, w) ? live_rv : old->inputs_rv;
+        w->record_rv = live_rv && record_changed(s, old, w) ? live_rv : old->record_rv;
     }
     if (old) {
         index_workload(s, wkey, old, false);

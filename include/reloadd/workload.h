@@ -183,6 +183,8 @@ struct rl_workload {
      */
     uint64_t template_rv;
     uint64_t inputs_rv;
+    /* ... and since which our applied record is as it is (same rules). */
+    uint64_t record_rv;
 };
 
 /*

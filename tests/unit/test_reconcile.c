@@ -753,3 +753,41 @@ Test(reconcile, lifting_an_exclusion_rolls_nothing_for_earlier_events)
 {
     each(exclusion_lifted_after_a_create);
 }
+
+/*
+ * Found by the soak (seed 526985): W names cfg (our record holds it), then
+ * drops the annotation (nothing to write: the stale entry stays), cfg
+ * changes while W does not track it, and W is annotated again (auto).
+ * Reloader judged those changes with the annotations of their time: the
+ * edit rolls nothing. reloadd rolled, trusting a record made under other
+ * annotations. A record counts only while W's reload annotations are those
+ * it was made under; the next change rolls as usual.
+ */
+static void annotated_again_after_changes(struct world *w, const char *strategy,
+                                          enum rl_kind kind)
+{
+    world_init(w, kind, strategy, NULL);
+    source(w, "cfg", V1, false);
+    make_workload(w, NULL, NULL);           /* envFrom cfg; named instead of auto: */
+    del_meta_annotation(w->obj, "reloader.stakater.com/auto");
+    set_meta_annotation(w->obj, "configmap.reloader.stakater.com/reload", "cfg");
+    user_writes_workload(w, true);
+    expect(w, RECORD, "baseline of the named source");
+    del_meta_annotation(w->obj, "configmap.reloader.stakater.com/reload");
+    user_writes_workload(w, true);
+    reconcile(w);
+    source(w, "cfg", V2, true);
+    reconcile(w);
+    set_meta_annotation(w->obj, "reloader.stakater.com/auto", "true");
+    user_writes_workload(w, true);
+    cr_assert(ne(int, (int)reconcile(w), (int)ROLL), "%s (%s): annotating W again rolled it "
+              "for a change made while it did not track the source", rl_kind_name(kind),
+              strategy);
+    source(w, "cfg", V3, true);
+    expect(w, ROLL, "changed once annotated again");
+    world_release(w);
+}
+Test(reconcile, annotating_again_rolls_nothing_for_changes_made_meanwhile)
+{
+    each(annotated_again_after_changes);
+}
