@@ -654,20 +654,30 @@ static char *resolve_path(const struct kc_file *f, const char *p)
     return rl_xasprintf("%s/%s", f->dir, p);
 }
 
-/* A file field: resolved, and checked to be readable now, for a clear message. */
+/*
+ * A file field: resolved, and checked to be a readable regular file now,
+ * for a clear message (a FIFO would block whoever opens it: curl, on the
+ * informers' thread, for ever).
+ */
 static int get_path(struct loader *L, struct kc_file *f, yaml_node_t *map, const char *what,
                     const char *key, char **out)
 {
     const char *s;
     char *path;
+    struct stat st;
     int err = get_str(L, f, map, what, key, &s);
 
     *out = NULL;
     if (err || !s)
         return err;
     path = resolve_path(f, s);
-    if (access(path, R_OK) != 0) {
+    if (access(path, R_OK) != 0 || stat(path, &st) != 0) {
         err = fail(L, f, "%s: cannot read %s '%s': %s", what, key, path, strerror(errno));
+        free(path);
+        return err;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        err = fail(L, f, "%s: %s '%s' is not a regular file", what, key, path);
         free(path);
         return err;
     }

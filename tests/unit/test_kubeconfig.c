@@ -417,6 +417,22 @@ Test(kubeconfig, empty_and_missing_files)
         cr_assert(eq(int, mkfifo(fifo, 0600), 0));
         cr_assert(ne(int, rl_kubeconfig_load(&cfg, fifo, NULL, errbuf, sizeof(errbuf)), 0));
         cr_assert(ne(ptr, strstr(errbuf, "not a regular file"), NULL), "%s", errbuf);
+        /* So is a FIFO named as a CA, client certificate or token file (curl would block). */
+        for (int i = 0; i < 3; i++) {
+            static const char *const users[] = {
+                "{token: t}", "{client-certificate: fifo, client-key: fifo}", "{tokenFile: fifo}",
+            };
+            char *path = write_file("config", 0600,
+                                    "current-context: x\ncontexts:\n- name: x\n  context: "
+                                    "{cluster: c, user: u}\nclusters:\n- name: c\n  cluster: "
+                                    "{server: 'https://h:1'%s}\nusers:\n- name: u\n  user: %s\n",
+                                    i == 0 ? ", certificate-authority: fifo" : "", users[i]);
+
+            cr_assert(eq(int, rl_kubeconfig_load(&cfg, path, NULL, errbuf, sizeof(errbuf)),
+                         RL_ECONFIG), "%d", i);
+            cr_assert(ne(ptr, strstr(errbuf, "/fifo' is not a regular file"), NULL), "%s", errbuf);
+            free(path);
+        }
         unlink(fifo);
         free(fifo);
     }
