@@ -81,9 +81,14 @@ no_env() { q "$1" "[$ctr | .env[]?.name] | index(\"$2\") == null"; }
 rules_of() { # file-json kind name [namespace]
     jq -S --arg k "$2" --arg n "$3" --arg ns "${4:-}" '
         [.[] | select(.kind==$k and .metadata.name==$n and ($ns=="" or .metadata.namespace==$ns))][0].rules
-        | map({apiGroups: (.apiGroups|sort), resources: (.resources|sort), verbs: (.verbs|sort)})
+        | map({apiGroups: (.apiGroups|sort), resources: (.resources|sort), verbs: (.verbs|sort),
+               resourceNames: ((.resourceNames // [])|sort)})
         | sort' "$1"
 }
+# The same without the Lease rules (the chart names its Lease, role.yaml cannot).
+no_leases() { jq -S 'map(select(.resources != ["leases"]))'; }
+# The Lease rules' verbs, merged, without names.
+lease_verbs() { jq -c '[.[] | select(.resources == ["leases"]) | .verbs[]] | sort'; }
 same() { # what a b
     if [ "$2" = "$3" ] && [ "$2" != null ]; then ok "$1"; else bad "$1"; diff <(echo "$2") <(echo "$3") | sed 's/^/       /' | head -30; fi
 }
@@ -123,8 +128,16 @@ hardened default
 ha_pod default 2
 check "default: ClusterRole, no namespaces rule, no rollouts" q default \
     '[.[] | select(.kind=="ClusterRole") | .rules[] | .resources[]] as $r | ($r|index("configmaps")!=null) and ($r|index("namespaces")==null) and ($r|index("rollouts")==null)'
-check "default: own-namespace Role has leases and configmaps create/update" q default \
-    '[.[] | select(.kind=="Role" and .metadata.name=="rl-reloadd") | .rules[] | {r: .resources[0], v: (.verbs|sort)}] == [{r:"leases",v:["create","get","list","update","watch"]},{r:"configmaps",v:["create","update"]}]'
+check "default: own-namespace Role: Lease create, get/list/watch/update of its name; meta-info ConfigMap create, update by name" q default \
+    '[.[] | select(.kind=="Role" and .metadata.name=="rl-reloadd") | .rules[] | {r: .resources[0], v: (.verbs|sort), n: .resourceNames}] == [{r:"leases",v:["create"],n:null},{r:"leases",v:["get","list","update","watch"],n:["stakater-reloader-lock"]},{r:"configmaps",v:["create"],n:null},{r:"configmaps",v:["update"],n:["reloader-meta-info"]}]'
+check "default: no verb reloadd never sends (update on apps, get on sources, patch on events, events.k8s.io)" q default \
+    '[.[] | select(.kind=="ClusterRole") | .rules[]] as $r | ([$r[] | select(.apiGroups==["apps"]) | .verbs[]] | index("update") == null) and ([$r[] | select(.resources|index("configmaps") or index("secrets")) | .verbs[]] | index("get") == null) and ([$r[] | select(.resources|index("events")) | {g: .apiGroups, v: .verbs}] == [{g: [""], v: ["create"]}])'
+render leasename --set reloadd.leaseName=my-lock
+check "leasename: the Role names reloadd.leaseName" q leasename \
+    '[.[] | select(.kind=="Role" and .metadata.name=="rl-reloadd") | .rules[] | select(.resources==["leases"] and .resourceNames) | .resourceNames] == [["my-lock"]]'
+render leasearg --set reloadd.leaseName=my-lock --set 'reloadd.extraArgs={--lease-name=from-args}'
+check "leasearg: a --lease-name= in extraArgs (the last flag, so reloadd takes it) names the Role's Lease" q leasearg \
+    '[.[] | select(.kind=="Role" and .metadata.name=="rl-reloadd") | .rules[] | select(.resources==["leases"] and .resourceNames) | .resourceNames] == [["from-args"]]'
 check "default: metrics Service on port http 9090" q default \
     '[.[] | select(.kind=="Service") | .spec.ports[0] | .name=="http" and .port==9090] == [true]'
 check "default: no KUBERNETES_NAMESPACE (global mode)" no_env default KUBERNETES_NAMESPACE
@@ -269,8 +282,10 @@ check "full: chart Secret holds env.secret; pod annotated with its checksum" q f
     "([.[] | select(.kind==\"Secret\") | .stringData.ALERT_WEBHOOK_URL] == [\"https://alerts.example/x\"]) and ($dep.spec.template.metadata.annotations[\"checksum/secret\"] | length == 64)"
 check "full: ServiceMonitor, PodMonitor, NetworkPolicy rendered" q full \
     '[.[] | .kind] as $k | ($k|index("ServiceMonitor")!=null) and ($k|index("PodMonitor")!=null) and ($k|index("NetworkPolicy")!=null)'
-check "full: namespaces rule (selector), rollouts, CSI in the ClusterRole" q full \
-    '[.[] | select(.kind=="ClusterRole") | .rules[] | .resources[]] as $r | all("namespaces","rollouts","secretproviderclasspodstatuses"; . as $x | $r | index($x) != null)'
+check "full: namespaces rule (selector), rollouts in the ClusterRole; no CSI (not implemented)" q full \
+    '[.[] | select(.kind=="ClusterRole") | .rules[] | .resources[]] as $r | all("namespaces","rollouts"; . as $x | $r | index($x) != null) and ($r | index("secretproviderclasspodstatuses") == null)'
+check "full: the Lease rule names reloadd.leaseName" q full \
+    '[.[] | select(.kind=="Role" and .metadata.name=="rl-reloadd") | .rules[] | select(.resources==["leases"] and .resourceNames) | .resourceNames] == [["my-lock"]]'
 
 echo "== kustomize (deploy/kubernetes)"
 kubectl_bin=$(command -v kubectl || true)
@@ -306,7 +321,10 @@ else
     static_role=$(rules_of "$work/role.json" Role reloadd)
     same "chart (isArgoRollouts + namespaceSelector) ClusterRole = deploy/kubernetes/clusterrole.yaml" \
         "$(render rbacfull --set reloader.isArgoRollouts=true --set reloader.namespaceSelector=a=b >/dev/null; rules_of "$work/rbacfull.json" ClusterRole rl-reloadd)" "$static_cr"
-    same "chart own-namespace Role = deploy/kubernetes/role.yaml" "$(rules_of "$work/default.json" Role rl-reloadd)" "$static_role"
+    same "chart own-namespace Role = deploy/kubernetes/role.yaml, Leases aside" \
+        "$(rules_of "$work/default.json" Role rl-reloadd | no_leases)" "$(no_leases <<<"$static_role")"
+    same "chart Lease verbs = role.yaml's (the chart limits them to its Lease's name)" \
+        "$(rules_of "$work/default.json" Role rl-reloadd | lease_verbs)" "$(lease_verbs <<<"$static_role")"
     same "namespaced/role.yaml = role.yaml" "$(rules_of "$work/k-namespaced.json" Role reloadd reloadd)" "$static_role"
     same "namespaced/watch-role.yaml = clusterrole.yaml without namespaces" \
         "$(rules_of "$work/k-namespaced.json" Role reloadd-watch default)" \
@@ -368,7 +386,7 @@ else
         sa=system:serviceaccount:reloadd:reloadd
         # A SubjectAccessReview per question (works for resources whose
         # API is not installed, e.g. Argo Rollouts, unlike `auth can-i`).
-        can() { # expect verb resource[.group][/subresource] [namespace]
+        can() { # expect verb resource[.group][/subresource] [namespace] [name]
             local res=${3%%.*} grp="" got want=false
             [ "$res" = "$3" ] || grp=${3#*.}
             [ "$1" = yes ] && want=true
@@ -376,26 +394,33 @@ else
 {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
  "spec": {"user": "$sa", "groups": ["system:serviceaccounts", "system:serviceaccounts:reloadd", "system:authenticated"],
           "resourceAttributes": {"verb": "$2", "group": "$grp", "resource": "${res%%/*}",
-                                 "subresource": "$(case $res in */*) echo "${res#*/}" ;; esac)", "namespace": "${4:-}"}}}
+                                 "subresource": "$(case $res in */*) echo "${res#*/}" ;; esac)", "namespace": "${4:-}",
+                                 "name": "${5:-}"}}}
 JSON
             )
-            [ "${got:-false}" = "$want" ] || { echo "SubjectAccessReview $2 $3 ${4:+in $4}: allowed=${got:-false}, want $want"; return 1; }
+            [ "${got:-false}" = "$want" ] || { echo "SubjectAccessReview $2 $3 ${4:+in $4} ${5:+named $5}: allowed=${got:-false}, want $want"; return 1; }
         }
         allowed=(
-            "get configmaps" "list configmaps" "watch configmaps" "get secrets" "list secrets" "watch secrets"
+            "list configmaps" "watch configmaps" "list secrets" "watch secrets"
             "list namespaces" "watch namespaces"
-            "patch deployments.apps" "update deployments.apps" "watch deployments.apps"
+            "get deployments.apps" "patch deployments.apps" "watch deployments.apps"
             "patch daemonsets.apps" "patch statefulsets.apps" "watch statefulsets.apps"
-            "watch cronjobs.batch" "patch cronjobs.batch" "create jobs.batch" "patch jobs.batch" "delete jobs.batch" "watch jobs.batch"
-            "patch rollouts.argoproj.io" "update rollouts.argoproj.io" "watch rollouts.argoproj.io"
-            "create events" "patch events" "create events.events.k8s.io"
+            "get cronjobs.batch" "watch cronjobs.batch" "patch cronjobs.batch"
+            "get jobs.batch" "create jobs.batch" "patch jobs.batch" "delete jobs.batch" "watch jobs.batch"
+            "get rollouts.argoproj.io" "patch rollouts.argoproj.io" "update rollouts.argoproj.io" "watch rollouts.argoproj.io"
+            "create events"
         )
         for a in "${allowed[@]}"; do check "SA may $a (cluster-wide)" can yes $a; done
-        for a in "create leases.coordination.k8s.io" "update leases.coordination.k8s.io" "watch leases.coordination.k8s.io" \
-                 "create configmaps" "update configmaps"; do
+        for a in "create leases.coordination.k8s.io" "get leases.coordination.k8s.io" "update leases.coordination.k8s.io" \
+                 "watch leases.coordination.k8s.io" "create configmaps"; do
             check "SA may $a in reloadd" can yes $a reloadd
         done
+        check "SA may update configmaps reloader-meta-info in reloadd" can yes update configmaps reloadd reloader-meta-info
+        check "SA may not update another configmap in reloadd" can no update configmaps reloadd other
         denied=(
+            "get configmaps default" "get secrets default" "get namespaces"
+            "update deployments.apps default" "update daemonsets.apps default" "update statefulsets.apps default"
+            "patch events default" "create events.events.k8s.io default" "update configmaps reloadd"
             "create configmaps default" "update configmaps default" "delete configmaps default"
             "create secrets default" "update secrets default" "delete secrets reloadd" "create secrets reloadd"
             "delete deployments.apps default" "create deployments.apps default" "create pods default"

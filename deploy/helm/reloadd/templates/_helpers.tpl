@@ -70,6 +70,19 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | 
 {{- if or .Values.reloader.enableHA (gt (int .Values.reloader.deployment.replicas) 1) -}}true{{- end -}}
 {{- end -}}
 
+{{/* The leader Lease's name, as the pod will have it: the last --lease-name=
+     of reloadd.extraArgs, else reloadd.leaseName, else reloadd's default.
+     The Role limits the Lease verbs to it. */}}
+{{- define "reloadd.leaseName" -}}
+{{- $name := default "stakater-reloader-lock" (toString (default "" .Values.reloadd.leaseName)) -}}
+{{- range .Values.reloadd.extraArgs -}}
+{{- if hasPrefix "--lease-name=" (toString .) -}}
+{{- $name = trimPrefix "--lease-name=" (toString .) -}}
+{{- end -}}
+{{- end -}}
+{{- $name -}}
+{{- end -}}
+
 {{/* Scoped mode namespaces: the release namespace plus reloader.namespaces,
      de-duplicated and sorted (as Reloader's chart). Empty list when none. */}}
 {{- define "reloadd.scopedNamespaces" -}}
@@ -101,10 +114,10 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | 
 {{- if and .global $r.namespaceSelector }}{{ $core = append $core "namespaces" }}{{ end }}
 - apiGroups: [""]
   resources: {{ toJson $core }}
-  verbs: [get, list, watch]
+  verbs: [list, watch]
 - apiGroups: [apps]
   resources: [deployments, daemonsets, statefulsets]
-  verbs: [get, list, watch, patch, update]
+  verbs: [get, list, watch, patch]
 {{- if not $r.ignoreCronJobs }}
 - apiGroups: [batch]
   resources: [cronjobs]
@@ -124,14 +137,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | 
   resources: [rollouts]
   verbs: [get, list, watch, patch, update]
 {{- end }}
-{{- if $r.enableCSIIntegration }}
-- apiGroups: [secrets-store.csi.x-k8s.io]
-  resources: [secretproviderclasspodstatuses, secretproviderclasses]
-  verbs: [get, list, watch]
-{{- end }}
-- apiGroups: ["", events.k8s.io]
+- apiGroups: [""]
   resources: [events]
-  verbs: [create, patch]
+  verbs: [create]
 {{- end -}}
 
 {{/* Settings the chart refuses rather than render a pod that crash-loops. */}}
