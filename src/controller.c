@@ -934,6 +934,11 @@ void rl_controller_free(struct rl_controller *c)
     free(c);
 }
 
+void rl_controller_assume_missed(struct rl_controller *c)
+{
+    rl_reconciler_assume_missed(c->rec);
+}
+
 void rl_controller_set_leader(struct rl_controller *c, bool leader)
 {
     bool was = atomic_exchange(&c->leader, leader);

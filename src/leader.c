@@ -47,6 +47,8 @@ struct rl_elector {
     atomic_bool leader;
     _Atomic uint64_t transitions;
     _Atomic uint64_t acquired_at_ms;
+    atomic_bool took_over;          /* the last acquisition found a holder that had not released */
+    bool taking_over;               /* the attempt in flight (elector thread) */
 
     /* Protected by `mu`. */
     pthread_mutex_t mu;
@@ -504,6 +506,7 @@ static void apply(struct rl_elector *el, enum rl_lead_event ev)
         break;
     case RL_LEAD_STARTED:
         atomic_store(&el->acquired_at_ms, now_ms(el));
+        atomic_store(&el->took_over, el->taking_over);
         atomic_store(&el->leader, true);
         atomic_fetch_add(&el->transitions, 1);
         rl_log_kv(RL_LOG_INFO, "became leader", "lease", el->path, "identity", el->identity,
@@ -620,6 +623,8 @@ static int try_acquire_or_renew(struct rl_elector *el, bool *lost)
         goto out;
     }
 
+    if (!el->lead.leader)
+        el->taking_over = !rl_lease_is_free(&cur);
     /* The PUT carries cur's resourceVersion: a racing writer earns a 409. */
     rl_lease_next(&next, &cur, action, el->identity, el->lease_s, wall_us);
     body = rl_lease_body(el->obj, &next, el->ns, el->name);
@@ -856,6 +861,11 @@ int rl_elector_observe(struct rl_elector *el, const cJSON *lease)
     rl_mutex_unlock(&el->mu);
     rl_lease_release(&cur);
     return 0;
+}
+
+bool rl_elector_took_over(const struct rl_elector *el)
+{
+    return atomic_load(&el->took_over);
 }
 
 bool rl_elector_may_write(const struct rl_elector *el)

@@ -426,6 +426,8 @@ static void started_leading(void *ctx)
     rl_log_kv(RL_LOG_INFO, "became leader", "identity", a->opts.pod_name, NULL);
     atomic_store(&a->acquired_ms, rl_mono_ms());
     atomic_store(&a->publish_pending, true);
+    if (rl_elector_took_over(a->elector))
+        rl_controller_assume_missed(a->ctl);
     rl_controller_set_leader(a->ctl, true);
 }
 

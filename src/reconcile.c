@@ -1,6 +1,7 @@
 /* reconcile.c - the reconcile contract: one workload, from the cache */
 #include "reloadd/reconcile.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,8 @@ struct rl_reconciler {
     struct rl_map held;             /* wkey -> held_until_s last reported */
     char *budget_key;               /* "<prefix>/restart-budget" */
     struct rl_budget budget;        /* --restart-budget per --restart-budget-period */
+    /* rl_reconciler_assume_missed(): judge listed workloads as --sync-after-restart does. */
+    atomic_bool missed_while_away;
 };
 
 struct rl_reconciler *rl_reconciler_new(struct rl_store *store, struct rl_kube *kube,
@@ -255,7 +258,7 @@ static void verdict(struct item *it, enum verdict v, const char *record, const c
  * is a baseline whatever its markers say, and the order in which two
  * watches deliver their events changes nothing.
  */
-static void judge_source(const struct rl_options *o, const struct rl_workload *w,
+static void judge_source(const struct rl_options *o, bool sync, const struct rl_workload *w,
                          const struct rl_source *src, uint64_t deleted_rv, const char *applied,
                          const char *marker, struct item *it, const char *why)
 {
@@ -285,7 +288,7 @@ static void judge_source(const struct rl_options *o, const struct rl_workload *w
              */
             bool after = deleted_rv ? deleted_rv > w->template_rv
                                     : w->template_rv == 0 && is_version(applied);
-            bool roll = after && (deleted_rv || o->sync_after_restart);
+            bool roll = after && (deleted_rv || sync);
 
             if (roll && delete_rolls)
                 verdict(it, V_ROLL_DELETED, RL_HASH_DELETE_MARKER,
@@ -323,9 +326,15 @@ static void judge_source(const struct rl_options *o, const struct rl_workload *w
     } else if (w->template_rv) {
         verdict(it, V_BASELINE, it->desired,
                 "pods started after its last change (their markers are not a change)", why);
-    } else if (o->sync_after_restart && !src->changed_rv && !src->created_rv) {
+    } else if (sync && !src->changed_rv && !src->created_rv &&
+               (is_version(applied) || !w->has_record)) {
+        /* Our record proves the version; without one, Reloader's marker does (a migration). */
         verdict(it, V_ROLL, it->desired, "changed while no reloadd watched "
                 "(--sync-after-restart)", why);
+    } else if (sync && !src->changed_rv && !src->created_rv && o->reload_on_create_enabled) {
+        /* Our record has no entry: the source appeared while no reloadd watched. */
+        verdict(it, V_ROLL, it->desired, "created while no reloadd watched "
+                "(--sync-after-restart, --reload-on-create)", why);
     } else {
         verdict(it, V_ADOPT, it->desired,
                 "changed before reloadd watched (no --sync-after-restart): adopted", why);
@@ -399,7 +408,8 @@ static void judge(struct rl_reconciler *r, const struct rl_workload *w, struct i
         strlcpy(it->recorded, recorded, sizeof(it->recorded));
     applied = rl_workload_applied(w, it->type, it->name);
     marker = rl_workload_marker(w, it->type, it->name, o->strategy, c, &mfrom);
-    judge_source(o, w, src, deleted_rv, applied, marker, it, d.reason);
+    judge_source(o, o->sync_after_restart || atomic_load(&r->missed_while_away), w, src,
+                 deleted_rv, applied, marker, it, d.reason);
 }
 
 /* The record to store: every judged source with a hash, sorted by marker.h. */
@@ -1114,6 +1124,14 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
     plan_release(p);
     free(p);
     return err;
+}
+
+void rl_reconciler_assume_missed(struct rl_reconciler *r)
+{
+    if (!atomic_exchange(&r->missed_while_away, true))
+        rl_log_kv(RL_LOG_INFO, "took over a Lease its holder did not release: changes made "
+                  "while this replica was not watching are rolled (as --sync-after-restart)",
+                  NULL);
 }
 
 /* --- explain ------------------------------------------------------------- */

@@ -442,14 +442,24 @@ static bool inputs_changed(const struct rl_store *s, const struct rl_workload *o
     }
 }
 
-static bool record_changed(const struct rl_store *s, const struct rl_workload *old,
-                           const struct rl_workload *nw)
+static bool same_or_null(const char *a, const char *b)
 {
-    const char *key = s->opts ? s->opts->applied_annotation : NULL;
-    const char *a = key ? rl_workload_meta(old, key) : NULL;
-    const char *b = key ? rl_workload_meta(nw, key) : NULL;
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
 
-    return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+/* Our applied record, as decoded (workload.h), differs between two versions of W. */
+static bool record_changed(const struct rl_workload *old, const struct rl_workload *nw)
+{
+    if (old->has_record != nw->has_record || old->applied_invalid != nw->applied_invalid ||
+        old->n_applied != nw->n_applied || !same_or_null(old->rollouts, nw->rollouts))
+        return true;
+    for (uint16_t i = 0; i < nw->n_applied; i++) {
+        const struct rl_applied *a = &old->applied[i], *b = &nw->applied[i];
+
+        if (a->type != b->type || strcmp(a->name, b->name) != 0 || strcmp(a->hash, b->hash) != 0)
+            return true;
+    }
+    return false;
 }
 
 void rl_store_put_workload(struct rl_store *s, struct rl_workload *w, uint64_t live_rv,
@@ -479,7 +489,7 @@ void rl_store_put_workload(struct rl_store *s, struct rl_workload *w, uint64_t l
         w->template_rv = old->template_digest != w->template_digest && live_rv
                              ? live_rv : old->template_rv;
         w->inputs_rv = live_rv && inputs_changed(s, old, w) ? live_rv : old->inputs_rv;
-        w->record_rv = live_rv && record_changed(s, old, w) ? live_rv : old->record_rv;
+        w->record_rv = live_rv && record_changed(old, w) ? live_rv : old->record_rv;
     }
     if (old) {
         index_workload(s, wkey, old, false);

@@ -45,7 +45,7 @@ struct builder {
     size_t n_init;
     size_t ns, name, uid, rv, lrf_name, lrf_hash, rollouts;
     const char *ns_interned;
-    bool lrf_valid, applied_invalid;
+    bool lrf_valid, applied_invalid, has_record;
     uint8_t lrf_type;
     int err;                            /* first error, sticky */
 };
@@ -240,6 +240,7 @@ static void decode_annotations(struct builder *b, const cJSON *ann,
             continue;
         }
         if (!pod && k->applied_key && strcmp(e->string, k->applied_key) == 0) {
+            b->has_record = true;
             parse_applied(b, e->valuestring);
             continue;
         }
@@ -466,6 +467,7 @@ static struct rl_workload *layout(const struct builder *b, enum rl_kind kind, in
     w->lrf_name = b->lrf_valid ? S(b->lrf_name) : NULL;
     w->lrf_hash = b->lrf_valid ? S(b->lrf_hash) : NULL;
     w->applied_invalid = b->applied_invalid;
+    w->has_record = b->has_record;
     w->rollouts = S(b->rollouts);
     w->mem_bytes = total;
 #undef S

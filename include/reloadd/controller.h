@@ -107,6 +107,9 @@ typedef void rl_controller_lease_fn(void *ctx, const cJSON *lease);
 void rl_controller_watch_lease(struct rl_controller *c, const char *ns, const char *name,
                                rl_controller_lease_fn *fn, void *ctx);
 
+/* A takeover from a holder that did not release: see rl_reconciler_assume_missed(). */
+void rl_controller_assume_missed(struct rl_controller *c);
+
 /* Leadership changed. Becoming leader reconciles every workload. */
 void rl_controller_set_leader(struct rl_controller *c, bool leader);
 /* Leader and not fenced: writes (and webhook posts) are ours to make now. */

@@ -199,6 +199,13 @@ int rl_elector_new(struct rl_elector **out, struct rl_kube *kube, const struct r
 /* Stops the thread if running (without releasing), then frees. NULL: no-op. */
 void rl_elector_free(struct rl_elector *el);
 
+/*
+ * In on_started_leading: whether this acquisition took the Lease from a
+ * holder that had not released it (crashed, or this replica's previous
+ * process, whose name it bears); false after a release or on a new Lease.
+ */
+bool rl_elector_took_over(const struct rl_elector *el);
+
 /* Starts the elector thread (once). */
 void rl_elector_start(struct rl_elector *el);
 /*

@@ -131,6 +131,15 @@ struct rl_reconciler *rl_reconciler_new(struct rl_store *store, struct rl_kube *
                                         const struct rl_reconcile_hooks *hooks);
 void rl_reconciler_free(struct rl_reconciler *r);
 
+/*
+ * From now on, a stale record of a workload listed at start is a change
+ * missed, rolled as with --sync-after-restart: this replica took over a
+ * Lease whose holder did not release it (a crash, or its own previous
+ * process), so reloadd was running while this process did not watch, and
+ * its peers saw changes it did not. Any thread.
+ */
+void rl_reconciler_assume_missed(struct rl_reconciler *r);
+
 /* Reconciles the workload "<kind>/<ns>/<name>". 0, or an error to retry. */
 int rl_reconcile(struct rl_reconciler *r, const char *wkey);
 

@@ -167,6 +167,7 @@ struct rl_workload {
     const char *lrf_name;
     const char *lrf_hash;
 
+    bool has_record;                /* "<prefix>/applied" present (even "{}") */
     bool applied_invalid;           /* "<prefix>/applied" present but bad */
     /* The record's rollout history (RL_APPLIED_ROLLOUTS_KEY), or NULL. */
     const char *rollouts;

@@ -791,3 +791,66 @@ Test(reconcile, annotating_again_rolls_nothing_for_changes_made_meanwhile)
 {
     each(annotated_again_after_changes);
 }
+
+/*
+ * The chaos case (e2e 64): a leader killed and restarted under its name
+ * took its own, unreleased Lease at once and adopted (recorded, without a
+ * rollout) the changes made while it was down, which its peers had seen.
+ * After rl_reconciler_assume_missed() (a takeover from a holder that did not
+ * release) a stale record of a listed workload rolls, as with
+ * --sync-after-restart.
+ */
+static void takeover_rolls_what_was_missed(struct world *w, const char *strategy,
+                                           enum rl_kind kind)
+{
+    for (int takeover = 0; takeover < 2; takeover++) {
+        world_init(w, kind, strategy, NULL);
+        source(w, "cfg", V2, false);            /* listed: changed while this process was away */
+        marked_workload(w, strategy, V1);
+        set_meta_annotation(w->obj, w->o.applied_annotation, "{\"configmap/cfg\":\"" V1 "\"}");
+        user_writes_workload(w, false);
+        if (takeover)
+            rl_reconciler_assume_missed(w->r);
+        expect(w, takeover ? ROLL : RECORD, takeover ? "stale record after a takeover: rolled"
+                                                     : "stale record after a restart: adopted");
+        world_release(w);
+    }
+}
+Test(reconcile, a_takeover_rolls_the_changes_its_process_missed)
+{
+    each(takeover_rolls_what_was_missed);
+}
+
+/*
+ * Found by the soak (seed 976558): W, baselined by us while cfg did not
+ * exist, carries a copied marker of cfg; cfg is created while reloadd is
+ * down; with --sync-after-restart (and no --reload-on-create) that is a
+ * creation, not a change: nothing rolls. reloadd rolled on the marker.
+ * Our record without an entry for cfg shows it appeared later.
+ */
+static void created_while_down_with_a_marker(struct world *w, const char *strategy,
+                                             enum rl_kind kind)
+{
+    static const char *const sync_only[] = { "--sync-after-restart=true", NULL };
+    static const char *const sync_create[] = { "--sync-after-restart=true",
+                                               "--reload-on-create=true", NULL };
+
+    for (int create = 0; create < 2; create++) {
+        world_init(w, kind, strategy, create ? sync_create : sync_only);
+        source(w, "cfg", V2, false);            /* listed: created while reloadd was down */
+        marked_workload(w, strategy, V1);
+        set_meta_annotation(w->obj, w->o.applied_annotation, "{}");
+        user_writes_workload(w, false);
+        enum act got = reconcile(w);
+
+        cr_assert(eq(int, (int)got, create ? (int)ROLL : (int)RECORD),
+                  "%s (%s): created while down, %s (got %d)", rl_kind_name(kind), strategy,
+                  create ? "--reload-on-create: rolls" : "no --reload-on-create: recorded only",
+                  (int)got);
+        world_release(w);
+    }
+}
+Test(reconcile, a_source_created_while_down_is_a_creation_whatever_the_markers)
+{
+    each(created_while_down_with_a_marker);
+}
