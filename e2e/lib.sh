@@ -296,17 +296,22 @@ e2e_lease_holder() {
 
 # Checks, from the API server's audit log, that every write reloadd's
 # replicas made to a workload was made by the Lease holder of that moment.
-e2e_audit_single_writer() { # since (RFC3339)
-    jq -s --arg since "$1" '
+# With NS, only writes to workloads in NS count; the Lease is LEASE
+# (default stakater-reloader-lock): other tests' replicas elsewhere in the
+# cluster, with Leases of their own, are not this test's business.
+e2e_audit_single_writer() { # since (RFC3339) [ns [lease]]
+    jq -s --arg since "$1" --arg ns "${2:-}" --arg lease "${3:-stakater-reloader-lock}" '
         [ .[] | select(.stageTimestamp >= $since) ] as $ev
-        | ($ev | map(select(.objectRef.resource == "leases" and (.verb == "update" or .verb == "create")
+        | ($ev | map(select(.objectRef.resource == "leases" and .objectRef.name == $lease
+                       and (.verb == "update" or .verb == "create")
                        and .responseStatus.code < 300 and .stage == "ResponseComplete"))
                | map({t: .stageTimestamp, holder: (.requestObject.spec.holderIdentity // "")})
                | sort_by(.t)) as $lease
         | ($ev | map(select(.objectRef.resource != "leases" and .objectRef.resource != "events"
                        and .objectRef.resource != "configmaps"
                        and (.verb == "patch" or .verb == "update" or .verb == "create" or .verb == "delete")
-                       and .stage == "ResponseComplete" and .responseStatus.code < 300))
+                       and .stage == "ResponseComplete" and .responseStatus.code < 300
+                       and ($ns == "" or .objectRef.namespace == $ns)))
                | map({t: .requestReceivedTimestamp, who: .user.username,
                       what: "\(.verb) \(.objectRef.resource)/\(.objectRef.namespace)/\(.objectRef.name)"})) as $writes
         | [ $writes[] as $w

@@ -48,7 +48,7 @@ final=$(e2e_generation "$ns" Deployment/app)
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 e2e_log "graceful handover (SIGTERM -> new leader): median $(median "${graceful[@]}") ms of ${graceful[*]}"
 e2e_log "crash failover (SIGKILL -> new leader): median $(median "${crash[@]}") ms of ${crash[*]}"
-audit=$(e2e_audit_single_writer "$since")
+audit=$(e2e_audit_single_writer "$since" "$ns")
 e2e_log "audit: $(jq -c '{writes, leaseWrites, violations: (.violations | length)}' <<<"$audit")"
 [ "$(jq '.violations | length' <<<"$audit")" -eq 0 ] || e2e_fail "writes by a non-holder: $(jq -r '.violations[]' <<<"$audit")"
 [ "$(jq '.writes' <<<"$audit")" -gt 0 ] || e2e_fail "the audit log shows no workload write at all"

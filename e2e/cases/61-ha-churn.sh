@@ -94,7 +94,7 @@ done <"$E2E_DIR/gen0"
 e2e_log "200 Deployments: $missed with a missed reload, $dup with a duplicate rollout"
 [ $missed -eq 0 ] && [ $dup -eq 0 ] || e2e_fail "rollouts do not match the versions followed"
 
-audit=$(e2e_audit_single_writer "$since")
+audit=$(e2e_audit_single_writer "$since" "$ns")
 e2e_log "audit: $(jq -c '{writes, leaseWrites, violations: (.violations | length)}' <<<"$audit")"
 [ "$(jq '.violations | length' <<<"$audit")" -eq 0 ] || e2e_fail "writes by a non-holder: $(jq -r '.violations[]' <<<"$audit" | head -5)"
 first=$(grep -ho 'seconds_after_acquire[=":]*[0-9.]*' "$E2E_DIR"/reloadd-r*.log | grep -o '[0-9.]*$' | sort -n)
