@@ -449,7 +449,7 @@ static int make_plan(struct rl_reconciler *r, const char *wkey, struct plan *p)
     const struct rl_options *o = r->opts;
     const struct rl_workload *w;
     struct rl_applied_entry rec[MAX_CANDIDATES];
-    bool roll = false, record = false;
+    bool roll = false, record = false, w_had_entries;
     size_t nrec;
 
     memset(p, 0, sizeof(*p));
@@ -505,6 +505,7 @@ static int make_plan(struct rl_reconciler *r, const char *wkey, struct plan *p)
     nrec = plan_record(p, rec);
     p->record_differs = record_differs(w, rec, nrec);
     p->history = w->rollouts ? rl_xstrdup(w->rollouts) : NULL;
+    w_had_entries = w->n_applied > 0;
     if (rl_budget_parse(rl_workload_meta(w, r->budget_key), &r->budget, &p->budget,
                         p->budget_problem, sizeof(p->budget_problem)) != 0)
         p->budget = r->budget;
@@ -519,8 +520,8 @@ static int make_plan(struct rl_reconciler *r, const char *wkey, struct plan *p)
                                                rl_clock_wall_us(r->clock) / 1000000);
     } else if (record && p->record_differs)
         p->action = RL_ACTION_RECORD;
-    else if (p->record_differs && nrec > 0)
-        p->action = RL_ACTION_RECORD;   /* e.g. a source dropped out of the record */
+    else if (p->record_differs && (nrec > 0 || w_had_entries))
+        p->action = RL_ACTION_RECORD;   /* a source dropped out of the record, even the last */
     return 0;
 }
 

@@ -854,3 +854,32 @@ Test(reconcile, a_source_created_while_down_is_a_creation_whatever_the_markers)
 {
     each(created_while_down_with_a_marker);
 }
+
+/*
+ * Found by the soak (seed 646365): W stopped reacting to its sources (auto
+ * removed) while our record still held them: with nothing left to record,
+ * the stale entries stayed, and after a restart with --sync-after-restart a
+ * source deleted meanwhile (while W ignored it) rolled W "for a delete
+ * while no reloadd ran". The record now drops its last entries too (one
+ * metadata write, when the user's edit made them stale).
+ */
+static void stops_reacting_then_restart(struct world *w, const char *strategy, enum rl_kind kind)
+{
+    static const char *const flags[] = { "--reload-on-delete=true", "--sync-after-restart=true",
+                                         NULL };
+
+    world_init(w, kind, strategy, flags);
+    source(w, "cfg", V1, false);
+    make_workload(w, NULL, NULL);
+    user_writes_workload(w, true);
+    expect(w, RECORD, "baseline");
+    del_meta_annotation(w->obj, "reloader.stakater.com/auto");
+    user_writes_workload(w, true);
+    expect(w, RECORD, "no longer reacting: the record drops cfg");
+    cr_assert(eq(u16, rl_store_workload(w->store, w->wkey)->n_applied, 0));
+    world_release(w);
+}
+Test(reconcile, a_record_drops_sources_the_workload_stopped_reacting_to)
+{
+    each(stops_reacting_then_restart);
+}
