@@ -638,7 +638,9 @@ static bool valid_path(const char *path)
 /* Sleeps ms, or less if rl_kube_shutdown() comes: then RL_ESHUTDOWN. */
 static int nap(struct rl_kube *k, uint64_t ms)
 {
-    uint64_t until = rl_mono_ms() + ms;
+    /* +1: the clock reads whole milliseconds rounded down, and a wait such as a
+     * server's Retry-After is a floor, never to be undercut by a fraction. */
+    uint64_t until = rl_mono_ms() + ms + 1;
 
     rl_mutex_lock(&k->mu);
     while (!atomic_load(&k->stopping) && rl_mono_ms() < until)
