@@ -897,6 +897,13 @@ int rl_controller_start(struct rl_controller *c)
     return 0;
 }
 
+int rl_controller_flush(struct rl_controller *c, uint64_t within_ms)
+{
+    if (!atomic_load(&c->started))
+        return 0;
+    return rl_workqueue_flush(c->wq, within_ms);
+}
+
 void rl_controller_stop(struct rl_controller *c, uint64_t drain_ms)
 {
     if (!atomic_exchange(&c->started, false))

@@ -31,6 +31,7 @@
 #include "reloadd/workload.h"
 #include "reloadd/workqueue.h"
 
+#define FLUSH_MS 5000                   /* changes in their window, served before the Lease goes */
 #define DRAIN_MS 5000
 #define NOTIFY_DRAIN_MS 2000
 #define STOP_REQUESTS_MS 10000          /* the Lease's release and last Events, at most */
@@ -635,6 +636,12 @@ static int run(struct app *a)
             break;
     }
     rl_log_kv(RL_LOG_INFO, "shutting down", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+    /* Still leading, with the API budget and backoffs of normal work. */
+    if (rl_controller_flush(a->ctl, FLUSH_MS) != 0)
+        rl_log_kv(RL_LOG_WARN, "stopping with changes not yet served; the next leader's pass "
+                  "will find them", NULL);
+    /* The Events of what the flush rolled, while requests still go out. */
+    rl_events_stop(a->events, NOTIFY_DRAIN_MS);
     /* No thread waits out a backoff or a Retry-After now: the stop fits a 30 s grace period. */
     rl_kube_shutdown(a->kube, STOP_REQUESTS_MS);
     if (a->elector) {
@@ -647,7 +654,6 @@ static int run(struct app *a)
         rl_elector_stop(a->elector);
     }
     rl_controller_stop(a->ctl, DRAIN_MS);
-    rl_events_stop(a->events, NOTIFY_DRAIN_MS);
     rl_alerts_stop(a->alerts, NOTIFY_DRAIN_MS);
     rl_alerts_stop(a->webhook, NOTIFY_DRAIN_MS);
     rl_httpd_stop(a->explain_httpd);

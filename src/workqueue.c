@@ -89,6 +89,7 @@ struct rl_workqueue {
     struct rl_bucket bucket;    /* protected by bucket_mu */
 
     atomic_bool shutting_down;  /* a hint for lock-free early returns */
+    atomic_bool flushing;       /* rl_workqueue_flush() runs: windows are closed */
 
     /* Immutable after rl_workqueue_new(). */
     struct rl_workqueue_opts opts;
@@ -316,6 +317,7 @@ int rl_workqueue_new(struct rl_workqueue **out, const struct rl_workqueue_opts *
     rl_mutex_init(&wq->bucket_mu);
     rl_bucket_init(&wq->bucket, opts->qps, opts->burst, now_ms(wq));
     atomic_init(&wq->shutting_down, false);
+    atomic_init(&wq->flushing, false);
     *out = wq;
     return 0;
 }
@@ -400,7 +402,8 @@ out:
 
 int rl_workqueue_add(struct rl_workqueue *wq, const char *key)
 {
-    return add_delayed(wq, key, wq->opts.coalesce_ms, false, false);
+    return add_delayed(wq, key, atomic_load(&wq->flushing) ? 0 : wq->opts.coalesce_ms,
+                       false, false);
 }
 
 int rl_workqueue_add_bulk(struct rl_workqueue *wq, const char *key)
@@ -471,7 +474,7 @@ static int get(struct rl_workqueue *wq, unsigned shard, const char **key, bool b
         }
         now = now_ms(wq);
         promote(sh, now);
-        if (sh->ready.head || sh->ready_bulk.head) {
+        if (sh->ready.head || (sh->ready_bulk.head && !atomic_load(&wq->flushing))) {
             *key = take(sh, now);
             err = 0;
             break;
@@ -608,6 +611,77 @@ int rl_workqueue_shut_down_with_drain(struct rl_workqueue *wq, uint64_t timeout_
         rl_mutex_unlock(&sh->mu);
     }
     return err;
+}
+
+/*
+ * Makes ready now the shard's delayed keys that are not bulk and fall due
+ * within `horizon_ms`: changes in their coalescing window, not holds or
+ * long backoffs. The heap has no iteration: pop all, push back the rest.
+ */
+static void close_windows(struct shard *sh, uint64_t now, uint64_t horizon_ms)
+{
+    struct rl_heap keep;
+    struct item *it;
+
+    rl_heap_init(&keep, item_less, item_moved);
+    while ((it = rl_heap_pop(&sh->delayed))) {
+        if (!it->bulk && it->due_ms <= add_sat(now, horizon_ms))
+            make_ready(sh, it, now);
+        else
+            rl_heap_push(&keep, it);
+    }
+    rl_heap_release(&sh->delayed);
+    sh->delayed = keep;
+    rl_cond_broadcast(&sh->more);
+}
+
+/* True if no key of the shard is ready (bulk ones aside) or lent. */
+static bool shard_quiet(struct shard *sh)
+{
+    bool quiet;
+
+    rl_mutex_lock(&sh->mu);
+    quiet = !sh->ready.len && !sh->lent.len;
+    rl_mutex_unlock(&sh->mu);
+    return quiet;
+}
+
+int rl_workqueue_flush(struct rl_workqueue *wq, uint64_t timeout_ms)
+{
+    uint64_t deadline = add_sat(now_ms(wq), timeout_ms);
+    unsigned quiet = 0;
+
+    if (atomic_load(&wq->shutting_down))
+        return RL_ESHUTDOWN;
+    atomic_store(&wq->flushing, true);
+    for (unsigned i = 0; i < wq->nshards; i++) {
+        struct shard *sh = &wq->shards[i];
+
+        rl_mutex_lock(&sh->mu);
+        close_windows(sh, now_ms(wq), wq->opts.coalesce_ms);
+        rl_mutex_unlock(&sh->mu);
+    }
+    /*
+     * Done when every shard is quiet in one round: a key served in one shard
+     * may add a key to another that was quiet before.
+     */
+    for (unsigned i = 0; quiet < wq->nshards; i = (i + 1) % wq->nshards) {
+        uint64_t now = now_ms(wq);
+
+        if (shard_quiet(&wq->shards[i])) {
+            quiet++;
+            continue;
+        }
+        quiet = 0;
+        if (now >= deadline)
+            return RL_ETIMEOUT;
+        rl_mutex_lock(&wq->shards[i].mu);
+        rl_cond_wait_until_ms(&wq->shards[i].idle, &wq->shards[i].mu,
+                              rl_mono_ms() + (deadline - now < RL_WORKQUEUE_POLL_MS
+                                              ? deadline - now : RL_WORKQUEUE_POLL_MS));
+        rl_mutex_unlock(&wq->shards[i].mu);
+    }
+    return 0;
 }
 
 bool rl_workqueue_shutting_down(struct rl_workqueue *wq)

@@ -94,6 +94,13 @@ struct rl_controller *rl_controller_new(const struct rl_options *o, struct rl_ku
                                         const struct rl_clock *clock,
                                         const struct rl_controller_hooks *hooks);
 int rl_controller_start(struct rl_controller *c);
+/*
+ * Before a stop: serves the changes still in their coalescing window (and
+ * any seen meanwhile) while this replica still holds the Lease, waiting up
+ * to within_ms: a SIGTERM neither drops a reload nor a workload's first
+ * record (see rl_workqueue_flush()). 0 or RL_ETIMEOUT.
+ */
+int rl_controller_flush(struct rl_controller *c, uint64_t within_ms);
 /* Stops the informers, then the workers (waiting up to drain_ms). */
 void rl_controller_stop(struct rl_controller *c, uint64_t drain_ms);
 void rl_controller_free(struct rl_controller *c);

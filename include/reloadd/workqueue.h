@@ -148,6 +148,16 @@ void rl_workqueue_done(struct rl_workqueue *wq, const char *key);
 /* When the shard's next delayed key falls due (clock ms); UINT64_MAX: none. */
 uint64_t rl_workqueue_next_due_ms(struct rl_workqueue *wq, unsigned shard);
 
+/*
+ * Serves what is pending before a stop: every key in its coalescing window
+ * (or due within one window) becomes ready now, later rl_workqueue_add()s
+ * are ready at once, and get() serves no bulk key any more. Waits until no
+ * key is ready or lent, or timeout_ms has passed: 0, RL_ETIMEOUT, or
+ * RL_ESHUTDOWN. Holds, long backoffs and the bulk pass stay where they are
+ * (the next leader's pass covers them). One-way: the queue stays flushing.
+ */
+int rl_workqueue_flush(struct rl_workqueue *wq, uint64_t timeout_ms);
+
 /* Wakes every get() with RL_ESHUTDOWN and drops waiting keys. Idempotent. */
 void rl_workqueue_shut_down(struct rl_workqueue *wq);
 /*

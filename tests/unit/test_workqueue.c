@@ -506,9 +506,11 @@ Test(workqueue, blocking_get_takes_a_key_added_later)
     rl_workqueue_free(wq);
 }
 
+/* A thread that waits in rl_workqueue_shut_down_with_drain() or _flush(). */
 struct drainer {
     struct rl_workqueue *wq;
     uint64_t timeout_ms;
+    int (*wait)(struct rl_workqueue *wq, uint64_t timeout_ms);
     int err;
     atomic_bool finished;
 };
@@ -517,7 +519,7 @@ static void *drainer_main(void *arg)
 {
     struct drainer *d = arg;
 
-    d->err = rl_workqueue_shut_down_with_drain(d->wq, d->timeout_ms);
+    d->err = (d->wait ? d->wait : rl_workqueue_shut_down_with_drain)(d->wq, d->timeout_ms);
     atomic_store(&d->finished, true);
     return NULL;
 }
@@ -864,5 +866,68 @@ Test(workqueue, bulk_class_follows_the_key_through_window_and_requeue)
     assert_runs(wq, "b");
     assert_runs(wq, "y");
     assert_empty(wq);
+    rl_workqueue_free(wq);
+}
+
+/* Spins until the key is ready without moving the clock, then takes it. */
+static const char *await_key(struct rl_workqueue *wq, const char *want)
+{
+    const char *key = NULL;
+
+    while (rl_workqueue_try_get(wq, 0, &key) == RL_WORKQUEUE_EMPTY)
+        sched_yield();
+    cr_assert(eq(str, (char *)key, (char *)want));
+    return key;
+}
+
+Test(workqueue, flush_closes_windows_and_waits_for_live_keys_only)
+{
+    struct rl_workqueue *wq = new_wq(1000, 5, 1000, 0, 1);
+    struct drainer f = { .wq = wq, .timeout_ms = 60000, .wait = rl_workqueue_flush };
+    struct rl_workqueue_stats st;
+    const char *live, *later, *key;
+    pthread_t t;
+
+    rl_workqueue_add(wq, "live");                   /* in its window */
+    rl_workqueue_add_after(wq, "hold", 600000);     /* a budget hold: stays */
+    rl_workqueue_add_bulk(wq, "bulk");              /* the startup pass: stays */
+    assert_empty(wq);
+    pthread_create(&t, NULL, drainer_main, &f);
+    live = await_key(wq, "live");                   /* the clock never moved */
+    rl_workqueue_add(wq, "later");                  /* no window while flushing */
+    later = await_key(wq, "later");
+    fake_clock_advance(&fc, 1000);                  /* the bulk key is due ... */
+    assert_empty(wq);                               /* ... but not served */
+    cr_assert(not(atomic_load(&f.finished)));
+    rl_workqueue_done(wq, live);
+    cr_assert(not(atomic_load(&f.finished)));
+    rl_workqueue_done(wq, later);
+    pthread_join(t, NULL);
+    cr_assert(eq(int, f.err, 0));
+    rl_workqueue_stats(wq, -1, &st);
+    cr_assert(eq(sz, st.delayed, 1), "the hold is kept");
+    cr_assert(eq(sz, st.depth, 1), "the bulk key is kept");
+    rl_workqueue_shut_down(wq);
+    cr_assert(eq(int, rl_workqueue_try_get(wq, 0, &key), RL_ESHUTDOWN));
+    cr_assert(eq(int, rl_workqueue_flush(wq, 0), RL_ESHUTDOWN));
+    rl_workqueue_free(wq);
+}
+
+Test(workqueue, flush_gives_up_after_its_timeout)
+{
+    struct rl_workqueue *wq = new_wq(1000, 5, 1000, 0, 1);
+    struct drainer f = { .wq = wq, .timeout_ms = 3000, .wait = rl_workqueue_flush };
+    const char *key;
+    pthread_t t;
+
+    rl_workqueue_add(wq, "stuck");
+    pthread_create(&t, NULL, drainer_main, &f);
+    key = await_key(wq, "stuck");
+    fake_clock_advance(&fc, 2999);
+    cr_assert(not(atomic_load(&f.finished)));
+    fake_clock_advance(&fc, 1);
+    pthread_join(t, NULL);
+    cr_assert(eq(int, f.err, RL_ETIMEOUT));
+    rl_workqueue_done(wq, key);
     rl_workqueue_free(wq);
 }
