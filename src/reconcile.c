@@ -503,7 +503,15 @@ static int make_plan(struct rl_reconciler *r, const char *wkey, struct plan *p)
                   p->items[i].verdict == V_GONE;
     }
     nrec = plan_record(p, rec);
-    p->record_differs = record_differs(w, rec, nrec);
+    /*
+     * A workload that appeared while we watched, with nothing to record yet,
+     * still gets a record, even "{}": reloadd saw W while its sources did not
+     * exist, so one created while no reloadd ran is a creation, not a change
+     * for W's copied markers. (Listed at start-up without a record, W may be
+     * Reloader's: its markers are all there is to go by, as for Reloader.)
+     */
+    p->record_differs = record_differs(w, rec, nrec) ||
+                        (record && !w->has_record && (w->template_rv || w->inputs_rv));
     p->history = w->rollouts ? rl_xstrdup(w->rollouts) : NULL;
     w_had_entries = w->n_applied > 0;
     if (rl_budget_parse(rl_workload_meta(w, r->budget_key), &r->budget, &p->budget,

@@ -883,3 +883,45 @@ Test(reconcile, a_record_drops_sources_the_workload_stopped_reacting_to)
 {
     each(stops_reacting_then_restart);
 }
+
+/* reloadd stops and starts again: a fresh store and reconciler, the same API objects. */
+static void restart(struct world *w)
+{
+    rl_reconciler_free(w->r);
+    rl_store_free(w->store);
+    w->store = rl_store_new(&w->o, w->rc);
+    w->r = rl_reconciler_new(w->store, NULL, &w->o, w->rc, rl_clock_system(), NULL);
+}
+
+/*
+ * Found by the soak (seed 976558): W appeared while reloadd watched, with a
+ * copied marker of cfg, which did not exist: nothing to record, so W had no
+ * record at all. cfg was created while reloadd was down, and after a restart
+ * with --sync-after-restart the marker alone (a Reloader migration, as far
+ * as reloadd could tell) rolled W for a change nobody made. W now gets an
+ * empty record, "seen, nothing yet": cfg is then a creation while down.
+ */
+static void marker_of_a_missing_source(struct world *w, const char *strategy, enum rl_kind kind)
+{
+    static const char *const sync[] = { "--sync-after-restart=true", NULL };
+    static const char *const sync_create[] = { "--sync-after-restart=true",
+                                               "--reload-on-create=true", NULL };
+
+    for (int create = 0; create < 2; create++) {
+        world_init(w, kind, strategy, create ? sync_create : sync);
+        marked_workload(w, strategy, V1);
+        user_writes_workload(w, true);
+        expect(w, RECORD, "first seen, its source missing: an empty record");
+        cr_assert(rl_store_workload(w->store, w->wkey)->has_record);
+        restart(w);
+        source(w, "cfg", V2, false);            /* listed: created while reloadd was down */
+        user_writes_workload(w, false);
+        expect(w, create ? ROLL : RECORD, create ? "created while down, --reload-on-create"
+                                                 : "created while down: recorded only");
+        world_release(w);
+    }
+}
+Test(reconcile, a_workload_seen_before_its_source_gets_a_record)
+{
+    each(marker_of_a_missing_source);
+}
