@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -653,8 +654,13 @@ static void report(struct rl_elector *el, int err, bool was_leader)
         if (el->last_err && el->last_err != RL_ECONFLICT)
             rl_log_kv(RL_LOG_INFO, "lease reachable again", "lease", el->path, NULL);
     } else if (err != el->last_err) {
-        rl_warn("cannot %s lease '%s/%s': %s", was_leader ? "renew" : "acquire", el->ns,
-                el->name, rl_strerror(err));
+        /* The API server's own words (RBAC, admission) say what to fix. */
+        const char *why = err == RL_EPARSE ? "" : rl_kube_last_error();
+        char what[96];
+
+        snprintf(what, sizeof(what), "cannot %s lease", was_leader ? "renew" : "acquire");
+        rl_log_kv(RL_LOG_WARN, what, "lease", el->path, "error", rl_strerror(err),
+                  "message", why && *why ? why : NULL, NULL);
     }
     el->last_err = err;
 }

@@ -26,3 +26,17 @@ g_bool=$(grep '^Deployment/bad-bool=' "$E2E_DIR/gen0" | cut -d= -f2)
 [ "$(e2e_generation "$ns" Deployment/good)" -eq $((g_good + 2)) ] || e2e_fail "good did not roll twice"
 [ "$(e2e_generation "$ns" Deployment/bad-regex)" -eq $((g_regex + 2)) ] || e2e_fail "bad-regex's valid item did not apply"
 [ "$(e2e_generation "$ns" Deployment/bad-bool)" -eq "$g_bool" ] || e2e_fail "auto: yes rolled (Go's ParseBool says false)"
+
+# A Lease reloadd may not touch: the warning carries the API server's own
+# words (which verb, which resource, which namespace), not just "forbidden".
+e2e_log "a Lease in a namespace without RBAC: the API server's reason is logged"
+port=$(e2e_free_port)
+POD_NAME=no-lease POD_NAMESPACE="$ns" "$RELOADD_BIN" --kubeconfig="$RELOADD_CONTROLLER_KUBECONFIG" \
+    --enable-ha --metrics-addr="127.0.0.1:$port" --explain-addr=off --namespaces="$ns" \
+    >"$E2E_DIR/no-lease.log" 2>&1 &
+pid=$!
+E2E_PIDS+=("$pid")
+e2e_wait 20 "the lease warning" grep -q "cannot acquire lease" "$E2E_DIR/no-lease.log"
+e2e_stop_reloadd "$pid"
+grep "cannot acquire lease" "$E2E_DIR/no-lease.log" | grep -q 'cannot get resource \\"leases\\"' ||
+    e2e_fail "the lease warning lacks the API server's message: $(grep 'cannot acquire lease' "$E2E_DIR/no-lease.log")"
