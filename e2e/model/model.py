@@ -154,8 +154,9 @@ class Model:
         if h == DELETED and self.env_delete_reloader and self.flags["strategy"] == "env-vars" \
                 and not self.env_var.get((wname, skey)):
             return     # Reloader: no STAKATER_ variable to remove, nothing to roll
-        if h == DELETED or self.workloads[wname]["kind"] != "CronJob":
-            # A CronJob's rollout is a Job: its own template never gets the variable.
+        if self.workloads[wname]["kind"] != "CronJob":
+            # A CronJob's rollout is a Job: its own template never gets the variable,
+            # nor loses the one it has (a copied marker rolls each delete, as Reloader).
             self.env_var[(wname, skey)] = h != DELETED
         if m and m[0] == h:
             self.amb.setdefault(wname, f"{why}: hash of a marker a rollout may have overwritten")
