@@ -260,18 +260,21 @@ static void verdict(struct item *it, enum verdict v, const char *record, const c
  */
 static void judge_source(const struct rl_options *o, bool sync, const struct rl_workload *w,
                          const struct rl_source *src, uint64_t deleted_rv, const char *applied,
-                         const char *marker, struct item *it, const char *why)
+                         const char *marker, bool reacted_all_along, struct item *it,
+                         const char *why)
 {
     uint64_t since = w->template_rv > w->inputs_rv ? w->template_rv : w->inputs_rv;
     bool has_version = is_version(applied) || is_version(marker);
     /*
-     * With our record, made under W's present annotations: after the
-     * template. Otherwise (a marker alone, or a record from before W's
-     * reload annotations changed): after W took its present annotations too,
-     * as Reloader judges each event with the annotations of its time.
+     * With our record, made under W's present annotations or under ones
+     * that reacted to the source too: after the template. Otherwise (a
+     * marker alone, or a record from before W stopped and started again
+     * reacting): after W took its present annotations too, as Reloader
+     * judges each event with the annotations of its time.
      */
-    uint64_t counts_after = is_version(applied) && w->record_rv >= w->inputs_rv ? w->template_rv
-                                                                                : since;
+    uint64_t counts_after = is_version(applied) &&
+                                    (w->record_rv >= w->inputs_rv || reacted_all_along)
+                                ? w->template_rv : since;
     /* Under env-vars a delete removes the env var: none there, nothing rolls (§3.3). */
     bool delete_rolls = o->reload_on_delete_enabled &&
                         (o->strategy != RL_STRATEGY_ENV_VARS || marker);
@@ -339,6 +342,26 @@ static void judge_source(const struct rl_options *o, bool sync, const struct rl_
         verdict(it, V_ADOPT, it->desired,
                 "changed before reloadd watched (no --sync-after-restart): adopted", why);
     }
+}
+
+/*
+ * W's annotations changed once since our record was made (the store keeps
+ * the version before that edit): did W react to the source under the
+ * annotations it had until then, as it does now? Then the record spans the
+ * edit (an edit that kept the source, such as adding auto to secret auto).
+ * Two edits or more since the record: unknown, so no.
+ */
+static bool reacted_since_record(struct rl_reconciler *r, const struct rl_workload *w,
+                                 const struct rl_source_desc *desc, const struct item *it)
+{
+    const struct rl_workload *b = w->before_edit;
+    struct rl_decision d;
+
+    if (!b || w->record_rv >= w->inputs_rv || b->inputs_rv > w->record_rv)
+        return false;
+    rl_decide(b, desc, r->opts, r->rc, &d);
+    return d.reload && !d.regex_error &&
+           (!d.auto_reload || rl_workload_references(b, it->type, it->name));
 }
 
 static void judge(struct rl_reconciler *r, const struct rl_workload *w, struct item *it)
@@ -409,7 +432,8 @@ static void judge(struct rl_reconciler *r, const struct rl_workload *w, struct i
     applied = rl_workload_applied(w, it->type, it->name);
     marker = rl_workload_marker(w, it->type, it->name, o->strategy, c, &mfrom);
     judge_source(o, o->sync_after_restart || atomic_load(&r->missed_while_away), w, src,
-                 deleted_rv, applied, marker, it, d.reason);
+                 deleted_rv, applied, marker, reacted_since_record(r, w, &desc, it), it,
+                 d.reason);
 }
 
 /* The record to store: every judged source with a hash, sorted by marker.h. */

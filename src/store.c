@@ -447,6 +447,12 @@ static bool same_or_null(const char *a, const char *b)
     return a == b || (a && b && strcmp(a, b) == 0);
 }
 
+/* What W holds in memory, its version before an edit included. */
+static size_t workload_bytes(const struct rl_workload *w)
+{
+    return w->mem_bytes + (w->before_edit ? w->before_edit->mem_bytes : 0);
+}
+
 /* Our applied record, as decoded (workload.h), differs between two versions of W. */
 static bool record_changed(const struct rl_workload *old, const struct rl_workload *nw)
 {
@@ -469,7 +475,7 @@ void rl_store_put_workload(struct rl_store *s, struct rl_workload *w, uint64_t l
     struct wentry *e;
     const char *wkey;
     struct rl_workload *old = NULL;
-    bool relevant;
+    bool relevant, keep_old = false;
 
     rl_store_workload_key(key, sizeof(key), w->kind, w->ns, w->name);
     rl_rwlock_wrlock(&s->lock);
@@ -488,22 +494,35 @@ void rl_store_put_workload(struct rl_store *s, struct rl_workload *w, uint64_t l
     } else {
         w->template_rv = old->template_digest != w->template_digest && live_rv
                              ? live_rv : old->template_rv;
-        w->inputs_rv = live_rv && inputs_changed(s, old, w) ? live_rv : old->inputs_rv;
         w->record_rv = live_rv && record_changed(old, w) ? live_rv : old->record_rv;
+        if (live_rv && inputs_changed(s, old, w)) {
+            w->inputs_rv = live_rv;
+            keep_old = true;            /* becomes w->before_edit below */
+        } else {
+            w->inputs_rv = old->inputs_rv;
+            w->before_edit = old->before_edit;
+            old->before_edit = NULL;
+        }
     }
     if (old) {
         index_workload(s, wkey, old, false);
-        s->workload_bytes -= old->mem_bytes;
+        s->workload_bytes -= workload_bytes(old);
+    }
+    if (keep_old) {
+        rl_workload_free(old->before_edit);
+        old->before_edit = NULL;
+        w->before_edit = old;
     }
     e->w = w;
     e->epoch = epoch;
-    s->workload_bytes += w->mem_bytes;
+    s->workload_bytes += workload_bytes(w);
     index_workload(s, wkey, w, true);
     relevant = relevant_change(old, w);
     if (relevant && enqueue)
         enqueue(ctx, wkey);
     rl_rwlock_unlock(&s->lock);
-    rl_workload_free(old);
+    if (!keep_old)
+        rl_workload_free(old);
 }
 
 static void del_workload_locked(struct rl_store *s, const char *key)
@@ -515,7 +534,7 @@ static void del_workload_locked(struct rl_store *s, const char *key)
         return;
     e = rl_map_get(&s->workloads, key);
     index_workload(s, wkey, e->w, false);
-    s->workload_bytes -= e->w->mem_bytes;
+    s->workload_bytes -= workload_bytes(e->w);
     wentry_free(rl_map_del(&s->workloads, key));
 }
 

@@ -537,6 +537,8 @@ out:
 
 void rl_workload_free(struct rl_workload *w)
 {
+    if (w)
+        free(w->before_edit);
     free(w);
 }
 

@@ -186,6 +186,13 @@ struct rl_workload {
     uint64_t inputs_rv;
     /* ... and since which our applied record is as it is (same rules). */
     uint64_t record_rv;
+    /*
+     * Set by the store: the version of W before its annotations last
+     * changed while we watched (owned, freed with W; its own before_edit is
+     * NULL), so a record made before that edit can be judged with the
+     * annotations it was made under. NULL if none.
+     */
+    struct rl_workload *before_edit;
 };
 
 /*

@@ -925,3 +925,30 @@ Test(reconcile, a_workload_seen_before_its_source_gets_a_record)
 {
     each(marker_of_a_missing_source);
 }
+
+/*
+ * Found by the soak (seed 9248, HA): W reacted to cfg, cfg changed, and
+ * within the same window the user added another annotation that keeps cfg
+ * (configmap auto beside auto). The record, made before the edit, stopped
+ * counting, and the change was missed; Reloader judged it with the
+ * annotations of its time, which reacted. One edit since the record is
+ * judged with the annotations before it: they reacted, so the record spans.
+ */
+static void edit_keeping_the_source(struct world *w, const char *strategy, enum rl_kind kind)
+{
+    world_init(w, kind, strategy, NULL);
+    source(w, "cfg", V1, true);
+    make_workload(w, NULL, NULL);
+    user_writes_workload(w, true);
+    expect(w, RECORD, "baseline");
+    source(w, "cfg", V2, true);
+    set_meta_annotation(w->obj, "configmap.reloader.stakater.com/auto", "true");
+    user_writes_workload(w, true);
+    expect(w, ROLL, "changed, then an edit that still reacts to it");
+    cr_assert(eq(u32, w->rollouts, 1));
+    world_release(w);
+}
+Test(reconcile, an_edit_that_keeps_reacting_does_not_hide_a_change)
+{
+    each(edit_keeping_the_source);
+}
