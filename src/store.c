@@ -476,6 +476,7 @@ void rl_store_put_workload(struct rl_store *s, struct rl_workload *w, uint64_t l
     const char *wkey;
     struct rl_workload *old = NULL;
     bool relevant, keep_old = false;
+    size_t old_bytes = 0;
 
     rl_store_workload_key(key, sizeof(key), w->kind, w->ns, w->name);
     rl_rwlock_wrlock(&s->lock);
@@ -485,6 +486,7 @@ void rl_store_put_workload(struct rl_store *s, struct rl_workload *w, uint64_t l
         rl_map_put(&s->workloads, key, e);
     } else {
         old = e->w;
+        old_bytes = workload_bytes(old);    /* before its before_edit moves to w */
     }
     wkey = rl_map_key(&s->workloads, key);
     if (live_rv)
@@ -506,7 +508,7 @@ void rl_store_put_workload(struct rl_store *s, struct rl_workload *w, uint64_t l
     }
     if (old) {
         index_workload(s, wkey, old, false);
-        s->workload_bytes -= workload_bytes(old);
+        s->workload_bytes -= old_bytes;
     }
     if (keep_old) {
         rl_workload_free(old->before_edit);

@@ -313,7 +313,7 @@ static void check_world(struct world *wd)
         edges += rc.edges;
         long_names |= rc.long_names;
         named += has_named_list(wd, w);
-        bytes += w->mem_bytes;
+        bytes += w->mem_bytes + (w->before_edit ? w->before_edit->mem_bytes : 0);
         want_wl[w->kind]++;
     }
     rl_store_unlock(wd->store);
