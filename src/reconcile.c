@@ -379,9 +379,17 @@ static void judge(struct rl_reconciler *r, const struct rl_workload *w, struct i
                                                          &desc.ignore, &desc.match);
     struct rl_decision d;
 
-    /* Deleted while no reloadd watched: it matched when we recorded it (search + match). */
-    if (!src && !deleted_rv && is_version(rl_workload_applied(w, it->type, it->name)))
-        desc.match = true;
+    /*
+     * Gone and no tombstone (deleted while no reloadd watched, or before a
+     * restart): it matched when we recorded it (search + match), a version
+     * or the delete marker we rolled for.
+     */
+    if (!src && !deleted_rv) {
+        const char *rec = rl_workload_applied(w, it->type, it->name);
+
+        if (is_version(rec) || is_delete_marker(rec))
+            desc.match = true;
+    }
     const char *recorded, *applied, *marker;
     enum rl_recorded_from mfrom;
     int c;

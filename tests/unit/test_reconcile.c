@@ -952,3 +952,37 @@ Test(reconcile, an_edit_that_keeps_reacting_does_not_hide_a_change)
 {
     each(edit_keeping_the_source);
 }
+
+/*
+ * Found by the soak (seed 786293): W reacts by search to a matching cfg,
+ * rolls (or records) for its delete, and reloadd restarts. With no
+ * tombstone any more, the deleted cfg no longer "matched", so W seemed to
+ * stop reacting and its record lost the delete marker: a metadata write
+ * for nothing. Our delete marker, like a version, says it matched.
+ */
+static void search_delete_restart(struct world *w, const char *strategy, enum rl_kind kind)
+{
+    static const char *const flags[] = { "--reload-on-delete=true", "--sync-after-restart=true",
+                                         NULL };
+
+    world_init(w, kind, strategy, flags);
+    w->rv++;
+    rl_store_put_source(w->store, RL_SOURCE_CONFIGMAP, "ns", "cfg", V1, false, true, 0, 1, NULL,
+                        NULL);
+    make_workload(w, NULL, NULL);
+    del_meta_annotation(w->obj, "reloader.stakater.com/auto");
+    set_meta_annotation(w->obj, "reloader.stakater.com/search", "true");
+    user_writes_workload(w, false);
+    expect(w, RECORD, "baseline of a matching source");
+    delete_source(w, "cfg");
+    reconcile(w);                               /* the delete: rolled or recorded */
+    cr_assert(eq(int, (int)reconcile(w), (int)NONE));
+    restart(w);
+    user_writes_workload(w, false);
+    expect(w, NONE, "after a restart, the delete marker stands");
+    world_release(w);
+}
+Test(reconcile, a_delete_marker_of_a_searched_source_survives_a_restart)
+{
+    each(search_delete_restart);
+}
