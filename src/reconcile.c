@@ -1,6 +1,7 @@
 /* reconcile.c - the reconcile contract: one workload, from the cache */
 #include "reloadd/reconcile.h"
 
+#include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,10 @@
 #include "reloadd/sync.h"
 
 #define MAX_CANDIDATES 256
+#define UID_MAX 64                  /* a Kubernetes uid is 36 characters */
+/* Waiting for the watch to show our last write of W (struct echo). */
+#define ECHO_POLL_MS 1000           /* the echo enqueues W itself: this is a safety net */
+#define ECHO_WAIT_MAX_MS 60000      /* past it, decide on the cache (and say so) */
 
 enum verdict {
     V_SKIP,                         /* decision says no, or no container */
@@ -60,6 +65,7 @@ struct plan {
     enum rl_kind kind;
     char *ns, *name;
     char *uid;
+    uint64_t rv;                    /* W's resourceVersion in the cache */
     char *pause_period;             /* Deployments: the annotations, or NULL */
     char *paused_at;
     enum rl_reload_strategy strategy;
@@ -74,12 +80,33 @@ struct plan {
     char *history;                  /* from the record, or NULL */
     char budget_problem[200];       /* W's budget annotation did not parse */
     int64_t held_until_s;           /* a rollout is due but the budget holds it; 0: not */
+    /* What the API server answered our last write of this reconcile (see struct echo). */
+    uint64_t wrote_rv;
+    char wrote_uid[UID_MAX];
+    bool replaced;                  /* a Job recreated: the cached uid is the old one */
+};
+
+/*
+ * Our last successful write of W, until the cache shows it: the watch may
+ * lag the write by seconds (a relist after an API server restart), and a
+ * reconcile in between would judge W's old template - rolling it again for
+ * a change its new pods already read. So a reconcile waits until W's
+ * cached resourceVersion reaches the one the API server answered (or W has
+ * another uid: deleted, recreated), polling as the watch catches up, at
+ * most ECHO_WAIT_MAX_MS (docs/reconcile.md, "Our own writes").
+ */
+struct echo {
+    uint64_t rv;                    /* 0: nothing awaited */
+    char uid[UID_MAX];           /* the object we wrote (a Job: the new one) */
+    char old_uid[UID_MAX];       /* a recreated Job: the one we deleted; "" */
+    int64_t since_ms;
 };
 
 struct last_write {
     int64_t at_us;
     int err;
     enum rl_reconcile_action action;
+    struct echo echo;
 };
 
 struct rl_reconciler {
@@ -495,6 +522,7 @@ static int make_plan(struct rl_reconciler *r, const char *wkey, struct plan *p)
     p->ns = rl_xstrdup(w->ns);
     p->name = rl_xstrdup(w->name);
     p->uid = w->uid ? rl_xstrdup(w->uid) : NULL;
+    p->rv = rl_store_parse_rv(w->resource_version);
     p->strategy = o->strategy;
     if (w->kind == RL_KIND_DEPLOYMENT) {
         const char *v = rl_workload_meta(w, o->pause_deployment_annotation);
@@ -617,8 +645,23 @@ static void log_api_error(const char *what, const struct plan *p, int err,
               "message", resp->message[0] ? resp->message : NULL, NULL);
 }
 
+/* Keeps what the API server answered a write of W: the revision the cache must reach. */
+static void note_written(struct plan *p, const struct rl_kube_response *resp)
+{
+    cJSON *obj = rl_kube_response_json(resp);
+    const cJSON *meta = rl_json_obj(obj, "metadata");
+    const char *uid = rl_json_str(meta, "uid");
+    uint64_t rv = rl_store_parse_rv(rl_json_str(meta, "resourceVersion"));
+
+    if (uid && rv != RL_STORE_RV_UNKNOWN) {
+        p->wrote_rv = rv;
+        strlcpy(p->wrote_uid, uid, sizeof(p->wrote_uid));
+    }
+    cJSON_Delete(obj);
+}
+
 /* PATCH the object. */
-static int do_patch(struct rl_reconciler *r, const struct plan *p, const char *ctype,
+static int do_patch(struct rl_reconciler *r, struct plan *p, const char *ctype,
                     const char *body)
 {
     struct rl_kube_response resp;
@@ -630,6 +673,8 @@ static int do_patch(struct rl_reconciler *r, const struct plan *p, const char *c
     err = check_write(r);
     if (!err)
         err = rl_kube_patch(r->kube, full, ctype, body, &resp);
+    if (!err)
+        note_written(p, &resp);
     if (err && err != RL_ENOTLEADER)
         log_api_error("cannot patch workload", p, err, &resp);
     rl_kube_response_release(&resp);
@@ -657,7 +702,7 @@ static int get_object(struct rl_reconciler *r, const struct plan *p, cJSON **out
     return err;
 }
 
-static int create_job(struct rl_reconciler *r, const struct plan *p, cJSON *job)
+static int create_job(struct rl_reconciler *r, struct plan *p, cJSON *job)
 {
     struct rl_kube_response resp;
     char *coll = rl_xasprintf("/apis/batch/v1/namespaces/%s/jobs?fieldManager=Reloader", p->ns);
@@ -668,6 +713,10 @@ static int create_job(struct rl_reconciler *r, const struct plan *p, cJSON *job)
     err = check_write(r);
     if (!err)
         err = rl_kube_create(r->kube, coll, body, &resp);
+    if (!err && p->kind == RL_KIND_JOB) {
+        note_written(p, &resp);     /* W is this Job now; a CronJob's record patch follows */
+        p->replaced = true;
+    }
     if (err && err != RL_ENOTLEADER)
         log_api_error("cannot create job", p, err, &resp);
     rl_kube_response_release(&resp);
@@ -680,7 +729,7 @@ static int create_job(struct rl_reconciler *r, const struct plan *p, cJSON *job)
  * The markers and the record applied to the whole object, sent as an update
  * (PUT): its resourceVersion turns a race with another writer into a 409.
  */
-static int update_object(struct rl_reconciler *r, const struct plan *p, cJSON *obj,
+static int update_object(struct rl_reconciler *r, struct plan *p, cJSON *obj,
                          const struct rl_rollout *ro, const char *what)
 {
     struct rl_kube_response resp;
@@ -696,6 +745,8 @@ static int update_object(struct rl_reconciler *r, const struct plan *p, cJSON *o
     err = check_write(r);
     if (!err)
         err = rl_kube_update(r->kube, full, json, &resp);
+    if (!err)
+        note_written(p, &resp);
     if (err && err != RL_ENOTLEADER)
         log_api_error(what, p, err, &resp);
     rl_kube_response_release(&resp);
@@ -705,7 +756,7 @@ static int update_object(struct rl_reconciler *r, const struct plan *p, cJSON *o
     return err;
 }
 
-static int write_rollout(struct rl_reconciler *r, const struct plan *p,
+static int write_rollout(struct rl_reconciler *r, struct plan *p,
                          const struct rl_rollout *ro, const struct rl_applied_entry *rec,
                          size_t nrec, bool pause)
 {
@@ -822,7 +873,7 @@ static int deployment_paused(struct rl_reconciler *r, const struct plan *p, bool
     return err;
 }
 
-static int resume(struct rl_reconciler *r, const struct plan *p, const char *wkey,
+static int resume(struct rl_reconciler *r, struct plan *p, const char *wkey,
                   const struct rl_pause *pz)
 {
     struct rl_buf body;
@@ -843,21 +894,85 @@ static int resume(struct rl_reconciler *r, const struct plan *p, const char *wke
     return err;
 }
 
+/* W's entry in r->last, made if need be. r->mu held. */
+static struct last_write *last_write_of(struct rl_reconciler *r, const char *wkey)
+{
+    struct last_write *lw = rl_map_get(&r->last, wkey);
+
+    if (!lw) {
+        lw = RL_NEW(struct last_write);
+        rl_map_put(&r->last, wkey, lw);
+    }
+    return lw;
+}
+
 static void remember(struct rl_reconciler *r, const char *wkey, enum rl_reconcile_action action,
                      int err)
 {
     struct last_write *lw;
 
     rl_mutex_lock(&r->mu);
-    lw = rl_map_get(&r->last, wkey);
-    if (!lw) {
-        lw = RL_NEW(struct last_write);
-        rl_map_put(&r->last, wkey, lw);
-    }
+    lw = last_write_of(r, wkey);
     lw->at_us = rl_clock_wall_us(r->clock);
     lw->err = err;
     lw->action = action;
     rl_mutex_unlock(&r->mu);
+}
+
+/* After a write of W: the next reconcile waits until the cache shows it (struct echo). */
+static void expect_echo(struct rl_reconciler *r, const char *wkey, const struct plan *p)
+{
+    struct last_write *lw;
+
+    if (!p->wrote_rv)
+        return;
+    rl_mutex_lock(&r->mu);
+    lw = last_write_of(r, wkey);
+    lw->echo.rv = p->wrote_rv;
+    strlcpy(lw->echo.uid, p->wrote_uid, sizeof(lw->echo.uid));
+    strlcpy(lw->echo.old_uid, p->replaced && p->uid ? p->uid : "", sizeof(lw->echo.old_uid));
+    lw->echo.since_ms = (int64_t)rl_clock_mono_ms(r->clock);
+    rl_mutex_unlock(&r->mu);
+}
+
+/*
+ * Whether the cache has not caught up with our last write of W yet: W in
+ * the cache is the object we wrote at an older revision, or the Job we
+ * replaced. Deciding now would judge the template our write replaced.
+ * Past ECHO_WAIT_MAX_MS we decide anyway, with a warning: a watch that
+ * shows nothing for a minute is broken, and a late reload is worse than
+ * waiting longer.
+ */
+static bool echo_pending(struct rl_reconciler *r, const char *wkey, const struct plan *p)
+{
+    const char *uid = p->uid ? p->uid : "";
+    struct last_write *lw;
+    bool pending = false, gave_up = false;
+    int64_t waited = 0;
+
+    rl_mutex_lock(&r->mu);
+    lw = rl_map_get(&r->last, wkey);
+    if (lw && lw->echo.rv) {
+        waited = (int64_t)rl_clock_mono_ms(r->clock) - lw->echo.since_ms;
+        pending = (strcmp(uid, lw->echo.uid) == 0 &&
+                   (p->rv == RL_STORE_RV_UNKNOWN || p->rv < lw->echo.rv)) ||
+                  (lw->echo.old_uid[0] && strcmp(uid, lw->echo.old_uid) == 0);
+        if (pending && waited >= ECHO_WAIT_MAX_MS) {
+            pending = false;
+            gave_up = true;
+        }
+        if (!pending)
+            lw->echo.rv = 0;
+    }
+    rl_mutex_unlock(&r->mu);
+    if (gave_up) {
+        char ms[32];
+
+        snprintf(ms, sizeof(ms), "%" PRId64, waited);
+        rl_log_kv(RL_LOG_WARN, "the watch has not shown our last write of the workload; "
+                  "deciding on the cache", "workload", wkey, "waited_ms", ms, NULL);
+    }
+    return pending;
 }
 
 static void forget(struct rl_reconciler *r, const char *wkey)
@@ -1046,6 +1161,12 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
         free(p);
         return 0;
     }
+    if (echo_pending(r, wkey, p)) {
+        requeue(r, wkey, ECHO_POLL_MS);
+        plan_release(p);
+        free(p);
+        return 0;
+    }
     warn_problems(r, wkey, p);
     res.since_event_s = -1;
     if (p->kind == RL_KIND_DEPLOYMENT) {
@@ -1054,6 +1175,7 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
         rl_pause_eval(&pz, p->pause_period, p->paused_at, now_us);
         if (pz.state == RL_PAUSE_DUE) {
             err = resume(r, p, wkey, &pz);
+            expect_echo(r, wkey, p);
             if (err) {
                 plan_release(p);
                 free(p);
@@ -1158,6 +1280,7 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
     }
     if (err != RL_ENOTLEADER)
         remember(r, wkey, p->action, err);
+    expect_echo(r, wkey, p);
     if (r->hooks.on_result)
         r->hooks.on_result(r->hooks.ctx, &res);
     rl_buf_release(&body);
@@ -1269,6 +1392,10 @@ cJSON *rl_reconcile_explain(struct rl_reconciler *r, const char *wkey)
         cJSON_AddStringToObject(lj, "time", ts);
         cJSON_AddStringToObject(lj, "action", actions[lw.action]);
         cJSON_AddStringToObject(lj, "result", lw.err ? rl_strerror(lw.err) : "success");
+        /* Decisions wait until the cache shows our last write (struct echo). */
+        cJSON_AddBoolToObject(lj, "awaitingWatch",
+                              lw.echo.rv && p->uid && strcmp(p->uid, lw.echo.uid) == 0 &&
+                                  (p->rv == RL_STORE_RV_UNKNOWN || p->rv < lw.echo.rv));
     }
     plan_release(p);
     free(p);

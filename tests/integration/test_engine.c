@@ -1150,15 +1150,8 @@ static void init(void)
 
 static void fini(void)
 {
-    if (admin && ns[0]) {
-        struct rl_kube_response r;
-        char *path = rl_xasprintf("/api/v1/namespaces/%s", ns);
-
-        rl_kube_response_init(&r);
-        rl_kube_delete(admin, path, "Background", &r);
-        rl_kube_response_release(&r);
-        free(path);
-    }
+    if (admin && ns[0])
+        test_delete_namespace(admin, ns);
     rl_kube_free(admin);
     admin = NULL;
     rl_options_release(&opts);
@@ -1691,4 +1684,231 @@ Test(engine, not_ready_while_the_api_server_is_gone_ready_after)
     rl_controller_free(c);
     rl_kube_free(kube);
     fault_proxy_stop(proxy);
+}
+
+/*
+ * The CI chaos run's duplicates (d-19, d-119): after an API server restart
+ * the leader rolled W for ConfigMap cm (write at revision R1) while its
+ * Deployment watch had not come back; the Secrets watch then showed a
+ * change of sec made just before R1 - which W's new pods had read - and,
+ * the cache still holding W's template from before R1, the reconcile rolled
+ * W a second time. A reconcile now waits until the cache shows our last
+ * write of W; then the change of sec is older than W's template: recorded,
+ * not rolled.
+ *
+ * Here the fault proxy refuses the Deployment and Secret watches from the
+ * start (their lists pass), so both orders are forced: sec changes unseen,
+ * cm changes and rolls W, the Secret watch comes back (W's write still
+ * unseen), then the Deployment watch.
+ */
+static atomic_uint ec_rollouts, ec_records;
+
+static void ec_result(void *ctx, const struct rl_reconcile_result *res)
+{
+    (void)ctx;
+    if (res->err || strcmp(res->name, "ec-app") != 0)
+        return;
+    if (res->action == RL_ACTION_ROLLOUT)
+        atomic_fetch_add(&ec_rollouts, 1);
+    else if (res->action == RL_ACTION_RECORD)
+        atomic_fetch_add(&ec_records, 1);
+}
+
+/* Creates or replaces an object of ns2 as admin; returns the hash of the answer for a source. */
+static void ec_put(const char *ns2, const char *plural, const char *json, bool create,
+                   const char *name, char hash[RL_HASH_HEX_SIZE])
+{
+    const char *group = strcmp(plural, "deployments") == 0 ? "/apis/apps/v1" : "/api/v1";
+    char *coll = rl_xasprintf("%s/namespaces/%s/%s", group, ns2, plural);
+    char *obj = rl_xasprintf("%s/%s", coll, name);
+    struct rl_kube_response r;
+    cJSON *doc;
+
+    rl_kube_response_init(&r);
+    if (create)
+        cr_assert(eq(int, rl_kube_create(admin, coll, json, &r), 0), "create %s: %s", name,
+                  r.message);
+    else
+        cr_assert(eq(int, rl_kube_update(admin, obj, json, &r), 0), "update %s: %s", name,
+                  r.message);
+    doc = rl_kube_response_json(&r);
+    cr_assert(ne(ptr, doc, NULL));
+    if (hash)
+        cr_assert(eq(int, (strcmp(plural, "secrets") == 0 ? rl_hash_secret(doc, hash)
+                                                         : rl_hash_configmap(doc, hash)), 0));
+    cJSON_Delete(doc);
+    rl_kube_response_release(&r);
+    free(obj);
+    free(coll);
+}
+
+/* ConfigMap ec-cm or Secret ec-sec of ns2 with data v (base64 for the Secret). */
+static void ec_source(const char *ns2, bool secret, const char *v, bool create,
+                      char hash[RL_HASH_HEX_SIZE])
+{
+    const char *name = secret ? "ec-sec" : "ec-cm";
+    char *json = rl_xasprintf("{\"apiVersion\":\"v1\",\"kind\":\"%s\",\"metadata\":"
+                              "{\"name\":\"%s\"},\"data\":{\"v\":\"%s\"}}",
+                              secret ? "Secret" : "ConfigMap", name, v);
+
+    ec_put(ns2, secret ? "secrets" : "configmaps", json, create, name, hash);
+    free(json);
+}
+
+/* The Deployment as the API server holds it: its applied record, and its container's env. */
+static cJSON *ec_get_app(const char *ns2, char **env)
+{
+    char *path = rl_xasprintf("/apis/apps/v1/namespaces/%s/deployments/ec-app", ns2);
+    struct rl_kube_response r;
+    cJSON *doc, *rec = NULL;
+    const char *s;
+
+    rl_kube_response_init(&r);
+    cr_assert(eq(int, rl_kube_get(admin, path, &r), 0), "get ec-app: %s", r.message);
+    doc = rl_kube_response_json(&r);
+    cr_assert(ne(ptr, doc, NULL));
+    if (env) {
+        const cJSON *c0 = cJSON_GetArrayItem(
+            rl_json_arr(rl_json_path(doc, "spec.template.spec"), "containers"), 0);
+
+        *env = rl_json_print(rl_json_arr(c0, "env"));
+    }
+    s = rl_json_str(rl_json_obj(rl_json_obj(doc, "metadata"), "annotations"),
+                    "reloadd.io/applied");
+    rec = s ? cJSON_Parse(s) : NULL;
+    cJSON_Delete(doc);
+    rl_kube_response_release(&r);
+    free(path);
+    return rec;
+}
+
+static bool ec_store_has(struct rl_controller *c, enum rl_source_type t, const char *ns2,
+                         const char *name, const char *hash)
+{
+    struct rl_store *s = rl_controller_store(c);
+    const struct rl_source *src;
+    char hex[RL_HASH_HEX_SIZE] = "";
+
+    rl_store_rdlock(s);
+    src = rl_store_source(s, t, ns2, name);
+    if (src)
+        sha1_hex(src->sha1, hex);
+    rl_store_unlock(s);
+    return strcmp(hex, hash) == 0;
+}
+
+Test(engine, a_change_the_last_rollout_carried_is_recorded_even_when_the_watch_lags)
+{
+    struct rl_controller_hooks hooks = { .on_result = ec_result };
+    struct rl_options o2;
+    struct fault_proxy *proxy;
+    struct rl_kube *kube;
+    struct rl_controller *c;
+    char ns2[64], errbuf[512], cm1[RL_HASH_HEX_SIZE], cm2[RL_HASH_HEX_SIZE];
+    char sec1[RL_HASH_HEX_SIZE], sec2[RL_HASH_HEX_SIZE];
+    char *argv[] = { "reloadd", NULL, "--enable-ha", NULL };
+    char *envp[] = { "POD_NAME=engine-echo", NULL, NULL };
+    char *json;
+    const char *dep_watch = "/deployments?watch=1", *sec_watch = "/secrets?watch=1";
+    char *env;
+    cJSON *rec;
+    double end;
+    size_t writes;
+
+    snprintf(ns2, sizeof(ns2), "rl-echo-%08x", arc4random());
+    json = rl_xasprintf("{\"apiVersion\":\"v1\",\"kind\":\"Namespace\","
+                        "\"metadata\":{\"name\":\"%s\"}}", ns2);
+    fo_create("/api/v1/namespaces", json);
+    free(json);
+    argv[1] = rl_xasprintf("--namespaces=%s", ns2);
+    envp[1] = rl_xasprintf("POD_NAMESPACE=%s", ns2);
+    cr_assert(eq(int, rl_options_parse(&o2, 3, argv, envp, errbuf, sizeof(errbuf)), 0), "%s",
+              errbuf);
+    free(argv[1]);
+    free(envp[1]);
+
+    ec_source(ns2, false, "1", true, cm1);
+    ec_source(ns2, true, "MQ==", true, sec1);
+    /* Our record of both versions: nothing to write at start-up. */
+    json = rl_xasprintf(
+        "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"ec-app\","
+        "\"annotations\":{\"reloader.stakater.com/auto\":\"true\",\"reloadd.io/applied\":"
+        "\"{\\\"configmap/ec-cm\\\":\\\"%s\\\",\\\"secret/ec-sec\\\":\\\"%s\\\"}\"}},"
+        "\"spec\":{\"replicas\":0,\"selector\":{\"matchLabels\":{\"app\":\"ec\"}},\"template\":"
+        "{\"metadata\":{\"labels\":{\"app\":\"ec\"}},\"spec\":{\"containers\":[{\"name\":\"c\","
+        "\"image\":\"x\",\"envFrom\":[{\"configMapRef\":{\"name\":\"ec-cm\"}},"
+        "{\"secretRef\":{\"name\":\"ec-sec\"}}]}]}}}}", cm1, sec1);
+    ec_put(ns2, "deployments", json, true, "ec-app", NULL);
+    free(json);
+
+    proxy = fault_proxy_start(admin_path, errbuf, sizeof(errbuf));
+    cr_assert(ne(ptr, proxy, NULL), "%s", errbuf);
+    fault_proxy_fail_next(proxy, 1 << 30, dep_watch, 503, NULL, NULL);
+    fault_proxy_fail_next(proxy, 1 << 30, sec_watch, 503, NULL, NULL);
+    kube = client_via(proxy);
+    c = rl_controller_new(&o2, kube, rl_clock_system(), &hooks);
+    cr_assert(eq(int, rl_controller_start(c), 0));
+    for (end = test_now_s() + 60; !rl_controller_synced(c) && test_now_s() < end;)
+        test_sleep_ms(100);
+    cr_assert(rl_controller_synced(c));
+    rl_controller_set_leader(c, true);
+    test_sleep_ms(1500);
+    cr_assert(eq(sz, fault_proxy_seen(proxy, "PATCH ", NULL, 0), 0),
+              "a write at start-up, with every record up to date");
+
+    /* sec changes (unseen), then cm: the rollout for cm carries sec's new version. */
+    ec_source(ns2, true, "Mg==", false, sec2);
+    ec_source(ns2, false, "2", false, cm2);
+    for (end = test_now_s() + 30; atomic_load(&ec_rollouts) == 0 && test_now_s() < end;)
+        test_sleep_ms(50);
+    cr_assert(eq(u32, atomic_load(&ec_rollouts), 1), "the change of ec-cm did not roll ec-app");
+
+    /* The Secret watch comes back: its change arrives, W's write is not in the cache yet. */
+    fault_proxy_disarm(proxy, sec_watch);
+    for (end = test_now_s() + 60; !ec_store_has(c, RL_SOURCE_SECRET, ns2, "ec-sec", sec2) &&
+                                  test_now_s() < end;)
+        test_sleep_ms(50);
+    cr_assert(ec_store_has(c, RL_SOURCE_SECRET, ns2, "ec-sec", sec2),
+              "the Secret watch never showed the change");
+    test_sleep_ms(3000);
+    cr_assert(eq(u32, atomic_load(&ec_rollouts), 1),
+              "rolled again for a version of ec-sec the rollout for ec-cm had carried");
+    cr_assert(eq(u32, atomic_load(&ec_records), 0), "a record written from a stale cache");
+
+    /* The Deployment watch comes back: the change of sec is recorded, not rolled. */
+    fault_proxy_disarm(proxy, dep_watch);
+    for (end = test_now_s() + 60; atomic_load(&ec_records) == 0 && test_now_s() < end;)
+        test_sleep_ms(50);
+    cr_assert(eq(u32, atomic_load(&ec_records), 1), "ec-sec's new version was never recorded");
+    rec = ec_get_app(ns2, &env);
+    cr_assert(eq(str, (char *)rl_json_str_or(rec, "secret/ec-sec", ""), sec2));
+    cr_assert(eq(str, (char *)rl_json_str_or(rec, "configmap/ec-cm", ""), cm2));
+    cJSON_Delete(rec);
+    /* One rollout, for ec-cm; the Secret's version came with it. */
+    json = rl_xasprintf("[{\"name\":\"STAKATER_EC_CM_CONFIGMAP\",\"value\":\"%s\"}]", cm2);
+    cr_assert(eq(str, env, json), "the pod template's env: %s", env);
+    free(json);
+    free(env);
+
+    /* And then nothing: no write for 3 s, and a reconcile plans none. */
+    writes = fault_proxy_seen(proxy, "PATCH ", NULL, 0);
+    test_sleep_ms(3000);
+    cr_assert(eq(sz, fault_proxy_seen(proxy, "PATCH ", NULL, 0), writes),
+              "writes went on after the record");
+    {
+        cJSON *ex = rl_controller_explain(c, "deployments", ns2, "ec-app");
+
+        cr_assert(ne(ptr, ex, NULL));
+        cr_assert(eq(str, (char *)rl_json_str_or(ex, "decision", ""), "none"));
+        cr_assert(not(rl_json_bool(rl_json_obj(ex, "lastWrite"), "awaitingWatch", true)));
+        cJSON_Delete(ex);
+    }
+    cr_assert(eq(u32, atomic_load(&ec_rollouts), 1));
+
+    rl_controller_stop(c, 1000);
+    rl_controller_free(c);
+    rl_kube_free(kube);
+    fault_proxy_stop(proxy);
+    rl_options_release(&o2);
+    test_delete_namespace(admin, ns2);
 }

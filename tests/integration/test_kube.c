@@ -134,15 +134,8 @@ static void init_exclusive(void)
 
 static void fini(void)
 {
-    if (admin && ns[0]) {
-        struct rl_kube_response r;
-        char *path = rl_xasprintf("/api/v1/namespaces/%s", ns);
-
-        rl_kube_response_init(&r);
-        rl_kube_delete(admin, path, "Background", &r);
-        rl_kube_response_release(&r);
-        free(path);
-    }
+    if (admin && ns[0])
+        test_delete_namespace(admin, ns);
     rl_kube_free(admin);
     admin = NULL;
     if (lock_fd >= 0)

@@ -140,6 +140,22 @@ void fault_proxy_cut_next(struct fault_proxy *p, const char *match, int lines, s
     add_rule(p, r);
 }
 
+void fault_proxy_disarm(struct fault_proxy *p, const char *match)
+{
+    rl_mutex_lock(&p->mu);
+    for (struct rule **pp = &p->rules; *pp;) {
+        struct rule *r = *pp;
+
+        if (match ? r->match && strcmp(r->match, match) == 0 : !r->match) {
+            *pp = r->next;
+            rule_free(r);
+        } else {
+            pp = &r->next;
+        }
+    }
+    rl_mutex_unlock(&p->mu);
+}
+
 int fault_proxy_pending(struct fault_proxy *p)
 {
     int n = 0;

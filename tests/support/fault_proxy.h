@@ -44,6 +44,9 @@ void fault_proxy_fail_next(struct fault_proxy *p, int n, const char *match, int 
 /* The next response to a request matching match is cut as described above. */
 void fault_proxy_cut_next(struct fault_proxy *p, const char *match, int lines, size_t extra);
 
+/* Drops the armed rules whose match string is exactly match (NULL: those for any request). */
+void fault_proxy_disarm(struct fault_proxy *p, const char *match);
+
 /* Number of cuts and canned answers still armed. */
 int fault_proxy_pending(struct fault_proxy *p);
 

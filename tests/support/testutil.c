@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "reloadd/kube.h"
+#include "reloadd/mem.h"
+
 double test_now_s(void)
 {
     struct timespec ts;
@@ -24,4 +27,15 @@ const char *test_env(const char *name)
     const char *v = getenv(name);
 
     return v && *v ? v : NULL;
+}
+
+void test_delete_namespace(struct rl_kube *kube, const char *ns)
+{
+    struct rl_kube_response r;
+    char *path = rl_xasprintf("/api/v1/namespaces/%s", ns);
+
+    rl_kube_response_init(&r);
+    rl_kube_delete(kube, path, "Background", &r);
+    rl_kube_response_release(&r);
+    free(path);
 }

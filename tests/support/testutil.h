@@ -1,8 +1,9 @@
 /*
  * testutil.h - small helpers shared by the integration tests
  *
- * Time for measuring (monotonic seconds), sleeping, and environment
- * variables that count only when set and non-empty.
+ * Time for measuring (monotonic seconds), sleeping, environment
+ * variables that count only when set and non-empty, and deleting a test's
+ * namespace.
  */
 #ifndef RL_TESTUTIL_H
 #define RL_TESTUTIL_H
@@ -11,5 +12,9 @@ double test_now_s(void);
 void test_sleep_ms(long ms);
 /* getenv() that treats "" as unset. */
 const char *test_env(const char *name);
+
+struct rl_kube;
+/* Deletes namespace ns (in the background); errors are ignored. */
+void test_delete_namespace(struct rl_kube *kube, const char *ns);
 
 #endif
