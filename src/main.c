@@ -716,6 +716,7 @@ int main(int argc, char **argv)
     if (rl_options_log_config(&a.opts, &level, &format, err, sizeof(err)) != 0)
         fprintf(stderr, "reloadd: warning: %s\n", err);
     rl_log_setup(level, format);
+    rl_options_log_start(&a.opts);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "reloadd: cannot initialise libcurl\n");
         return 1;

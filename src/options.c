@@ -2,6 +2,7 @@
 #include "reloadd/options.h"
 
 #include <ctype.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,12 +12,17 @@
 #include <string.h>
 #include <strings.h>
 
+#include <bsd/string.h>
+
 #include "reloadd/buf.h"
 #include "reloadd/err.h"
 #include "reloadd/httpd.h"
 #include "reloadd/mem.h"
+#include "reloadd/redact.h"
 
 extern char **environ;
+
+#define ENV_PREFIX "RELOADD_"
 
 enum ftype {
     F_BOOL,
@@ -29,7 +35,7 @@ enum ftype {
 
 struct flag {
     const char *name;                   /* without "--" */
-    const char *env;                    /* NULL: derived from name */
+    const char *alias;                  /* a variable read too (RELOADD_<NAME> wins); NULL */
     enum ftype type;
     size_t off;
     const char *def;                    /* NULL: empty / false / none */
@@ -80,7 +86,7 @@ static const struct flag flags[] = {
       "label selector on namespaces (global mode)" },
     { "resource-label-selector", NULL, F_SLICE, OFF(resource_label_selector), NULL, 0, 0,
       "label selector on ConfigMaps/Secrets" },
-    { "is-Argo-Rollouts", "IS_ARGO_ROLLOUTS", F_STR, OFF(is_argo_rollouts), "false", 0, 0,
+    { "is-Argo-Rollouts", NULL, F_STR, OFF(is_argo_rollouts), "false", 0, 0,
       "\"true\" to reload Argo Rollouts" },
     { "reload-strategy", NULL, F_STR, OFF(reload_strategy), "env-vars", 0, 0,
       "env-vars or annotations" },
@@ -90,14 +96,15 @@ static const struct flag flags[] = {
       "\"true\" to reload when a source is deleted" },
     { "enable-ha", NULL, F_BOOL, OFF(enable_ha), "false", 0, 0,
       "leader election (needs POD_NAME, POD_NAMESPACE)" },
-    { "sync-after-restart", NULL, F_BOOL, OFF(sync_after_restart), "false", 0, 0,
+    { "sync-after-restart", "SYNC_AFTER_RESTART", F_BOOL, OFF(sync_after_restart), "false", 0, 0,
       "reconcile every workload at start" },
     { "enable-pprof", NULL, F_BOOL, OFF(enable_pprof), "false", 0, 0,
-      "accepted for compatibility; reloadd has no pprof" },
+      "accepted for compatibility, does nothing: reloadd has no pprof (a warning at start)" },
     { "pprof-addr", NULL, F_STR, OFF(pprof_addr), ":6060", 0, 0,
-      "accepted for compatibility" },
+      "accepted for compatibility, does nothing (a warning at start)" },
     { "enable-csi-integration", NULL, F_BOOL, OFF(enable_csi_integration), "false", 0, 0,
-      "watch SecretProviderClassPodStatus objects" },
+      "accepted for compatibility, does nothing yet: SecretProviderClass reloads are not "
+      "implemented (a warning at start)" },
 
     /* reloadd's own. */
     { "kubeconfig", NULL, F_STR, OFF(kubeconfig), NULL, 0, 0,
@@ -139,6 +146,7 @@ static const struct flag flags[] = {
 };
 
 #define NFLAGS (sizeof(flags) / sizeof(flags[0]))
+_Static_assert(NFLAGS <= RL_OPTIONS_MAX_FLAGS, "raise RL_OPTIONS_MAX_FLAGS");
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -156,17 +164,14 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
+/* RELOADD_ and the flag's name in upper case, '-' -> '_'. */
 static void env_name(const struct flag *f, char *out, size_t len)
 {
-    size_t i;
+    size_t i, p = strlcpy(out, ENV_PREFIX, len);
 
-    if (f->env) {
-        snprintf(out, len, "%s", f->env);
-        return;
-    }
-    for (i = 0; f->name[i] && i + 1 < len; i++)
-        out[i] = f->name[i] == '-' ? '_' : (char)toupper((unsigned char)f->name[i]);
-    out[i] = '\0';
+    for (i = 0; f->name[i] && p + i + 1 < len; i++)
+        out[p + i] = f->name[i] == '-' ? '_' : (char)toupper((unsigned char)f->name[i]);
+    out[p + i] = '\0';
 }
 
 static const char *env_get(char **envp, const char *name)
@@ -747,8 +752,14 @@ static int apply_env(struct rl_options *o, char **envp, char *err, size_t errlen
 
         env_name(f, name, sizeof(name));
         v = env_get(envp, name);
+        if ((!v || !*v) && f->alias) {
+            strlcpy(name, f->alias, sizeof(name));
+            v = env_get(envp, name);
+        }
         if (!v || !*v)
             continue;                   /* unset or empty: the default stands */
+        o->from[i] = RL_FROM_ENV;
+        o->from_alias[i] = f->alias && strcmp(name, f->alias) == 0;
         if (f->type == F_SLICE)
             rl_strlist_release((struct rl_strlist *)(void *)((char *)o + f->off));
         if (set_flag(o, f, v, &why)) {
@@ -830,6 +841,7 @@ static int parse_argv(struct rl_options *o, int argc, char **argv, char *err, si
         if (f->type == F_SLICE && !given[f - flags])
             rl_strlist_release((struct rl_strlist *)(void *)((char *)o + f->off));
         given[f - flags] = true;
+        o->from[f - flags] = RL_FROM_FLAG;
         if (set_flag(o, f, v, &why)) {
             range_text(f, range, sizeof(range));
             seterr(err, errlen, "invalid value \"%s\" for flag --%s: %s%s", v, f->name, why,
@@ -1029,7 +1041,9 @@ void rl_options_release(struct rl_options *o)
 void rl_options_usage(FILE *out)
 {
     fprintf(out, "usage: reloadd [flags]\n\n"
-                 "Every flag can also be set by the environment variable shown; the flag wins.\n\n"
+                 "Every flag can also be set by the environment variable shown (RELOADD_ and its\n"
+                 "name; SYNC_AFTER_RESTART too); the flag wins. Settings that are not defaults\n"
+                 "are logged at start with where they came from.\n\n"
                  "Flags:\n");
     for (size_t i = 0; i < NFLAGS; i++) {
         const struct flag *f = &flags[i];
@@ -1039,10 +1053,11 @@ void rl_options_usage(FILE *out)
                          : f->type == F_DURATION ? " duration" : " string";
 
         env_name(f, env, sizeof(env));
-        fprintf(out, "      --%s%s\n          %s (default %s%s%s; env %s)\n", f->name, type,
+        fprintf(out, "      --%s%s\n          %s (default %s%s%s; env %s%s%s)\n", f->name, type,
                 f->help, f->type == F_STR ? "\"" : "",
                 f->def ? f->def : (f->type == F_SLICE ? "[]" : "none"),
-                f->type == F_STR ? "\"" : "", env);
+                f->type == F_STR ? "\"" : "", env, f->alias ? " or " : "",
+                f->alias ? f->alias : "");
     }
     fprintf(out, "  -h, --help\n          print this help\n"
                  "      --version\n          print the version\n\n"
@@ -1089,4 +1104,136 @@ int rl_options_log_config(const struct rl_options *o, enum rl_log_level *level,
         return RL_EINVAL;
     }
     return 0;
+}
+
+/* ---- start-up log ---------------------------------------------------------- */
+
+/* f's value in o as its flag would spell it; URLs reduced to their host. */
+static void flag_text(const struct rl_options *o, const struct flag *f, struct rl_buf *b)
+{
+    const char *base = (const char *)o + f->off;
+
+    switch (f->type) {
+    case F_BOOL:
+        rl_buf_adds(b, *(const bool *)(const void *)base ? "true" : "false");
+        break;
+    case F_STR: {
+        const char *v = *(char *const *)(const void *)base;
+        char red[RL_REDACTED_URL_SIZE];
+
+        if (v && strcmp(f->name, "webhook-url") == 0)
+            v = rl_redact_url(v, red, sizeof(red));
+        rl_buf_adds(b, v ? v : "");
+        break;
+    }
+    case F_SLICE: {
+        const struct rl_strlist *l = (const struct rl_strlist *)(const void *)base;
+
+        for (size_t i = 0; i < l->n; i++)
+            rl_buf_addf(b, "%s%s", i ? "," : "", l->v[i]);
+        break;
+    }
+    case F_INT:
+        rl_buf_addf(b, "%d", *(const int *)(const void *)base);
+        break;
+    case F_DOUBLE:
+        rl_buf_addf(b, "%g", *(const double *)(const void *)base);
+        break;
+    case F_DURATION: {
+        uint64_t ms = *(const uint64_t *)(const void *)base;
+
+        if (ms && ms % 3600000 == 0)
+            rl_buf_addf(b, "%" PRIu64 "h", ms / 3600000);
+        else if (ms && ms % 60000 == 0)
+            rl_buf_addf(b, "%" PRIu64 "m", ms / 60000);
+        else if (ms % 1000 == 0)
+            rl_buf_addf(b, "%" PRIu64 "s", ms / 1000);
+        else
+            rl_buf_addf(b, "%" PRIu64 "ms", ms);
+        break;
+    }
+    }
+}
+
+static void log_env_setting(const char *name, const char *value, bool url)
+{
+    char red[RL_REDACTED_URL_SIZE];
+
+    if (!value)
+        return;
+    rl_log_kv(RL_LOG_INFO, "setting", "name", name,
+              "value", url ? rl_redact_url(value, red, sizeof(red)) : value,
+              "from", "environment", NULL);
+}
+
+/* Whether flag `name` was set, by its flag or its variable. */
+static bool flag_given(const struct rl_options *o, const char *name)
+{
+    const struct flag *f = find_flag(name, strlen(name));
+
+    return f && o->from[f - flags] != RL_FROM_DEFAULT;
+}
+
+void rl_options_log_start(const struct rl_options *o)
+{
+    struct rl_buf b;
+
+    rl_buf_init(&b, 0);
+    for (size_t i = 0; i < NFLAGS; i++) {
+        const struct flag *f = &flags[i];
+        char name[80], env[64];
+
+        if (o->from[i] == RL_FROM_DEFAULT)
+            continue;
+        rl_buf_reset(&b);
+        flag_text(o, f, &b);
+        snprintf(name, sizeof(name), "--%s", f->name);
+        env_name(f, env, sizeof(env));
+        if (o->from[i] == RL_FROM_FLAG)
+            rl_log_kv(RL_LOG_INFO, "setting", "name", name, "value", b.buf ? b.buf : "",
+                      "from", "flag", NULL);
+        else
+            rl_log_kv(RL_LOG_INFO, "setting", "name", name, "value", b.buf ? b.buf : "",
+                      "from", "environment", "variable", o->from_alias[i] ? f->alias : env,
+                      NULL);
+    }
+    log_env_setting("KUBERNETES_NAMESPACE", o->kubernetes_namespace, false);
+    log_env_setting("POD_NAME", o->pod_name, false);
+    log_env_setting("POD_NAMESPACE", o->pod_namespace, false);
+    log_env_setting("RELOADER_NAMESPACE", o->reloader_namespace, false);
+    log_env_setting("RELOADER_DEPLOYMENT_NAME", o->reloader_deployment_name, false);
+    log_env_setting("METRICS_COUNT_BY_NAMESPACE", o->metrics_count_by_namespace ? "enabled"
+                                                                                : NULL, false);
+    log_env_setting("ALERT_ON_RELOAD", o->alert_on_reload ? "true" : NULL, false);
+    log_env_setting("ALERT_WEBHOOK_URL", o->alert_webhook_url, true);
+    log_env_setting("ALERT_SINK", o->alert_sink, false);
+    log_env_setting("ALERT_WEBHOOK_PROXY", o->alert_webhook_proxy, true);
+    log_env_setting("ALERT_ADDITIONAL_INFO", o->alert_additional_info, false);
+
+    /* Reloader's own start-up lines (reference §1.3). */
+    if (o->watch_mode == RL_WATCH_SCOPED) {
+        rl_buf_reset(&b);
+        for (size_t i = 0; i < o->watch_namespaces.n; i++)
+            rl_buf_addf(&b, "%s%s", i ? ", " : "", o->watch_namespaces.v[i]);
+        rl_log(RL_LOG_INFO, "Watching scoped namespaces: %s", b.buf ? b.buf : "");
+    } else if (o->watch_mode == RL_WATCH_GLOBAL) {
+        rl_buf_reset(&b);
+        for (size_t i = 0; i < o->namespaces_to_ignore.n; i++)
+            rl_buf_addf(&b, "%s%s", i ? ", " : " except: ", o->namespaces_to_ignore.v[i]);
+        rl_log(RL_LOG_WARN, "KUBERNETES_NAMESPACE is unset, will detect changes in all "
+               "namespaces%s.", b.buf ? b.buf : "");
+    }
+    if (o->webhook_url && *o->webhook_url)
+        rl_log(RL_LOG_WARN, "webhook-url is set, will only send webhook, no resources will be "
+               "reloaded");
+    if (o->dry_run)
+        rl_log_kv(RL_LOG_WARN, "dry-run is set: decisions are logged, nothing is written (no "
+                  "rollout, record, Event, webhook or meta-info ConfigMap)", NULL);
+    if (flag_given(o, "enable-pprof") || flag_given(o, "pprof-addr"))
+        rl_log_kv(RL_LOG_WARN, "--enable-pprof and --pprof-addr are accepted for compatibility "
+                  "and do nothing: reloadd serves no pprof", NULL);
+    if (o->enable_csi_integration)
+        rl_log_kv(RL_LOG_WARN, "--enable-csi-integration is accepted for compatibility and does "
+                  "nothing yet: SecretProviderClass changes do not reload workloads", NULL);
+    rl_buf_release(&b);
 }

@@ -13,13 +13,18 @@
  * commas, "" is a quote), repeatable and appending; an empty value adds
  * nothing. "-h"/"--help" and "--version" are answered before validation.
  *
- * Environment: every value flag is also read from a variable named after it
- * (upper case, '-' -> '_': SYNC_AFTER_RESTART, RESOURCES_TO_IGNORE; for
- * --is-Argo-Rollouts it is IS_ARGO_ROLLOUTS). A flag given on the command
- * line wins over its variable (a slice flag on the command line replaces
- * the variable's list, it does not append to it). The same syntax applies
- * to variable values. An empty variable counts as unset. --help and
- * --version have no variable. Note --kubeconfig therefore reads KUBECONFIG.
+ * Environment: every flag is also read from RELOADD_ and its name (upper
+ * case, '-' -> '_': RELOADD_RESOURCES_TO_IGNORE, RELOADD_IS_ARGO_ROLLOUTS);
+ * --sync-after-restart also from SYNC_AFTER_RESTART (the seed's; the
+ * RELOADD_ one wins). Reloader binds no flag to a variable, and the prefix
+ * keeps generic names (NAMESPACES, DRY_RUN, CONTEXT) from acting unseen. A
+ * flag given on the command line wins over its variable (a slice flag on
+ * the command line replaces the variable's list, it does not append to
+ * it). The same syntax applies to variable values. An empty variable
+ * counts as unset. --help and --version have no variable. KUBECONFIG is
+ * the kubeconfig loader's (kubeconfig.h), as for Reloader.
+ * rl_options_log_start() logs every setting that is not a default with
+ * where it came from, and the warnings Reloader logs at start.
  *
  * Parity quirks kept (reference §15): --reload-on-create, --reload-on-delete
  * and --is-Argo-Rollouts are strings, enabled only by exactly "true" (the
@@ -63,6 +68,15 @@ enum rl_watch_mode {
     RL_WATCH_GLOBAL,        /* all namespaces ("" below) */
     RL_WATCH_NAMESPACE,     /* KUBERNETES_NAMESPACE */
     RL_WATCH_SCOPED,        /* --namespaces */
+};
+
+#define RL_OPTIONS_MAX_FLAGS 64
+
+/* Where a flag's value came from. */
+enum rl_option_from {
+    RL_FROM_DEFAULT,
+    RL_FROM_ENV,
+    RL_FROM_FLAG,
 };
 
 /* A list of owned strings. */
@@ -153,6 +167,9 @@ struct rl_options {
     enum rl_watch_mode watch_mode;
     struct rl_strlist watch_namespaces; /* {""} in global mode */
     char *applied_annotation;           /* "<annotation_prefix>/applied" */
+    /* Per flag, in the order of --help: enum rl_option_from; read by the seed's alias. */
+    uint8_t from[RL_OPTIONS_MAX_FLAGS];
+    bool from_alias[RL_OPTIONS_MAX_FLAGS];
 };
 
 /*
@@ -167,6 +184,17 @@ void rl_options_release(struct rl_options *o);
 
 /* Prints every flag with its default and environment variable. */
 void rl_options_usage(FILE *out);
+
+/*
+ * At start, after rl_log_setup(): one line per setting that is not a
+ * default ("setting" name=--flag value=... from=flag|environment, with the
+ * variable), and Reloader's variables of §1.2 that are set (URLs reduced
+ * to their host: they carry credentials); then the warnings Reloader logs
+ * (global mode, webhook mode), a warning for --dry-run, and one for each
+ * accepted flag that does nothing (--enable-pprof, --pprof-addr,
+ * --enable-csi-integration).
+ */
+void rl_options_log_start(const struct rl_options *o);
 
 /*
  * Resolves the watch mode as Reloader's resolveWatchNamespaces():

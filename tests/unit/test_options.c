@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
@@ -202,9 +203,11 @@ Test(options, csv_parsing)
 
 Test(options, environment_binding_flag_wins)
 {
-    char *envp[] = { "SYNC_AFTER_RESTART=true", "WORKERS=4", "IS_ARGO_ROLLOUTS=true",
-                     "NAMESPACES=a,b", "RELOAD_STRATEGY=annotations", "LOG_FORMAT=json",
-                     "COALESCE_WINDOW=2s", "KUBECONFIG=/env/kube", "EMPTY=", NULL };
+    char *envp[] = { "SYNC_AFTER_RESTART=true", "RELOADD_WORKERS=4",
+                     "RELOADD_IS_ARGO_ROLLOUTS=true", "RELOADD_NAMESPACES=a,b",
+                     "RELOADD_RELOAD_STRATEGY=annotations", "RELOADD_LOG_FORMAT=json",
+                     "RELOADD_COALESCE_WINDOW=2s", "RELOADD_KUBECONFIG=/env/kube", "EMPTY=",
+                     NULL };
     struct rl_options o;
     char err[256];
 
@@ -226,12 +229,58 @@ Test(options, environment_binding_flag_wins)
     rl_options_release(&o);
 }
 
+/* Issue 15: generic names (NAMESPACES=foo scoped a run) act no more; the seed's alias stays. */
+Test(options, only_prefixed_variables_and_the_seeds_alias_count)
+{
+    char *generic[] = { "NAMESPACES=foo", "DRY_RUN=true", "CONTEXT=other", "WORKERS=7",
+                        "WEBHOOK_URL=http://x.invalid/", "IS_ARGO_ROLLOUTS=true",
+                        "RELOAD_STRATEGY=annotations", NULL };
+    char *both[] = { "SYNC_AFTER_RESTART=false", "RELOADD_SYNC_AFTER_RESTART=true", NULL };
+    char *alias[] = { "SYNC_AFTER_RESTART=true", NULL };
+    struct rl_options o;
+    char err[256];
+
+    cr_assert(eq(int, parse(&o, generic, err, sizeof(err), NULL), 0), "%s", err);
+    cr_assert(eq(sz, o.namespaces.n, 0));
+    cr_assert(not(o.dry_run));
+    cr_assert(eq(ptr, o.context, NULL));
+    cr_assert(eq(int, o.workers, 2));
+    cr_assert(eq(str, o.webhook_url, ""));
+    cr_assert(not(o.argo_rollouts));
+    cr_assert(eq(int, o.strategy, RL_STRATEGY_ENV_VARS));
+    for (int i = 0; i < RL_OPTIONS_MAX_FLAGS; i++)
+        cr_assert(eq(u8, o.from[i], RL_FROM_DEFAULT), "flag %d not a default", i);
+    rl_options_release(&o);
+
+    cr_assert(eq(int, parse(&o, both, err, sizeof(err), NULL), 0), "%s", err);
+    cr_assert(o.sync_after_restart, "RELOADD_SYNC_AFTER_RESTART wins over SYNC_AFTER_RESTART");
+    rl_options_release(&o);
+    cr_assert(eq(int, parse(&o, alias, err, sizeof(err), "--workers=3", NULL), 0), "%s", err);
+    cr_assert(o.sync_after_restart);
+    {
+        int n_env = 0, n_flag = 0, n_alias = 0;
+
+        for (int i = 0; i < RL_OPTIONS_MAX_FLAGS; i++) {
+            n_env += o.from[i] == RL_FROM_ENV;
+            n_flag += o.from[i] == RL_FROM_FLAG;
+            n_alias += o.from_alias[i];
+        }
+        cr_assert(eq(int, n_env, 1));
+        cr_assert(eq(int, n_flag, 1));
+        cr_assert(eq(int, n_alias, 1));
+    }
+    rl_options_release(&o);
+}
+
 Test(options, environment_errors_name_the_variable)
 {
-    char *envp[] = { "WORKERS=lots", NULL };
+    char *envp[] = { "RELOADD_WORKERS=lots", NULL };
+    char *alias[] = { "SYNC_AFTER_RESTART=yes", NULL };
 
-    expect_error(envp, "invalid value \"lots\" for environment variable WORKERS (--workers): "
-                       "not an integer", NULL);
+    expect_error(envp, "invalid value \"lots\" for environment variable RELOADD_WORKERS "
+                       "(--workers): not an integer", NULL);
+    expect_error(alias, "invalid value \"yes\" for environment variable SYNC_AFTER_RESTART "
+                        "(--sync-after-restart): not a boolean", NULL);
 }
 
 Test(options, number_errors)
@@ -477,8 +526,11 @@ Test(options, usage_lists_every_flag_with_default_and_env)
         snprintf(want, sizeof(want), "--%s", names[i]);
         cr_assert(strstr(text, want) != NULL, "%s", names[i]);
     }
-    cr_assert(strstr(text, "env IS_ARGO_ROLLOUTS") != NULL);
-    cr_assert(strstr(text, "env SYNC_AFTER_RESTART") != NULL);
+    cr_assert(strstr(text, "env RELOADD_IS_ARGO_ROLLOUTS)") != NULL);
+    cr_assert(strstr(text, "env RELOADD_SYNC_AFTER_RESTART or SYNC_AFTER_RESTART)") != NULL);
+    /* The inert flags say so (issue 15). */
+    cr_assert(strstr(text, "SecretProviderClass reloads are not implemented") != NULL);
+    cr_assert(strstr(text, "does nothing: reloadd has no pprof") != NULL);
     cr_assert(strstr(text, "default \"stakater-reloader-lock\"") != NULL);
     cr_assert(strstr(text, "--workers int") != NULL);
     free(text);
@@ -540,4 +592,75 @@ Test(options, cronjob_strategy_and_restart_budget)
                  "run, template", "--cronjob-strategy=later", NULL);
     expect_error(noenv, "invalid value \"101\" for flag --restart-budget: out of range [0, 100]",
                  "--restart-budget=101", NULL);
+}
+
+/* What rl_options_log_start() writes to stderr. */
+static char *start_log(struct rl_options *o)
+{
+    char path[] = "/tmp/reloadd-options-log.XXXXXX";
+    int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+    char *text = NULL;
+    size_t cap = 0;
+    FILE *f;
+
+    cr_assert(ge(int, fd, 0));
+    unlink(path);
+    fflush(stderr);
+    dup2(fd, STDERR_FILENO);
+    rl_log_setup(RL_LOG_INFO, RL_LOG_TEXT);
+    rl_options_log_start(o);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    lseek(fd, 0, SEEK_SET);
+    f = fdopen(fd, "r");
+    cr_assert(ne(ptr, f, NULL));
+    cr_assert(ge(long, (long)getdelim(&text, &cap, '\0', f), 0L));
+    fclose(f);
+    return text;
+}
+
+/* Issue 15: every setting that is not a default, where it came from; the inert flags warn. */
+Test(options, start_log_names_each_setting_and_its_origin)
+{
+    char *envp[] = { "RELOADD_WORKERS=4", "SYNC_AFTER_RESTART=true",
+                     "ALERT_WEBHOOK_URL=https://hooks.invalid/services/T0/B0/hush", NULL };
+    struct rl_options o;
+    char err[256], *log;
+
+    cr_assert(eq(int, parse(&o, envp, err, sizeof(err), "--dry-run", "--enable-pprof",
+                            "--enable-csi-integration", "--coalesce-window=90s",
+                            "--webhook-url=https://hook.invalid/path/hush?token=hush",
+                            "--namespaces-to-ignore=kube-system", NULL), 0), "%s", err);
+    log = start_log(&o);
+    cr_assert(strstr(log, "setting name=--workers value=4 from=environment "
+                          "variable=RELOADD_WORKERS\n") != NULL, "%s", log);
+    cr_assert(strstr(log, "setting name=--sync-after-restart value=true from=environment "
+                          "variable=SYNC_AFTER_RESTART\n") != NULL, "%s", log);
+    cr_assert(strstr(log, "setting name=--dry-run value=true from=flag\n") != NULL, "%s", log);
+    cr_assert(strstr(log, "setting name=--coalesce-window value=90s from=flag\n") != NULL,
+              "%s", log);
+    cr_assert(strstr(log, "setting name=--webhook-url value=https://hook.invalid from=flag\n") != NULL,
+              "%s", log);
+    cr_assert(strstr(log, "setting name=ALERT_WEBHOOK_URL value=https://hooks.invalid from=environment\n") != NULL,
+              "%s", log);
+    cr_assert(strstr(log, "hush") == NULL, "a URL's credentials in the log: %s", log);
+    cr_assert(strstr(log, "name=--reload-strategy") == NULL, "a default logged: %s", log);
+    cr_assert(strstr(log, "KUBERNETES_NAMESPACE is unset, will detect changes in all "
+                          "namespaces except: kube-system.") != NULL, "%s", log);
+    cr_assert(strstr(log, "webhook-url is set, will only send webhook, no resources will be "
+                          "reloaded") != NULL, "%s", log);
+    cr_assert(strstr(log, "warn  dry-run is set") != NULL, "%s", log);
+    cr_assert(strstr(log, "warn  --enable-pprof and --pprof-addr are accepted") != NULL, "%s", log);
+    cr_assert(strstr(log, "warn  --enable-csi-integration is accepted") != NULL, "%s", log);
+    free(log);
+    rl_options_release(&o);
+
+    /* Nothing set: no setting line, no warning but Reloader's global-mode one. */
+    OK(&o, "--namespaces=a,b");
+    log = start_log(&o);
+    cr_assert(strstr(log, "setting name=--namespaces value=a,b from=flag") != NULL, "%s", log);
+    cr_assert(strstr(log, "Watching scoped namespaces: a, b") != NULL, "%s", log);
+    cr_assert(strstr(log, "warn ") == NULL, "%s", log);
+    free(log);
+    rl_options_release(&o);
 }
