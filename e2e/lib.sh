@@ -10,6 +10,13 @@ E2E_NAMESPACES=()
 
 e2e_log() { echo "[$(date -u +%H:%M:%S)] $*"; }
 e2e_fail() { echo "FAIL: $*" >&2; exit 1; }
+# A reloadd log line (logfmt, logrus's time="…" first) on stdin -> epoch milliseconds.
+e2e_log_ms() {
+    local ts
+    ts=$(sed -n 's/^time="\([^"]*\)".*/\1/p')
+    [ -n "$ts" ] || return 1
+    date -u -d "${ts/T/ }" +%s%3N
+}
 
 e2e_case_begin() {
     E2E_CASE=$1

@@ -1265,10 +1265,15 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
     res.seconds = (double)(rl_clock_mono_ms(r->clock) - t0) / 1000.0;
     res.err = err;
     if (!err && p->action == RL_ACTION_ROLLOUT && !o->dry_run) {
-        char src[300];
+        char src[300], msg[1200];
 
         snprintf(src, sizeof(src), "%s/%s", rl_source_type_lower(res.first_type), res.first_name);
-        rl_log_kv(RL_LOG_INFO, "reloaded", "workload", wkey, "source", src,
+        /* Reloader's sentence (reference §5.4), which users alert on; the fields are ours. */
+        snprintf(msg, sizeof(msg), "Changes detected in '%s' of type '%s' in namespace '%s'; "
+                 "updated '%s' of type '%s' in namespace '%s'", res.first_name,
+                 rl_source_type_upper(res.first_type), p->ns, p->name, rl_kind_name(p->kind),
+                 p->ns);
+        rl_log_kv(RL_LOG_INFO, msg, "workload", wkey, "source", src,
                   "sources", nmark > 1 ? "several" : "one", NULL);
         if (pausing) {
             rl_log(RL_LOG_INFO, "Pausing Deployment '%s' in namespace '%s' for %s", p->name,
@@ -1277,6 +1282,9 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
         }
     } else if (!err && p->action == RL_ACTION_RECORD && !o->dry_run) {
         rl_log_kv(RL_LOG_DEBUG, "recorded source hashes", "workload", wkey, NULL);
+    } else if (err && err != RL_ENOTLEADER && p->action == RL_ACTION_ROLLOUT) {
+        rl_log(RL_LOG_ERROR, "Update for '%s' of type '%s' in namespace '%s' failed with error %s",
+               p->name, rl_kind_name(p->kind), p->ns, rl_strerror(err));
     }
     if (err != RL_ENOTLEADER)
         remember(r, wkey, p->action, err);

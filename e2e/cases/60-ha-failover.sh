@@ -12,8 +12,8 @@ e2e_wait 10 "a leader" bash -c "[ -n \"\$(kubectl get lease -n reloadd stakater-
 e2e_wait_recorded "$ns" Deployment/app
 
 pid_of() { local v="E2E_PID_$1"; echo "${!v}"; }
-log_time_ms() { # file pattern -> ms of the first matching line after $2
-    grep -h "$2" "$1" | tail -1 | cut -c1-23 | { read -r ts; date -u -d "${ts/T/ } UTC" +%s%3N; }
+log_time_ms() { # file pattern -> ms of the last line matching $2
+    grep -h "$2" "$1" | tail -1 | e2e_log_ms
 }
 gen_at_least() { [ "$(e2e_generation "$ns" Deployment/app)" -ge "$1" ]; }
 version=0

@@ -27,14 +27,13 @@ e2e_wait 20 "the relayed replica leads" bash -c "[ \"\$(kubectl get lease -n rel
 for r in f1 f2; do e2e_start_replica "$r" "${lease_args[@]}"; done
 e2e_wait_recorded "$ns" Deployment/app
 
-ms() { cut -c1-23 | { read -r ts; date -u -d "${ts/T/ } UTC" +%s%3N; }; }
 t_cut=$(date +%s%3N)
 kill -USR1 "$relay"
 e2e_wait 15 "a follower leads" bash -c "h=\$(kubectl get lease -n reloadd stakater-reloader-lock -o jsonpath='{.spec.holderIdentity}'); [ \"\$h\" = f1 ] || [ \"\$h\" = f2 ]"
 new=$(e2e_lease_holder)
 e2e_wait 10 "the cut leader steps down" grep -q "no longer leader" "$E2E_DIR/reloadd-cut.log"
-t_down=$(grep -h "no longer leader" "$E2E_DIR/reloadd-cut.log" | head -1 | ms)
-t_new=$(grep -h "became leader" "$E2E_DIR/reloadd-$new.log" | head -1 | ms)
+t_down=$(grep -h "no longer leader" "$E2E_DIR/reloadd-cut.log" | head -1 | e2e_log_ms)
+t_new=$(grep -h "became leader" "$E2E_DIR/reloadd-$new.log" | head -1 | e2e_log_ms)
 e2e_log "cut at +0 ms; old leader stopped writing at +$((t_down - t_cut)) ms; $new leads at +$((t_new - t_cut)) ms"
 [ "$t_down" -lt "$t_new" ] || e2e_fail "the cut leader stepped down after the follower took over"
 

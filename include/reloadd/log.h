@@ -2,10 +2,16 @@
  * log.h - leveled logging, text or JSON, one line per record
  *
  * Records go to stderr, one write(2) each, so lines from several threads
- * never interleave. Text: "2026-11-25T19:22:12.123Z info  message k=v".
- * JSON: {"time":"…","level":"info","msg":"…","k":"v"}. Fields are given as
- * NULL-terminated key/value string pairs through rl_log_kv(); values are
- * quoted/escaped as needed. Never pass Secret data to a log call.
+ * never interleave. The two formats are logrus's, as Reloader writes them,
+ * so Loki's `| logfmt`, Vector and log-based alerts keep working:
+ *   text: time="2026-11-25T19:22:12.123Z" level=info msg="message" k=v
+ *   JSON: {"k":"v","level":"info","msg":"message","time":"…"}
+ * level is trace, debug, info, warning or error; fields are sorted by key
+ * (in JSON, every key); a value is quoted as Go's %q when it holds anything
+ * but [A-Za-z0-9-._/@^+]; a field named time, level or msg is written as
+ * fields.time, ... The time is RFC 3339 in UTC with milliseconds. Fields
+ * are given as NULL-terminated key/value string pairs through rl_log_kv()
+ * (at most 32). Never pass Secret data to a log call.
  *
  * Threads: rl_log_setup() before any thread starts; logging from any thread.
  */

@@ -390,7 +390,7 @@ Test(alerts, logs_name_the_host_never_the_credentials)
 
     rl_log_setup(RL_LOG_DEBUG, RL_LOG_TEXT);
     log = capture_stderr(fail_twice_with_credentials_in_the_url, s);
-    snprintf(host, sizeof(host), "url=%s ", http_sink_url(s));
+    snprintf(host, sizeof(host), "url=\"%s\"", http_sink_url(s));
     cr_assert(ne(ptr, strstr(log, "notification attempt failed; retrying"), NULL), "%s", log);
     cr_assert(ne(ptr, strstr(log, "error sending alert"), NULL), "%s", log);
     cr_assert(ne(ptr, strstr(log, host), NULL), "no '%s' in: %s", host, log);

@@ -632,16 +632,17 @@ Test(options, start_log_names_each_setting_and_its_origin)
                             "--webhook-url=https://hook.invalid/path/hush?token=hush",
                             "--namespaces-to-ignore=kube-system", NULL), 0), "%s", err);
     log = start_log(&o);
-    cr_assert(strstr(log, "setting name=--workers value=4 from=environment "
+    cr_assert(strstr(log, "msg=setting from=environment name=--workers value=4 "
                           "variable=RELOADD_WORKERS\n") != NULL, "%s", log);
-    cr_assert(strstr(log, "setting name=--sync-after-restart value=true from=environment "
-                          "variable=SYNC_AFTER_RESTART\n") != NULL, "%s", log);
-    cr_assert(strstr(log, "setting name=--dry-run value=true from=flag\n") != NULL, "%s", log);
-    cr_assert(strstr(log, "setting name=--coalesce-window value=90s from=flag\n") != NULL,
+    cr_assert(strstr(log, "msg=setting from=environment name=--sync-after-restart "
+                          "value=true variable=SYNC_AFTER_RESTART\n") != NULL, "%s", log);
+    cr_assert(strstr(log, "msg=setting from=flag name=--dry-run value=true\n") != NULL, "%s", log);
+    cr_assert(strstr(log, "msg=setting from=flag name=--coalesce-window value=90s\n") != NULL,
               "%s", log);
-    cr_assert(strstr(log, "setting name=--webhook-url value=https://hook.invalid from=flag\n") != NULL,
+    cr_assert(strstr(log, "msg=setting from=flag name=--webhook-url value=\"https://hook.invalid\"\n") != NULL,
               "%s", log);
-    cr_assert(strstr(log, "setting name=ALERT_WEBHOOK_URL value=https://hooks.invalid from=environment\n") != NULL,
+    cr_assert(strstr(log, "msg=setting from=environment name=ALERT_WEBHOOK_URL "
+                          "value=\"https://hooks.invalid\"\n") != NULL,
               "%s", log);
     cr_assert(strstr(log, "hush") == NULL, "a URL's credentials in the log: %s", log);
     cr_assert(strstr(log, "name=--reload-strategy") == NULL, "a default logged: %s", log);
@@ -649,18 +650,18 @@ Test(options, start_log_names_each_setting_and_its_origin)
                           "namespaces except: kube-system.") != NULL, "%s", log);
     cr_assert(strstr(log, "webhook-url is set, will only send webhook, no resources will be "
                           "reloaded") != NULL, "%s", log);
-    cr_assert(strstr(log, "warn  dry-run is set") != NULL, "%s", log);
-    cr_assert(strstr(log, "warn  --enable-pprof and --pprof-addr are accepted") != NULL, "%s", log);
-    cr_assert(strstr(log, "warn  --enable-csi-integration is accepted") != NULL, "%s", log);
+    cr_assert(strstr(log, "level=warning msg=\"dry-run is set") != NULL, "%s", log);
+    cr_assert(strstr(log, "level=warning msg=\"--enable-pprof and --pprof-addr are accepted") != NULL, "%s", log);
+    cr_assert(strstr(log, "level=warning msg=\"--enable-csi-integration is accepted") != NULL, "%s", log);
     free(log);
     rl_options_release(&o);
 
     /* Nothing set: no setting line, no warning but Reloader's global-mode one. */
     OK(&o, "--namespaces=a,b");
     log = start_log(&o);
-    cr_assert(strstr(log, "setting name=--namespaces value=a,b from=flag") != NULL, "%s", log);
+    cr_assert(strstr(log, "msg=setting from=flag name=--namespaces value=\"a,b\"") != NULL, "%s", log);
     cr_assert(strstr(log, "Watching scoped namespaces: a, b") != NULL, "%s", log);
-    cr_assert(strstr(log, "warn ") == NULL, "%s", log);
+    cr_assert(strstr(log, "level=warning") == NULL, "%s", log);
     free(log);
     rl_options_release(&o);
 }
