@@ -72,8 +72,12 @@ static bool needs_quotes(const char *v)
     return false;
 }
 
-/* Go's %q of a UTF-8 string (what logrus writes for a value that needs quotes). */
-static void add_go_quoted(struct rl_buf *b, const char *v)
+/*
+ * A quoted string as logrus writes it: Go's %q of a value in text
+ * (control bytes as \xNN), or Go's encoding/json in JSON (control bytes as
+ * \u00NN, and <, >, & escaped: its encoder's default, which logrus keeps).
+ */
+static void add_quoted(struct rl_buf *b, const char *v, bool json)
 {
     rl_buf_addc(b, '"');
     for (; *v; v++) {
@@ -86,34 +90,10 @@ static void add_go_quoted(struct rl_buf *b, const char *v)
         case '\r': rl_buf_adds(b, "\\r"); break;
         case '\t': rl_buf_adds(b, "\\t"); break;
         default:
-            if (c < 0x20 || c == 0x7f)
-                rl_buf_addf(b, "\\x%02x", c);
-            else
-                rl_buf_addc(b, (char)c);
-        }
-    }
-    rl_buf_addc(b, '"');
-}
-
-/* Go's encoding/json string, HTML-escaped as logrus's JSONFormatter leaves it on. */
-static void add_json_html(struct rl_buf *b, const char *v)
-{
-    rl_buf_addc(b, '"');
-    for (; *v; v++) {
-        unsigned char c = (unsigned char)*v;
-
-        switch (c) {
-        case '"': rl_buf_adds(b, "\\\""); break;
-        case '\\': rl_buf_adds(b, "\\\\"); break;
-        case '\n': rl_buf_adds(b, "\\n"); break;
-        case '\r': rl_buf_adds(b, "\\r"); break;
-        case '\t': rl_buf_adds(b, "\\t"); break;
-        case '<': case '>': case '&':
-            rl_buf_addf(b, "\\u%04x", c);
-            break;
-        default:
-            if (c < 0x20)
+            if (json && (c < 0x20 || c == '<' || c == '>' || c == '&'))
                 rl_buf_addf(b, "\\u%04x", c);
+            else if (!json && (c < 0x20 || c == 0x7f))
+                rl_buf_addf(b, "\\x%02x", c);
             else
                 rl_buf_addc(b, (char)c);
         }
@@ -170,21 +150,21 @@ static void emit(enum rl_log_level level, const char *msg, va_list *kv)
 
             if (b.len > 1)
                 rl_buf_addc(&b, ',');
-            add_json_html(&b, next->key);
+            add_quoted(&b, next->key, true);
             rl_buf_addc(&b, ':');
-            add_json_html(&b, next->value);
+            add_quoted(&b, next->value, true);
         }
         rl_buf_addc(&b, '}');
     } else {
         rl_buf_addf(&b, "time=\"%s\" level=%s msg=", ts, level_names[level]);
         if (needs_quotes(msg))
-            add_go_quoted(&b, msg);
+            add_quoted(&b, msg, false);
         else
             rl_buf_adds(&b, msg);
         for (size_t i = 0; i < n; i++) {
             rl_buf_addf(&b, " %s=", f[i].key);
             if (needs_quotes(f[i].value))
-                add_go_quoted(&b, f[i].value);
+                add_quoted(&b, f[i].value, false);
             else
                 rl_buf_adds(&b, f[i].value);
         }

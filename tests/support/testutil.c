@@ -1,8 +1,10 @@
 /* testutil.c - small helpers shared by the integration tests */
 #include "testutil.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "reloadd/kube.h"
 #include "reloadd/mem.h"
@@ -38,4 +40,30 @@ void test_delete_namespace(struct rl_kube *kube, const char *ns)
     rl_kube_delete(kube, path, "Background", &r);
     rl_kube_response_release(&r);
     free(path);
+}
+
+char *test_capture_stderr(void (*fn)(void *), void *ctx)
+{
+    FILE *f = tmpfile();
+    int saved = dup(STDERR_FILENO);
+    char *out = NULL;
+    size_t cap = 0;
+
+    if (!f || saved < 0 || dup2(fileno(f), STDERR_FILENO) < 0) {
+        if (f)
+            fclose(f);
+        if (saved >= 0)
+            close(saved);
+        return NULL;
+    }
+    fn(ctx);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    rewind(f);
+    if (getdelim(&out, &cap, '\0', f) < 0) {
+        free(out);
+        out = calloc(1, 1);     /* wrote nothing */
+    }
+    fclose(f);
+    return out;
 }

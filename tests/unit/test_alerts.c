@@ -13,6 +13,7 @@
 #include <curl/curl.h>
 
 #include "http_sink.h"
+#include "testutil.h"
 #include "reloadd/alerts.h"
 #include "reloadd/buf.h"
 #include "reloadd/clock.h"
@@ -335,25 +336,6 @@ Test(alerts, stop_drains_what_is_queued)
 }
 
 /* Runs fn with fd 2 going to a temporary file; returns what it wrote (caller frees). */
-static char *capture_stderr(void (*fn)(void *), void *ctx)
-{
-    FILE *f = tmpfile();
-    int saved = dup(2);
-    char *out = calloc(1, 65536);
-    size_t n;
-
-    cr_assert(f && saved >= 0 && out);
-    cr_assert(eq(int, dup2(fileno(f), 2), 2));
-    fn(ctx);
-    dup2(saved, 2);
-    close(saved);
-    rewind(f);
-    n = fread(out, 1, 65535, f);
-    out[n] = '\0';
-    fclose(f);
-    return out;
-}
-
 static void fail_twice_with_credentials_in_the_url(void *ctx)
 {
     struct http_sink *s = ctx;
@@ -389,7 +371,8 @@ Test(alerts, logs_name_the_host_never_the_credentials)
     char *log, host[64];
 
     rl_log_setup(RL_LOG_DEBUG, RL_LOG_TEXT);
-    log = capture_stderr(fail_twice_with_credentials_in_the_url, s);
+    log = test_capture_stderr(fail_twice_with_credentials_in_the_url, s);
+    cr_assert(ne(ptr, log, NULL));
     snprintf(host, sizeof(host), "url=\"%s\"", http_sink_url(s));
     cr_assert(ne(ptr, strstr(log, "notification attempt failed; retrying"), NULL), "%s", log);
     cr_assert(ne(ptr, strstr(log, "error sending alert"), NULL), "%s", log);

@@ -23,6 +23,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "testutil.h"
 #include "reloadd/log.h"
 
 /* The values of one record, by key. */
@@ -46,30 +47,31 @@ static struct {
 };
 #define NF (sizeof(fields) / sizeof(fields[0]))
 
-static char *capture(enum rl_log_format format, enum rl_log_level level, const char *msg)
-{
-    char path[] = "/tmp/reloadd-log.XXXXXX";
-    int fd = mkstemp(path), saved = dup(STDERR_FILENO);
-    char *text = NULL;
-    size_t cap = 0;
-    FILE *f;
+struct record {
+    enum rl_log_format format;
+    enum rl_log_level level;
+    const char *msg;
+};
 
-    cr_assert(ge(int, fd, 0));
-    unlink(path);
-    dup2(fd, STDERR_FILENO);
-    rl_log_setup(RL_LOG_TRACE, format);
-    rl_log_kv(level, msg, fields[0].key, fields[0].value, fields[1].key, fields[1].value,
+static void write_record(void *ctx)
+{
+    const struct record *r = ctx;
+
+    rl_log_setup(RL_LOG_TRACE, r->format);
+    rl_log_kv(r->level, r->msg, fields[0].key, fields[0].value, fields[1].key, fields[1].value,
               fields[2].key, fields[2].value, fields[3].key, fields[3].value, fields[4].key,
               fields[4].value, fields[5].key, fields[5].value, fields[6].key, fields[6].value,
               fields[7].key, fields[7].value, fields[8].key, fields[8].value, NULL);
-    dup2(saved, STDERR_FILENO);
-    close(saved);
-    lseek(fd, 0, SEEK_SET);
-    f = fdopen(fd, "r");
-    cr_assert(ne(ptr, f, NULL));
-    cr_assert(gt(long, (long)getdelim(&text, &cap, '\0', f), 0L));
-    fclose(f);
     rl_log_setup(RL_LOG_INFO, RL_LOG_TEXT);
+}
+
+static char *capture(enum rl_log_format format, enum rl_log_level level, const char *msg)
+{
+    struct record r = { format, level, msg };
+    char *text = test_capture_stderr(write_record, &r);
+
+    cr_assert(ne(ptr, text, NULL));
+    cr_assert(gt(sz, strlen(text), 0));
     return text;
 }
 

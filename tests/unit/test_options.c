@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 
+#include "testutil.h"
 #include "reloadd/err.h"
 #include "reloadd/options.h"
 
@@ -594,28 +595,18 @@ Test(options, cronjob_strategy_and_restart_budget)
                  "--restart-budget=101", NULL);
 }
 
+static void log_start(void *o)
+{
+    rl_log_setup(RL_LOG_INFO, RL_LOG_TEXT);
+    rl_options_log_start(o);
+}
+
 /* What rl_options_log_start() writes to stderr. */
 static char *start_log(struct rl_options *o)
 {
-    char path[] = "/tmp/reloadd-options-log.XXXXXX";
-    int fd = mkstemp(path), saved = dup(STDERR_FILENO);
-    char *text = NULL;
-    size_t cap = 0;
-    FILE *f;
+    char *text = test_capture_stderr(log_start, o);
 
-    cr_assert(ge(int, fd, 0));
-    unlink(path);
-    fflush(stderr);
-    dup2(fd, STDERR_FILENO);
-    rl_log_setup(RL_LOG_INFO, RL_LOG_TEXT);
-    rl_options_log_start(o);
-    dup2(saved, STDERR_FILENO);
-    close(saved);
-    lseek(fd, 0, SEEK_SET);
-    f = fdopen(fd, "r");
-    cr_assert(ne(ptr, f, NULL));
-    cr_assert(ge(long, (long)getdelim(&text, &cap, '\0', f), 0L));
-    fclose(f);
+    cr_assert(ne(ptr, text, NULL));
     return text;
 }
 
