@@ -26,9 +26,9 @@ RUN apt-get update -qq \
 
 WORKDIR /src
 COPY . .
-ARG VERSION=0.0.0-dev
-# CMake takes the version from `git describe`; the context has no .git, so
-# RL_VERSION gives it.
+ARG VERSION=0.1.0
+# The context has no .git: the version is the VERSION file's
+# (cmake/version.cmake) unless --build-arg VERSION gives it (scripts/image.sh).
 RUN cmake -S . -B /build -DRL_TESTS=OFF -DCMAKE_BUILD_TYPE=Release -DRL_VERSION="${VERSION}" \
       -DCMAKE_C_FLAGS="-D_FORTIFY_SOURCE=2 -fstack-protector-strong -fstack-clash-protection" \
       -DCMAKE_EXE_LINKER_FLAGS="-Wl,-z,relro,-z,now" >/dev/null \
@@ -55,7 +55,7 @@ RUN set -eu; R=/rootfs; \
         "$R/reloadd" --version
 
 FROM scratch
-ARG VERSION=0.0.0-dev
+ARG VERSION=0.1.0
 ARG REVISION=unknown
 ARG SOURCE=unknown
 ARG CREATED=1970-01-01T00:00:00Z

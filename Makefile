@@ -7,7 +7,7 @@ CMAKE_ARGS ?=
 ARGS       ?=
 
 .PHONY: all deps build run test test-unit test-integration test-e2e test-sanitizers \
-        cluster-up cluster-down fuzz image bench clean soak
+        cluster-up cluster-down fuzz image release bench clean soak
 
 all: build
 
@@ -56,6 +56,10 @@ soak: build
 # The container image (docker, or buildah without a daemon).
 image: deps
 	@scripts/image.sh $(ARGS)
+
+# A release in one step: version everywhere, commit, tag vV, image (scripts/release.sh).
+release: deps
+	@scripts/release.sh $(V)
 
 clean:
 	rm -rf $(BUILD) build-asan build-tsan build-fuzz

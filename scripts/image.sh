@@ -20,8 +20,10 @@
 #     at the base image plus one reloadd image; RELOADD_IMAGE_KEEP=1 keeps
 #     them). What is cached is the debootstrap tarball and the base image.
 #
-# --tag IMAGE     image name (default localhost/reloadd:<git describe>; also
-#                 tagged localhost/reloadd:latest)
+# --tag IMAGE     image name (default localhost/reloadd:<version>, the
+#                 version of cmake/version.cmake, as `reloadd --version`;
+#                 also tagged localhost/reloadd:<VERSION file>, the tag the
+#                 chart and the kustomize manifests use, and :latest)
 # --archive FILE  also write a docker-archive tarball (for `kind load
 #                 image-archive` or `docker load`)
 # --no-check      skip the run-inside-the-image check
@@ -48,7 +50,8 @@ log() { echo "image: $*" >&2; }
 die() { echo "image: $*" >&2; exit 1; }
 t0=$SECONDS
 
-version=$(git describe --tags --always --dirty 2>/dev/null || echo 0.0.0-unknown)
+version=$(cmake -DSRC="$root" -DPRINT=1 -P cmake/version.cmake)
+release=$(tr -d ' \n' <VERSION)
 revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 source_url=${RELOADD_SOURCE_URL:-$(git remote get-url origin 2>/dev/null || echo unknown)}
 created=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -86,7 +89,8 @@ C
 # ---------------------------------------------------------------- docker ---
 if [ "$builder" = docker ]; then
     log "building $image with docker"
-    docker build "${build_args[@]}" -t "$image" -t localhost/reloadd:latest -f Dockerfile .
+    docker build "${build_args[@]}" -t "$image" -t "localhost/reloadd:$release" \
+        -t localhost/reloadd:latest -f Dockerfile .
     log "built in $((SECONDS - t0)) s"
     size=$(docker image inspect -f '{{.Size}}' "$image")
     log "size: $((size / 1024)) KiB ($image)"
@@ -178,11 +182,11 @@ log "building $image with buildah (vfs, chroot isolation; base $base)"
 t=$SECONDS
 "${B[@]}" bud --pull=never --isolation chroot \
     --build-arg "BASE_IMAGE=$base" "${build_args[@]}" \
-    -t "$image" -t localhost/reloadd:latest -f Dockerfile .
+    -t "$image" -t "localhost/reloadd:$release" -t localhost/reloadd:latest -f Dockerfile .
 log "built in $((SECONDS - t)) s"
 if [ "${RELOADD_IMAGE_KEEP:-}" != 1 ]; then
     olds=$("${B[@]}" images --format '{{.Name}}:{{.Tag}}' 2>/dev/null | grep '^localhost/reloadd:' |
-           grep -vx -e "$image" -e localhost/reloadd:latest || true)
+           grep -vx -e "$image" -e "localhost/reloadd:$release" -e localhost/reloadd:latest || true)
     for old in $olds; do "${B[@]}" rmi "$old" >/dev/null 2>&1 || true; done
     "${B[@]}" rmi --prune >/dev/null 2>&1 || true
 fi

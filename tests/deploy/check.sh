@@ -348,6 +348,24 @@ else
     skipped "flag names: $bin --help lists no flags (binary missing or not yet complete)"
 fi
 
+echo "== one version everywhere"
+release=$(tr -d ' \n' <VERSION)
+check "VERSION ($release) is semver" grep -Eqx '[0-9]+\.[0-9]+\.[0-9]+' <<<"$release"
+same "the chart's appVersion is VERSION" "$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' $chart/Chart.yaml)" "$release"
+same "the chart's version is VERSION" "$(sed -n 's/^version: *//p' $chart/Chart.yaml)" "$release"
+same "the kustomize image tag is VERSION" \
+    "$(python3 -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["images"][0]["newTag"])' deploy/kubernetes/base/kustomization.yaml)" "$release"
+same "the Dockerfile's default VERSION is VERSION (both stages)" \
+    "$(sed -n 's/^ARG VERSION=//p' Dockerfile | sort -u)" "$release"
+same "the chart's image is localhost/reloadd:<appVersion> by default" \
+    "$(jq -r "$dep | .spec.template.spec.containers[0].image" "$work/default.json")" "localhost/reloadd:$release"
+if [ -x "$bin" ]; then
+    check "reloadd --version is VERSION or a pre-release of it" \
+        grep -Eqx "reloadd $release(-dev\.g[0-9a-f]+(\.dirty)?)?" <<<"$("$bin" --version)"
+    same "reloadd --version is the version image.sh tags" "$("$bin" --version)" \
+        "reloadd $(cmake -DSRC="$root" -DPRINT=1 -P cmake/version.cmake)"
+fi
+
 echo "== server dry-run"
 if [ -z "${KUBECONFIG:-}" ] || [ -z "$kubectl_bin" ]; then
     skipped "server dry-run: no cluster (set KUBECONFIG, e.g. eval \"\$(tools/cluster up)\")"
