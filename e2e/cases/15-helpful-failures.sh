@@ -14,8 +14,9 @@ for v in 2 3; do
     sleep 2
 done
 log=$E2E_DIR/reloadd-0.log
-n_regex=$(grep -c 'workload=deployment/'"$ns"'/bad-regex.*cf(g' "$log" || true)
-n_bool=$(grep -c 'workload=deployment/'"$ns"'/bad-bool.*not a boolean' "$log" || true)
+# Fields come sorted by key (logfmt as logrus writes it): match each part on its own.
+n_regex=$(grep "workload=deployment/$ns/bad-regex\b" "$log" | grep -c 'cf(g' || true)
+n_bool=$(grep "workload=deployment/$ns/bad-bool\b" "$log" | grep -c 'not a boolean' || true)
 e2e_log "warnings: bad regex $n_regex, bad boolean $n_bool"
 [ "$n_regex" -eq 1 ] || e2e_fail "the bad regex was logged $n_regex times, want once"
 [ "$n_bool" -eq 1 ] || e2e_fail "the non-boolean auto value was logged $n_bool times, want once"

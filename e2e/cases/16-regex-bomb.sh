@@ -31,7 +31,7 @@ for i in 1 2 3; do
 done
 log=$E2E_DIR/reloadd-0.log
 for i in 1 2 3; do
-    e2e_wait 30 "bomb-$i is refused" grep -q "workload=deployment/$ns/bomb-$i .*reload list too large" "$log"
+    e2e_wait 30 "bomb-$i is refused" bash -c "grep 'workload=deployment/$ns/bomb-$i\b' '$log' | grep -q 'reload list too large'"
 done
 t0=$(e2e_template "$ns" Deployment/good)
 start=$(date +%s%3N)
