@@ -71,74 +71,6 @@ int rl_alert_message(struct rl_buf *out, const char *info, const char *res, cons
     return err;
 }
 
-/* Length of the valid UTF-8 sequence at s, or 0 if it is not one. */
-static size_t utf8_len(const unsigned char *s, uint32_t *cp)
-{
-    size_t n;
-    uint32_t c, min;
-
-    if (s[0] < 0x80) {
-        *cp = s[0];
-        return 1;
-    }
-    if ((s[0] & 0xe0) == 0xc0) {
-        n = 2, c = s[0] & 0x1f, min = 0x80;
-    } else if ((s[0] & 0xf0) == 0xe0) {
-        n = 3, c = s[0] & 0x0f, min = 0x800;
-    } else if ((s[0] & 0xf8) == 0xf0) {
-        n = 4, c = s[0] & 0x07, min = 0x10000;
-    } else {
-        return 0;
-    }
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        c = (c << 6) | (s[i] & 0x3f);
-    }
-    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-        return 0;
-    *cp = c;
-    return n;
-}
-
-int rl_alert_json_str(struct rl_buf *out, const char *s)
-{
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *p = (const unsigned char *)s;
-    int err = rl_buf_addc(out, '"');
-
-    while (!err && *p) {
-        uint32_t cp = 0;
-        size_t n = utf8_len(p, &cp);
-
-        if (n == 0) {
-            err = rl_buf_adds(out, "\\ufffd");
-            p++;
-            continue;
-        }
-        switch (cp) {
-        case '"':  err = rl_buf_adds(out, "\\\""); break;
-        case '\\': err = rl_buf_adds(out, "\\\\"); break;
-        case '\n': err = rl_buf_adds(out, "\\n"); break;
-        case '\r': err = rl_buf_adds(out, "\\r"); break;
-        case '\t': err = rl_buf_adds(out, "\\t"); break;
-        case '<': case '>': case '&': case 0x2028: case 0x2029:
-            err = rl_buf_addf(out, "\\u%04x", (unsigned)cp);
-            break;
-        default:
-            if (cp < 0x20) {
-                char esc[6] = { '\\', 'u', '0', '0', hex[cp >> 4], hex[cp & 15] };
-
-                err = rl_buf_add(out, esc, sizeof(esc));
-            } else {
-                err = rl_buf_add(out, p, n);
-            }
-        }
-        p += n;
-    }
-    return err ? err : rl_buf_addc(out, '"');
-}
-
 int rl_alert_body(struct rl_buf *out, enum rl_alert_sink sink, const char *msg,
                   const char **content_type)
 {
@@ -150,7 +82,7 @@ int rl_alert_body(struct rl_buf *out, enum rl_alert_sink sink, const char *msg,
         err = rl_buf_adds(out, "{\"attachments\":[{\"author_name\":\"Reloader\",\"color\":\"good\","
                                "\"text\":");
         if (!err)
-            err = rl_alert_json_str(out, msg);
+            err = rl_buf_add_json_str(out, msg);
         if (!err)
             err = rl_buf_adds(out, "}]}");
         break;
@@ -158,7 +90,7 @@ int rl_alert_body(struct rl_buf *out, enum rl_alert_sink sink, const char *msg,
     case RL_SINK_GCHAT:
         err = rl_buf_adds(out, "{\"text\":");
         if (!err)
-            err = rl_alert_json_str(out, msg);
+            err = rl_buf_add_json_str(out, msg);
         if (!err)
             err = rl_buf_addc(out, '}');
         break;

@@ -145,27 +145,77 @@ int rl_buf_addf(struct rl_buf *b, const char *fmt, ...)
     return err;
 }
 
-int rl_buf_add_json_str(struct rl_buf *b, const char *s)
+/* Length of the valid UTF-8 sequence at s (a lead byte >= 0x80), or 0 if invalid (as Go decodes). */
+static size_t utf8_len(const unsigned char *s, unsigned *rune)
+{
+    unsigned c = s[0], r;
+    size_t n, i;
+
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+        r = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        r = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        r = c & 0x07;
+    } else {
+        return 0;
+    }
+    for (i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        r = r << 6 | (s[i] & 0x3f);
+    }
+    if ((n == 3 && r < 0x800) || (n == 4 && (r < 0x10000 || r > 0x10ffff)) ||
+        (r >= 0xd800 && r <= 0xdfff))
+        return 0;
+    *rune = r;
+    return n;
+}
+
+int rl_buf_add_json_str(struct rl_buf *b, const char *str)
 {
     static const char hex[] = "0123456789abcdef";
+    const unsigned char *s = (const unsigned char *)(str ? str : "");
     int err = rl_buf_addc(b, '"');
 
-    for (; !err && *s; s++) {
-        unsigned char c = (unsigned char)*s;
+    while (!err && *s) {
+        unsigned c = *s, rune;
+        size_t n;
 
-        switch (c) {
-        case '"':  err = rl_buf_add(b, "\\\"", 2); break;
-        case '\\': err = rl_buf_add(b, "\\\\", 2); break;
-        case '\n': err = rl_buf_add(b, "\\n", 2); break;
-        case '\r': err = rl_buf_add(b, "\\r", 2); break;
-        case '\t': err = rl_buf_add(b, "\\t", 2); break;
-        default:
-            if (c < 0x20) {
-                char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
-                err = rl_buf_add(b, esc, sizeof(esc));
-            } else {
-                err = rl_buf_addc(b, (char)c);
+        if (c < 0x80) {
+            switch (c) {
+            case '"':  err = rl_buf_adds(b, "\\\""); break;
+            case '\\': err = rl_buf_adds(b, "\\\\"); break;
+            case '\b': err = rl_buf_adds(b, "\\b"); break;
+            case '\f': err = rl_buf_adds(b, "\\f"); break;
+            case '\n': err = rl_buf_adds(b, "\\n"); break;
+            case '\r': err = rl_buf_adds(b, "\\r"); break;
+            case '\t': err = rl_buf_adds(b, "\\t"); break;
+            default:
+                if (c < 0x20 || c == '<' || c == '>' || c == '&') {
+                    char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+
+                    err = rl_buf_add(b, esc, sizeof(esc));
+                } else {
+                    err = rl_buf_addc(b, (char)c);
+                }
             }
+            s++;
+            continue;
+        }
+        n = utf8_len(s, &rune);
+        if (n == 0) {
+            err = rl_buf_adds(b, "\\ufffd");
+            s++;
+        } else if (rune == 0x2028 || rune == 0x2029) {
+            err = rl_buf_addf(b, "\\u%04x", rune);
+            s += n;
+        } else {
+            err = rl_buf_add(b, s, n);
+            s += n;
         }
     }
     return err ? err : rl_buf_addc(b, '"');

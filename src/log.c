@@ -72,12 +72,8 @@ static bool needs_quotes(const char *v)
     return false;
 }
 
-/*
- * A quoted string as logrus writes it: Go's %q of a value in text
- * (control bytes as \xNN), or Go's encoding/json in JSON (control bytes as
- * \u00NN, and <, >, & escaped: its encoder's default, which logrus keeps).
- */
-static void add_quoted(struct rl_buf *b, const char *v, bool json)
+/* Go's %q of a UTF-8 string: what logrus's text format writes for a value that needs quotes. */
+static void add_go_quoted(struct rl_buf *b, const char *v)
 {
     rl_buf_addc(b, '"');
     for (; *v; v++) {
@@ -90,9 +86,7 @@ static void add_quoted(struct rl_buf *b, const char *v, bool json)
         case '\r': rl_buf_adds(b, "\\r"); break;
         case '\t': rl_buf_adds(b, "\\t"); break;
         default:
-            if (json && (c < 0x20 || c == '<' || c == '>' || c == '&'))
-                rl_buf_addf(b, "\\u%04x", c);
-            else if (!json && (c < 0x20 || c == 0x7f))
+            if (c < 0x20 || c == 0x7f)
                 rl_buf_addf(b, "\\x%02x", c);
             else
                 rl_buf_addc(b, (char)c);
@@ -114,7 +108,8 @@ static int field_cmp(const void *a, const void *b)
 /*
  * One record as logrus writes it (reference §11.3), fields sorted by key:
  *   text: time="…" level=info msg="…" k=v k2="v w"
- *   JSON: {"k":"v","level":"info","msg":"…","time":"…"} (every key sorted)
+ *   JSON: {"k":"v","level":"info","msg":"…","time":"…"} (every key sorted,
+ *         strings as encoding/json writes them: rl_buf_add_json_str())
  * A field named time, level or msg becomes fields.time, … (logrus's rule).
  */
 static void emit(enum rl_log_level level, const char *msg, va_list *kv)
@@ -150,21 +145,21 @@ static void emit(enum rl_log_level level, const char *msg, va_list *kv)
 
             if (b.len > 1)
                 rl_buf_addc(&b, ',');
-            add_quoted(&b, next->key, true);
+            rl_buf_add_json_str(&b, next->key);
             rl_buf_addc(&b, ':');
-            add_quoted(&b, next->value, true);
+            rl_buf_add_json_str(&b, next->value);
         }
         rl_buf_addc(&b, '}');
     } else {
         rl_buf_addf(&b, "time=\"%s\" level=%s msg=", ts, level_names[level]);
         if (needs_quotes(msg))
-            add_quoted(&b, msg, false);
+            add_go_quoted(&b, msg);
         else
             rl_buf_adds(&b, msg);
         for (size_t i = 0; i < n; i++) {
             rl_buf_addf(&b, " %s=", f[i].key);
             if (needs_quotes(f[i].value))
-                add_quoted(&b, f[i].value, false);
+                add_go_quoted(&b, f[i].value);
             else
                 rl_buf_adds(&b, f[i].value);
         }

@@ -62,89 +62,6 @@ int rl_marker_env_name(struct rl_buf *out, enum rl_source_type t, const char *na
     return err;
 }
 
-/* ---- Go's encoding/json string escaping -------------------------------- */
-
-/* Length of the valid UTF-8 sequence at s, or 0 if invalid (as Go decodes). */
-static size_t utf8_len(const unsigned char *s, unsigned *rune)
-{
-    unsigned c = s[0], r;
-    size_t n, i;
-
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2;
-        r = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        r = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        r = c & 0x07;
-    } else {
-        return 0;
-    }
-    for (i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        r = r << 6 | (s[i] & 0x3f);
-    }
-    if ((n == 3 && r < 0x800) || (n == 4 && (r < 0x10000 || r > 0x10ffff)) ||
-        (r >= 0xd800 && r <= 0xdfff))
-        return 0;
-    *rune = r;
-    return n;
-}
-
-/*
- * A JSON string literal exactly as Go's json.Marshal writes it: HTML-safe
- * (< > & as \u003c \u003e \u0026), \b \f \n \r \t short forms, other
- * control bytes \u00XX, U+2028/U+2029 escaped, invalid UTF-8 as \ufffd.
- */
-static int go_json_str(struct rl_buf *b, const char *str)
-{
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *s = (const unsigned char *)(str ? str : "");
-    int err = rl_buf_addc(b, '"');
-
-    while (!err && *s) {
-        unsigned c = *s, rune;
-        size_t n;
-
-        if (c < 0x80) {
-            switch (c) {
-            case '"':  err = rl_buf_adds(b, "\\\""); break;
-            case '\\': err = rl_buf_adds(b, "\\\\"); break;
-            case '\b': err = rl_buf_adds(b, "\\b"); break;
-            case '\f': err = rl_buf_adds(b, "\\f"); break;
-            case '\n': err = rl_buf_adds(b, "\\n"); break;
-            case '\r': err = rl_buf_adds(b, "\\r"); break;
-            case '\t': err = rl_buf_adds(b, "\\t"); break;
-            default:
-                if (c < 0x20 || c == '<' || c == '>' || c == '&') {
-                    char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
-
-                    err = rl_buf_add(b, esc, sizeof(esc));
-                } else {
-                    err = rl_buf_addc(b, (char)c);
-                }
-            }
-            s++;
-            continue;
-        }
-        n = utf8_len(s, &rune);
-        if (n == 0) {
-            err = rl_buf_adds(b, "\\ufffd");
-            s++;
-        } else if (rune == 0x2028 || rune == 0x2029) {
-            err = rl_buf_addf(b, "\\u%04x", rune);
-            s += n;
-        } else {
-            err = rl_buf_add(b, s, n);
-            s += n;
-        }
-    }
-    return err ? err : rl_buf_addc(b, '"');
-}
-
 int rl_marker_reload_source_json(struct rl_buf *out, enum rl_source_type t,
                                  const char *name, const char *ns, const char *hash,
                                  const char *container, int64_t observed_at_s)
@@ -152,17 +69,17 @@ int rl_marker_reload_source_json(struct rl_buf *out, enum rl_source_type t,
     int err = 0;
 
     err = err ? err : rl_buf_adds(out, "{\"type\":");
-    err = err ? err : go_json_str(out, rl_source_type_upper(t));
+    err = err ? err : rl_buf_add_json_str(out, rl_source_type_upper(t));
     err = err ? err : rl_buf_adds(out, ",\"name\":");
-    err = err ? err : go_json_str(out, name);
+    err = err ? err : rl_buf_add_json_str(out, name);
     err = err ? err : rl_buf_adds(out, ",\"namespace\":");
-    err = err ? err : go_json_str(out, ns);
+    err = err ? err : rl_buf_add_json_str(out, ns);
     err = err ? err : rl_buf_adds(out, ",\"hash\":");
-    err = err ? err : go_json_str(out, hash);
+    err = err ? err : rl_buf_add_json_str(out, hash);
     /* Go writes a nil slice as null; Reloader always has one container. */
     if (container) {
         err = err ? err : rl_buf_adds(out, ",\"containerRefs\":[");
-        err = err ? err : go_json_str(out, container);
+        err = err ? err : rl_buf_add_json_str(out, container);
         err = err ? err : rl_buf_addc(out, ']');
     } else {
         err = err ? err : rl_buf_adds(out, ",\"containerRefs\":null");
@@ -202,18 +119,18 @@ int rl_marker_applied_json(struct rl_buf *out, const struct rl_applied_entry *e,
         qsort(k, m, sizeof(*k), keyed_cmp);
     err = rl_buf_addc(out, '{');
     if (!err && history && *history) {      /* "@" sorts before every "<type>/" */
-        err = go_json_str(out, RL_APPLIED_ROLLOUTS_KEY);
+        err = rl_buf_add_json_str(out, RL_APPLIED_ROLLOUTS_KEY);
         err = err ? err : rl_buf_addc(out, ':');
-        err = err ? err : go_json_str(out, history);
+        err = err ? err : rl_buf_add_json_str(out, history);
     }
     for (size_t i = 0; !err && i < m; i++) {
         if (i + 1 < m && strcmp(k[i].key, k[i + 1].key) == 0)
             continue;                   /* a duplicate: the later one wins */
         if (out->buf[out->len - 1] != '{')
             err = rl_buf_addc(out, ',');
-        err = err ? err : go_json_str(out, k[i].key);
+        err = err ? err : rl_buf_add_json_str(out, k[i].key);
         err = err ? err : rl_buf_addc(out, ':');
-        err = err ? err : go_json_str(out, k[i].hash);
+        err = err ? err : rl_buf_add_json_str(out, k[i].hash);
     }
     err = err ? err : rl_buf_addc(out, '}');
 out:
@@ -232,9 +149,9 @@ static int add_record_member(struct rl_buf *out, const char *key,
 
     rl_buf_init(&rec, 0);
     err = rl_marker_applied_json(&rec, e, n, history);
-    err = err ? err : go_json_str(out, key);
+    err = err ? err : rl_buf_add_json_str(out, key);
     err = err ? err : rl_buf_addc(out, ':');
-    err = err ? err : go_json_str(out, rec.buf);
+    err = err ? err : rl_buf_add_json_str(out, rec.buf);
     rl_buf_release(&rec);
     return err;
 }
@@ -249,11 +166,11 @@ int rl_patch_env_var(struct rl_buf *out, const char *container, const char *env,
     if (!container || !env || !value)
         return RL_EINVAL;
     err = err ? err : rl_buf_adds(out, "{\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":");
-    err = err ? err : go_json_str(out, container);
+    err = err ? err : rl_buf_add_json_str(out, container);
     err = err ? err : rl_buf_adds(out, ",\"env\":[{\"name\":");
-    err = err ? err : go_json_str(out, env);
+    err = err ? err : rl_buf_add_json_str(out, env);
     err = err ? err : rl_buf_adds(out, ",\"value\":");
-    err = err ? err : go_json_str(out, value);
+    err = err ? err : rl_buf_add_json_str(out, value);
     err = err ? err : rl_buf_adds(out, "}]}]}}}}");
     return err;
 }
@@ -265,9 +182,9 @@ int rl_patch_pod_annotation(struct rl_buf *out, const char *key, const char *val
     if (!key || !value)
         return RL_EINVAL;
     err = err ? err : rl_buf_adds(out, "{\"spec\":{\"template\":{\"metadata\":{\"annotations\":{");
-    err = err ? err : go_json_str(out, key);
+    err = err ? err : rl_buf_add_json_str(out, key);
     err = err ? err : rl_buf_addc(out, ':');
-    err = err ? err : go_json_str(out, value);
+    err = err ? err : rl_buf_add_json_str(out, value);
     err = err ? err : rl_buf_adds(out, "}}}}}");
     return err;
 }
@@ -342,7 +259,7 @@ static int add_env_containers(struct rl_buf *out, const struct rl_rollout *r, ch
         if (done[i] || !names[i])
             continue;
         err = err ? err : rl_buf_adds(out, first_c ? "{\"name\":" : ",{\"name\":");
-        err = err ? err : go_json_str(out, r->markers[i].container);
+        err = err ? err : rl_buf_add_json_str(out, r->markers[i].container);
         err = err ? err : rl_buf_adds(out, ",\"env\":[");
         first_c = false;
         for (size_t j = i; !err && j < r->n_markers; j++) {
@@ -354,10 +271,10 @@ static int add_env_containers(struct rl_buf *out, const struct rl_rollout *r, ch
             if (env_superseded(r, j, names))
                 continue;
             err = err ? err : rl_buf_adds(out, first_e ? "{\"name\":" : ",{\"name\":");
-            err = err ? err : go_json_str(out, names[j]);
+            err = err ? err : rl_buf_add_json_str(out, names[j]);
             if (m->hash) {
                 err = err ? err : rl_buf_adds(out, ",\"value\":");
-                err = err ? err : go_json_str(out, m->hash);
+                err = err ? err : rl_buf_add_json_str(out, m->hash);
             } else {
                 err = err ? err : rl_buf_adds(out, ",\"$patch\":\"delete\"");
             }
@@ -392,9 +309,9 @@ int rl_patch_rollout(struct rl_buf *out, const struct rl_rollout *r)
     if (r->strategy == RL_STRATEGY_ANNOTATIONS) {
         err = err ? err : lrf_value(&lrf, r, first);
         err = err ? err : rl_buf_adds(out, "\"metadata\":{\"annotations\":{");
-        err = err ? err : go_json_str(out, RL_ANN_LAST_RELOADED_FROM);
+        err = err ? err : rl_buf_add_json_str(out, RL_ANN_LAST_RELOADED_FROM);
         err = err ? err : rl_buf_addc(out, ':');
-        err = err ? err : go_json_str(out, lrf.buf);
+        err = err ? err : rl_buf_add_json_str(out, lrf.buf);
         err = err ? err : rl_buf_adds(out, "}}");
     } else {
         names = env_names(r);
@@ -443,7 +360,7 @@ int rl_patch_rollout_restart(struct rl_buf *out, const struct rl_rollout *r)
     }
     /* Reloader's literal spacing: {"spec": {"restartAt": "<ts>"}} */
     err = err ? err : rl_buf_adds(out, "\"spec\": {\"restartAt\": ");
-    err = err ? err : go_json_str(out, ts);
+    err = err ? err : rl_buf_add_json_str(out, ts);
     err = err ? err : rl_buf_adds(out, "}}");
     return err;
 }

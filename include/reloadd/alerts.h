@@ -72,9 +72,6 @@ int rl_alert_body(struct rl_buf *out, enum rl_alert_sink sink, const char *msg,
 /* Whether an HTTP status means the sink took the message. */
 bool rl_alert_status_ok(enum rl_alert_sink sink, long status);
 
-/* Appends s as a JSON string literal escaped as Go's encoding/json does. */
-int rl_alert_json_str(struct rl_buf *out, const char *s);
-
 struct rl_alerts_opts {
     const char *url;                /* required: http:// or https:// */
     enum rl_alert_sink sink;

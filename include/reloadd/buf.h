@@ -39,7 +39,13 @@ int rl_buf_addc(struct rl_buf *b, char c);
 int rl_buf_addf(struct rl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int rl_buf_vaddf(struct rl_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
-/* Appends s as a JSON string literal, quotes included. */
+/*
+ * Appends s as a JSON string literal, quotes included, exactly as Go's
+ * encoding/json writes it (what Reloader's JSON is compared with: markers,
+ * alerts, logs): HTML-safe (< > & as \u003c \u003e \u0026), \b \f \n \r \t
+ * short forms, other control bytes \u00XX, U+2028/U+2029 escaped, invalid
+ * UTF-8 as \ufffd. NULL is "".
+ */
 int rl_buf_add_json_str(struct rl_buf *b, const char *s);
 
 #endif /* RL_BUF_H */

@@ -94,7 +94,7 @@ Test(alerts, json_escaping_is_gos)
     struct rl_buf b;
 
     rl_buf_init(&b, 0);
-    cr_assert(eq(int, rl_alert_json_str(&b, "a<b>&\"c\\\n\t\x01 \xe2\x80\xa8 \xc3\xa9 \xff!"), 0));
+    cr_assert(eq(int, rl_buf_add_json_str(&b, "a<b>&\"c\\\n\t\x01 \xe2\x80\xa8 \xc3\xa9 \xff!"), 0));
     cr_assert(eq(str, b.buf, "\"a\\u003cb\\u003e\\u0026\\\"c\\\\\\n\\t\\u0001 \\u2028 \xc3\xa9 "
                              "\\ufffd!\""));
     rl_buf_release(&b);

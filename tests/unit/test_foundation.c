@@ -46,6 +46,10 @@ Test(buf, json_string_escapes_controls_and_quotes)
     rl_buf_init(&b, 0);
     rl_buf_add_json_str(&b, "a\"b\\c\n\x01");
     cr_assert(eq(str, b.buf, "\"a\\\"b\\\\c\\n\\u0001\""));
+    /* As Go's encoding/json (>= 1.22): \b and \f short, HTML-safe, bad UTF-8 replaced. */
+    rl_buf_reset(&b);
+    rl_buf_add_json_str(&b, "\b\f<&>\xe2\x80\xa9\xc3");
+    cr_assert(eq(str, b.buf, "\"\\b\\f\\u003c\\u0026\\u003e\\u2029\\ufffd\""));
     rl_buf_release(&b);
 }
 
