@@ -951,6 +951,8 @@ void rl_controller_set_leader(struct rl_controller *c, bool leader)
     bool was = atomic_exchange(&c->leader, leader);
 
     if (leader && !was && atomic_load(&c->synced)) {
+        /* Filled while following: the old leader's last writes may not be in it yet. */
+        rl_reconciler_verify_takeover(c->rec);
         serve_owed(c);
         reconcile_all(c, "became leader");
     }

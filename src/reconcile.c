@@ -107,6 +107,9 @@ struct last_write {
     int err;
     enum rl_reconcile_action action;
     struct echo echo;
+    /* The takeover (verify_epoch) for which the cache of W was checked against a GET. */
+    unsigned verified_epoch;
+    int64_t verify_since_ms;        /* first seen behind, 0: not waiting */
 };
 
 struct rl_reconciler {
@@ -125,6 +128,8 @@ struct rl_reconciler {
     struct rl_budget budget;        /* --restart-budget per --restart-budget-period */
     /* rl_reconciler_assume_missed(): judge listed workloads as --sync-after-restart does. */
     atomic_bool missed_while_away;
+    /* rl_reconciler_verify_takeover(): 0, or the takeover whose first rollouts are verified. */
+    atomic_uint verify_epoch;
 };
 
 struct rl_reconciler *rl_reconciler_new(struct rl_store *store, struct rl_kube *kube,
@@ -975,6 +980,70 @@ static bool echo_pending(struct rl_reconciler *r, const char *wkey, const struct
     return pending;
 }
 
+/*
+ * After a takeover (rl_reconciler_verify_takeover), before the first
+ * rollout of W: whether the API server holds a newer W than the cache. The
+ * previous leader's last writes may not have reached this replica's
+ * watches yet (after an API server restart a watch comes back seconds
+ * late); a rollout decided on that cache could repeat one the old leader
+ * made. One GET per workload and takeover, for rollouts only; while the
+ * cache is behind, the reconcile waits for the watch (as for our own
+ * writes, struct echo), at most ECHO_WAIT_MAX_MS.
+ */
+static bool cache_behind_after_takeover(struct rl_reconciler *r, const char *wkey,
+                                        const struct plan *p)
+{
+    unsigned epoch = atomic_load(&r->verify_epoch);
+    const cJSON *meta;
+    cJSON *live = NULL;
+    bool behind = false, gave_up = false;
+    struct last_write *lw;
+    int64_t now, waited = 0;
+
+    if (!epoch || p->rv == RL_STORE_RV_UNKNOWN)
+        return false;
+    rl_mutex_lock(&r->mu);
+    lw = last_write_of(r, wkey);
+    behind = lw->verified_epoch != epoch;
+    rl_mutex_unlock(&r->mu);
+    if (!behind || get_object(r, p, &live) != 0)
+        return false;               /* verified, or the write will tell (404, ...) */
+    meta = rl_json_obj(live, "metadata");
+    behind = strcmp(rl_json_str_or(meta, "uid", ""), p->uid ? p->uid : "") != 0 ||
+             rl_store_parse_rv(rl_json_str(meta, "resourceVersion")) > p->rv;
+    cJSON_Delete(live);
+    now = (int64_t)rl_clock_mono_ms(r->clock);
+    rl_mutex_lock(&r->mu);
+    lw = last_write_of(r, wkey);
+    if (behind && !lw->verify_since_ms)
+        lw->verify_since_ms = now;
+    waited = behind ? now - lw->verify_since_ms : 0;
+    gave_up = behind && waited >= ECHO_WAIT_MAX_MS;
+    if (!behind || gave_up) {
+        lw->verified_epoch = epoch;
+        lw->verify_since_ms = 0;
+    }
+    rl_mutex_unlock(&r->mu);
+    if (gave_up) {
+        char ms[32];
+
+        snprintf(ms, sizeof(ms), "%" PRId64, waited);
+        rl_log_kv(RL_LOG_WARN, "the watch has not caught up with the API server since this "
+                  "replica took over; deciding on the cache", "workload", wkey,
+                  "waited_ms", ms, NULL);
+        return false;
+    }
+    if (behind)
+        rl_log_kv(RL_LOG_DEBUG, "the cache is behind the API server after a takeover; waiting "
+                  "for the watch", "workload", wkey, NULL);
+    return behind;
+}
+
+void rl_reconciler_verify_takeover(struct rl_reconciler *r)
+{
+    atomic_fetch_add(&r->verify_epoch, 1);
+}
+
 static void forget(struct rl_reconciler *r, const char *wkey)
 {
     rl_mutex_lock(&r->mu);
@@ -1193,6 +1262,12 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
     if (p->action == RL_ACTION_NONE || p->held_until_s) {
         if (p->held_until_s)
             hold(r, wkey, p);
+        plan_release(p);
+        free(p);
+        return 0;
+    }
+    if (p->action == RL_ACTION_ROLLOUT && !o->dry_run && cache_behind_after_takeover(r, wkey, p)) {
+        requeue(r, wkey, ECHO_POLL_MS);
         plan_release(p);
         free(p);
         return 0;

@@ -140,6 +140,15 @@ void rl_reconciler_free(struct rl_reconciler *r);
  */
 void rl_reconciler_assume_missed(struct rl_reconciler *r);
 
+/*
+ * This replica took over while following (its caches were filled before
+ * it led): before the first rollout of each workload, the cache is checked
+ * against a GET, and a workload the API server holds newer (the previous
+ * leader's last write, not yet watched) waits for the watch instead of
+ * rolling again. Any thread.
+ */
+void rl_reconciler_verify_takeover(struct rl_reconciler *r);
+
 /* Reconciles the workload "<kind>/<ns>/<name>". 0, or an error to retry. */
 int rl_reconcile(struct rl_reconciler *r, const char *wkey);
 

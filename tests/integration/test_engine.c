@@ -1797,39 +1797,44 @@ static bool ec_store_has(struct rl_controller *c, enum rl_source_type t, const c
     return strcmp(hex, hash) == 0;
 }
 
-Test(engine, a_change_the_last_rollout_carried_is_recorded_even_when_the_watch_lags)
-{
-    struct rl_controller_hooks hooks = { .on_result = ec_result };
-    struct rl_options o2;
+/*
+ * Namespace ns2 (<prefix>-<random>), options scoped to it (HA, as pod_name),
+ * ConfigMap ec-cm v=1, Secret ec-sec v=1 and Deployment ec-app taking both by
+ * envFrom, with our record of both versions: nothing to write at start-up.
+ */
+struct ec {
+    char ns[64];
+    struct rl_options o;
+    char cm1[RL_HASH_HEX_SIZE], sec1[RL_HASH_HEX_SIZE];
     struct fault_proxy *proxy;
     struct rl_kube *kube;
     struct rl_controller *c;
-    char ns2[64], errbuf[512], cm1[RL_HASH_HEX_SIZE], cm2[RL_HASH_HEX_SIZE];
-    char sec1[RL_HASH_HEX_SIZE], sec2[RL_HASH_HEX_SIZE];
-    char *argv[] = { "reloadd", NULL, "--enable-ha", NULL };
-    char *envp[] = { "POD_NAME=engine-echo", NULL, NULL };
-    char *json;
-    const char *dep_watch = "/deployments?watch=1", *sec_watch = "/secrets?watch=1";
-    char *env;
-    cJSON *rec;
-    double end;
-    size_t writes;
+};
 
-    snprintf(ns2, sizeof(ns2), "rl-echo-%08x", arc4random());
+static void ec_world(struct ec *w, const char *prefix, const char *pod_name)
+{
+    char *ns2 = w->ns, *cm1 = w->cm1, *sec1 = w->sec1;
+    struct rl_options *o2 = &w->o;
+
+    char *argv[] = { "reloadd", NULL, "--enable-ha", NULL };
+    char *envp[] = { NULL, NULL, NULL };
+    char errbuf[512], *json;
+
+    snprintf(ns2, 64, "%s-%08x", prefix, arc4random());
     json = rl_xasprintf("{\"apiVersion\":\"v1\",\"kind\":\"Namespace\","
                         "\"metadata\":{\"name\":\"%s\"}}", ns2);
     fo_create("/api/v1/namespaces", json);
     free(json);
     argv[1] = rl_xasprintf("--namespaces=%s", ns2);
+    envp[0] = rl_xasprintf("POD_NAME=%s", pod_name);
     envp[1] = rl_xasprintf("POD_NAMESPACE=%s", ns2);
-    cr_assert(eq(int, rl_options_parse(&o2, 3, argv, envp, errbuf, sizeof(errbuf)), 0), "%s",
+    cr_assert(eq(int, rl_options_parse(o2, 3, argv, envp, errbuf, sizeof(errbuf)), 0), "%s",
               errbuf);
     free(argv[1]);
+    free(envp[0]);
     free(envp[1]);
-
     ec_source(ns2, false, "1", true, cm1);
     ec_source(ns2, true, "MQ==", true, sec1);
-    /* Our record of both versions: nothing to write at start-up. */
     json = rl_xasprintf(
         "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"ec-app\","
         "\"annotations\":{\"reloader.stakater.com/auto\":\"true\",\"reloadd.io/applied\":"
@@ -1840,35 +1845,71 @@ Test(engine, a_change_the_last_rollout_carried_is_recorded_even_when_the_watch_l
         "{\"secretRef\":{\"name\":\"ec-sec\"}}]}]}}}}", cm1, sec1);
     ec_put(ns2, "deployments", json, true, "ec-app", NULL);
     free(json);
+}
 
-    proxy = fault_proxy_start(admin_path, errbuf, sizeof(errbuf));
-    cr_assert(ne(ptr, proxy, NULL), "%s", errbuf);
-    fault_proxy_fail_next(proxy, 1 << 30, dep_watch, 503, NULL, NULL);
-    fault_proxy_fail_next(proxy, 1 << 30, sec_watch, 503, NULL, NULL);
-    kube = client_via(proxy);
-    c = rl_controller_new(&o2, kube, rl_clock_system(), &hooks);
-    cr_assert(eq(int, rl_controller_start(c), 0));
-    for (end = test_now_s() + 60; !rl_controller_synced(c) && test_now_s() < end;)
+/* A controller for o2 through a fault proxy that refuses the watches named in `blocked`, synced. */
+static void ec_start(struct ec *w, const char *const *blocked)
+{
+    static const struct rl_controller_hooks hooks = { .on_result = ec_result };
+    char errbuf[512];
+    double end;
+
+    atomic_store(&ec_rollouts, 0);
+    atomic_store(&ec_records, 0);
+    w->proxy = fault_proxy_start(admin_path, errbuf, sizeof(errbuf));
+    cr_assert(ne(ptr, w->proxy, NULL), "%s", errbuf);
+    for (; *blocked; blocked++)
+        fault_proxy_fail_next(w->proxy, 1 << 30, *blocked, 503, NULL, NULL);
+    w->kube = client_via(w->proxy);
+    w->c = rl_controller_new(&w->o, w->kube, rl_clock_system(), &hooks);
+    cr_assert(eq(int, rl_controller_start(w->c), 0));
+    for (end = test_now_s() + 60; !rl_controller_synced(w->c) && test_now_s() < end;)
         test_sleep_ms(100);
-    cr_assert(rl_controller_synced(c));
-    rl_controller_set_leader(c, true);
+    cr_assert(rl_controller_synced(w->c));
+}
+
+static void ec_stop(struct ec *w)
+{
+    rl_controller_stop(w->c, 1000);
+    rl_controller_free(w->c);
+    rl_kube_free(w->kube);
+    fault_proxy_stop(w->proxy);
+    rl_options_release(&w->o);
+    test_delete_namespace(admin, w->ns);
+}
+
+Test(engine, a_change_the_last_rollout_carried_is_recorded_even_when_the_watch_lags)
+{
+    struct ec w;
+    char cm2[RL_HASH_HEX_SIZE], sec2[RL_HASH_HEX_SIZE];
+    char *json;
+    const char *dep_watch = "/deployments?watch=1", *sec_watch = "/secrets?watch=1";
+    char *env;
+    cJSON *rec;
+    double end;
+    size_t writes;
+
+    ec_world(&w, "rl-echo", "engine-echo");
+
+    ec_start(&w, (const char *[]){ dep_watch, sec_watch, NULL });
+    rl_controller_set_leader(w.c, true);
     test_sleep_ms(1500);
-    cr_assert(eq(sz, fault_proxy_seen(proxy, "PATCH ", NULL, 0), 0),
+    cr_assert(eq(sz, fault_proxy_seen(w.proxy, "PATCH ", NULL, 0), 0),
               "a write at start-up, with every record up to date");
 
     /* sec changes (unseen), then cm: the rollout for cm carries sec's new version. */
-    ec_source(ns2, true, "Mg==", false, sec2);
-    ec_source(ns2, false, "2", false, cm2);
+    ec_source(w.ns, true, "Mg==", false, sec2);
+    ec_source(w.ns, false, "2", false, cm2);
     for (end = test_now_s() + 30; atomic_load(&ec_rollouts) == 0 && test_now_s() < end;)
         test_sleep_ms(50);
     cr_assert(eq(u32, atomic_load(&ec_rollouts), 1), "the change of ec-cm did not roll ec-app");
 
     /* The Secret watch comes back: its change arrives, W's write is not in the cache yet. */
-    fault_proxy_disarm(proxy, sec_watch);
-    for (end = test_now_s() + 60; !ec_store_has(c, RL_SOURCE_SECRET, ns2, "ec-sec", sec2) &&
+    fault_proxy_disarm(w.proxy, sec_watch);
+    for (end = test_now_s() + 60; !ec_store_has(w.c, RL_SOURCE_SECRET, w.ns, "ec-sec", sec2) &&
                                   test_now_s() < end;)
         test_sleep_ms(50);
-    cr_assert(ec_store_has(c, RL_SOURCE_SECRET, ns2, "ec-sec", sec2),
+    cr_assert(ec_store_has(w.c, RL_SOURCE_SECRET, w.ns, "ec-sec", sec2),
               "the Secret watch never showed the change");
     test_sleep_ms(3000);
     cr_assert(eq(u32, atomic_load(&ec_rollouts), 1),
@@ -1876,11 +1917,11 @@ Test(engine, a_change_the_last_rollout_carried_is_recorded_even_when_the_watch_l
     cr_assert(eq(u32, atomic_load(&ec_records), 0), "a record written from a stale cache");
 
     /* The Deployment watch comes back: the change of sec is recorded, not rolled. */
-    fault_proxy_disarm(proxy, dep_watch);
+    fault_proxy_disarm(w.proxy, dep_watch);
     for (end = test_now_s() + 60; atomic_load(&ec_records) == 0 && test_now_s() < end;)
         test_sleep_ms(50);
     cr_assert(eq(u32, atomic_load(&ec_records), 1), "ec-sec's new version was never recorded");
-    rec = ec_get_app(ns2, &env);
+    rec = ec_get_app(w.ns, &env);
     cr_assert(eq(str, (char *)rl_json_str_or(rec, "secret/ec-sec", ""), sec2));
     cr_assert(eq(str, (char *)rl_json_str_or(rec, "configmap/ec-cm", ""), cm2));
     cJSON_Delete(rec);
@@ -1891,12 +1932,12 @@ Test(engine, a_change_the_last_rollout_carried_is_recorded_even_when_the_watch_l
     free(env);
 
     /* And then nothing: no write for 3 s, and a reconcile plans none. */
-    writes = fault_proxy_seen(proxy, "PATCH ", NULL, 0);
+    writes = fault_proxy_seen(w.proxy, "PATCH ", NULL, 0);
     test_sleep_ms(3000);
-    cr_assert(eq(sz, fault_proxy_seen(proxy, "PATCH ", NULL, 0), writes),
+    cr_assert(eq(sz, fault_proxy_seen(w.proxy, "PATCH ", NULL, 0), writes),
               "writes went on after the record");
     {
-        cJSON *ex = rl_controller_explain(c, "deployments", ns2, "ec-app");
+        cJSON *ex = rl_controller_explain(w.c, "deployments", w.ns, "ec-app");
 
         cr_assert(ne(ptr, ex, NULL));
         cr_assert(eq(str, (char *)rl_json_str_or(ex, "decision", ""), "none"));
@@ -1905,10 +1946,92 @@ Test(engine, a_change_the_last_rollout_carried_is_recorded_even_when_the_watch_l
     }
     cr_assert(eq(u32, atomic_load(&ec_rollouts), 1));
 
-    rl_controller_stop(c, 1000);
-    rl_controller_free(c);
-    rl_kube_free(kube);
-    fault_proxy_stop(proxy);
-    rl_options_release(&o2);
-    test_delete_namespace(admin, ns2);
+    ec_stop(&w);
+}
+
+/*
+ * The same class across a takeover: the old leader rolled W for ec-cm, and
+ * this replica's Deployment watch has not shown that write when it takes
+ * over. Deciding on its cache (W's template from before the rollout, ec-cm
+ * changed after it) it would roll W again. After a takeover the first
+ * rollout of each W is checked against a GET: W is newer on the API server,
+ * so the reconcile waits for the watch, and then has nothing to do.
+ */
+Test(engine, a_takeover_waits_for_the_old_leaders_last_write)
+{
+    struct ec w;
+    char cm2[RL_HASH_HEX_SIZE], app_path[256];
+    char *patches;
+    const char *dep_watch = "/deployments?watch=1";
+    double end;
+
+    ec_world(&w, "rl-takeover", "engine-takeover");
+
+    /* A follower whose Deployment watch never comes back until told. */
+    ec_start(&w, (const char *[]){ dep_watch, NULL });
+
+    /* ec-cm changes; the old leader (admin here) rolls W for it, as reloadd writes it. */
+    ec_source(w.ns, false, "2", false, cm2);
+    for (end = test_now_s() + 30; !ec_store_has(w.c, RL_SOURCE_CONFIGMAP, w.ns, "ec-cm", cm2) &&
+                                  test_now_s() < end;)
+        test_sleep_ms(50);
+    cr_assert(ec_store_has(w.c, RL_SOURCE_CONFIGMAP, w.ns, "ec-cm", cm2));
+    snprintf(app_path, sizeof(app_path), "/apis/apps/v1/namespaces/%s/deployments/ec-app", w.ns);
+    patches = rl_xasprintf(
+        "{\"metadata\":{\"annotations\":{\"reloadd.io/applied\":\"{\\\"configmap/ec-cm\\\":"
+        "\\\"%s\\\",\\\"secret/ec-sec\\\":\\\"%s\\\"}\"}},\"spec\":{\"template\":{\"spec\":"
+        "{\"containers\":[{\"name\":\"c\",\"env\":[{\"name\":\"STAKATER_EC_CM_CONFIGMAP\","
+        "\"value\":\"%s\"}]}]}}}}", cm2, w.sec1, cm2);
+    {
+        struct rl_kube_response r;
+
+        rl_kube_response_init(&r);
+        cr_assert(eq(int, rl_kube_patch(admin, app_path, "application/strategic-merge-patch+json",
+                                        patches, &r), 0), "patch: %s", r.message);
+        rl_kube_response_release(&r);
+    }
+    free(patches);
+
+    /* The takeover: the cache still has W from before that rollout. */
+    rl_controller_set_leader(w.c, true);
+    test_sleep_ms(3000);
+    cr_assert(eq(u32, atomic_load(&ec_rollouts), 0),
+              "rolled W again for ec-cm, which the old leader's rollout carried");
+    cr_assert(eq(sz, fault_proxy_seen(w.proxy, "PATCH ", NULL, 0), 0), "a write from a stale cache");
+    {
+        char *get = rl_xasprintf("GET %s", app_path);
+
+        cr_assert(ge(sz, fault_proxy_seen(w.proxy, get, NULL, 0), 1),
+                  "the cache was never checked against the API server");
+        free(get);
+    }
+
+    /* The watch comes back: W is up to date, nothing to write. */
+    fault_proxy_disarm(w.proxy, dep_watch);
+    {
+        cJSON *ex = NULL;
+
+        for (end = test_now_s() + 60; test_now_s() < end; test_sleep_ms(100)) {
+            const cJSON *s;
+            bool done = false;
+
+            ex = rl_controller_explain(w.c, "deployments", w.ns, "ec-app");
+            cr_assert(ne(ptr, ex, NULL));
+            cJSON_ArrayForEach(s, rl_json_arr(ex, "sources"))
+                done |= strcmp(rl_json_str_or(s, "name", ""), "ec-cm") == 0 &&
+                        strcmp(rl_json_str_or(s, "applied", ""), cm2) == 0;
+            if (done)
+                break;
+            cJSON_Delete(ex);
+            ex = NULL;
+        }
+        cr_assert(ne(ptr, ex, NULL), "the watch never showed the old leader's rollout");
+        cr_assert(eq(str, (char *)rl_json_str_or(ex, "decision", ""), "none"));
+        cJSON_Delete(ex);
+    }
+    test_sleep_ms(3000);
+    cr_assert(eq(u32, atomic_load(&ec_rollouts), 0));
+    cr_assert(eq(sz, fault_proxy_seen(w.proxy, "PATCH ", NULL, 0), 0), "a write after the watch");
+
+    ec_stop(&w);
 }
