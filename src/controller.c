@@ -362,17 +362,6 @@ static bool annotation_true(const cJSON *ann, const char *key)
     return v && strcmp(v, "true") == 0;
 }
 
-static void hex40(const unsigned char sha1[20], char out[RL_HASH_HEX_SIZE])
-{
-    static const char hex[] = "0123456789abcdef";
-
-    for (int i = 0; i < 20; i++) {
-        out[2 * i] = hex[sha1[i] >> 4];
-        out[2 * i + 1] = hex[sha1[i] & 15];
-    }
-    out[40] = '\0';
-}
-
 static void report_source(struct rl_controller *c, const struct feed *f,
                           enum rl_source_event_type type, const char *ns, const char *name,
                           bool selected, bool changed)
@@ -437,7 +426,7 @@ static void upsert(void *ctx, struct rl_informer *inf, const cJSON *obj, bool fr
             if (old) {
                 char oldhex[RL_HASH_HEX_SIZE];
 
-                hex40(old->sha1, oldhex);
+                rl_hash_to_hex(old->sha1, oldhex);
                 changed = strcmp(oldhex, hash) != 0;
             }
             rl_store_unlock(c->store);

@@ -15,6 +15,7 @@
 #include "reloadd/map.h"
 #include "reloadd/mem.h"
 #include "reloadd/options.h"
+#include "reloadd/syntax.h"
 #include "reloadd/sync.h"
 
 #define MATCH_LIMIT     100000u
@@ -519,28 +520,6 @@ int rl_decide_list_matches_cached(struct rl_regex_cache *c, const char *list, co
 }
 
 /* ---- the decision ------------------------------------------------------- */
-
-bool rl_parse_bool_go(const char *s, bool *ok)
-{
-    static const char *const t[] = { "1", "t", "T", "TRUE", "true", "True" };
-    static const char *const f[] = { "0", "f", "F", "FALSE", "false", "False" };
-
-    for (size_t i = 0; s && i < 6; i++) {
-        if (strcmp(s, t[i]) == 0) {
-            if (ok)
-                *ok = true;
-            return true;
-        }
-        if (strcmp(s, f[i]) == 0) {
-            if (ok)
-                *ok = true;
-            return false;
-        }
-    }
-    if (ok)
-        *ok = false;
-    return false;
-}
 
 const char *rl_decide_reload_key(enum rl_source_type t, const struct rl_options *o)
 {

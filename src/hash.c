@@ -24,20 +24,47 @@ struct items {
     bool secret;            /* wipe every byte before freeing */
 };
 
+_Static_assert(RL_HASH_SIZE == SHA_DIGEST_LENGTH, "a SHA-1 is 20 bytes");
+
 static const char b64[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-void rl_hash_sha1_hex(const void *data, size_t len, char out[RL_HASH_HEX_SIZE])
+void rl_hash_to_hex(const unsigned char sha1[RL_HASH_SIZE], char out[RL_HASH_HEX_SIZE])
 {
     static const char hex[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < RL_HASH_SIZE; i++) {
+        out[2 * i] = hex[sha1[i] >> 4];
+        out[2 * i + 1] = hex[sha1[i] & 15];
+    }
+    out[RL_HASH_HEX_SIZE - 1] = '\0';
+}
+
+static int hex_nibble(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+bool rl_hash_from_hex(const char *hex, unsigned char out[RL_HASH_SIZE])
+{
+    memset(out, 0, RL_HASH_SIZE);
+    if (!rl_hash_is_hex(hex))
+        return false;
+    for (size_t i = 0; i < RL_HASH_SIZE; i++)
+        out[i] = (unsigned char)(hex_nibble(hex[2 * i]) << 4 | hex_nibble(hex[2 * i + 1]));
+    return true;
+}
+
+void rl_hash_sha1_hex(const void *data, size_t len, char out[RL_HASH_HEX_SIZE])
+{
     unsigned char md[SHA_DIGEST_LENGTH];
 
     SHA1(data, len, md);
-    for (size_t i = 0; i < SHA_DIGEST_LENGTH; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[RL_HASH_HEX_SIZE - 1] = '\0';
+    rl_hash_to_hex(md, out);
 }
 
 bool rl_hash_is_hex(const char *s)

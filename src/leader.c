@@ -15,6 +15,7 @@
 #include "reloadd/kube.h"
 #include "reloadd/log.h"
 #include "reloadd/mem.h"
+#include "reloadd/syntax.h"
 #include "reloadd/sync.h"
 
 #define LEASES_PATH "/apis/coordination.k8s.io/v1/namespaces/%s/leases"
@@ -379,24 +380,6 @@ bool rl_lead_may_write(const struct rl_lead_state *s, uint64_t now_ms)
 
 /* ---- the elector ---- */
 
-static bool is_dns_subdomain(const char *s)
-{
-    size_t n = strlen(s);
-
-    if (n == 0 || n > 253)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-
-        if (!alnum && c != '-' && c != '.')
-            return false;
-        if (!alnum && (i == 0 || i == n - 1))
-            return false;
-    }
-    return true;
-}
-
 static int bad_opts(char *errbuf, size_t errlen, const char *msg)
 {
     if (errbuf && errlen)
@@ -413,9 +396,9 @@ int rl_elector_new(struct rl_elector **out, struct rl_kube *kube, const struct r
     *out = NULL;
     if (!kube || !clock || !opts)
         return bad_opts(errbuf, errlen, "leader election needs an API client, a clock and options");
-    if (!opts->namespace_ || !is_dns_subdomain(opts->namespace_))
+    if (!opts->namespace_ || !rl_dns_subdomain_ok(opts->namespace_, strlen(opts->namespace_)))
         return bad_opts(errbuf, errlen, "lease namespace must be a DNS subdomain");
-    if (!opts->name || !is_dns_subdomain(opts->name))
+    if (!opts->name || !rl_dns_subdomain_ok(opts->name, strlen(opts->name)))
         return bad_opts(errbuf, errlen, "lease name must be a DNS subdomain");
     if (!opts->identity || !*opts->identity || strlen(opts->identity) > 253)
         return bad_opts(errbuf, errlen, "leader election identity must be 1 to 253 characters");

@@ -19,6 +19,7 @@
 #include "reloadd/httpd.h"
 #include "reloadd/mem.h"
 #include "reloadd/redact.h"
+#include "reloadd/syntax.h"
 
 extern char **environ;
 
@@ -485,26 +486,13 @@ static bool name_part_ok(const char *s, size_t n, size_t max)
     return true;
 }
 
-static bool dns_subdomain_ok(const char *s, size_t n)
-{
-    if (n == 0 || n > 253)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.'))
-            return false;
-    }
-    return isalnum((unsigned char)s[0]) && isalnum((unsigned char)s[n - 1]);
-}
-
 static bool label_key_ok(const char *s, size_t n)
 {
     const char *slash = memchr(s, '/', n);
 
     if (!slash)
         return name_part_ok(s, n, 63);
-    return dns_subdomain_ok(s, (size_t)(slash - s)) &&
+    return rl_dns_subdomain_ok(s, (size_t)(slash - s)) &&
            name_part_ok(slash + 1, n - (size_t)(slash - s) - 1, 63);
 }
 
@@ -623,22 +611,13 @@ int rl_selector_validate(const char *sel, char *err, size_t errlen)
 
 /* ---- setting one flag -------------------------------------------------- */
 
-static const char *bool_values[2][6] = {
-    { "0", "f", "F", "FALSE", "false", "False" },
-    { "1", "t", "T", "TRUE", "true", "True" },
-};
-
+/* Go's strconv.ParseBool (syntax.h), as pflag reads a boolean flag. */
 static int parse_bool(const char *v, bool *out)
 {
-    for (int b = 0; b < 2; b++) {
-        for (int i = 0; i < 6; i++) {
-            if (strcmp(v, bool_values[b][i]) == 0) {
-                *out = b;
-                return 0;
-            }
-        }
-    }
-    return RL_EINVAL;
+    bool ok;
+
+    *out = rl_parse_bool_go(v, &ok);
+    return ok ? 0 : RL_EINVAL;
 }
 
 /* Sets f from text v; why it failed goes to *why. */
@@ -971,7 +950,7 @@ static int validate(struct rl_options *o, char *err, size_t errlen)
                "[v6]:port, :port, \"\" or off", o->explain_addr);
         return RL_EINVAL;
     }
-    if (!dns_subdomain_ok(o->annotation_prefix, strlen(o->annotation_prefix))) {
+    if (!rl_dns_subdomain_ok(o->annotation_prefix, strlen(o->annotation_prefix))) {
         seterr(err, errlen, "invalid value \"%s\" for flag --annotation-prefix: "
                "not a DNS subdomain", o->annotation_prefix);
         return RL_EINVAL;

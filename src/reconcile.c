@@ -24,6 +24,7 @@
 #include "reloadd/options.h"
 #include "reloadd/pause.h"
 #include "reloadd/store.h"
+#include "reloadd/syntax.h"
 #include "reloadd/sync.h"
 
 #define MAX_CANDIDATES 256
@@ -181,17 +182,6 @@ static void plan_release(struct plan *p)
     free(p->paused_at);
     free(p->history);
     memset(p, 0, sizeof(*p));
-}
-
-static void sha1_hex(const unsigned char sha1[20], char out[RL_HASH_HEX_SIZE])
-{
-    static const char hex[] = "0123456789abcdef";
-
-    for (int i = 0; i < 20; i++) {
-        out[2 * i] = hex[sha1[i] >> 4];
-        out[2 * i + 1] = hex[sha1[i] & 15];
-    }
-    out[40] = '\0';
 }
 
 /* --- candidates --------------------------------------------------------- */
@@ -465,7 +455,7 @@ static void judge(struct rl_reconciler *r, const struct rl_workload *w, struct i
     }
     it->container = rl_xstrdup(w->containers[c]);
     if (src)
-        sha1_hex(src->sha1, it->desired);
+        rl_hash_to_hex(src->sha1, it->desired);
     recorded = rl_workload_recorded(w, it->type, it->name, o->strategy, c, &it->from);
     if (recorded)
         strlcpy(it->recorded, recorded, sizeof(it->recorded));

@@ -8,6 +8,7 @@
 #include <bsd/string.h>
 
 #include "reloadd/decide.h"
+#include "reloadd/hash.h"
 #include "reloadd/log.h"
 #include "reloadd/map.h"
 #include "reloadd/mem.h"
@@ -166,27 +167,6 @@ void rl_store_free(struct rl_store *s)
     free(s);
 }
 
-static int hex_nibble(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
-static void sha1_from_hex(unsigned char out[20], const char *hex)
-{
-    memset(out, 0, 20);
-    for (int i = 0; i < 20 && hex[2 * i] && hex[2 * i + 1]; i++) {
-        int hi = hex_nibble(hex[2 * i]), lo = hex_nibble(hex[2 * i + 1]);
-
-        if (hi < 0 || lo < 0)
-            return;
-        out[i] = (unsigned char)(hi << 4 | lo);
-    }
-}
-
 /*
  * The named-reload workloads of ns whose list for t matches name, or whose
  * list no worker has compiled yet: this thread never compiles a user's
@@ -287,7 +267,7 @@ void rl_store_put_source(struct rl_store *s, enum rl_source_type t, const char *
     bool changed;
 
     rl_store_source_key(key, sizeof(key), t, ns, name);
-    sha1_from_hex(sha1, sha1_hex);
+    rl_hash_from_hex(sha1_hex, sha1);
     rl_rwlock_wrlock(&s->lock);
     if (live_rv)
         live_rv = stamp(s, live_rv);

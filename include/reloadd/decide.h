@@ -142,9 +142,6 @@ bool rl_decide_list_ok(struct rl_regex_cache *c, const char *list, char *err, si
 int rl_decide_list_matches_cached(struct rl_regex_cache *c, const char *list,
                                   const char *name);
 
-/* Go's strconv.ParseBool; false on anything else (NULL included). */
-bool rl_parse_bool_go(const char *s, bool *ok);
-
 /* Reloader's annotation keys for a source type (typed reload/auto/exclude). */
 const char *rl_decide_reload_key(enum rl_source_type t, const struct rl_options *o);
 const char *rl_decide_auto_key(enum rl_source_type t, const struct rl_options *o);

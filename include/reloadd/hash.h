@@ -31,6 +31,7 @@
 #include <cjson/cJSON.h>
 
 #define RL_HASH_HEX_SIZE 41     /* 40 hex digits and a NUL */
+#define RL_HASH_SIZE 20         /* the SHA-1 itself, as the store keeps it */
 
 /* sha1("") */
 #define RL_HASH_EMPTY "da39a3ee5e6b4b0d3255bfef95601890afd80709"
@@ -52,6 +53,10 @@ int rl_hash_spc_pod_status(const cJSON *obj, char out[RL_HASH_HEX_SIZE]);
 
 /* True if s is 40 lower-case hex digits. */
 bool rl_hash_is_hex(const char *s);
+
+/* The 40 lower-case hex digits of a SHA-1, and back (false, all zero, unless rl_hash_is_hex). */
+void rl_hash_to_hex(const unsigned char sha1[RL_HASH_SIZE], char out[RL_HASH_HEX_SIZE]);
+bool rl_hash_from_hex(const char *hex, unsigned char out[RL_HASH_SIZE]);
 
 /*
  * Standard base64 with '=' padding (Go's base64.StdEncoding). Decode is

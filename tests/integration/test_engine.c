@@ -871,12 +871,6 @@ static void diff_add(struct diff *d, const char *fmt, ...)
     rl_buf_addc(&d->b, '\n');
 }
 
-static void sha1_hex(const unsigned char sha1[20], char out[RL_HASH_HEX_SIZE])
-{
-    for (int i = 0; i < 20; i++)
-        snprintf(out + 2 * i, 3, "%02x", sha1[i]);
-}
-
 struct extra_ctx {
     struct rl_map *want;
     struct diff *d;
@@ -936,7 +930,7 @@ static void check_sources(struct rl_store *s, const struct truth *t, int type,
             diff_add(d, "%s %s exists but is not cached", type_lower[type], name);
             continue;
         }
-        sha1_hex(src->sha1, have);
+        rl_hash_to_hex(src->sha1, have);
         if (strcmp(have, hash) != 0)
             diff_add(d, "%s %s: cached hash %s, real %s", type_lower[type], name, have, hash);
         if (src->ignore != ann_true(item, ANN_IGNORE) || src->match != ann_true(item, ANN_MATCH))
@@ -1792,7 +1786,7 @@ static bool ec_store_has(struct rl_controller *c, enum rl_source_type t, const c
     rl_store_rdlock(s);
     src = rl_store_source(s, t, ns2, name);
     if (src)
-        sha1_hex(src->sha1, hex);
+        rl_hash_to_hex(src->sha1, hex);
     rl_store_unlock(s);
     return strcmp(hex, hash) == 0;
 }

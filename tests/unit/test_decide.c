@@ -12,6 +12,7 @@
 
 #include "reloadd/buf.h"
 #include "reloadd/decide.h"
+#include "reloadd/syntax.h"
 #include "reloadd/err.h"
 #include "reloadd/mem.h"
 #include "reloadd/options.h"

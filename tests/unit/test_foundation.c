@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "reloadd/syntax.h"
 #include "reloadd/buf.h"
 #include "reloadd/clock.h"
 #include "reloadd/err.h"
@@ -94,4 +95,31 @@ Test(clock, rfc3339_round_trip_with_micro_time)
     rl_format_rfc3339(us, out);
     cr_assert(eq(str, out, "2026-11-25T17:36:00Z"));
     cr_assert(eq(int, rl_parse_rfc3339("2026-11-25 17:36:00Z", &us), RL_EINVAL));
+}
+
+Test(syntax, dns_subdomains_and_go_booleans)
+{
+    static const char *const good[] = { "a", "reloadd.io", "kube-system", "a.b-c.d9", "0x" };
+    static const char *const bad[] = { "", "-a", "a-", ".a", "a.", "A", "a_b", "a b", "é" };
+    char long_name[300];
+    bool ok;
+
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        cr_assert(rl_dns_subdomain_ok(good[i], strlen(good[i])), "%s", good[i]);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_assert(not(rl_dns_subdomain_ok(bad[i], strlen(bad[i]))), "%s", bad[i]);
+    memset(long_name, 'a', sizeof(long_name));
+    cr_assert(rl_dns_subdomain_ok(long_name, 253));
+    cr_assert(not(rl_dns_subdomain_ok(long_name, 254)));
+    cr_assert(not(rl_dns_subdomain_ok(NULL, 0)));
+
+    cr_assert(rl_parse_bool_go("T", &ok) && ok);
+    cr_assert(eq(int, rl_parse_bool_go("FALSE", &ok), 0));
+    cr_assert(ok);
+    cr_assert(eq(int, rl_parse_bool_go("yes", &ok), 0));
+    cr_assert(eq(int, ok, 0));
+    cr_assert(eq(int, rl_parse_bool_go("tRUE", &ok), 0));
+    cr_assert(eq(int, ok, 0));
+    cr_assert(eq(int, rl_parse_bool_go(NULL, &ok), 0));
+    cr_assert(eq(int, ok, 0));
 }

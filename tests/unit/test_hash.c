@@ -198,3 +198,26 @@ Test(hash, is_hex)
     cr_assert(not(rl_hash_is_hex("da39")));
     cr_assert(not(rl_hash_is_hex(NULL)));
 }
+
+Test(hash, hex_round_trip_and_refusals)
+{
+    unsigned char sha1[RL_HASH_SIZE], back[RL_HASH_SIZE];
+    char hex[RL_HASH_HEX_SIZE], again[RL_HASH_HEX_SIZE];
+
+    rl_hash_sha1_hex("reloadd", 7, hex);
+    cr_assert(rl_hash_from_hex(hex, sha1));
+    rl_hash_to_hex(sha1, again);
+    cr_assert(eq(str, again, hex));
+    for (int i = 0; i < RL_HASH_SIZE; i++)
+        sha1[i] = (unsigned char)(i * 13 + 7);
+    rl_hash_to_hex(sha1, hex);
+    cr_assert(rl_hash_from_hex(hex, back));
+    cr_assert(eq(int, memcmp(sha1, back, RL_HASH_SIZE), 0));
+    /* Not 40 lower-case hex digits: refused, all zero. */
+    cr_assert(not(rl_hash_from_hex("AAAA", back)));
+    cr_assert(not(rl_hash_from_hex(RL_HASH_EMPTY "0", back)));
+    hex[0] = 'G';
+    cr_assert(not(rl_hash_from_hex(hex, back)));
+    for (int i = 0; i < RL_HASH_SIZE; i++)
+        cr_assert(eq(int, back[i], 0));
+}
