@@ -88,15 +88,17 @@ for strategy in annotations env-vars; do
     e2e_cm "$ns" early k=v1
     e2e_secret "$ns" early-s p=v1
     e2e_cm "$ns" late k=v1
-    e2e_start_reloadd --reload-strategy="$strategy" --reload-on-delete=true --namespaces="$ns"
+    # A 3 s window: a's two deletes land in one even on a loaded machine (two
+    # windows would rightly give two rollouts, the second for a delete made after the first).
+    e2e_start_reloadd --reload-strategy="$strategy" --reload-on-delete=true --namespaces="$ns" \
+        --coalesce-window=3s
     # a: at once, reloadd running (the record may or may not come first).
     named_deploy "$ns" a '{configmap.reloader.stakater.com/reload: "early", secret.reloader.stakater.com/reload: "early-s"}'
+    kubectl delete -n "$ns" configmap/early secret/early-s >/dev/null
     sa="0 $(e2e_template "$ns" deployment/a | sha1sum | cut -c1-12)"
-    kubectl delete configmap -n "$ns" early >/dev/null
-    kubectl delete secret -n "$ns" early-s >/dev/null
     settle_rs "$ns" a
     # Under env-vars a new workload has no env var to remove: Reloader rolls nothing (§3.3).
-    deleted_rolls() { if [ "$strategy" = annotations ]; then rolled_once "$@"; else not_rolled "$1" "$2" "$3" 4; fi; }
+    deleted_rolls() { if [ "$strategy" = annotations ]; then rolled_once "$@"; else not_rolled "$1" "$2" "$3" 6; fi; }
     deleted_rolls "$ns" a "1 ${sa#* }"
     # b: the delete is seen before any baseline can be written.
     kill -STOP "$E2E_RELOADD_PID"
