@@ -98,8 +98,8 @@ struct plan {
  */
 struct echo {
     uint64_t rv;                    /* 0: nothing awaited */
-    char uid[UID_MAX];           /* the object we wrote (a Job: the new one) */
-    char old_uid[UID_MAX];       /* a recreated Job: the one we deleted; "" */
+    char uid[UID_MAX];              /* the object we wrote (a Job: the new one) */
+    char old_uid[UID_MAX];          /* a recreated Job: the one we deleted; "" */
     int64_t since_ms;
 };
 
@@ -110,7 +110,8 @@ struct last_write {
     struct echo echo;
     /* The takeover (verify_epoch) for which the cache of W was checked against a GET. */
     unsigned verified_epoch;
-    int64_t verify_since_ms;        /* first seen behind, 0: not waiting */
+    unsigned waiting_epoch;         /* ... and the one for which it waits since: */
+    int64_t verify_since_ms;
 };
 
 struct rl_reconciler {
@@ -990,7 +991,8 @@ static bool cache_behind_after_takeover(struct rl_reconciler *r, const char *wke
     struct last_write *lw;
     int64_t now, waited = 0;
 
-    if (!epoch || p->rv == RL_STORE_RV_UNKNOWN)
+    /* A follower's rollout is refused at the write: no GET for it. */
+    if (!epoch || p->rv == RL_STORE_RV_UNKNOWN || check_write(r) != 0)
         return false;
     rl_mutex_lock(&r->mu);
     lw = last_write_of(r, wkey);
@@ -1005,14 +1007,14 @@ static bool cache_behind_after_takeover(struct rl_reconciler *r, const char *wke
     now = (int64_t)rl_clock_mono_ms(r->clock);
     rl_mutex_lock(&r->mu);
     lw = last_write_of(r, wkey);
-    if (behind && !lw->verify_since_ms)
+    if (behind && lw->waiting_epoch != epoch) {
+        lw->waiting_epoch = epoch;
         lw->verify_since_ms = now;
+    }
     waited = behind ? now - lw->verify_since_ms : 0;
     gave_up = behind && waited >= ECHO_WAIT_MAX_MS;
-    if (!behind || gave_up) {
+    if (!behind || gave_up)
         lw->verified_epoch = epoch;
-        lw->verify_since_ms = 0;
-    }
     rl_mutex_unlock(&r->mu);
     if (gave_up) {
         char ms[32];
