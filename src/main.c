@@ -212,6 +212,18 @@ static void on_result(void *ctx, const struct rl_reconcile_result *res)
         send_alert(a, res);
 }
 
+/*
+ * Whether this replica counts what only Reloader's leader would: Reloader's
+ * followers run no informer, so its event and reconcile families move on
+ * the leader alone. reloadd's followers keep warm caches; were they to
+ * count too, a sum() over the default two replicas would double every
+ * panel and alert written for Reloader. Without HA the one replica counts.
+ */
+static bool counts(const struct app *a)
+{
+    return !a->elector || rl_elector_is_leader(a->elector);
+}
+
 static void on_reconciled(void *ctx, enum rl_kind kind, int err, double seconds, double queued_s)
 {
     struct app *a = ctx;
@@ -219,6 +231,8 @@ static void on_reconciled(void *ctx, enum rl_kind kind, int err, double seconds,
                                : err == RL_ENOTLEADER ? RL_METRICS_SKIPPED
                                                       : RL_METRICS_ERROR;
 
+    if (!counts(a))
+        return;
     rl_metrics_reconcile(a->metrics, r, seconds);
     rl_metrics_workloads_scanned(a->metrics, rl_kind_name(kind), 1);
     if (queued_s >= 0)
@@ -233,7 +247,8 @@ static void on_enqueue(void *ctx)
 {
     struct app *a = ctx;
 
-    rl_metrics_workqueue_add(a->metrics);
+    if (counts(a))
+        rl_metrics_workqueue_add(a->metrics);
 }
 
 /*
@@ -246,17 +261,21 @@ static void on_source_event(void *ctx, const struct rl_source_event *ev)
     enum rl_metrics_event me = ev->type == RL_SOURCE_EVENT_ADD      ? RL_METRICS_EVENT_ADD
                                : ev->type == RL_SOURCE_EVENT_UPDATE ? RL_METRICS_EVENT_UPDATE
                                                                     : RL_METRICS_EVENT_DELETE;
-    bool qualifies;
+    bool qualifies, count = counts(a);
 
-    rl_metrics_event_received(a->metrics, me, ev->resource);
+    if (count)
+        rl_metrics_event_received(a->metrics, me, ev->resource);
     if (!ev->selected) {
-        rl_metrics_skipped(a->metrics, RL_METRICS_SKIP_IGNORED_OR_NOT_SELECTED);
-        rl_metrics_event_processed(a->metrics, me, ev->resource, true);
+        if (count) {
+            rl_metrics_skipped(a->metrics, RL_METRICS_SKIP_IGNORED_OR_NOT_SELECTED);
+            rl_metrics_event_processed(a->metrics, me, ev->resource, true);
+        }
         return;
     }
-    if (ev->type == RL_SOURCE_EVENT_UPDATE && !ev->data_changed)
+    if (count && ev->type == RL_SOURCE_EVENT_UPDATE && !ev->data_changed)
         rl_metrics_skipped(a->metrics, RL_METRICS_SKIP_NO_DATA_CHANGE);
-    rl_metrics_event_processed(a->metrics, me, ev->resource, false);
+    if (count)
+        rl_metrics_event_processed(a->metrics, me, ev->resource, false);
     if (!a->webhook)
         return;
     qualifies = (ev->type == RL_SOURCE_EVENT_ADD && a->opts.reload_on_create_enabled) ||
@@ -285,7 +304,8 @@ static void on_skip(void *ctx, const char *reason)
     struct app *a = ctx;
 
     (void)reason;
-    rl_metrics_skipped(a->metrics, RL_METRICS_SKIP_IGNORED_OR_NOT_SELECTED);
+    if (counts(a))
+        rl_metrics_skipped(a->metrics, RL_METRICS_SKIP_IGNORED_OR_NOT_SELECTED);
 }
 
 static void on_watch(void *ctx, const char *resource, bool relist)

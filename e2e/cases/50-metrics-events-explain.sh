@@ -121,3 +121,48 @@ jq -e '.metadata.labels["reloader.stakater.com/meta-info"] == "reloader"
        and (.data.deploymentInfo | fromjson | .name == "reloadd-e2e" and .namespace == "reloadd")' \
     "$E2E_DIR/meta-info.json" >/dev/null || e2e_fail "meta-info: $(jq -c .data "$E2E_DIR/meta-info.json")"
 e2e_stop_reloadd "$E2E_RELOADD_PID"
+
+# Two replicas, one change: the sum over both of each family moves as
+# Reloader's one replica would (its followers run nothing; reloadd's keep
+# warm caches but count nothing that only a leader would).
+e2e_log "two replicas: each family's sum moves as one replica's"
+lease=e2e-ops-lock
+kubectl delete lease -n reloadd "$lease" --ignore-not-found >/dev/null
+for r in m0 m1; do
+    e2e_start_replica "$r" --namespaces="$ns" --coalesce-window=200ms --lease-name="$lease" \
+        --lease-duration=4s --renew-deadline=3s --retry-period=500ms
+done
+e2e_wait 20 "a leader" bash -c "[ -n \"\$(kubectl get lease -n reloadd $lease -o jsonpath='{.spec.holderIdentity}')\" ]"
+sleep 2     # the new leader's pass over the three workloads: nothing to write
+scrape_r() { curl -fsS "http://127.0.0.1:$2/metrics" >"$1" && "$promcheck" "$1" >/dev/null; }
+scrape_r "$E2E_DIR/r0-a.prom" "$E2E_PORT_m0" && scrape_r "$E2E_DIR/r1-a.prom" "$E2E_PORT_m1" ||
+    e2e_fail "a replica's scrape does not parse"
+gen=$(e2e_generation "$ns" Deployment/reloaded)
+e2e_cm "$ns" cfg v=ha
+e2e_wait 10 "the rollout" bash -c "[ \"\$(kubectl get -n $ns deployment/reloaded -o jsonpath='{.metadata.generation}')\" -gt $gen ]"
+e2e_settled "$ns" 2 Deployment/reloaded
+scrape_r "$E2E_DIR/r0-b.prom" "$E2E_PORT_m0" && scrape_r "$E2E_DIR/r1-b.prom" "$E2E_PORT_m1" ||
+    e2e_fail "a replica's scrape does not parse"
+sum_delta() { # sample -> the delta summed over both replicas
+    echo $(($(delta "$E2E_DIR/r0-a.prom" "$E2E_DIR/r0-b.prom" "$1") + $(delta "$E2E_DIR/r1-a.prom" "$E2E_DIR/r1-b.prom" "$1")))
+}
+for want in 'reloader_reload_executed_total{success=true} 1' \
+            'reloader_action_total{workload_kind=Deployment,result=success} 1' \
+            'reloader_workloads_matched_total{kind=Deployment} 1' \
+            'reloader_events_received_total{event_type=update,resource_type=configmaps} 1' \
+            'reloader_events_processed_total{event_type=update,resource_type=configmaps,result=success} 1'; do
+    d=$(sum_delta "${want% *}")
+    [ "$d" = "${want##* }" ] || e2e_fail "${want% *} moved by $d over both replicas, want ${want##* }"
+    e2e_log "both replicas: ${want% *} +$d"
+done
+# A reconcile per workload the change touched, and the Deployment's own update: the leader's alone.
+for r in m0 m1; do
+    leader=$(kubectl get lease -n reloadd "$lease" -o jsonpath='{.spec.holderIdentity}')
+    [ "$r" = "$leader" ] && continue
+    f0=$E2E_DIR/r${r#m}-a.prom f1=$E2E_DIR/r${r#m}-b.prom
+    for m in 'reloader_reconcile_total{result=success}' 'reloader_reconcile_total{result=skipped}' \
+             'reloader_workloads_scanned_total{kind=Deployment}' 'reloader_workqueue_adds_total'; do
+        [ "$(delta "$f0" "$f1" "$m")" = 0 ] || e2e_fail "the follower $r counted $m (+$(delta "$f0" "$f1" "$m"))"
+    done
+done
+kubectl delete lease -n reloadd "$lease" --ignore-not-found >/dev/null
