@@ -129,32 +129,12 @@ static bool b64_decode(const char *in, char **out, size_t *outlen)
     return true;
 }
 
+/* Standard base64 of len bytes at in, through hash.h's encoder; a new string. */
 static char *b64_encode(const char *in, size_t len)
 {
-    static const char tbl[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    const unsigned char *s = (const unsigned char *)in;
-    char *out = rl_xmalloc((len + 2) / 3 * 4 + 1);
-    size_t o = 0, i;
+    char *out = rl_xmalloc(rl_base64_encoded_len(len) + 1);
 
-    for (i = 0; i + 2 < len; i += 3) {
-        out[o++] = tbl[s[i] >> 2];
-        out[o++] = tbl[((s[i] & 3) << 4) | (s[i + 1] >> 4)];
-        out[o++] = tbl[((s[i + 1] & 15) << 2) | (s[i + 2] >> 6)];
-        out[o++] = tbl[s[i + 2] & 63];
-    }
-    if (i < len) {
-        out[o++] = tbl[s[i] >> 2];
-        if (i + 1 < len) {
-            out[o++] = tbl[((s[i] & 3) << 4) | (s[i + 1] >> 4)];
-            out[o++] = tbl[(s[i + 1] & 15) << 2];
-        } else {
-            out[o++] = tbl[(s[i] & 3) << 4];
-            out[o++] = '=';
-        }
-        out[o++] = '=';
-    }
-    out[o] = '\0';
+    rl_base64_encode((const unsigned char *)in, len, out);
     return out;
 }
 
