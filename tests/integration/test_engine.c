@@ -36,7 +36,6 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 
-#include <fcntl.h>
 #include <limits.h>
 #include <regex.h>
 #include <stdarg.h>
@@ -44,7 +43,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <time.h>
 #include <signal.h>
 #include <unistd.h>
@@ -1093,7 +1091,6 @@ static void expect_equal(struct rl_store *s, double timeout_s, const char *when)
 
 static void init(void)
 {
-    char *lock;
     struct rl_kube_response r;
     char *body;
     int err;
@@ -1109,11 +1106,8 @@ static void init(void)
                  "integration tests through `make test-integration`, which brings a local "
                  "cluster up");
     /* The API server restarts below: no other test of the cluster may run meanwhile. */
-    lock = rl_xasprintf("%s/.reloadd-test-kube.lock", cluster_dir);
-    lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    free(lock);
+    lock_fd = test_lock_cluster(cluster_dir, true);
     cr_assert(ge(int, lock_fd, 0));
-    cr_assert(eq(int, flock(lock_fd, LOCK_EX), 0));
 
     {
         struct rl_kubeconfig *cfg = NULL;

@@ -9,13 +9,11 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -93,18 +91,14 @@ static void calls_init(struct calls *c)
 
 static void need_cluster(bool exclusive)
 {
-    char *lock;
 
     admin_path = test_env("KUBECONFIG");
     cluster_dir = test_env("RELOADD_CLUSTER_DIR");
     if (!admin_path || !cluster_dir)
         cr_fatal("KUBECONFIG and RELOADD_CLUSTER_DIR are not set: run the integration tests "
                  "through `make test-integration`, which brings a local cluster up");
-    lock = rl_xasprintf("%s/.reloadd-test-kube.lock", cluster_dir);
-    lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    free(lock);
+    lock_fd = test_lock_cluster(cluster_dir, exclusive);
     cr_assert(ge(int, lock_fd, 0));
-    cr_assert(eq(int, flock(lock_fd, exclusive ? LOCK_EX : LOCK_SH), 0));
 
     admin = client(admin_path, NULL);
     snprintf(ns, sizeof(ns), "rl-kube-%08x", arc4random());

@@ -18,7 +18,6 @@
 #include <criterion/new/assert.h>
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -26,7 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -103,7 +101,6 @@ static int server_port(const char *path)
 static void need_cluster(void)
 {
     const char *dir;
-    char *lock;
 
     admin_path = test_env("KUBECONFIG");
     ctl_path = test_env("RELOADD_CONTROLLER_KUBECONFIG");
@@ -112,11 +109,8 @@ static void need_cluster(void)
         cr_fatal("KUBECONFIG, RELOADD_CONTROLLER_KUBECONFIG and RELOADD_CLUSTER_DIR are not "
                  "set: run the integration tests through `make test-integration`, which "
                  "brings a local cluster up");
-    lock = rl_xasprintf("%s/.reloadd-test-kube.lock", dir);
-    lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    free(lock);
-    cr_assert(lock_fd >= 0);
-    cr_assert(eq(int, flock(lock_fd, LOCK_SH), 0));
+    lock_fd = test_lock_cluster(dir, false);
+    cr_assert(ge(int, lock_fd, 0));
     admin = client(admin_path, 0);
     snprintf(lease_name, sizeof(lease_name), "leader-it-%08x", arc4random());
 }
@@ -156,18 +150,6 @@ static void read_lease(struct rl_lease *l)
     cJSON_Delete(obj);
     rl_kube_response_release(&r);
     free(path);
-}
-
-static bool is_micro_time(const char *s)
-{
-    int64_t us;
-
-    if (!s || strlen(s) != 27 || s[19] != '.' || s[26] != 'Z')
-        return false;
-    for (int i = 20; i < 26; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-    return rl_parse_rfc3339(s, &us) == 0;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -460,8 +442,8 @@ Test(leader, exactly_one_of_three_leads_and_renews)
     cr_assert(eq(str, l1.holder, w->id));
     cr_assert(eq(i64, l1.duration_s, 3));
     cr_assert(eq(i64, l1.transitions, 0), "created, never taken over");
-    cr_assert(is_micro_time(l1.acquire_time), "acquireTime '%s'", l1.acquire_time);
-    cr_assert(is_micro_time(l1.renew_time), "renewTime '%s'", l1.renew_time);
+    cr_assert(test_is_micro_time(l1.acquire_time), "acquireTime '%s'", l1.acquire_time);
+    cr_assert(test_is_micro_time(l1.renew_time), "renewTime '%s'", l1.renew_time);
     test_sleep_ms(1100);
     read_lease(&l2);
     cr_assert(eq(str, l2.holder, w->id));

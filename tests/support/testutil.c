@@ -1,11 +1,16 @@
 /* testutil.c - small helpers shared by the integration tests */
 #include "testutil.h"
 
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "reloadd/clock.h"
 #include "reloadd/kube.h"
 #include "reloadd/mem.h"
 
@@ -66,4 +71,29 @@ char *test_capture_stderr(void (*fn)(void *), void *ctx)
     }
     fclose(f);
     return out;
+}
+
+int test_lock_cluster(const char *cluster_dir, bool exclusive)
+{
+    char *path = rl_xasprintf("%s/.reloadd-test-kube.lock", cluster_dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+    free(path);
+    if (fd >= 0 && flock(fd, exclusive ? LOCK_EX : LOCK_SH) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+bool test_is_micro_time(const char *s)
+{
+    int64_t us;
+
+    if (!s || strlen(s) != 27 || s[19] != '.' || s[26] != 'Z')
+        return false;
+    for (int i = 20; i < 26; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return rl_parse_rfc3339(s, &us) == 0;
 }

@@ -3,10 +3,13 @@
  *
  * Time for measuring (monotonic seconds), sleeping, environment
  * variables that count only when set and non-empty, what a call writes to
- * stderr, and deleting a test's namespace.
+ * stderr, the cluster's test lock, Kubernetes times, and deleting a test's
+ * namespace.
  */
 #ifndef RL_TESTUTIL_H
 #define RL_TESTUTIL_H
+
+#include <stdbool.h>
 
 double test_now_s(void);
 void test_sleep_ms(long ms);
@@ -15,6 +18,16 @@ const char *test_env(const char *name);
 
 /* Runs fn(ctx) with stderr going to a file; returns what it wrote (free it), NULL on error. */
 char *test_capture_stderr(void (*fn)(void *), void *ctx);
+
+/*
+ * Takes the cluster's test lock (<cluster_dir>/.reloadd-test-kube.lock),
+ * shared or exclusive (a test that restarts the API server); returns the
+ * fd that holds it (close it to let go), -1 on error.
+ */
+int test_lock_cluster(const char *cluster_dir, bool exclusive);
+
+/* A Kubernetes MicroTime: RFC 3339 with exactly six fraction digits, in UTC. */
+bool test_is_micro_time(const char *s);
 
 struct rl_kube;
 /* Deletes namespace ns (in the background); errors are ignored. */

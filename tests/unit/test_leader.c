@@ -11,6 +11,7 @@
 #include <bsd/string.h>
 
 #include "fake_clock.h"
+#include "testutil.h"
 #include "reloadd/clock.h"
 #include "reloadd/err.h"
 #include "reloadd/json.h"
@@ -50,18 +51,6 @@ static void record(struct rl_lease *l, const char *holder, int dur, const char *
              "\"leaseTransitions\":%d}}",
              holder, dur, renew, trans);
     lease_of(l, buf);
-}
-
-static bool is_micro_time(const char *s)
-{
-    int64_t us;
-
-    if (!s || strlen(s) != 27 || s[19] != '.' || s[26] != 'Z')
-        return false;
-    for (int i = 20; i < 26; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-    return rl_parse_rfc3339(s, &us) == 0;
 }
 
 /* ---- the record ---- */
@@ -291,7 +280,7 @@ Test(next, create_starts_at_zero_transitions)
     rl_lease_next(&next, NULL, RL_LEASE_ACQUIRE, ME, 15, WALL0 + 5);
     cr_assert(eq(i64, next.transitions, 0));
     cr_assert(eq(str, next.acquire_time, "2026-11-18T11:06:40.000005Z"));
-    cr_assert(is_micro_time(next.renew_time));
+    cr_assert(test_is_micro_time(next.renew_time));
     rl_lease_release(&next);
 }
 
@@ -332,7 +321,7 @@ Test(body, put_keeps_metadata_and_writes_micro_times)
     cr_assert(eq(str, (char *)rl_json_str(rl_json_path(out, "metadata.labels"), "a"), "b"));
     cr_assert(eq(str, (char *)rl_json_str(rl_json_obj(out, "spec"), "renewTime"),
                  "2026-11-18T11:06:40.000001Z"));
-    cr_assert(is_micro_time(rl_json_str(rl_json_obj(out, "spec"), "acquireTime")));
+    cr_assert(test_is_micro_time(rl_json_str(rl_json_obj(out, "spec"), "acquireTime")));
     cr_assert(eq(str, (char *)rl_json_str(rl_json_obj(out, "spec"), "strategy"),
                  "OldestEmulationVersion"));
     cr_assert(eq(int, rl_lease_from_json(&back, out), 0));
@@ -390,7 +379,7 @@ Test(micro_time, exactly_six_fractional_digits)
     cr_assert(eq(str, out, "2026-11-18T11:06:40.000120Z"));
     rl_format_micro_time(WALL0 + 999999, out);
     cr_assert(eq(str, out, "2026-11-18T11:06:40.999999Z"));
-    cr_assert(is_micro_time(out));
+    cr_assert(test_is_micro_time(out));
     cr_assert(eq(int, rl_parse_rfc3339(out, &us), 0));
     cr_assert(eq(i64, us, WALL0 + 999999));
 }
