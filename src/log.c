@@ -106,7 +106,7 @@ static int field_cmp(const void *a, const void *b)
 }
 
 /*
- * One record as logrus writes it (reference §11.3), fields sorted by key:
+ * One record as logrus writes it (Reloader logs through logrus), fields sorted by key:
  *   text: time="…" level=info msg="…" k=v k2="v w"
  *   JSON: {"k":"v","level":"info","msg":"…","time":"…"} (every key sorted,
  *         strings as encoding/json writes them: rl_buf_add_json_str())
@@ -114,7 +114,7 @@ static int field_cmp(const void *a, const void *b)
  */
 static void emit(enum rl_log_level level, const char *msg, va_list *kv)
 {
-    struct field f[MAX_FIELDS + 3];
+    struct field f[MAX_FIELDS];
     size_t n = 0;
     struct rl_buf b;
     char ts[64];

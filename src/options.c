@@ -1189,7 +1189,7 @@ void rl_options_log_start(const struct rl_options *o)
     log_env_setting("ALERT_WEBHOOK_PROXY", o->alert_webhook_proxy, true);
     log_env_setting("ALERT_ADDITIONAL_INFO", o->alert_additional_info, false);
 
-    /* Reloader's own start-up lines (reference §1.3). */
+    /* Reloader's own start-up lines, word for word. */
     if (o->watch_mode == RL_WATCH_SCOPED) {
         rl_buf_reset(&b);
         for (size_t i = 0; i < o->watch_namespaces.n; i++)

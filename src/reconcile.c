@@ -1335,7 +1335,7 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
         char src[300], msg[1200];
 
         snprintf(src, sizeof(src), "%s/%s", rl_source_type_lower(res.first_type), res.first_name);
-        /* Reloader's sentence (reference §5.4), which users alert on; the fields are ours. */
+        /* Reloader's sentence, which users alert on, word for word; the fields are ours. */
         snprintf(msg, sizeof(msg), "Changes detected in '%s' of type '%s' in namespace '%s'; "
                  "updated '%s' of type '%s' in namespace '%s'", res.first_name,
                  rl_source_type_upper(res.first_type), p->ns, p->name, rl_kind_name(p->kind),

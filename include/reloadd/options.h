@@ -188,7 +188,7 @@ void rl_options_usage(FILE *out);
 /*
  * At start, after rl_log_setup(): one line per setting that is not a
  * default ("setting" name=--flag value=... from=flag|environment, with the
- * variable), and Reloader's variables of §1.2 that are set (URLs reduced
+ * variable), and Reloader's own variables that are set (URLs reduced
  * to their host: they carry credentials); then the warnings Reloader logs
  * (global mode, webhook mode), a warning for --dry-run, and one for each
  * accepted flag that does nothing (--enable-pprof, --pprof-addr,
