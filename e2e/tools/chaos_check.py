@@ -260,6 +260,17 @@ def analyze(d):
         rollouts += n
         max_roll = max(max_roll, n)
         potential += sum(changes[s] for s in srcs)
+        # The current template made by a write whose answer the proxy cut: no
+        # log says when it was written, but its markers say at least which
+        # versions it was rolled for (what reloadd decided before the write).
+        final_t = depN[name]["spec"]["template"]
+        if canon(final_t) != cur and unanswered[name]:
+            m = markers(final_t, srcs, h2v)
+            for s in srcs:
+                if isinstance(m[s], int) and m[s] > eff[s]:
+                    eff[s] = m[s]
+            notes.append(f"{name}: its current template was written by a write whose answer was "
+                         f"cut; its markers give what its pods read: {m}")
         for s in srcs:
             if eff[s] < vers[s]:
                 fig["missed_final"] += 1
