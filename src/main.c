@@ -261,21 +261,18 @@ static void on_source_event(void *ctx, const struct rl_source_event *ev)
     enum rl_metrics_event me = ev->type == RL_SOURCE_EVENT_ADD      ? RL_METRICS_EVENT_ADD
                                : ev->type == RL_SOURCE_EVENT_UPDATE ? RL_METRICS_EVENT_UPDATE
                                                                     : RL_METRICS_EVENT_DELETE;
-    bool qualifies, count = counts(a);
+    bool qualifies;
 
-    if (count)
+    if (counts(a)) {
         rl_metrics_event_received(a->metrics, me, ev->resource);
-    if (!ev->selected) {
-        if (count) {
+        if (!ev->selected)
             rl_metrics_skipped(a->metrics, RL_METRICS_SKIP_IGNORED_OR_NOT_SELECTED);
-            rl_metrics_event_processed(a->metrics, me, ev->resource, true);
-        }
-        return;
+        else if (ev->type == RL_SOURCE_EVENT_UPDATE && !ev->data_changed)
+            rl_metrics_skipped(a->metrics, RL_METRICS_SKIP_NO_DATA_CHANGE);
+        rl_metrics_event_processed(a->metrics, me, ev->resource, !ev->selected);
     }
-    if (count && ev->type == RL_SOURCE_EVENT_UPDATE && !ev->data_changed)
-        rl_metrics_skipped(a->metrics, RL_METRICS_SKIP_NO_DATA_CHANGE);
-    if (count)
-        rl_metrics_event_processed(a->metrics, me, ev->resource, false);
+    if (!ev->selected)
+        return;
     if (!a->webhook)
         return;
     qualifies = (ev->type == RL_SOURCE_EVENT_ADD && a->opts.reload_on_create_enabled) ||

@@ -1087,6 +1087,13 @@ int rl_options_log_config(const struct rl_options *o, enum rl_log_level *level,
 
 /* ---- start-up log ---------------------------------------------------------- */
 
+/* The items of l with sep between them. */
+static void add_list(struct rl_buf *b, const struct rl_strlist *l, const char *sep)
+{
+    for (size_t i = 0; i < l->n; i++)
+        rl_buf_addf(b, "%s%s", i ? sep : "", l->v[i]);
+}
+
 /* f's value in o as its flag would spell it; URLs reduced to their host. */
 static void flag_text(const struct rl_options *o, const struct flag *f, struct rl_buf *b)
 {
@@ -1105,13 +1112,9 @@ static void flag_text(const struct rl_options *o, const struct flag *f, struct r
         rl_buf_adds(b, v ? v : "");
         break;
     }
-    case F_SLICE: {
-        const struct rl_strlist *l = (const struct rl_strlist *)(const void *)base;
-
-        for (size_t i = 0; i < l->n; i++)
-            rl_buf_addf(b, "%s%s", i ? "," : "", l->v[i]);
+    case F_SLICE:
+        add_list(b, (const struct rl_strlist *)(const void *)base, ",");
         break;
-    }
     case F_INT:
         rl_buf_addf(b, "%d", *(const int *)(const void *)base);
         break;
@@ -1167,14 +1170,14 @@ void rl_options_log_start(const struct rl_options *o)
         rl_buf_reset(&b);
         flag_text(o, f, &b);
         snprintf(name, sizeof(name), "--%s", f->name);
-        env_name(f, env, sizeof(env));
-        if (o->from[i] == RL_FROM_FLAG)
+        if (o->from[i] == RL_FROM_FLAG) {
             rl_log_kv(RL_LOG_INFO, "setting", "name", name, "value", b.buf ? b.buf : "",
                       "from", "flag", NULL);
-        else
-            rl_log_kv(RL_LOG_INFO, "setting", "name", name, "value", b.buf ? b.buf : "",
-                      "from", "environment", "variable", o->from_alias[i] ? f->alias : env,
-                      NULL);
+            continue;
+        }
+        env_name(f, env, sizeof(env));
+        rl_log_kv(RL_LOG_INFO, "setting", "name", name, "value", b.buf ? b.buf : "",
+                  "from", "environment", "variable", o->from_alias[i] ? f->alias : env, NULL);
     }
     log_env_setting("KUBERNETES_NAMESPACE", o->kubernetes_namespace, false);
     log_env_setting("POD_NAME", o->pod_name, false);
@@ -1190,15 +1193,14 @@ void rl_options_log_start(const struct rl_options *o)
     log_env_setting("ALERT_ADDITIONAL_INFO", o->alert_additional_info, false);
 
     /* Reloader's own start-up lines, word for word. */
+    rl_buf_reset(&b);
     if (o->watch_mode == RL_WATCH_SCOPED) {
-        rl_buf_reset(&b);
-        for (size_t i = 0; i < o->watch_namespaces.n; i++)
-            rl_buf_addf(&b, "%s%s", i ? ", " : "", o->watch_namespaces.v[i]);
+        add_list(&b, &o->watch_namespaces, ", ");
         rl_log(RL_LOG_INFO, "Watching scoped namespaces: %s", b.buf ? b.buf : "");
     } else if (o->watch_mode == RL_WATCH_GLOBAL) {
-        rl_buf_reset(&b);
-        for (size_t i = 0; i < o->namespaces_to_ignore.n; i++)
-            rl_buf_addf(&b, "%s%s", i ? ", " : " except: ", o->namespaces_to_ignore.v[i]);
+        if (o->namespaces_to_ignore.n)
+            rl_buf_adds(&b, " except: ");
+        add_list(&b, &o->namespaces_to_ignore, ", ");
         rl_log(RL_LOG_WARN, "KUBERNETES_NAMESPACE is unset, will detect changes in all "
                "namespaces%s.", b.buf ? b.buf : "");
     }

@@ -931,6 +931,15 @@ static void expect_echo(struct rl_reconciler *r, const char *wkey, const struct 
     rl_mutex_unlock(&r->mu);
 }
 
+/* A wait for the watch (struct echo, or after a takeover) given up after ECHO_WAIT_MAX_MS. */
+static void warn_gave_up(const char *what, const char *wkey, int64_t waited_ms)
+{
+    char ms[32];
+
+    snprintf(ms, sizeof(ms), "%" PRId64, waited_ms);
+    rl_log_kv(RL_LOG_WARN, what, "workload", wkey, "waited_ms", ms, NULL);
+}
+
 /*
  * Whether the cache has not caught up with our last write of W yet: W in
  * the cache is the object we wrote at an older revision, or the Job we
@@ -961,13 +970,9 @@ static bool echo_pending(struct rl_reconciler *r, const char *wkey, const struct
             lw->echo.rv = 0;
     }
     rl_mutex_unlock(&r->mu);
-    if (gave_up) {
-        char ms[32];
-
-        snprintf(ms, sizeof(ms), "%" PRId64, waited);
-        rl_log_kv(RL_LOG_WARN, "the watch has not shown our last write of the workload; "
-                  "deciding on the cache", "workload", wkey, "waited_ms", ms, NULL);
-    }
+    if (gave_up)
+        warn_gave_up("the watch has not shown our last write of the workload; deciding on the "
+                     "cache", wkey, waited);
     return pending;
 }
 
@@ -1017,18 +1022,23 @@ static bool cache_behind_after_takeover(struct rl_reconciler *r, const char *wke
         lw->verified_epoch = epoch;
     rl_mutex_unlock(&r->mu);
     if (gave_up) {
-        char ms[32];
-
-        snprintf(ms, sizeof(ms), "%" PRId64, waited);
-        rl_log_kv(RL_LOG_WARN, "the watch has not caught up with the API server since this "
-                  "replica took over; deciding on the cache", "workload", wkey,
-                  "waited_ms", ms, NULL);
+        warn_gave_up("the watch has not caught up with the API server since this replica took "
+                     "over; deciding on the cache", wkey, waited);
         return false;
     }
     if (behind)
         rl_log_kv(RL_LOG_DEBUG, "the cache is behind the API server after a takeover; waiting "
                   "for the watch", "workload", wkey, NULL);
     return behind;
+}
+
+/* Decides nothing now: W comes back once the watch may have caught up (the echo queues it too). */
+static int wait_for_watch(struct rl_reconciler *r, const char *wkey, struct plan *p)
+{
+    requeue(r, wkey, ECHO_POLL_MS);
+    plan_release(p);
+    free(p);
+    return 0;
 }
 
 void rl_reconciler_verify_takeover(struct rl_reconciler *r)
@@ -1222,12 +1232,8 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
         free(p);
         return 0;
     }
-    if (echo_pending(r, wkey, p)) {
-        requeue(r, wkey, ECHO_POLL_MS);
-        plan_release(p);
-        free(p);
-        return 0;
-    }
+    if (echo_pending(r, wkey, p))
+        return wait_for_watch(r, wkey, p);
     warn_problems(r, wkey, p);
     res.since_event_s = -1;
     if (p->kind == RL_KIND_DEPLOYMENT) {
@@ -1258,12 +1264,8 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
         free(p);
         return 0;
     }
-    if (p->action == RL_ACTION_ROLLOUT && !o->dry_run && cache_behind_after_takeover(r, wkey, p)) {
-        requeue(r, wkey, ECHO_POLL_MS);
-        plan_release(p);
-        free(p);
-        return 0;
-    }
+    if (p->action == RL_ACTION_ROLLOUT && !o->dry_run && cache_behind_after_takeover(r, wkey, p))
+        return wait_for_watch(r, wkey, p);
     plan_rollout(r, p, markers, rec, &ro);
     rl_buf_init(&history, 0);
     plan_history(p, &ro, &history);
