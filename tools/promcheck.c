@@ -9,7 +9,7 @@
  * `name{label=value,label=value}` (no quotes; the labels must be exactly
  * the sample's, in any order), or "NA" if there is no such sample.
  *
- * Built by the e2e cases with cc from source (no CMake target).
+ * Built by CMake (tools/CMakeLists.txt) next to reloadd: build/tools/promcheck.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,14 +6,18 @@
 ns=$(e2e_ns ops)
 N=3
 
-# tools/promcheck: the strict parser of tests/support as a CLI, built from
-# source (whatever sanitizer the reloadd under test was built with).
-promcheck=$E2E_DIR/promcheck
+# tools/promcheck: the strict parser of tests/support as a CLI, a CMake
+# target of the same build as the reloadd under test (build/tools/), else
+# built here from the source tree.
+promcheck=$(dirname "$RELOADD_BIN")/tools/promcheck
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." 2>/dev/null && pwd || true)
 [ -f "$src/tools/promcheck.c" ] || src=$(git rev-parse --show-toplevel)
-cc -std=c17 -O1 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I"$src/include" -I"$src/tests/support" \
-    -o "$promcheck" "$src/tools/promcheck.c" "$src/tests/support/promparse.c" \
-    "$src"/src/{buf,map,mem,log,clock}.c -lm $(pkg-config --libs libbsd) || e2e_fail "cannot build promcheck"
+if [ ! -x "$promcheck" ]; then
+    cmake -S "$src" -B "$E2E_DIR/build" -DRL_TESTS=OFF >/dev/null &&
+        cmake --build "$E2E_DIR/build" --target promcheck -j2 >/dev/null ||
+        e2e_fail "cannot build promcheck"
+    promcheck=$E2E_DIR/build/tools/promcheck
+fi
 
 e2e_cm "$ns" cfg v=0
 e2e_cm "$ns" cfg-ignored v=0

@@ -22,16 +22,16 @@
 
 #include "fault_proxy.h"
 #include "testutil.h"
-#include "reloadd/buf.h"
-#include "reloadd/err.h"
-#include "reloadd/informer.h"
-#include "reloadd/json.h"
-#include "reloadd/kube.h"
-#include "reloadd/kubeconfig.h"
-#include "reloadd/log.h"
-#include "reloadd/map.h"
-#include "reloadd/mem.h"
-#include "reloadd/sync.h"
+#include "reloadd/base/buf.h"
+#include "reloadd/base/err.h"
+#include "reloadd/base/json.h"
+#include "reloadd/base/log.h"
+#include "reloadd/base/map.h"
+#include "reloadd/base/mem.h"
+#include "reloadd/base/sync.h"
+#include "reloadd/kube/informer.h"
+#include "reloadd/kube/kube.h"
+#include "reloadd/kube/kubeconfig.h"
 
 static const char *admin_path, *cluster_dir;
 static struct rl_kube *admin;

@@ -33,14 +33,14 @@
 #include <bsd/string.h>
 
 #include "testutil.h"
-#include "reloadd/clock.h"
-#include "reloadd/err.h"
-#include "reloadd/json.h"
-#include "reloadd/kube.h"
-#include "reloadd/kubeconfig.h"
-#include "reloadd/leader.h"
-#include "reloadd/mem.h"
-#include "reloadd/sync.h"
+#include "reloadd/base/clock.h"
+#include "reloadd/base/err.h"
+#include "reloadd/base/json.h"
+#include "reloadd/base/mem.h"
+#include "reloadd/base/sync.h"
+#include "reloadd/kube/kube.h"
+#include "reloadd/kube/kubeconfig.h"
+#include "reloadd/kube/leader.h"
 
 #define NS "reloadd"
 #define LEASES "/apis/coordination.k8s.io/v1/namespaces/" NS "/leases"

@@ -20,17 +20,17 @@
 #include <string.h>
 #include <time.h>
 
-#include "reloadd/buf.h"
-#include "reloadd/clock.h"
-#include "reloadd/decide.h"
-#include "reloadd/json.h"
-#include "reloadd/metrics.h"
-#include "reloadd/options.h"
-#include "reloadd/pool.h"
-#include "reloadd/store.h"
-#include "reloadd/sync.h"
-#include "reloadd/workload.h"
-#include "reloadd/workqueue.h"
+#include "reloadd/base/buf.h"
+#include "reloadd/base/clock.h"
+#include "reloadd/base/json.h"
+#include "reloadd/base/sync.h"
+#include "reloadd/config/options.h"
+#include "reloadd/engine/pool.h"
+#include "reloadd/engine/workqueue.h"
+#include "reloadd/ops/metrics.h"
+#include "reloadd/reload/decide.h"
+#include "reloadd/reload/store.h"
+#include "reloadd/reload/workload.h"
 
 #define CHECK(cond, ...)                                                      \
     do {                                                                      \

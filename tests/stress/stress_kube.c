@@ -23,11 +23,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "reloadd/err.h"
-#include "reloadd/kube.h"
-#include "reloadd/kubeconfig.h"
-#include "reloadd/mem.h"
-#include "reloadd/sync.h"
+#include "reloadd/base/err.h"
+#include "reloadd/base/mem.h"
+#include "reloadd/base/sync.h"
+#include "reloadd/kube/kube.h"
+#include "reloadd/kube/kubeconfig.h"
 
 #define CHECK(cond, ...)                                                      \
     do {                                                                      \

@@ -10,7 +10,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "reloadd/clock.h"
+#include "reloadd/base/clock.h"
 
 struct fake_clock {
     struct rl_clock clock;

@@ -19,11 +19,11 @@
 #include <bsd/string.h>
 #include <curl/curl.h>
 
-#include "reloadd/buf.h"
-#include "reloadd/kubeconfig.h"
-#include "reloadd/log.h"
-#include "reloadd/mem.h"
-#include "reloadd/sync.h"
+#include "reloadd/base/buf.h"
+#include "reloadd/base/log.h"
+#include "reloadd/base/mem.h"
+#include "reloadd/base/sync.h"
+#include "reloadd/kube/kubeconfig.h"
 
 #define MAX_HEAD_BYTES ((size_t)64 << 10)
 #define MAX_BODY_BYTES ((size_t)16 << 20)

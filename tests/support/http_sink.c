@@ -15,10 +15,10 @@
 
 #include <bsd/string.h>
 
-#include "reloadd/clock.h"
-#include "reloadd/log.h"
-#include "reloadd/mem.h"
-#include "reloadd/sync.h"
+#include "reloadd/base/clock.h"
+#include "reloadd/base/log.h"
+#include "reloadd/base/mem.h"
+#include "reloadd/base/sync.h"
 
 #define MAX_REQUEST (1 << 20)
 

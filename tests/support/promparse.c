@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "reloadd/buf.h"
-#include "reloadd/map.h"
-#include "reloadd/mem.h"
+#include "reloadd/base/buf.h"
+#include "reloadd/base/map.h"
+#include "reloadd/base/mem.h"
 
 struct parser {
     const char *p;              /* current position in the current line */

@@ -10,9 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "reloadd/clock.h"
-#include "reloadd/kube.h"
-#include "reloadd/mem.h"
+#include "reloadd/base/clock.h"
+#include "reloadd/base/mem.h"
+#include "reloadd/kube/kube.h"
 
 double test_now_s(void)
 {

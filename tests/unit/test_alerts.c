@@ -14,12 +14,12 @@
 
 #include "http_sink.h"
 #include "testutil.h"
-#include "reloadd/alerts.h"
-#include "reloadd/buf.h"
-#include "reloadd/clock.h"
-#include "reloadd/err.h"
-#include "reloadd/log.h"
-#include "reloadd/mem.h"
+#include "reloadd/base/buf.h"
+#include "reloadd/base/clock.h"
+#include "reloadd/base/err.h"
+#include "reloadd/base/log.h"
+#include "reloadd/base/mem.h"
+#include "reloadd/ops/alerts.h"
 
 static void setup(void)
 {

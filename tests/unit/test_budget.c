@@ -2,9 +2,9 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 
-#include "reloadd/budget.h"
-#include "reloadd/buf.h"
-#include "reloadd/err.h"
+#include "reloadd/base/buf.h"
+#include "reloadd/base/err.h"
+#include "reloadd/reload/budget.h"
 
 static const struct rl_budget three_per_600 = { 3, 600 };
 

@@ -10,12 +10,12 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 
-#include "reloadd/buf.h"
-#include "reloadd/decide.h"
-#include "reloadd/syntax.h"
-#include "reloadd/err.h"
-#include "reloadd/mem.h"
-#include "reloadd/options.h"
+#include "reloadd/base/buf.h"
+#include "reloadd/base/err.h"
+#include "reloadd/base/mem.h"
+#include "reloadd/base/syntax.h"
+#include "reloadd/config/options.h"
+#include "reloadd/reload/decide.h"
 
 static struct rl_regex_cache *cache;
 

@@ -12,14 +12,14 @@
 #include <curl/curl.h>
 
 #include "http_sink.h"
-#include "reloadd/buf.h"
-#include "reloadd/clock.h"
-#include "reloadd/err.h"
-#include "reloadd/events.h"
-#include "reloadd/json.h"
-#include "reloadd/kube.h"
-#include "reloadd/kubeconfig.h"
-#include "reloadd/mem.h"
+#include "reloadd/base/buf.h"
+#include "reloadd/base/clock.h"
+#include "reloadd/base/err.h"
+#include "reloadd/base/json.h"
+#include "reloadd/base/mem.h"
+#include "reloadd/kube/kube.h"
+#include "reloadd/kube/kubeconfig.h"
+#include "reloadd/ops/events.h"
 
 static void setup(void)
 {

@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "reloadd/syntax.h"
-#include "reloadd/buf.h"
-#include "reloadd/clock.h"
-#include "reloadd/err.h"
-#include "reloadd/map.h"
+#include "reloadd/base/buf.h"
+#include "reloadd/base/clock.h"
+#include "reloadd/base/err.h"
+#include "reloadd/base/map.h"
+#include "reloadd/base/syntax.h"
 
 Test(err, http_statuses_map_to_codes_and_back)
 {

@@ -3,8 +3,8 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 
-#include "reloadd/err.h"
-#include "reloadd/hash.h"
+#include "reloadd/base/err.h"
+#include "reloadd/base/hash.h"
 
 static cJSON *parse(const char *s)
 {

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "reloadd/heap.h"
+#include "reloadd/base/heap.h"
 
 
 struct node {

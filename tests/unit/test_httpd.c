@@ -17,15 +17,16 @@
 #include <openssl/sha.h>
 
 #include "promparse.h"
-#include "reloadd/buf.h"
-#include "reloadd/clock.h"
-#include "reloadd/err.h"
-#include "reloadd/explain.h"
-#include "reloadd/hash.h"
-#include "reloadd/httpd.h"
-#include "reloadd/mem.h"
-#include "reloadd/metrics.h"
-#include "reloadd/options.h"
+#include "reloadd/base/buf.h"
+#include "reloadd/base/clock.h"
+#include "reloadd/base/err.h"
+#include "reloadd/base/hash.h"
+#include "reloadd/base/mem.h"
+#include "reloadd/base/syntax.h"
+#include "reloadd/config/options.h"
+#include "reloadd/ops/explain.h"
+#include "reloadd/ops/httpd.h"
+#include "reloadd/ops/metrics.h"
 
 /* ---- a client ---- */
 
@@ -465,9 +466,9 @@ Test(httpd, check_addr_is_syntax_only)
                           "[::1%e/0]:80", "off", "127.0.0.1:9091\n" };
 
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
-        cr_assert(eq(int, rl_httpd_check_addr(good[i]), 0), "'%s'", good[i]);
+        cr_assert(rl_listen_addr_ok(good[i]), "'%s'", good[i]);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        cr_assert(eq(int, rl_httpd_check_addr(bad[i]), RL_EINVAL), "'%s'", bad[i]);
+        cr_assert(not(rl_listen_addr_ok(bad[i])), "'%s'", bad[i]);
 }
 
 Test(httpd, bad_addresses_are_rejected)
@@ -480,13 +481,13 @@ Test(httpd, bad_addresses_are_rejected)
     bool any;
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        cr_assert(eq(int, rl_httpd_check_addr(bad[i]), RL_EINVAL), "'%s'", bad[i]);
+        cr_assert(not(rl_listen_addr_ok(bad[i])), "'%s'", bad[i]);
         cr_assert(eq(int, rl_httpd_parse_addr(bad[i], &ss, &any), RL_EINVAL), "'%s'", bad[i]);
         cr_assert(eq(int, rl_httpd_start(&h, bad[i], &o), RL_EINVAL), "'%s'", bad[i]);
         cr_assert(h == NULL);
     }
     cr_assert(eq(int, rl_httpd_start(&h, NULL, &o), RL_EINVAL));
-    cr_assert(eq(int, rl_httpd_check_addr(NULL), RL_EINVAL));
+    cr_assert(not(rl_listen_addr_ok(NULL)));
     o.threads = 3;
     cr_assert(eq(int, rl_httpd_start(&h, "127.0.0.1:0", &o), RL_EINVAL));
 }

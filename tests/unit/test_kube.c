@@ -21,11 +21,11 @@
 
 #include <bsd/string.h>
 
-#include "reloadd/err.h"
-#include "reloadd/kube.h"
-#include "reloadd/kubeconfig.h"
-#include "reloadd/mem.h"
-#include "reloadd/sync.h"
+#include "reloadd/base/err.h"
+#include "reloadd/base/mem.h"
+#include "reloadd/base/sync.h"
+#include "reloadd/kube/kube.h"
+#include "reloadd/kube/kubeconfig.h"
 #include "reloadd/version.h"
 
 struct responder {

@@ -14,10 +14,10 @@
 
 #include <bsd/string.h>
 
-#include "reloadd/buf.h"
-#include "reloadd/err.h"
-#include "reloadd/kubeconfig.h"
-#include "reloadd/mem.h"
+#include "reloadd/base/buf.h"
+#include "reloadd/base/err.h"
+#include "reloadd/base/mem.h"
+#include "reloadd/kube/kubeconfig.h"
 
 /* "-----BEGIN CERTIFICATE-----\nTEST\n-----END CERTIFICATE-----\n" */
 #define CERT_B64 "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tClRFU1QKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo="

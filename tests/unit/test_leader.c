@@ -12,12 +12,12 @@
 
 #include "fake_clock.h"
 #include "testutil.h"
-#include "reloadd/clock.h"
-#include "reloadd/err.h"
-#include "reloadd/json.h"
-#include "reloadd/kube.h"
-#include "reloadd/kubeconfig.h"
-#include "reloadd/leader.h"
+#include "reloadd/base/clock.h"
+#include "reloadd/base/err.h"
+#include "reloadd/base/json.h"
+#include "reloadd/kube/kube.h"
+#include "reloadd/kube/kubeconfig.h"
+#include "reloadd/kube/leader.h"
 
 #define T0 1000000u             /* fake clocks start away from zero */
 #define WALL0 INT64_C(1795000000000000) /* 2026-11-18T11:06:40Z, in µs */

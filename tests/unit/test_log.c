@@ -24,7 +24,7 @@
 #include <cjson/cJSON.h>
 
 #include "testutil.h"
-#include "reloadd/log.h"
+#include "reloadd/base/log.h"
 
 /* The values of one record, by key. */
 struct kv {

@@ -3,10 +3,10 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 
-#include "reloadd/err.h"
-#include "reloadd/hash.h"
-#include "reloadd/json.h"
-#include "reloadd/marker.h"
+#include "reloadd/base/err.h"
+#include "reloadd/base/hash.h"
+#include "reloadd/base/json.h"
+#include "reloadd/reload/marker.h"
 
 #define H1 "0123456789abcdef0123456789abcdef01234567"
 #define H2 "89abcdef0123456789abcdef0123456789abcdef"

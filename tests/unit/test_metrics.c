@@ -10,10 +10,10 @@
 #include <unistd.h>
 
 #include "promparse.h"
-#include "reloadd/buf.h"
-#include "reloadd/err.h"
-#include "reloadd/metrics.h"
-#include "reloadd/procstat.h"
+#include "reloadd/base/buf.h"
+#include "reloadd/base/err.h"
+#include "reloadd/base/procstat.h"
+#include "reloadd/ops/metrics.h"
 
 /* Exposes m and parses the text strictly; fails the test if it does not parse. */
 static void scrape(struct rl_metrics *m, struct rl_buf *text, struct prom_doc *doc)

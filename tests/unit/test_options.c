@@ -7,8 +7,8 @@
 #include <criterion/new/assert.h>
 
 #include "testutil.h"
-#include "reloadd/err.h"
-#include "reloadd/options.h"
+#include "reloadd/base/err.h"
+#include "reloadd/config/options.h"
 
 #define MAXARGS 16
 

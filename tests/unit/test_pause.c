@@ -6,10 +6,10 @@
 
 #include <cjson/cJSON.h>
 
-#include "reloadd/buf.h"
-#include "reloadd/err.h"
-#include "reloadd/json.h"
-#include "reloadd/pause.h"
+#include "reloadd/base/buf.h"
+#include "reloadd/base/err.h"
+#include "reloadd/base/json.h"
+#include "reloadd/reload/pause.h"
 
 /* 2026-11-25T19:22:12Z */
 #define NOW_US 1795634532000000LL

@@ -11,10 +11,10 @@
 #include <time.h>
 
 #include "fake_clock.h"
-#include "reloadd/clock.h"
-#include "reloadd/err.h"
-#include "reloadd/pool.h"
-#include "reloadd/workqueue.h"
+#include "reloadd/base/clock.h"
+#include "reloadd/base/err.h"
+#include "reloadd/engine/pool.h"
+#include "reloadd/engine/workqueue.h"
 
 
 #define T0 1000000u

@@ -1,7 +1,7 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 
-#include "reloadd/ratelimit.h"
+#include "reloadd/base/ratelimit.h"
 
 Test(ratelimit, bucket_spends_burst_then_spaces_requests)
 {

@@ -17,16 +17,16 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 
-#include "reloadd/clock.h"
-#include "reloadd/decide.h"
-#include "reloadd/err.h"
-#include "reloadd/hash.h"
-#include "reloadd/json.h"
-#include "reloadd/marker.h"
-#include "reloadd/mem.h"
-#include "reloadd/options.h"
-#include "reloadd/reconcile.h"
-#include "reloadd/store.h"
+#include "reloadd/base/clock.h"
+#include "reloadd/base/err.h"
+#include "reloadd/base/hash.h"
+#include "reloadd/base/json.h"
+#include "reloadd/base/mem.h"
+#include "reloadd/config/options.h"
+#include "reloadd/reload/decide.h"
+#include "reloadd/reload/marker.h"
+#include "reloadd/reload/reconcile.h"
+#include "reloadd/reload/store.h"
 
 #define V1 "1111111111111111111111111111111111111111"
 #define V2 "2222222222222222222222222222222222222222"

@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-#include "reloadd/redact.h"
+#include "reloadd/base/redact.h"
 
 static const char *redact(const char *url)
 {

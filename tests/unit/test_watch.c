@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "reloadd/err.h"
-#include "reloadd/json.h"
-#include "reloadd/watch.h"
+#include "reloadd/base/err.h"
+#include "reloadd/base/json.h"
+#include "reloadd/kube/watch.h"
 
 /* What the framer delivered, as "TYPE name rv" lines. */
 struct seen {

@@ -3,10 +3,10 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 
-#include "reloadd/err.h"
-#include "reloadd/mem.h"
-#include "reloadd/options.h"
-#include "reloadd/workload.h"
+#include "reloadd/base/err.h"
+#include "reloadd/base/mem.h"
+#include "reloadd/config/options.h"
+#include "reloadd/reload/workload.h"
 
 #define H1 "0123456789abcdef0123456789abcdef01234567"
 #define H2 "89abcdef0123456789abcdef0123456789abcdef"

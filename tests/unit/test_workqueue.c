@@ -10,9 +10,9 @@
 #include <string.h>
 
 #include "fake_clock.h"
-#include "reloadd/clock.h"
-#include "reloadd/err.h"
-#include "reloadd/workqueue.h"
+#include "reloadd/base/clock.h"
+#include "reloadd/base/err.h"
+#include "reloadd/engine/workqueue.h"
 
 
 #define T0 1000000u     /* fake clocks start away from zero */

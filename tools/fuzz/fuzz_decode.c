@@ -11,9 +11,9 @@
 #include <string.h>
 
 #include "kube-int.h"
-#include "reloadd/clock.h"
-#include "reloadd/json.h"
-#include "reloadd/mem.h"
+#include "reloadd/base/clock.h"
+#include "reloadd/base/json.h"
+#include "reloadd/base/mem.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

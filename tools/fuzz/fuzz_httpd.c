@@ -6,7 +6,7 @@
  *      /readyz, the /explain hint, 404, 405)
  *   1  a request stream for the explain server (/explain and its query
  *      parameters, whose callback redacts a Secret's hash as main() does)
- *   2  a listen address for rl_httpd_check_addr() and rl_httpd_parse_addr()
+ *   2  a listen address for rl_listen_addr_ok() and rl_httpd_parse_addr()
  *   3  an explanation's JSON for rl_explain_redact()
  *
  * Requests reach the running servers over loopback TCP, through
@@ -38,16 +38,17 @@
 #include <cjson/cJSON.h>
 
 #include "httpd-int.h"
-#include "reloadd/buf.h"
-#include "reloadd/clock.h"
-#include "reloadd/err.h"
-#include "reloadd/explain.h"
-#include "reloadd/hash.h"
-#include "reloadd/httpd.h"
-#include "reloadd/log.h"
-#include "reloadd/mem.h"
-#include "reloadd/metrics.h"
-#include "reloadd/sync.h"
+#include "reloadd/base/buf.h"
+#include "reloadd/base/clock.h"
+#include "reloadd/base/err.h"
+#include "reloadd/base/hash.h"
+#include "reloadd/base/log.h"
+#include "reloadd/base/mem.h"
+#include "reloadd/base/sync.h"
+#include "reloadd/base/syntax.h"
+#include "reloadd/ops/explain.h"
+#include "reloadd/ops/httpd.h"
+#include "reloadd/ops/metrics.h"
 
 #define REPLY_CAP ((size_t)1 << 20)
 #define HANG_MS 5000
@@ -323,7 +324,7 @@ static void address(const char *s, size_t len)
     struct sockaddr_storage ss;
     bool any;
 
-    if (rl_httpd_check_addr(addr) == 0 && numeric_host(addr) &&
+    if (rl_listen_addr_ok(addr) && numeric_host(addr) &&
         rl_httpd_parse_addr(addr, &ss, &any) != 0) {
         fprintf(stderr, "fuzz_httpd: '%s' passes the check but does not parse\n", addr);
         abort();

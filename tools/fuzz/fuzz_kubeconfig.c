@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "reloadd/err.h"
-#include "reloadd/kubeconfig.h"
-#include "reloadd/mem.h"
+#include "reloadd/base/err.h"
+#include "reloadd/base/mem.h"
+#include "reloadd/kube/kubeconfig.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

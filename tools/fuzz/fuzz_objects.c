@@ -16,14 +16,14 @@
  * (the real framer, rl_watch_feed; an ERROR or a bad line ends the stream
  * and the next line starts a new one), its relists (begin: a new epoch;
  * pages until one has no "continue"; end: the sweep), its resourceVersion.
- * Events go through the controller's informer handlers (src/controller.c
+ * Events go through the controller's informer handlers (src/app/controller.c
  * upsert()/removed(), static there, so restated here with the same public
  * calls): ConfigMaps and Secrets are hashed (rl_hash_configmap/_secret)
  * and put with their ignore/match annotations, workloads decoded
  * (rl_workload_decode, with an interning namespace) and put, deletions
  * and sweeps applied, all on one rl_store.
  *
- * rl_kube_list()'s page loop (src/kube.c) cannot run on a buffer: it reads
+ * rl_kube_list()'s page loop (src/kube/kube.c) cannot run on a buffer: it reads
  * pages from the API server. Its rules (an "items" that is neither an
  * array nor null fails the list; null is an empty page; "continue" asks for
  * the next page; the last page's resourceVersion is the list's) are
@@ -56,16 +56,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "reloadd/decide.h"
-#include "reloadd/err.h"
-#include "reloadd/hash.h"
-#include "reloadd/json.h"
-#include "reloadd/map.h"
-#include "reloadd/mem.h"
-#include "reloadd/options.h"
-#include "reloadd/store.h"
-#include "reloadd/watch.h"
-#include "reloadd/workload.h"
+#include "reloadd/base/err.h"
+#include "reloadd/base/hash.h"
+#include "reloadd/base/json.h"
+#include "reloadd/base/map.h"
+#include "reloadd/base/mem.h"
+#include "reloadd/config/options.h"
+#include "reloadd/kube/watch.h"
+#include "reloadd/reload/decide.h"
+#include "reloadd/reload/store.h"
+#include "reloadd/reload/workload.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "reloadd/err.h"
-#include "reloadd/json.h"
-#include "reloadd/watch.h"
+#include "reloadd/base/err.h"
+#include "reloadd/base/json.h"
+#include "reloadd/kube/watch.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -43,15 +43,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "reloadd/buf.h"
-#include "reloadd/decide.h"
-#include "reloadd/hash.h"
-#include "reloadd/json.h"
-#include "reloadd/map.h"
-#include "reloadd/marker.h"
-#include "reloadd/mem.h"
-#include "reloadd/options.h"
-#include "reloadd/workload.h"
+#include "reloadd/base/buf.h"
+#include "reloadd/base/hash.h"
+#include "reloadd/base/json.h"
+#include "reloadd/base/map.h"
+#include "reloadd/base/mem.h"
+#include "reloadd/config/options.h"
+#include "reloadd/reload/decide.h"
+#include "reloadd/reload/marker.h"
+#include "reloadd/reload/workload.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -1,0 +1,185 @@
+/* map.c - string-keyed hash map (open addressing, linear probing) */
+#include "reloadd/base/map.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "reloadd/base/mem.h"
+#include "reloadd/base/banned.h"
+
+uint64_t rl_hash_str(const char *s)
+{
+    uint64_t h = 14695981039346656037ULL;
+
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    /* FNV's low bits mix poorly; fold the high half in (we mask by cap). */
+    return h ^ (h >> 32);
+}
+
+void rl_map_init(struct rl_map *m)
+{
+    m->_slots = NULL;
+    m->_cap = 0;
+    m->len = 0;
+}
+
+void rl_map_release(struct rl_map *m, void (*free_value)(void *))
+{
+    for (size_t i = 0; i < m->_cap; i++) {
+        if (!m->_slots[i].key)
+            continue;
+        free(m->_slots[i].key);
+        if (free_value)
+            free_value(m->_slots[i].value);
+    }
+    free(m->_slots);
+    rl_map_init(m);
+}
+
+static size_t find(const struct rl_map *m, const char *key, uint64_t h, bool *found)
+{
+    size_t mask = m->_cap - 1;
+    size_t i = (size_t)h & mask;
+
+    for (;;) {
+        const struct rl_map_slot *s = &m->_slots[i];
+
+        if (!s->key) {
+            *found = false;
+            return i;
+        }
+        if (s->hash == h && strcmp(s->key, key) == 0) {
+            *found = true;
+            return i;
+        }
+        i = (i + 1) & mask;
+    }
+}
+
+static void grow(struct rl_map *m)
+{
+    struct rl_map_slot *old = m->_slots;
+    size_t old_cap = m->_cap;
+
+    m->_cap = old_cap ? old_cap * 2 : 8;
+    m->_slots = rl_xcalloc(m->_cap, sizeof(*m->_slots));
+    for (size_t i = 0; i < old_cap; i++) {
+        bool found;
+        size_t j;
+
+        if (!old[i].key)
+            continue;
+        j = find(m, old[i].key, old[i].hash, &found);
+        m->_slots[j] = old[i];
+    }
+    free(old);
+}
+
+void *rl_map_get(const struct rl_map *m, const char *key)
+{
+    bool found;
+    size_t i;
+
+    if (!m->len)
+        return NULL;
+    i = find(m, key, rl_hash_str(key), &found);
+    return found ? m->_slots[i].value : NULL;
+}
+
+bool rl_map_has(const struct rl_map *m, const char *key)
+{
+    bool found = false;
+
+    if (m->len)
+        find(m, key, rl_hash_str(key), &found);
+    return found;
+}
+
+const char *rl_map_key(const struct rl_map *m, const char *key)
+{
+    bool found;
+    size_t i;
+
+    if (!m->len)
+        return NULL;
+    i = find(m, key, rl_hash_str(key), &found);
+    return found ? m->_slots[i].key : NULL;
+}
+
+void *rl_map_put(struct rl_map *m, const char *key, void *value)
+{
+    uint64_t h = rl_hash_str(key);
+    bool found;
+    size_t i;
+    void *old;
+
+    /* Keep the load factor at or below 3/4. */
+    if ((m->len + 1) * 4 > m->_cap * 3)
+        grow(m);
+    i = find(m, key, h, &found);
+    if (found) {
+        old = m->_slots[i].value;
+        m->_slots[i].value = value;
+        return old;
+    }
+    m->_slots[i].key = rl_xstrdup(key);
+    m->_slots[i].hash = h;
+    m->_slots[i].value = value;
+    m->len++;
+    return NULL;
+}
+
+void *rl_map_del(struct rl_map *m, const char *key)
+{
+    size_t mask, i, j;
+    bool found;
+    void *old;
+
+    if (!m->len)
+        return NULL;
+    i = find(m, key, rl_hash_str(key), &found);
+    if (!found)
+        return NULL;
+    old = m->_slots[i].value;
+    free(m->_slots[i].key);
+    m->_slots[i].key = NULL;
+    m->len--;
+
+    /* Backward-shift: pull later members of the probe run into the hole. */
+    mask = m->_cap - 1;
+    j = i;
+    for (;;) {
+        size_t home;
+
+        j = (j + 1) & mask;
+        if (!m->_slots[j].key)
+            break;
+        home = (size_t)m->_slots[j].hash & mask;
+        /* Move j to i unless its home lies cyclically in (i, j]. */
+        if (i <= j ? (home <= i || home > j) : (home <= i && home > j)) {
+            m->_slots[i] = m->_slots[j];
+            m->_slots[j].key = NULL;
+            i = j;
+        }
+    }
+    return old;
+}
+
+bool rl_map_next(const struct rl_map *m, size_t *iter, const char **key, void **value)
+{
+    while (*iter < m->_cap) {
+        const struct rl_map_slot *s = &m->_slots[(*iter)++];
+
+        if (s->key) {
+            if (key)
+                *key = s->key;
+            if (value)
+                *value = s->value;
+            return true;
+        }
+    }
+    return false;
+}

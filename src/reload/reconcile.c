@@ -1,0 +1,1522 @@
+/* reconcile.c - the reconcile contract: one workload, from the cache */
+#include "reloadd/reload/reconcile.h"
+
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bsd/string.h>
+
+#include "reloadd/base/buf.h"
+#include "reloadd/base/clock.h"
+#include "reloadd/base/err.h"
+#include "reloadd/base/hash.h"
+#include "reloadd/base/json.h"
+#include "reloadd/base/log.h"
+#include "reloadd/base/map.h"
+#include "reloadd/base/mem.h"
+#include "reloadd/base/sync.h"
+#include "reloadd/base/syntax.h"
+#include "reloadd/config/options.h"
+#include "reloadd/kube/kube.h"
+#include "reloadd/reload/budget.h"
+#include "reloadd/reload/decide.h"
+#include "reloadd/reload/marker.h"
+#include "reloadd/reload/pause.h"
+#include "reloadd/reload/store.h"
+#include "reloadd/base/banned.h"
+
+#define MAX_CANDIDATES 256
+#define UID_MAX 64                  /* a Kubernetes uid is 36 characters */
+/* Waiting for the watch to show our last write of W (struct echo). */
+#define ECHO_POLL_MS 1000           /* the echo enqueues W itself: this is a safety net */
+#define ECHO_WAIT_MAX_MS 60000      /* past it, decide on the cache (and say so) */
+
+enum verdict {
+    V_SKIP,                         /* decision says no, or no container */
+    V_OK,                           /* recorded == desired */
+    V_BASELINE,                     /* no record yet: record, no rollout */
+    V_ADOPT,                        /* stale from before we watched: record */
+    V_ROLL,                         /* stale: roll */
+    V_ROLL_DELETED,                 /* deleted, --reload-on-delete: roll */
+    V_GONE,                         /* deleted, no rollout: drop from record */
+    V_KEEP,                         /* type ignored: its record entry kept as is */
+};
+
+static const char *const verdict_names[] = {
+    "skip", "up-to-date", "baseline", "adopt", "roll", "roll-deleted", "gone", "keep",
+};
+
+struct item {
+    enum rl_source_type type;
+    char *name;
+    char *container;                /* chosen container, or NULL */
+    char desired[RL_HASH_HEX_SIZE]; /* "" if the source does not exist */
+    char recorded[RL_HASH_HEX_SIZE];/* "" if none */
+    char record[RL_HASH_HEX_SIZE];  /* what the applied record is to hold; "" none */
+    enum rl_recorded_from from;
+    enum verdict verdict;
+    char problem[256];              /* worth a warning: bad regex, no container */
+    bool regex;                     /* ... the problem is its reload list's */
+    char reason[384];
+};
+
+struct plan {
+    enum rl_kind kind;
+    char *ns, *name;
+    char *uid;
+    uint64_t rv;                    /* W's resourceVersion in the cache */
+    char *pause_period;             /* Deployments: the annotations, or NULL */
+    char *paused_at;
+    enum rl_reload_strategy strategy;
+    bool argo_restart;              /* Rollout with rollout-strategy: restart */
+    struct item items[MAX_CANDIDATES];
+    size_t n;
+    bool truncated;
+    bool record_differs;            /* computed record != the stored one */
+    enum rl_reconcile_action action;
+    /* The restart budget (budget.h): W's own or the default, and its history. */
+    struct rl_budget budget;
+    char *history;                  /* from the record, or NULL */
+    char budget_problem[200];       /* W's budget annotation did not parse */
+    int64_t held_until_s;           /* a rollout is due but the budget holds it; 0: not */
+    /* What the API server answered our last write of this reconcile (see struct echo). */
+    uint64_t wrote_rv;
+    char wrote_uid[UID_MAX];
+    bool replaced;                  /* a Job recreated: the cached uid is the old one */
+};
+
+/*
+ * Our last successful write of W, until the cache shows it: the watch may
+ * lag the write by seconds (a relist after an API server restart), and a
+ * reconcile in between would judge W's old template - rolling it again for
+ * a change its new pods already read. So a reconcile waits until W's
+ * cached resourceVersion reaches the one the API server answered (or W has
+ * another uid: deleted, recreated), polling as the watch catches up, at
+ * most ECHO_WAIT_MAX_MS (docs/reconcile.md, "Our own writes").
+ */
+struct echo {
+    uint64_t rv;                    /* 0: nothing awaited */
+    char uid[UID_MAX];              /* the object we wrote (a Job: the new one) */
+    char old_uid[UID_MAX];          /* a recreated Job: the one we deleted; "" */
+    int64_t since_ms;
+};
+
+struct last_write {
+    int64_t at_us;
+    int err;
+    enum rl_reconcile_action action;
+    struct echo echo;
+    /* The takeover (verify_epoch) for which the cache of W was checked against a GET. */
+    unsigned verified_epoch;
+    unsigned waiting_epoch;         /* ... and the one for which it waits since: */
+    int64_t verify_since_ms;
+};
+
+struct rl_reconciler {
+    struct rl_store *store;
+    struct rl_kube *kube;
+    const struct rl_options *opts;
+    struct rl_regex_cache *rc;
+    const struct rl_clock *clock;
+    struct rl_reconcile_hooks hooks;
+
+    pthread_mutex_t mu;             /* guards `last` and `warned` */
+    struct rl_map last;             /* wkey -> struct last_write */
+    struct rl_map warned;           /* wkey -> hash of the problems last logged */
+    struct rl_map held;             /* wkey -> held_until_s last reported */
+    char *budget_key;               /* "<prefix>/restart-budget" */
+    struct rl_budget budget;        /* --restart-budget per --restart-budget-period */
+    /* rl_reconciler_assume_missed(): judge listed workloads as --sync-after-restart does. */
+    atomic_bool missed_while_away;
+    /* rl_reconciler_verify_takeover(): 0, or the takeover whose first rollouts are verified. */
+    atomic_uint verify_epoch;
+};
+
+struct rl_reconciler *rl_reconciler_new(struct rl_store *store, struct rl_kube *kube,
+                                        const struct rl_options *opts,
+                                        struct rl_regex_cache *rc, const struct rl_clock *clock,
+                                        const struct rl_reconcile_hooks *hooks)
+{
+    struct rl_reconciler *r = RL_NEW(struct rl_reconciler);
+
+    r->store = store;
+    r->kube = kube;
+    r->opts = opts;
+    r->rc = rc;
+    r->clock = clock;
+    if (hooks)
+        r->hooks = *hooks;
+    rl_mutex_init(&r->mu);
+    rl_map_init(&r->last);
+    rl_map_init(&r->warned);
+    rl_map_init(&r->held);
+    r->budget_key = rl_xasprintf("%s/%s", opts->annotation_prefix, RL_BUDGET_ANNOTATION);
+    r->budget.max = (unsigned)opts->restart_budget;
+    r->budget.period_s = (int64_t)(opts->restart_budget_period_ms / 1000);
+    return r;
+}
+
+void rl_reconciler_free(struct rl_reconciler *r)
+{
+    if (!r)
+        return;
+    rl_map_release(&r->last, free);
+    rl_map_release(&r->warned, NULL);
+    rl_map_release(&r->held, NULL);
+    free(r->budget_key);
+    rl_mutex_destroy(&r->mu);
+    free(r);
+}
+
+static void plan_release(struct plan *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        free(p->items[i].name);
+        free(p->items[i].container);
+    }
+    free(p->ns);
+    free(p->name);
+    free(p->uid);
+    free(p->pause_period);
+    free(p->paused_at);
+    free(p->history);
+    memset(p, 0, sizeof(*p));
+}
+
+/* --- candidates --------------------------------------------------------- */
+
+struct cand_ctx {
+    struct plan *p;
+    const struct rl_workload *w;
+};
+
+static bool plan_has(const struct plan *p, enum rl_source_type t, const char *name)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (p->items[i].type == t && strcmp(p->items[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+static void add_candidate(struct plan *p, enum rl_source_type t, const char *name)
+{
+    struct item *it;
+
+    if (t == RL_SOURCE_SPC || plan_has(p, t, name))
+        return;
+    if (p->n == MAX_CANDIDATES) {
+        p->truncated = true;
+        return;
+    }
+    it = &p->items[p->n++];
+    memset(it, 0, sizeof(*it));
+    it->type = t;
+    it->name = rl_xstrdup(name);
+}
+
+static void on_ref(void *arg, enum rl_source_type t, const char *name, unsigned origins)
+{
+    (void)origins;
+    add_candidate(((struct cand_ctx *)arg)->p, t, name);
+}
+
+struct named_ctx {
+    struct reconciler_view *unused;
+    struct plan *p;
+    struct rl_regex_cache *rc;
+    const char *list;
+    enum rl_source_type type;
+};
+
+static void on_named_source(void *arg, const char *name, const struct rl_source *src)
+{
+    struct named_ctx *nc = arg;
+
+    (void)src;
+    if (rl_decide_list_matches(nc->rc, nc->list, name, NULL, 0) == 1)
+        add_candidate(nc->p, nc->type, name);
+}
+
+/* --- the plan ----------------------------------------------------------- */
+
+static bool kind_enabled(const struct rl_options *o, enum rl_kind k)
+{
+    if (k == RL_KIND_ROLLOUT)
+        return o->argo_rollouts;
+    return true;
+}
+
+static bool is_delete_marker(const char *h)
+{
+    return h && strcmp(h, RL_HASH_DELETE_MARKER) == 0;
+}
+
+/* A record of a real version (not the delete marker). */
+static bool is_version(const char *h)
+{
+    return h && *h && !is_delete_marker(h);
+}
+
+static bool same(const char *a, const char *b)
+{
+    return a && b && strcmp(a, b) == 0;
+}
+
+static void verdict(struct item *it, enum verdict v, const char *record, const char *why,
+                    const char *decision)
+{
+    it->verdict = v;
+    strlcpy(it->record, record ? record : "", sizeof(it->record));
+    snprintf(it->reason, sizeof(it->reason), "%.200s; %s", decision, why);
+}
+
+/*
+ * The verdict for one source of W: the reconcile contract (reconcile.h).
+ * Revisions order what happened: a source event counts for W only if it
+ * came after W's pods started from their template (template_rv) - or,
+ * where W has no record of the source yet, after W took its present
+ * annotations (inputs_rv) - so that a workload first seen while we watch
+ * is a baseline whatever its markers say, and the order in which two
+ * watches deliver their events changes nothing.
+ */
+static void judge_source(const struct rl_options *o, bool sync, const struct rl_workload *w,
+                         const struct rl_source *src, uint64_t deleted_rv, const char *applied,
+                         const char *marker, bool reacted_all_along, struct item *it,
+                         const char *why)
+{
+    uint64_t since = w->template_rv > w->inputs_rv ? w->template_rv : w->inputs_rv;
+    bool has_version = is_version(applied) || is_version(marker);
+    /*
+     * With our record, made under W's present annotations or under ones
+     * that reacted to the source too: after the template. Otherwise (a
+     * marker alone, or a record from before W stopped and started again
+     * reacting): after W took its present annotations too, as Reloader
+     * judges each event with the annotations of its time.
+     */
+    uint64_t counts_after = is_version(applied) &&
+                                    (w->record_rv >= w->inputs_rv || reacted_all_along)
+                                ? w->template_rv : since;
+    /* Under env-vars a delete removes the env var: none there, nothing rolls (§3.3). */
+    bool delete_rolls = o->reload_on_delete_enabled &&
+                        (o->strategy != RL_STRATEGY_ENV_VARS || marker);
+
+    if (!src) {
+        /* Our record first: a marker may still hold a delete before the source came back. */
+        if (is_delete_marker(applied) || (!applied && is_delete_marker(marker))) {
+            verdict(it, V_OK, RL_HASH_DELETE_MARKER, "deleted; rolled for it already", why);
+        } else if (has_version) {
+            /*
+             * Deleted after W's pods started; or while no reloadd watched: no
+             * tombstone, and our own record proves it existed (a marker alone
+             * may name a source that never did: a copied manifest).
+             */
+            bool after = deleted_rv ? deleted_rv > w->template_rv
+                                    : w->template_rv == 0 && is_version(applied);
+            bool roll = after && (deleted_rv || sync);
+
+            if (roll && delete_rolls)
+                verdict(it, V_ROLL_DELETED, RL_HASH_DELETE_MARKER,
+                        "deleted (--reload-on-delete)", why);
+            else if (roll && o->reload_on_delete_enabled)
+                verdict(it, V_GONE, RL_HASH_DELETE_MARKER,
+                        "deleted; no env var to remove, so no rollout (as Reloader)", why);
+            else
+                verdict(it, V_GONE, NULL, after ? "deleted" : "does not exist (W's markers "
+                        "predate it)", why);
+        } else if (deleted_rv && deleted_rv > since && delete_rolls) {
+            /* Deleted before W's baseline was written: W existed first. */
+            verdict(it, V_ROLL_DELETED, RL_HASH_DELETE_MARKER,
+                    "deleted after the workload appeared (--reload-on-delete)", why);
+        } else {
+            verdict(it, V_SKIP, NULL, "the source does not exist", why);
+        }
+        return;
+    }
+    if (same(applied, it->desired) || same(marker, it->desired)) {
+        verdict(it, V_OK, it->desired, "up to date", why);
+    } else if (!has_version) {
+        /* No record (or rolled for a delete, and it is back). */
+        bool changed = src->changed_rv > since;
+        bool created = o->reload_on_create_enabled && src->created_rv > since;
+
+        if (changed || created)
+            verdict(it, V_ROLL, it->desired,
+                    changed ? "changed, no record" : "created (--reload-on-create)", why);
+        else
+            verdict(it, V_BASELINE, it->desired, "no record yet", why);
+    } else if (src->changed_rv > counts_after ||
+               (o->reload_on_create_enabled && src->created_rv > counts_after)) {
+        verdict(it, V_ROLL, it->desired, "changed", why);
+    } else if (w->template_rv) {
+        verdict(it, V_BASELINE, it->desired,
+                "pods started after its last change (their markers are not a change)", why);
+    } else if (sync && !src->changed_rv && !src->created_rv &&
+               (is_version(applied) || !w->has_record)) {
+        /* Our record proves the version; without one, Reloader's marker does (a migration). */
+        verdict(it, V_ROLL, it->desired, "changed while no reloadd watched "
+                "(--sync-after-restart)", why);
+    } else if (sync && !src->changed_rv && !src->created_rv && o->reload_on_create_enabled) {
+        /* Our record has no entry: the source appeared while no reloadd watched. */
+        verdict(it, V_ROLL, it->desired, "created while no reloadd watched "
+                "(--sync-after-restart, --reload-on-create)", why);
+    } else {
+        verdict(it, V_ADOPT, it->desired,
+                "changed before reloadd watched (no --sync-after-restart): adopted", why);
+    }
+}
+
+/*
+ * W's annotations changed once since our record was made (the store keeps
+ * the version before that edit): did W react to the source under the
+ * annotations it had until then, as it does now? Then the record spans the
+ * edit (an edit that kept the source, such as adding auto to secret auto).
+ * Two edits or more since the record: unknown, so no.
+ */
+static bool reacted_since_record(struct rl_reconciler *r, const struct rl_workload *w,
+                                 const struct rl_source_desc *desc, const struct item *it)
+{
+    const struct rl_workload *b = w->before_edit;
+    struct rl_decision d;
+
+    if (!b || w->record_rv >= w->inputs_rv || b->inputs_rv > w->record_rv)
+        return false;
+    rl_decide(b, desc, r->opts, r->rc, &d);
+    return d.reload && !d.regex_error &&
+           (!d.auto_reload || rl_workload_references(b, it->type, it->name));
+}
+
+static void judge(struct rl_reconciler *r, const struct rl_workload *w, struct item *it)
+{
+    const struct rl_options *o = r->opts;
+    const struct rl_source *src = rl_store_source(r->store, it->type, w->ns, it->name);
+    struct rl_source_desc desc = {
+        .type = it->type,
+        .name = it->name,
+        .ignore = src && src->ignore,
+        .match = src && src->match,
+    };
+    /* A deleted source is decided on with the annotations it had (as Reloader's delete event). */
+    uint64_t deleted_rv = src ? 0 : rl_store_tombstone(r->store, it->type, w->ns, it->name,
+                                                         &desc.ignore, &desc.match);
+    struct rl_decision d;
+
+    /*
+     * Gone and no tombstone (deleted while no reloadd watched, or before a
+     * restart): it matched when we recorded it (search + match), a version
+     * or the delete marker we rolled for.
+     */
+    if (!src && !deleted_rv) {
+        const char *rec = rl_workload_applied(w, it->type, it->name);
+
+        if (is_version(rec) || is_delete_marker(rec))
+            desc.match = true;
+    }
+    const char *recorded, *applied, *marker;
+    enum rl_recorded_from mfrom;
+    int c;
+
+    if ((it->type == RL_SOURCE_CONFIGMAP && o->ignore_configmaps) ||
+        (it->type == RL_SOURCE_SECRET && o->ignore_secrets)) {
+        const char *kept = rl_workload_applied(w, it->type, it->name);
+
+        /* Leave its record alone: rewriting every record would be a write per workload. */
+        it->verdict = kept ? V_KEEP : V_SKIP;
+        if (kept) {
+            strlcpy(it->desired, kept, sizeof(it->desired));
+            strlcpy(it->record, kept, sizeof(it->record));
+        }
+        snprintf(it->reason, sizeof(it->reason), "%ss are ignored (--resources-to-ignore)",
+                 rl_source_type_lower(it->type));
+        return;
+    }
+    rl_decide(w, &desc, o, r->rc, &d);
+    if (d.regex_error) {
+        strlcpy(it->problem, d.reason, sizeof(it->problem));
+        it->regex = true;
+    }
+    if (!d.reload) {
+        it->verdict = V_SKIP;
+        strlcpy(it->reason, d.reason, sizeof(it->reason));
+        return;
+    }
+    if (d.auto_reload && !rl_workload_references(w, it->type, it->name)) {
+        it->verdict = V_SKIP;
+        snprintf(it->reason, sizeof(it->reason), "%.200s; but no container references it",
+                 d.reason);
+        return;
+    }
+    c = rl_workload_pick_container(w, it->type, it->name, d.auto_reload);
+    if (c < 0) {
+        it->verdict = V_SKIP;
+        snprintf(it->problem, sizeof(it->problem), "no container can take it (%.200s)", d.reason);
+        snprintf(it->reason, sizeof(it->reason), "%.200s; but no container found", d.reason);
+        return;
+    }
+    it->container = rl_xstrdup(w->containers[c]);
+    if (src)
+        rl_hash_to_hex(src->sha1, it->desired);
+    recorded = rl_workload_recorded(w, it->type, it->name, o->strategy, c, &it->from);
+    if (recorded)
+        strlcpy(it->recorded, recorded, sizeof(it->recorded));
+    applied = rl_workload_applied(w, it->type, it->name);
+    marker = rl_workload_marker(w, it->type, it->name, o->strategy, c, &mfrom);
+    judge_source(o, o->sync_after_restart || atomic_load(&r->missed_while_away), w, src,
+                 deleted_rv, applied, marker, reacted_since_record(r, w, &desc, it), it,
+                 d.reason);
+}
+
+/* The record to store: every judged source with a hash, sorted by marker.h. */
+static size_t plan_record(const struct plan *p, struct rl_applied_entry *out)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < p->n; i++) {
+        const struct item *it = &p->items[i];
+
+        if (!it->record[0])
+            continue;
+        out[n].type = it->type;
+        out[n].name = it->name;
+        out[n].hash = it->record;
+        n++;
+    }
+    return n;
+}
+
+static bool record_differs(const struct rl_workload *w, const struct rl_applied_entry *e, size_t n)
+{
+    if (w->applied_invalid || w->n_applied != n)
+        return true;
+    for (size_t i = 0; i < n; i++) {
+        const char *h = rl_workload_applied(w, e[i].type, e[i].name);
+
+        if (!h || strcmp(h, e[i].hash) != 0)
+            return true;
+    }
+    return false;
+}
+
+/* Builds the plan under the store's read lock. RL_ENOENT if W is gone. */
+static int make_plan(struct rl_reconciler *r, const char *wkey, struct plan *p)
+{
+    const struct rl_options *o = r->opts;
+    const struct rl_workload *w;
+    struct rl_applied_entry rec[MAX_CANDIDATES];
+    bool roll = false, record = false, w_had_entries;
+    size_t nrec;
+
+    memset(p, 0, sizeof(*p));
+    rl_store_rdlock(r->store);
+    w = rl_store_workload(r->store, wkey);
+    if (!w) {
+        rl_store_unlock(r->store);
+        return RL_ENOENT;
+    }
+    p->kind = w->kind;
+    p->ns = rl_xstrdup(w->ns);
+    p->name = rl_xstrdup(w->name);
+    p->uid = w->uid ? rl_xstrdup(w->uid) : NULL;
+    p->rv = rl_store_parse_rv(w->resource_version);
+    p->strategy = o->strategy;
+    if (w->kind == RL_KIND_DEPLOYMENT) {
+        const char *v = rl_workload_meta(w, o->pause_deployment_annotation);
+
+        p->pause_period = v ? rl_xstrdup(v) : NULL;
+        v = rl_workload_meta(w, o->pause_deployment_time_annotation);
+        p->paused_at = v ? rl_xstrdup(v) : NULL;
+    }
+    if (w->kind == RL_KIND_ROLLOUT) {
+        const char *rs = rl_workload_meta(w, RL_ANN_ROLLOUT_STRATEGY);
+
+        p->argo_restart = rs && strcmp(rs, "restart") == 0;
+    }
+    if (!kind_enabled(o, w->kind)) {
+        rl_store_unlock(r->store);
+        return 0;
+    }
+
+    {
+        struct cand_ctx cc = { p, w };
+
+        rl_workload_each_source(w, on_ref, &cc);
+    }
+    for (int t = 0; t < RL_SOURCE_SPC; t++) {
+        struct named_ctx nc = { NULL, p, r->rc, rl_decide_reload_list(w, t, o), t };
+
+        if (nc.list) {
+            rl_store_each_source_in(r->store, t, w->ns, on_named_source, &nc);
+            /* A deleted source may still roll W (--reload-on-delete). */
+            if (o->reload_on_delete_enabled)
+                rl_store_each_tombstone_in(r->store, t, w->ns, on_named_source, &nc);
+        }
+    }
+    for (size_t i = 0; i < p->n; i++) {
+        judge(r, w, &p->items[i]);
+        roll |= p->items[i].verdict == V_ROLL || p->items[i].verdict == V_ROLL_DELETED;
+        record |= p->items[i].verdict == V_BASELINE || p->items[i].verdict == V_ADOPT ||
+                  p->items[i].verdict == V_GONE;
+    }
+    nrec = plan_record(p, rec);
+    /*
+     * A workload that appeared while we watched, with nothing to record yet,
+     * still gets a record, even "{}": reloadd saw W while its sources did not
+     * exist, so one created while no reloadd ran is a creation, not a change
+     * for W's copied markers. (Listed at start-up without a record, W may be
+     * Reloader's: its markers are all there is to go by, as for Reloader.)
+     */
+    p->record_differs = record_differs(w, rec, nrec) ||
+                        (record && !w->has_record && (w->template_rv || w->inputs_rv));
+    p->history = w->rollouts ? rl_xstrdup(w->rollouts) : NULL;
+    w_had_entries = w->n_applied > 0;
+    if (rl_budget_parse(rl_workload_meta(w, r->budget_key), &r->budget, &p->budget,
+                        p->budget_problem, sizeof(p->budget_problem)) != 0)
+        p->budget = r->budget;
+    rl_store_unlock(r->store);
+
+    if (p->truncated)
+        rl_log_kv(RL_LOG_WARN, "workload has too many sources; some are not tracked",
+                  "workload", wkey, NULL);
+    if (roll) {
+        p->action = RL_ACTION_ROLLOUT;
+        p->held_until_s = rl_budget_held_until(&p->budget, p->history,
+                                               rl_clock_wall_us(r->clock) / 1000000);
+    } else if (record && p->record_differs)
+        p->action = RL_ACTION_RECORD;
+    else if (p->record_differs && (nrec > 0 || w_had_entries))
+        p->action = RL_ACTION_RECORD;   /* a source dropped out of the record, even the last */
+    return 0;
+}
+
+/* --- writes -------------------------------------------------------------- */
+
+static const char *api_group_path(enum rl_kind k)
+{
+    switch (k) {
+    case RL_KIND_DEPLOYMENT:
+    case RL_KIND_DAEMONSET:
+    case RL_KIND_STATEFULSET:
+        return "/apis/apps/v1";
+    case RL_KIND_CRONJOB:
+    case RL_KIND_JOB:
+        return "/apis/batch/v1";
+    case RL_KIND_ROLLOUT:
+        return "/apis/argoproj.io/v1alpha1";
+    case RL_KIND_COUNT:
+        break;
+    }
+    return "/";
+}
+
+static const char *plural(enum rl_kind k)
+{
+    static const char *const names[RL_KIND_COUNT] = {
+        "deployments", "daemonsets", "statefulsets", "cronjobs", "jobs", "rollouts",
+    };
+
+    return (unsigned)k < RL_KIND_COUNT ? names[k] : "unknown";
+}
+
+static char *object_path(const struct plan *p)
+{
+    return rl_xasprintf("%s/namespaces/%s/%s/%s", api_group_path(p->kind), p->ns,
+                        plural(p->kind), p->name);
+}
+
+static int check_write(struct rl_reconciler *r)
+{
+    if (r->hooks.may_write && !r->hooks.may_write(r->hooks.ctx))
+        return RL_ENOTLEADER;
+    return 0;
+}
+
+static void log_api_error(const char *what, const struct plan *p, int err,
+                          const struct rl_kube_response *resp)
+{
+    char wl[400];
+
+    snprintf(wl, sizeof(wl), "%s/%s/%s", rl_kind_name(p->kind), p->ns, p->name);
+    rl_log_kv(RL_LOG_ERROR, what, "workload", wl, "error", rl_strerror(err),
+              "message", resp->message[0] ? resp->message : NULL, NULL);
+}
+
+/* Keeps what the API server answered a write of W: the revision the cache must reach. */
+static void note_written(struct plan *p, const struct rl_kube_response *resp)
+{
+    cJSON *obj = rl_kube_response_json(resp);
+    const cJSON *meta = rl_json_obj(obj, "metadata");
+    const char *uid = rl_json_str(meta, "uid");
+    uint64_t rv = rl_store_parse_rv(rl_json_str(meta, "resourceVersion"));
+
+    if (uid && rv != RL_STORE_RV_UNKNOWN) {
+        p->wrote_rv = rv;
+        strlcpy(p->wrote_uid, uid, sizeof(p->wrote_uid));
+    }
+    cJSON_Delete(obj);
+}
+
+/* PATCH the object. */
+static int do_patch(struct rl_reconciler *r, struct plan *p, const char *ctype,
+                    const char *body)
+{
+    struct rl_kube_response resp;
+    char *path = object_path(p), *full;
+    int err;
+
+    full = rl_xasprintf("%s?fieldManager=Reloader", path);
+    rl_kube_response_init(&resp);
+    err = check_write(r);
+    if (!err)
+        err = rl_kube_patch(r->kube, full, ctype, body, &resp);
+    if (!err)
+        note_written(p, &resp);
+    if (err && err != RL_ENOTLEADER)
+        log_api_error("cannot patch workload", p, err, &resp);
+    rl_kube_response_release(&resp);
+    free(full);
+    free(path);
+    return err;
+}
+
+/* GET the whole object (CronJob, Job, Rollout update). */
+static int get_object(struct rl_reconciler *r, const struct plan *p, cJSON **out)
+{
+    struct rl_kube_response resp;
+    char *path = object_path(p);
+    int err;
+
+    rl_kube_response_init(&resp);
+    err = rl_kube_get(r->kube, path, &resp);
+    if (!err) {
+        *out = rl_kube_response_json(&resp);
+        if (!*out)
+            err = RL_EPARSE;
+    }
+    rl_kube_response_release(&resp);
+    free(path);
+    return err;
+}
+
+static int create_job(struct rl_reconciler *r, struct plan *p, cJSON *job)
+{
+    struct rl_kube_response resp;
+    char *coll = rl_xasprintf("/apis/batch/v1/namespaces/%s/jobs?fieldManager=Reloader", p->ns);
+    char *body = rl_json_print(job);
+    int err;
+
+    rl_kube_response_init(&resp);
+    err = check_write(r);
+    if (!err)
+        err = rl_kube_create(r->kube, coll, body, &resp);
+    if (!err && p->kind == RL_KIND_JOB) {
+        note_written(p, &resp);     /* W is this Job now; a CronJob's record patch follows */
+        p->replaced = true;
+    }
+    if (err && err != RL_ENOTLEADER)
+        log_api_error("cannot create job", p, err, &resp);
+    rl_kube_response_release(&resp);
+    free(body);
+    free(coll);
+    return err;
+}
+
+/*
+ * The markers and the record applied to the whole object, sent as an update
+ * (PUT): its resourceVersion turns a race with another writer into a 409.
+ */
+static int update_object(struct rl_reconciler *r, struct plan *p, cJSON *obj,
+                         const struct rl_rollout *ro, const char *what)
+{
+    struct rl_kube_response resp;
+    char *path, *full, *json;
+    int err = rl_marker_apply(obj, p->kind, ro);
+
+    if (err)
+        return err;
+    path = object_path(p);
+    full = rl_xasprintf("%s?fieldManager=Reloader", path);
+    json = rl_json_print(obj);
+    rl_kube_response_init(&resp);
+    err = check_write(r);
+    if (!err)
+        err = rl_kube_update(r->kube, full, json, &resp);
+    if (!err)
+        note_written(p, &resp);
+    if (err && err != RL_ENOTLEADER)
+        log_api_error(what, p, err, &resp);
+    rl_kube_response_release(&resp);
+    free(json);
+    free(full);
+    free(path);
+    return err;
+}
+
+static int write_rollout(struct rl_reconciler *r, struct plan *p,
+                         const struct rl_rollout *ro, const struct rl_applied_entry *rec,
+                         size_t nrec, bool pause)
+{
+    struct rl_buf body;
+    cJSON *obj = NULL, *job = NULL;
+    int err = 0;
+
+    rl_buf_init(&body, 0);
+    switch (p->kind) {
+    case RL_KIND_DEPLOYMENT:
+    case RL_KIND_DAEMONSET:
+    case RL_KIND_STATEFULSET:
+        err = rl_patch_rollout(&body, ro);
+        /* The pause rides in the same patch: the new template never rolls unpaused. */
+        if (!err && pause)
+            err = rl_pause_add_to_patch(&body, r->opts->pause_deployment_time_annotation,
+                                        rl_clock_wall_us(r->clock));
+        if (!err)
+            err = do_patch(r, p, "application/strategic-merge-patch+json", body.buf);
+        break;
+    case RL_KIND_ROLLOUT:
+        if (p->argo_restart) {
+            err = rl_patch_rollout_restart(&body, ro);
+            if (!err)
+                err = do_patch(r, p, "application/merge-patch+json", body.buf);
+            break;
+        }
+        err = get_object(r, p, &obj);
+        if (!err)
+            err = update_object(r, p, obj, ro, "cannot update rollout");
+        break;
+    case RL_KIND_CRONJOB:
+        /*
+         * --cronjob-strategy=template: the markers go into the job template,
+         * for the next scheduled run, with the record, in one patch (the
+         * Deployment's, one level down); no off-schedule Job, and a
+         * suspended CronJob stays idle (Reloader's #822 runs those).
+         */
+        if (r->opts->cronjob_template) {
+            err = rl_patch_rollout(&body, ro);
+            if (!err)
+                err = rl_patch_nest_template(&body, "jobTemplate");
+            if (!err)
+                err = do_patch(r, p, "application/strategic-merge-patch+json", body.buf);
+            break;
+        }
+        err = get_object(r, p, &obj);
+        /* A Job from the template now; the record goes on the CronJob itself. */
+        if (!err)
+            err = rl_job_from_cronjob(obj, ro, &job);
+        if (!err)
+            err = create_job(r, p, job);
+        if (!err) {
+            err = rl_patch_record(&body, ro->applied_key, rec, nrec, ro->history);
+            if (!err)
+                err = do_patch(r, p, "application/merge-patch+json", body.buf);
+        }
+        break;
+    case RL_KIND_JOB: {
+        struct rl_kube_response resp;
+        char *path = object_path(p);
+
+        err = get_object(r, p, &obj);
+        if (!err)
+            err = rl_job_recreate(obj, ro, &job);
+        if (!err)
+            err = check_write(r);
+        if (!err) {
+            rl_kube_response_init(&resp);
+            err = rl_kube_delete(r->kube, path, "Background", &resp);
+            if (err == RL_ENOTFOUND)
+                err = 0;
+            if (err)
+                log_api_error("cannot delete job for recreation", p, err, &resp);
+            rl_kube_response_release(&resp);
+        }
+        /* The name is free once the old Job is gone; retry a 409 briefly. */
+        for (int i = 0; !err && i < 50; i++) {
+            err = create_job(r, p, job);
+            if (err != RL_ECONFLICT)
+                break;
+            struct timespec ts = { 0, 100 * 1000000L };
+            nanosleep(&ts, NULL);
+        }
+        free(path);
+        break;
+    }
+    case RL_KIND_COUNT:
+        err = RL_EINVAL;
+    }
+    cJSON_Delete(job);
+    cJSON_Delete(obj);
+    rl_buf_release(&body);
+    return err;
+}
+
+/* --- pause period -------------------------------------------------------- */
+
+static void requeue(struct rl_reconciler *r, const char *wkey, uint64_t delay_ms)
+{
+    if (r->hooks.requeue_after)
+        r->hooks.requeue_after(r->hooks.ctx, wkey, delay_ms);
+}
+
+/* Whether the Deployment is paused already (by someone else): one GET. */
+static int deployment_paused(struct rl_reconciler *r, const struct plan *p, bool *paused)
+{
+    cJSON *obj = NULL;
+    int err = get_object(r, p, &obj);
+
+    if (!err)
+        *paused = rl_json_bool(rl_json_obj(obj, "spec"), "paused", false);
+    cJSON_Delete(obj);
+    return err;
+}
+
+static int resume(struct rl_reconciler *r, struct plan *p, const char *wkey,
+                  const struct rl_pause *pz)
+{
+    struct rl_buf body;
+    int err;
+
+    rl_buf_init(&body, 0);
+    err = rl_pause_resume_patch(&body, r->opts->pause_deployment_time_annotation);
+    if (!err && r->opts->dry_run) {
+        rl_log_kv(RL_LOG_INFO, "dry-run: would resume deployment", "workload", wkey,
+                  "why", pz->why, NULL);
+    } else if (!err) {
+        err = do_patch(r, p, "application/strategic-merge-patch+json", body.buf);
+        if (!err)
+            rl_log_kv(RL_LOG_INFO, "resumed deployment paused by reloadd", "workload", wkey,
+                      "why", pz->why, NULL);
+    }
+    rl_buf_release(&body);
+    return err;
+}
+
+/* W's entry in r->last, made if need be. r->mu held. */
+static struct last_write *last_write_of(struct rl_reconciler *r, const char *wkey)
+{
+    struct last_write *lw = rl_map_get(&r->last, wkey);
+
+    if (!lw) {
+        lw = RL_NEW(struct last_write);
+        rl_map_put(&r->last, wkey, lw);
+    }
+    return lw;
+}
+
+static void remember(struct rl_reconciler *r, const char *wkey, enum rl_reconcile_action action,
+                     int err)
+{
+    struct last_write *lw;
+
+    rl_mutex_lock(&r->mu);
+    lw = last_write_of(r, wkey);
+    lw->at_us = rl_clock_wall_us(r->clock);
+    lw->err = err;
+    lw->action = action;
+    rl_mutex_unlock(&r->mu);
+}
+
+/* After a write of W: the next reconcile waits until the cache shows it (struct echo). */
+static void expect_echo(struct rl_reconciler *r, const char *wkey, const struct plan *p)
+{
+    struct last_write *lw;
+
+    if (!p->wrote_rv)
+        return;
+    rl_mutex_lock(&r->mu);
+    lw = last_write_of(r, wkey);
+    lw->echo.rv = p->wrote_rv;
+    strlcpy(lw->echo.uid, p->wrote_uid, sizeof(lw->echo.uid));
+    strlcpy(lw->echo.old_uid, p->replaced && p->uid ? p->uid : "", sizeof(lw->echo.old_uid));
+    lw->echo.since_ms = (int64_t)rl_clock_mono_ms(r->clock);
+    rl_mutex_unlock(&r->mu);
+}
+
+/* A wait for the watch (struct echo, or after a takeover) given up after ECHO_WAIT_MAX_MS. */
+static void warn_gave_up(const char *what, const char *wkey, int64_t waited_ms)
+{
+    char ms[32];
+
+    snprintf(ms, sizeof(ms), "%" PRId64, waited_ms);
+    rl_log_kv(RL_LOG_WARN, what, "workload", wkey, "waited_ms", ms, NULL);
+}
+
+/*
+ * Whether the cache has not caught up with our last write of W yet: W in
+ * the cache is the object we wrote at an older revision, or the Job we
+ * replaced. Deciding now would judge the template our write replaced.
+ * Past ECHO_WAIT_MAX_MS we decide anyway, with a warning: a watch that
+ * shows nothing for a minute is broken, and a late reload is worse than
+ * waiting longer.
+ */
+static bool echo_pending(struct rl_reconciler *r, const char *wkey, const struct plan *p)
+{
+    const char *uid = p->uid ? p->uid : "";
+    struct last_write *lw;
+    bool pending = false, gave_up = false;
+    int64_t waited = 0;
+
+    rl_mutex_lock(&r->mu);
+    lw = rl_map_get(&r->last, wkey);
+    if (lw && lw->echo.rv) {
+        waited = (int64_t)rl_clock_mono_ms(r->clock) - lw->echo.since_ms;
+        pending = (strcmp(uid, lw->echo.uid) == 0 &&
+                   (p->rv == RL_STORE_RV_UNKNOWN || p->rv < lw->echo.rv)) ||
+                  (lw->echo.old_uid[0] && strcmp(uid, lw->echo.old_uid) == 0);
+        if (pending && waited >= ECHO_WAIT_MAX_MS) {
+            pending = false;
+            gave_up = true;
+        }
+        if (!pending)
+            lw->echo.rv = 0;
+    }
+    rl_mutex_unlock(&r->mu);
+    if (gave_up)
+        warn_gave_up("the watch has not shown our last write of the workload; deciding on the "
+                     "cache", wkey, waited);
+    return pending;
+}
+
+/*
+ * After a takeover (rl_reconciler_verify_takeover), before the first
+ * rollout of W: whether the API server holds a newer W than the cache. The
+ * previous leader's last writes may not have reached this replica's
+ * watches yet (after an API server restart a watch comes back seconds
+ * late); a rollout decided on that cache could repeat one the old leader
+ * made. One GET per workload and takeover, for rollouts only; while the
+ * cache is behind, the reconcile waits for the watch (as for our own
+ * writes, struct echo), at most ECHO_WAIT_MAX_MS.
+ */
+static bool cache_behind_after_takeover(struct rl_reconciler *r, const char *wkey,
+                                        const struct plan *p)
+{
+    unsigned epoch = atomic_load(&r->verify_epoch);
+    const cJSON *meta;
+    cJSON *live = NULL;
+    bool behind = false, gave_up = false;
+    struct last_write *lw;
+    int64_t now, waited = 0;
+
+    /* A follower's rollout is refused at the write: no GET for it. */
+    if (!epoch || p->rv == RL_STORE_RV_UNKNOWN || check_write(r) != 0)
+        return false;
+    rl_mutex_lock(&r->mu);
+    lw = last_write_of(r, wkey);
+    behind = lw->verified_epoch != epoch;
+    rl_mutex_unlock(&r->mu);
+    if (!behind || get_object(r, p, &live) != 0)
+        return false;               /* verified, or the write will tell (404, ...) */
+    meta = rl_json_obj(live, "metadata");
+    behind = strcmp(rl_json_str_or(meta, "uid", ""), p->uid ? p->uid : "") != 0 ||
+             rl_store_parse_rv(rl_json_str(meta, "resourceVersion")) > p->rv;
+    cJSON_Delete(live);
+    now = (int64_t)rl_clock_mono_ms(r->clock);
+    rl_mutex_lock(&r->mu);
+    lw = last_write_of(r, wkey);
+    if (behind && lw->waiting_epoch != epoch) {
+        lw->waiting_epoch = epoch;
+        lw->verify_since_ms = now;
+    }
+    waited = behind ? now - lw->verify_since_ms : 0;
+    gave_up = behind && waited >= ECHO_WAIT_MAX_MS;
+    if (!behind || gave_up)
+        lw->verified_epoch = epoch;
+    rl_mutex_unlock(&r->mu);
+    if (gave_up) {
+        warn_gave_up("the watch has not caught up with the API server since this replica took "
+                     "over; deciding on the cache", wkey, waited);
+        return false;
+    }
+    if (behind)
+        rl_log_kv(RL_LOG_DEBUG, "the cache is behind the API server after a takeover; waiting "
+                  "for the watch", "workload", wkey, NULL);
+    return behind;
+}
+
+/* Decides nothing now: W comes back once the watch may have caught up (the echo queues it too). */
+static int wait_for_watch(struct rl_reconciler *r, const char *wkey, struct plan *p)
+{
+    requeue(r, wkey, ECHO_POLL_MS);
+    plan_release(p);
+    free(p);
+    return 0;
+}
+
+void rl_reconciler_verify_takeover(struct rl_reconciler *r)
+{
+    atomic_fetch_add(&r->verify_epoch, 1);
+}
+
+static void forget(struct rl_reconciler *r, const char *wkey)
+{
+    rl_mutex_lock(&r->mu);
+    free(rl_map_del(&r->last, wkey));
+    rl_map_del(&r->warned, wkey);
+    rl_map_del(&r->held, wkey);
+    rl_mutex_unlock(&r->mu);
+}
+
+/* An auto annotation whose value Go's ParseBool rejects counts as false. */
+static void note_bad_bool(struct rl_buf *b, const struct rl_workload *w, const char *key)
+{
+    const char *v = rl_workload_meta(w, key);
+    bool ok = true;
+
+    if (!v)
+        v = rl_workload_pod(w, key);
+    if (v && *v)
+        rl_parse_bool_go(v, &ok);
+    if (v && *v && !ok)
+        rl_buf_addf(b, "annotation %s has value \"%.64s\", not a boolean: treated as false; ",
+                    key, v);
+}
+
+/*
+ * Logs what is wrong with a workload's annotations (a bad regex, a value
+ * that is not a boolean, a source no container can take) once per change
+ * of the problems, not once per reconcile: a broken workload must be
+ * visible without flooding the log, and never stops the others.
+ */
+static void warn_problems(struct rl_reconciler *r, const char *wkey, const struct plan *p)
+{
+    static const enum rl_source_type lists[2] = { RL_SOURCE_CONFIGMAP, RL_SOURCE_SECRET };
+    const struct rl_options *o = r->opts;
+    const struct rl_workload *w;
+    bool bad_list[RL_SOURCE_COUNT] = { false };
+    struct rl_buf b;
+    uintptr_t h, old;
+
+    /* The leader speaks for W: a follower that noted it first would mute it once it leads. */
+    if (r->hooks.may_write && !r->hooks.may_write(r->hooks.ctx))
+        return;
+    rl_buf_init(&b, 8192);
+    rl_store_rdlock(r->store);
+    w = rl_store_workload(r->store, wkey);
+    if (w) {
+        note_bad_bool(&b, w, o->auto_annotation);
+        note_bad_bool(&b, w, o->configmap_auto_annotation);
+        note_bad_bool(&b, w, o->secret_auto_annotation);
+        /* Whole lists: one refused or with a bad item names no source to blame. */
+        for (int t = 0; t < 2; t++) {
+            const char *list = rl_decide_reload_list(w, lists[t], o);
+            char err[300];
+
+            if (list && !rl_decide_list_ok(r->rc, list, err, sizeof(err))) {
+                rl_buf_addf(&b, "%s reload list: %s; ", rl_source_type_lower(lists[t]), err);
+                bad_list[lists[t]] = true;
+            }
+        }
+    }
+    rl_store_unlock(r->store);
+    if (p->budget_problem[0])
+        rl_buf_addf(&b, "%s; ", p->budget_problem);
+    for (size_t i = 0; i < p->n; i++)
+        if (p->items[i].problem[0] && !(p->items[i].regex && bad_list[p->items[i].type]))
+            rl_buf_addf(&b, "%s/%s: %s; ", rl_source_type_lower(p->items[i].type),
+                        p->items[i].name, p->items[i].problem);
+    h = b.len ? (uintptr_t)rl_hash_str(b.buf) | 1 : 0;
+    rl_mutex_lock(&r->mu);
+    old = (uintptr_t)rl_map_get(&r->warned, wkey);
+    if (h != old) {
+        if (h)
+            rl_map_put(&r->warned, wkey, (void *)h);
+        else
+            rl_map_del(&r->warned, wkey);
+    }
+    rl_mutex_unlock(&r->mu);
+    if (h && h != old) {
+        rl_log_kv(RL_LOG_WARN, "workload annotations need attention", "workload", wkey,
+                  "problems", b.buf, NULL);
+        if (r->hooks.on_problem) {
+            b.buf[b.len - 2] = '\0';           /* the last "; " */
+            r->hooks.on_problem(r->hooks.ctx, p->kind, p->ns, p->name, p->uid, b.buf);
+        }
+    }
+    rl_buf_release(&b);
+}
+
+/*
+ * A rollout is due but W's restart budget is spent: no write (the change
+ * stays pending: nothing records it), W is reconciled again when the
+ * budget frees, and the leader reports it once per hold.
+ */
+static void hold(struct rl_reconciler *r, const char *wkey, const struct plan *p)
+{
+    int64_t now_s = rl_clock_wall_us(r->clock) / 1000000;
+    int64_t left_s = p->held_until_s > now_s ? p->held_until_s - now_s : 0;
+    unsigned used = rl_budget_used(&p->budget, p->history, now_s);
+    uintptr_t was;
+
+    requeue(r, wkey, (uint64_t)left_s * 1000 + 500);
+    if (r->hooks.may_write && !r->hooks.may_write(r->hooks.ctx))
+        return;
+    rl_mutex_lock(&r->mu);
+    was = (uintptr_t)rl_map_get(&r->held, wkey);
+    if (was != (uintptr_t)p->held_until_s)
+        rl_map_put(&r->held, wkey, (void *)(uintptr_t)p->held_until_s);
+    rl_mutex_unlock(&r->mu);
+    if (was == (uintptr_t)p->held_until_s)
+        return;
+    {
+        char until[32], budget[64];
+
+        rl_format_rfc3339(p->held_until_s * 1000000, until);
+        snprintf(budget, sizeof(budget), "%u rollouts per %llds", p->budget.max,
+                 (long long)p->budget.period_s);
+        rl_log_kv(RL_LOG_WARN, "restart budget spent: rollout held", "workload", wkey,
+                  "budget", budget, "until", until, NULL);
+        if (r->hooks.on_held)
+            r->hooks.on_held(r->hooks.ctx, p->kind, p->ns, p->name, p->uid, used,
+                             p->budget.max, p->budget.period_s, p->held_until_s);
+    }
+}
+
+/* A rollout joins the budget's history in the same write; a record-only write keeps it. */
+static void plan_history(const struct plan *p, struct rl_rollout *ro, struct rl_buf *buf)
+{
+    ro->history = p->history;
+    if (p->action != RL_ACTION_ROLLOUT)
+        return;
+    if (rl_budget_add(buf, &p->budget, p->history, ro->now_s) != 0)
+        rl_buf_reset(buf);
+    ro->history = buf->len ? buf->buf : NULL;
+}
+
+/* The markers of every source that rolls W and the whole record: one write. */
+static void plan_rollout(const struct rl_reconciler *r, const struct plan *p,
+                         struct rl_marker markers[MAX_CANDIDATES],
+                         struct rl_applied_entry rec[MAX_CANDIDATES], struct rl_rollout *ro)
+{
+    size_t nmark = 0;
+
+    for (size_t i = 0; i < p->n; i++) {
+        const struct item *it = &p->items[i];
+
+        if (it->verdict != V_ROLL && it->verdict != V_ROLL_DELETED)
+            continue;
+        markers[nmark].type = it->type;
+        markers[nmark].name = it->name;
+        markers[nmark].hash = it->verdict == V_ROLL_DELETED ? NULL : it->desired;
+        markers[nmark].container = it->container;
+        nmark++;
+    }
+    *ro = (struct rl_rollout){
+        .strategy = p->strategy,
+        .ns = p->ns,
+        .markers = markers,
+        .n_markers = nmark,
+        .record = rec,
+        .n_record = plan_record(p, rec),
+        .applied_key = r->opts->applied_annotation,
+        .now_s = rl_clock_wall_us(r->clock) / 1000000,
+    };
+}
+
+int rl_reconcile(struct rl_reconciler *r, const char *wkey)
+{
+    const struct rl_options *o = r->opts;
+    struct plan *p = rl_xmalloc(sizeof(*p));
+    struct rl_applied_entry rec[MAX_CANDIDATES];
+    struct rl_marker markers[MAX_CANDIDATES];
+    struct rl_reconcile_result res = { .wkey = wkey };
+    struct rl_rollout ro;
+    struct rl_buf body, history;
+    struct rl_pause pz = { .state = RL_PAUSE_NONE };
+    bool pausing = false;
+    size_t nrec, nmark = 0;
+    uint64_t t0;
+    int err;
+
+    err = make_plan(r, wkey, p);
+    if (err == RL_ENOENT) {
+        forget(r, wkey);
+        free(p);
+        return 0;
+    }
+    if (echo_pending(r, wkey, p))
+        return wait_for_watch(r, wkey, p);
+    warn_problems(r, wkey, p);
+    res.since_event_s = -1;
+    if (p->kind == RL_KIND_DEPLOYMENT) {
+        int64_t now_us = rl_clock_wall_us(r->clock);
+
+        rl_pause_eval(&pz, p->pause_period, p->paused_at, now_us);
+        if (pz.state == RL_PAUSE_DUE) {
+            err = resume(r, p, wkey, &pz);
+            expect_echo(r, wkey, p);
+            if (err) {
+                plan_release(p);
+                free(p);
+                return err;
+            }
+            /* Resumed: a change that is pending now opens a new window. */
+            rl_pause_eval(&pz, p->pause_period, NULL, now_us);
+        } else if (pz.state == RL_PAUSE_OPEN) {
+            requeue(r, wkey, (uint64_t)pz.remaining_ms);
+        }
+    }
+    for (size_t i = 0; i < p->n; i++)
+        if (p->items[i].verdict == V_SKIP && r->hooks.on_skip)
+            r->hooks.on_skip(r->hooks.ctx, "not_matched");
+    if (p->action == RL_ACTION_NONE || p->held_until_s) {
+        if (p->held_until_s)
+            hold(r, wkey, p);
+        plan_release(p);
+        free(p);
+        return 0;
+    }
+    if (p->action == RL_ACTION_ROLLOUT && !o->dry_run && cache_behind_after_takeover(r, wkey, p))
+        return wait_for_watch(r, wkey, p);
+    plan_rollout(r, p, markers, rec, &ro);
+    rl_buf_init(&history, 0);
+    plan_history(p, &ro, &history);
+    nmark = ro.n_markers;
+    nrec = ro.n_record;
+    for (size_t i = 0; i < p->n; i++) {
+        const struct item *it = &p->items[i];
+
+        if (it->verdict == V_ROLL || it->verdict == V_ROLL_DELETED) {
+            res.first_type = it->type;
+            res.first_name = it->name;
+            res.first_hash = it->desired;
+            res.deleted = it->verdict == V_ROLL_DELETED;
+            break;
+        }
+    }
+    res.kind = p->kind;
+    res.ns = p->ns;
+    res.name = p->name;
+    res.uid = p->uid;
+    res.action = p->action;
+    res.n_rolled = (unsigned)nmark;
+    res.dry_run = o->dry_run;
+
+    if (p->action == RL_ACTION_ROLLOUT && p->kind == RL_KIND_DEPLOYMENT) {
+        if (pz.state == RL_PAUSE_INVALID) {
+            rl_log_kv(RL_LOG_WARN, "rolling out without a pause", "workload", wkey,
+                      "why", pz.why, NULL);
+        } else if (pz.state == RL_PAUSE_OPEN) {
+            rl_log_kv(RL_LOG_INFO, "deployment paused by reloadd: template updated, it rolls "
+                      "when the pause ends", "workload", wkey, "why", pz.why, NULL);
+        } else if (pz.state == RL_PAUSE_READY) {
+            bool already = false;
+
+            err = deployment_paused(r, p, &already);
+            if (err) {
+                rl_log_kv(RL_LOG_ERROR, "cannot read deployment before pausing it",
+                          "workload", wkey, "error", rl_strerror(err), NULL);
+                plan_release(p);
+                free(p);
+                return err;
+            }
+            if (already)
+                rl_log_kv(RL_LOG_INFO, "deployment already paused (not by reloadd); it rolls "
+                          "when resumed", "workload", wkey, NULL);
+            pausing = !already;
+        }
+    }
+    res.paused = pausing;
+
+    rl_buf_init(&body, 0);
+    t0 = rl_clock_mono_ms(r->clock);
+    if (o->dry_run) {
+        rl_log_kv(RL_LOG_INFO, p->action == RL_ACTION_ROLLOUT ? "dry-run: would roll workload"
+                                                              : "dry-run: would record hashes",
+                  "workload", wkey, "source", nmark ? markers[0].name : NULL,
+                  "pause", pausing ? "yes" : NULL, NULL);
+        err = 0;
+    } else if (p->action == RL_ACTION_ROLLOUT) {
+        err = write_rollout(r, p, &ro, rec, nrec, pausing);
+    } else {
+        err = rl_patch_record(&body, o->applied_annotation, rec, nrec, ro.history);
+        if (!err)
+            err = do_patch(r, p, "application/merge-patch+json", body.buf);
+    }
+    res.seconds = (double)(rl_clock_mono_ms(r->clock) - t0) / 1000.0;
+    res.err = err;
+    if (!err && p->action == RL_ACTION_ROLLOUT && !o->dry_run) {
+        char src[300], msg[1200];
+
+        snprintf(src, sizeof(src), "%s/%s", rl_source_type_lower(res.first_type), res.first_name);
+        /* Reloader's sentence, which users alert on, word for word; the fields are ours. */
+        snprintf(msg, sizeof(msg), "Changes detected in '%s' of type '%s' in namespace '%s'; "
+                 "updated '%s' of type '%s' in namespace '%s'", res.first_name,
+                 rl_source_type_upper(res.first_type), p->ns, p->name, rl_kind_name(p->kind),
+                 p->ns);
+        rl_log_kv(RL_LOG_INFO, msg, "workload", wkey, "source", src,
+                  "sources", nmark > 1 ? "several" : "one", NULL);
+        if (pausing) {
+            rl_log(RL_LOG_INFO, "Pausing Deployment '%s' in namespace '%s' for %s", p->name,
+                   p->ns, p->pause_period);
+            requeue(r, wkey, (uint64_t)pz.period_ms);
+        }
+    } else if (!err && p->action == RL_ACTION_RECORD && !o->dry_run) {
+        rl_log_kv(RL_LOG_DEBUG, "recorded source hashes", "workload", wkey, NULL);
+    } else if (err && err != RL_ENOTLEADER && p->action == RL_ACTION_ROLLOUT) {
+        rl_log(RL_LOG_ERROR, "Update for '%s' of type '%s' in namespace '%s' failed with error %s",
+               p->name, rl_kind_name(p->kind), p->ns, rl_strerror(err));
+    }
+    if (err != RL_ENOTLEADER)
+        remember(r, wkey, p->action, err);
+    expect_echo(r, wkey, p);
+    if (r->hooks.on_result)
+        r->hooks.on_result(r->hooks.ctx, &res);
+    rl_buf_release(&body);
+    rl_buf_release(&history);
+    plan_release(p);
+    free(p);
+    return err;
+}
+
+void rl_reconciler_assume_missed(struct rl_reconciler *r)
+{
+    if (!atomic_exchange(&r->missed_while_away, true))
+        rl_log_kv(RL_LOG_INFO, "took over a Lease its holder did not release: changes made "
+                  "while this replica was not watching are rolled (as --sync-after-restart)",
+                  NULL);
+}
+
+/* --- explain ------------------------------------------------------------- */
+
+cJSON *rl_reconcile_explain(struct rl_reconciler *r, const char *wkey)
+{
+    struct plan *p = rl_xmalloc(sizeof(*p));
+    cJSON *out, *srcs;
+    struct last_write lw;
+    bool have_last = false;
+    static const char *const actions[] = { "none", "record", "rollout" };
+
+    if (make_plan(r, wkey, p) == RL_ENOENT) {
+        free(p);
+        return NULL;
+    }
+    out = cJSON_CreateObject();
+    cJSON_AddStringToObject(out, "kind", rl_kind_name(p->kind));
+    cJSON_AddStringToObject(out, "namespace", p->ns);
+    cJSON_AddStringToObject(out, "name", p->name);
+    cJSON_AddStringToObject(out, "strategy",
+                            p->strategy == RL_STRATEGY_ANNOTATIONS ? "annotations" : "env-vars");
+    if (!kind_enabled(r->opts, p->kind))
+        cJSON_AddStringToObject(out, "note", "Argo Rollouts are not enabled (--is-Argo-Rollouts)");
+    srcs = cJSON_AddArrayToObject(out, "sources");
+    for (size_t i = 0; i < p->n; i++) {
+        const struct item *it = &p->items[i];
+        cJSON *s = cJSON_CreateObject();
+        static const char *const from[] = { "none", "applied", "env", "annotation" };
+
+        cJSON_AddStringToObject(s, "type", rl_source_type_lower(it->type));
+        cJSON_AddStringToObject(s, "name", it->name);
+        if (it->desired[0])
+            cJSON_AddStringToObject(s, "hash", it->desired);
+        else
+            cJSON_AddNullToObject(s, "hash");
+        if (it->recorded[0])
+            cJSON_AddStringToObject(s, "applied", it->recorded);
+        else
+            cJSON_AddNullToObject(s, "applied");
+        cJSON_AddStringToObject(s, "recordedIn", from[it->from]);
+        if (it->container)
+            cJSON_AddStringToObject(s, "container", it->container);
+        cJSON_AddStringToObject(s, "verdict", verdict_names[it->verdict]);
+        cJSON_AddStringToObject(s, "reason", it->reason);
+        cJSON_AddItemToArray(srcs, s);
+    }
+    cJSON_AddStringToObject(out, "decision", p->held_until_s ? "held" : actions[p->action]);
+    if (p->budget.max) {
+        cJSON *bj = cJSON_AddObjectToObject(out, "restartBudget");
+        int64_t now_s = rl_clock_wall_us(r->clock) / 1000000;
+
+        cJSON_AddNumberToObject(bj, "max", p->budget.max);
+        cJSON_AddNumberToObject(bj, "periodSeconds", (double)p->budget.period_s);
+        cJSON_AddNumberToObject(bj, "used", rl_budget_used(&p->budget, p->history, now_s));
+        if (p->held_until_s) {
+            char ts[32];
+
+            rl_format_rfc3339(p->held_until_s * 1000000, ts);
+            cJSON_AddStringToObject(bj, "heldUntil", ts);
+        }
+        if (p->budget_problem[0])
+            cJSON_AddStringToObject(bj, "problem", p->budget_problem);
+    }
+    if (p->kind == RL_KIND_DEPLOYMENT && (p->pause_period || (p->paused_at && *p->paused_at))) {
+        struct rl_pause pz;
+        cJSON *pj = cJSON_AddObjectToObject(out, "pause");
+
+        rl_pause_eval(&pz, p->pause_period, p->paused_at, rl_clock_wall_us(r->clock));
+        cJSON_AddStringToObject(pj, "state", rl_pause_state_name(pz.state));
+        if (p->pause_period)
+            cJSON_AddStringToObject(pj, "period", p->pause_period);
+        if (p->paused_at && *p->paused_at)
+            cJSON_AddStringToObject(pj, "pausedAt", p->paused_at);
+        if (pz.state == RL_PAUSE_OPEN)
+            cJSON_AddNumberToObject(pj, "resumesInSeconds", (double)pz.remaining_ms / 1000.0);
+        cJSON_AddStringToObject(pj, "why", pz.why);
+    }
+    rl_mutex_lock(&r->mu);
+    {
+        struct last_write *l = rl_map_get(&r->last, wkey);
+
+        if (l) {
+            lw = *l;
+            have_last = true;
+        }
+    }
+    rl_mutex_unlock(&r->mu);
+    if (have_last) {
+        cJSON *lj = cJSON_AddObjectToObject(out, "lastWrite");
+        char ts[32];
+
+        rl_format_rfc3339(lw.at_us, ts);
+        cJSON_AddStringToObject(lj, "time", ts);
+        cJSON_AddStringToObject(lj, "action", actions[lw.action]);
+        cJSON_AddStringToObject(lj, "result", lw.err ? rl_strerror(lw.err) : "success");
+        /* Decisions wait until the cache shows our last write (struct echo). */
+        cJSON_AddBoolToObject(lj, "awaitingWatch",
+                              lw.echo.rv && p->uid && strcmp(p->uid, lw.echo.uid) == 0 &&
+                                  (p->rv == RL_STORE_RV_UNKNOWN || p->rv < lw.echo.rv));
+    }
+    plan_release(p);
+    free(p);
+    return out;
+}
+
+/* --- preview ------------------------------------------------------------- */
+
+struct rl_reconcile_preview_priv {
+    struct plan plan;
+    struct rl_marker markers[MAX_CANDIDATES];
+    struct rl_applied_entry rec[MAX_CANDIDATES];
+    struct rl_buf history;
+};
+
+int rl_reconcile_preview(struct rl_reconciler *r, const char *wkey,
+                         struct rl_reconcile_preview *out)
+{
+    struct rl_reconcile_preview_priv *pv = rl_xmalloc(sizeof(*pv));
+    int err = make_plan(r, wkey, &pv->plan);
+
+    memset(out, 0, sizeof(*out));
+    if (err) {
+        free(pv);
+        return err;
+    }
+    out->action = pv->plan.held_until_s ? RL_ACTION_NONE : pv->plan.action;
+    out->held_until_s = pv->plan.held_until_s;
+    out->kind = pv->plan.kind;
+    out->argo_restart = pv->plan.argo_restart;
+    plan_rollout(r, &pv->plan, pv->markers, pv->rec, &out->rollout);
+    rl_buf_init(&pv->history, 0);
+    plan_history(&pv->plan, &out->rollout, &pv->history);
+    out->_priv = pv;
+    return 0;
+}
+
+void rl_reconcile_preview_release(struct rl_reconcile_preview *pv)
+{
+    if (pv->_priv) {
+        plan_release(&pv->_priv->plan);
+        rl_buf_release(&pv->_priv->history);
+        free(pv->_priv);
+    }
+    memset(pv, 0, sizeof(*pv));
+}

@@ -1,0 +1,712 @@
+/* store.c - compact caches of sources and workloads, and the reverse index */
+#include "reloadd/reload/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bsd/string.h>
+
+#include "reloadd/base/hash.h"
+#include "reloadd/base/log.h"
+#include "reloadd/base/map.h"
+#include "reloadd/base/mem.h"
+#include "reloadd/base/sync.h"
+#include "reloadd/config/options.h"
+#include "reloadd/reload/decide.h"
+#include "reloadd/base/banned.h"
+
+#define KEY_MAX 600     /* kind (≤ 12) + namespace (≤ 63) + name (≤ 253) + slack */
+
+/* A set of workload keys; the strings belong to the workloads map. */
+struct keyset {
+    const char **keys;
+    uint32_t n, cap;
+};
+
+struct wentry {
+    struct rl_workload *w;
+    uint32_t epoch;
+};
+
+/* A source deleted while we watched. */
+struct tomb {
+    uint64_t rv;                    /* of the deletion */
+    uint64_t seq;                   /* order of deletion, for eviction */
+    bool ignore, match;             /* its annotations when it went */
+};
+
+struct rl_store {
+    pthread_rwlock_t lock;
+    /* Guarded by lock. */
+    struct rl_map sources;          /* "configmap/ns/name" -> struct rl_source */
+    struct rl_map tombs;            /* "configmap/ns/name" -> struct tomb */
+    uint64_t tomb_seq;
+    uint64_t max_rv;                /* the highest resourceVersion applied */
+    struct rl_map workloads;        /* "deployment/ns/name" -> struct wentry */
+    struct rl_map index;            /* source key -> struct keyset */
+    struct rl_map named;            /* namespace -> struct keyset */
+    size_t edges;
+    size_t workload_bytes;
+    /* Immutable. */
+    const struct rl_options *opts;
+    struct rl_regex_cache *rc;
+};
+
+static const char *const kind_keys[RL_KIND_COUNT] = {
+    "deployment", "daemonset", "statefulset", "cronjob", "job", "rollout",
+};
+
+const char *rl_kind_key(enum rl_kind k)
+{
+    return (unsigned)k < RL_KIND_COUNT ? kind_keys[k] : "unknown";
+}
+
+void rl_store_source_key(char *out, size_t len, enum rl_source_type t, const char *ns,
+                         const char *name)
+{
+    snprintf(out, len, "%s/%s/%s", rl_source_type_lower(t), ns, name);
+}
+
+void rl_store_workload_key(char *out, size_t len, enum rl_kind k, const char *ns,
+                           const char *name)
+{
+    snprintf(out, len, "%s/%s/%s", rl_kind_key(k), ns, name);
+}
+
+bool rl_store_parse_workload_key(const char *key, enum rl_kind *k, const char **ns,
+                                 size_t *ns_len, const char **name)
+{
+    const char *s1 = strchr(key, '/'), *s2;
+
+    if (!s1)
+        return false;
+    s2 = strchr(s1 + 1, '/');
+    if (!s2 || !s2[1])
+        return false;
+    for (int i = 0; i < RL_KIND_COUNT; i++) {
+        if (strlen(kind_keys[i]) == (size_t)(s1 - key) &&
+            strncmp(kind_keys[i], key, (size_t)(s1 - key)) == 0) {
+            *k = (enum rl_kind)i;
+            *ns = s1 + 1;
+            *ns_len = (size_t)(s2 - s1 - 1);
+            *name = s2 + 1;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void keyset_add(struct keyset *ks, const char *key)
+{
+    for (uint32_t i = 0; i < ks->n; i++)
+        if (ks->keys[i] == key)
+            return;
+    if (ks->n == ks->cap) {
+        ks->cap = ks->cap ? ks->cap * 2 : 2;
+        ks->keys = rl_xreallocarray(ks->keys, ks->cap, sizeof(*ks->keys));
+    }
+    ks->keys[ks->n++] = key;
+}
+
+static bool keyset_del(struct keyset *ks, const char *key)
+{
+    for (uint32_t i = 0; i < ks->n; i++) {
+        if (ks->keys[i] == key) {
+            ks->keys[i] = ks->keys[--ks->n];
+            return true;
+        }
+    }
+    return false;
+}
+
+static void keyset_free(void *p)
+{
+    struct keyset *ks = p;
+
+    if (ks) {
+        free(ks->keys);
+        free(ks);
+    }
+}
+
+static void wentry_free(void *p)
+{
+    struct wentry *e = p;
+
+    if (e) {
+        rl_workload_free(e->w);
+        free(e);
+    }
+}
+
+struct rl_store *rl_store_new(const struct rl_options *o, struct rl_regex_cache *rc)
+{
+    struct rl_store *s = RL_NEW(struct rl_store);
+
+    rl_rwlock_init(&s->lock);
+    rl_map_init(&s->sources);
+    rl_map_init(&s->tombs);
+    rl_map_init(&s->workloads);
+    rl_map_init(&s->index);
+    rl_map_init(&s->named);
+    s->opts = o;
+    s->rc = rc;
+    return s;
+}
+
+void rl_store_free(struct rl_store *s)
+{
+    if (!s)
+        return;
+    rl_map_release(&s->index, keyset_free);
+    rl_map_release(&s->named, keyset_free);
+    rl_map_release(&s->workloads, wentry_free);
+    rl_map_release(&s->sources, free);
+    rl_map_release(&s->tombs, free);
+    rl_rwlock_destroy(&s->lock);
+    free(s);
+}
+
+/*
+ * The named-reload workloads of ns whose list for t matches name, or whose
+ * list no worker has compiled yet: this thread never compiles a user's
+ * patterns (decide.h); the worker's decision settles it.
+ */
+static void enqueue_named(struct rl_store *s, enum rl_source_type t, const char *ns,
+                          const char *name, rl_store_enqueue_fn *enqueue, void *ctx)
+{
+    struct keyset *ks = rl_map_get(&s->named, ns);
+
+    for (uint32_t i = 0; ks && i < ks->n; i++) {
+        struct wentry *e = rl_map_get(&s->workloads, ks->keys[i]);
+        const char *list = e ? rl_decide_reload_list(e->w, t, s->opts) : NULL;
+
+        if (list && rl_decide_list_matches_cached(s->rc, list, name) != 0)
+            enqueue(ctx, ks->keys[i]);
+    }
+}
+
+static void enqueue_dependents(struct rl_store *s, enum rl_source_type t, const char *ns,
+                               const char *name, const char *skey,
+                               rl_store_enqueue_fn *enqueue, void *ctx)
+{
+    struct keyset *ks = rl_map_get(&s->index, skey);
+
+    if (!enqueue)
+        return;
+    for (uint32_t i = 0; ks && i < ks->n; i++)
+        enqueue(ctx, ks->keys[i]);
+    enqueue_named(s, t, ns, name, enqueue, ctx);
+}
+
+uint64_t rl_store_parse_rv(const char *rv)
+{
+    uint64_t v = 0;
+
+    if (!rv || !*rv)
+        return RL_STORE_RV_UNKNOWN;
+    for (; *rv; rv++) {
+        if (*rv < '0' || *rv > '9' || v > (UINT64_MAX - 10) / 10)
+            return RL_STORE_RV_UNKNOWN;
+        v = v * 10 + (uint64_t)(*rv - '0');
+    }
+    return v ? v : RL_STORE_RV_UNKNOWN;
+}
+
+/* A live revision as stored: unknown ones are the latest seen. Lock held. */
+static uint64_t stamp(struct rl_store *s, uint64_t rv)
+{
+    if (rv == RL_STORE_RV_UNKNOWN || rv == 0)
+        return s->max_rv ? s->max_rv : 1;
+    if (rv > s->max_rv)
+        s->max_rv = rv;
+    return rv;
+}
+
+static void bury(struct rl_store *s, const char *key, const struct rl_source *src, uint64_t rv)
+{
+    struct tomb *t = rl_map_get(&s->tombs, key);
+
+    if (!t) {
+        t = RL_NEW(struct tomb);
+        rl_map_put(&s->tombs, key, t);
+    }
+    t->rv = rv;
+    t->ignore = src->ignore;
+    t->match = src->match;
+    t->seq = ++s->tomb_seq;
+    if (s->tombs.len <= RL_STORE_MAX_TOMBSTONES)
+        return;
+    /* Forget the older half at once: an O(n) walk per n/2 deletions. */
+    {
+        uint64_t keep_from = s->tomb_seq - RL_STORE_MAX_TOMBSTONES / 2;
+        char **old = rl_xcalloc(s->tombs.len, sizeof(*old));
+        size_t n = 0;
+        const char *k;
+        void *v;
+
+        for (size_t it = 0; rl_map_next(&s->tombs, &it, &k, &v);)
+            if (((struct tomb *)v)->seq <= keep_from)
+                old[n++] = rl_xstrdup(k);
+        for (size_t i = 0; i < n; i++) {
+            free(rl_map_del(&s->tombs, old[i]));
+            free(old[i]);
+        }
+        free(old);
+    }
+}
+
+void rl_store_put_source(struct rl_store *s, enum rl_source_type t, const char *ns,
+                         const char *name, const char *sha1_hex, bool ignore, bool match,
+                         uint64_t live_rv, uint32_t epoch, rl_store_enqueue_fn *enqueue,
+                         void *ctx)
+{
+    char key[KEY_MAX];
+    struct rl_source *src;
+    unsigned char sha1[20];
+    bool changed;
+
+    rl_store_source_key(key, sizeof(key), t, ns, name);
+    rl_hash_from_hex(sha1_hex, sha1);
+    rl_rwlock_wrlock(&s->lock);
+    if (live_rv)
+        live_rv = stamp(s, live_rv);
+    src = rl_map_get(&s->sources, key);
+    if (!src) {
+        src = RL_NEW(struct rl_source);
+        rl_map_put(&s->sources, key, src);
+        free(rl_map_del(&s->tombs, key));
+        src->created_rv = live_rv;
+        changed = true;
+    } else {
+        bool new_data = memcmp(src->sha1, sha1, 20) != 0;
+
+        if (new_data && live_rv)
+            src->changed_rv = live_rv;
+        changed = new_data || src->ignore != ignore || src->match != match;
+    }
+    memcpy(src->sha1, sha1, 20);
+    src->ignore = ignore;
+    src->match = match;
+    src->epoch = epoch;
+    if (changed)
+        enqueue_dependents(s, t, ns, name, key, enqueue, ctx);
+    rl_rwlock_unlock(&s->lock);
+}
+
+static void del_source_locked(struct rl_store *s, enum rl_source_type t, const char *ns,
+                              const char *name, const char *key, uint64_t rv,
+                              rl_store_enqueue_fn *enqueue, void *ctx)
+{
+    struct rl_source *src = rl_map_del(&s->sources, key);
+
+    if (!src)
+        return;
+    bury(s, key, src, stamp(s, rv));
+    free(src);
+    enqueue_dependents(s, t, ns, name, key, enqueue, ctx);
+}
+
+void rl_store_del_source(struct rl_store *s, enum rl_source_type t, const char *ns,
+                         const char *name, uint64_t rv, rl_store_enqueue_fn *enqueue,
+                         void *ctx)
+{
+    char key[KEY_MAX];
+
+    rl_store_source_key(key, sizeof(key), t, ns, name);
+    rl_rwlock_wrlock(&s->lock);
+    del_source_locked(s, t, ns, name, key, rv, enqueue, ctx);
+    rl_rwlock_unlock(&s->lock);
+}
+
+struct link_ctx {
+    struct rl_store *s;
+    const char *wkey;               /* the workloads map's own key */
+    const char *ns;
+    bool add;
+};
+
+static void link_source(void *arg, enum rl_source_type t, const char *name, unsigned origins)
+{
+    struct link_ctx *lc = arg;
+    struct rl_store *s = lc->s;
+    char key[KEY_MAX];
+    struct keyset *ks;
+
+    (void)origins;
+    rl_store_source_key(key, sizeof(key), t, lc->ns, name);
+    ks = rl_map_get(&s->index, key);
+    if (lc->add) {
+        if (!ks) {
+            ks = RL_NEW(struct keyset);
+            rl_map_put(&s->index, key, ks);
+        }
+        uint32_t before = ks->n;
+        keyset_add(ks, lc->wkey);
+        s->edges += ks->n - before;
+    } else if (ks) {
+        if (keyset_del(ks, lc->wkey))
+            s->edges--;
+        if (ks->n == 0)
+            keyset_free(rl_map_del(&s->index, key));
+    }
+}
+
+static bool has_named_list(struct rl_store *s, const struct rl_workload *w)
+{
+    return rl_decide_reload_list(w, RL_SOURCE_CONFIGMAP, s->opts) ||
+           rl_decide_reload_list(w, RL_SOURCE_SECRET, s->opts);
+}
+
+static void index_workload(struct rl_store *s, const char *wkey, const struct rl_workload *w,
+                           bool add)
+{
+    struct link_ctx lc = { s, wkey, w->ns, add };
+    struct keyset *ks;
+
+    rl_workload_each_source(w, link_source, &lc);
+    if (!has_named_list(s, w))
+        return;
+    ks = rl_map_get(&s->named, w->ns);
+    if (add) {
+        if (!ks) {
+            ks = RL_NEW(struct keyset);
+            rl_map_put(&s->named, w->ns, ks);
+        }
+        keyset_add(ks, wkey);
+    } else if (ks) {
+        keyset_del(ks, wkey);
+        if (ks->n == 0)
+            keyset_free(rl_map_del(&s->named, w->ns));
+    }
+}
+
+static bool kv_equal(const struct rl_kv *a, uint16_t na, const struct rl_kv *b, uint16_t nb)
+{
+    if (na != nb)
+        return false;
+    for (uint16_t i = 0; i < na; i++)
+        if (strcmp(a[i].key, b[i].key) != 0 || strcmp(a[i].value, b[i].value) != 0)
+            return false;
+    return true;
+}
+
+/* Whether reconcile could decide differently for nw than for old. */
+static bool relevant_change(const struct rl_workload *old, const struct rl_workload *nw)
+{
+    return !old || old->generation != nw->generation ||
+           strcmp(old->uid ? old->uid : "", nw->uid ? nw->uid : "") != 0 ||
+           !kv_equal(old->meta_ann, old->n_meta_ann, nw->meta_ann, nw->n_meta_ann) ||
+           !kv_equal(old->pod_ann, old->n_pod_ann, nw->pod_ann, nw->n_pod_ann);
+}
+
+/* Whether W's own annotations changed, our applied record aside. */
+static bool inputs_changed(const struct rl_store *s, const struct rl_workload *old,
+                           const struct rl_workload *nw)
+{
+    const char *skip = s->opts ? s->opts->applied_annotation : NULL;
+    uint16_t i = 0, j = 0;
+
+    for (;;) {
+        while (i < old->n_meta_ann && skip && strcmp(old->meta_ann[i].key, skip) == 0)
+            i++;
+        while (j < nw->n_meta_ann && skip && strcmp(nw->meta_ann[j].key, skip) == 0)
+            j++;
+        if (i == old->n_meta_ann || j == nw->n_meta_ann)
+            return i != old->n_meta_ann || j != nw->n_meta_ann;
+        if (strcmp(old->meta_ann[i].key, nw->meta_ann[j].key) != 0 ||
+            strcmp(old->meta_ann[i].value, nw->meta_ann[j].value) != 0)
+            return true;
+        i++;
+        j++;
+    }
+}
+
+static bool same_or_null(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* What W holds in memory, its version before an edit included. */
+static size_t workload_bytes(const struct rl_workload *w)
+{
+    return w->mem_bytes + (w->before_edit ? w->before_edit->mem_bytes : 0);
+}
+
+/* Our applied record, as decoded (workload.h), differs between two versions of W. */
+static bool record_changed(const struct rl_workload *old, const struct rl_workload *nw)
+{
+    if (old->has_record != nw->has_record || old->applied_invalid != nw->applied_invalid ||
+        old->n_applied != nw->n_applied || !same_or_null(old->rollouts, nw->rollouts))
+        return true;
+    for (uint16_t i = 0; i < nw->n_applied; i++) {
+        const struct rl_applied *a = &old->applied[i], *b = &nw->applied[i];
+
+        if (a->type != b->type || strcmp(a->name, b->name) != 0 || strcmp(a->hash, b->hash) != 0)
+            return true;
+    }
+    return false;
+}
+
+void rl_store_put_workload(struct rl_store *s, struct rl_workload *w, uint64_t live_rv,
+                           uint32_t epoch, rl_store_enqueue_fn *enqueue, void *ctx)
+{
+    char key[KEY_MAX];
+    struct wentry *e;
+    const char *wkey;
+    struct rl_workload *old = NULL;
+    bool relevant, keep_old = false;
+    size_t old_bytes = 0;
+
+    rl_store_workload_key(key, sizeof(key), w->kind, w->ns, w->name);
+    rl_rwlock_wrlock(&s->lock);
+    e = rl_map_get(&s->workloads, key);
+    if (!e) {
+        e = RL_NEW(struct wentry);
+        rl_map_put(&s->workloads, key, e);
+    } else {
+        old = e->w;
+        old_bytes = workload_bytes(old);    /* before its before_edit moves to w */
+    }
+    wkey = rl_map_key(&s->workloads, key);
+    if (live_rv)
+        live_rv = stamp(s, live_rv);
+    if (!old || strcmp(old->uid ? old->uid : "", w->uid ? w->uid : "") != 0) {
+        w->template_rv = w->inputs_rv = w->record_rv = live_rv;
+    } else {
+        w->template_rv = old->template_digest != w->template_digest && live_rv
+                             ? live_rv : old->template_rv;
+        w->record_rv = live_rv && record_changed(old, w) ? live_rv : old->record_rv;
+        if (live_rv && inputs_changed(s, old, w)) {
+            w->inputs_rv = live_rv;
+            keep_old = true;            /* becomes w->before_edit below */
+        } else {
+            w->inputs_rv = old->inputs_rv;
+            w->before_edit = old->before_edit;
+            old->before_edit = NULL;
+        }
+    }
+    if (old) {
+        index_workload(s, wkey, old, false);
+        s->workload_bytes -= old_bytes;
+    }
+    if (keep_old) {
+        rl_workload_free(old->before_edit);
+        old->before_edit = NULL;
+        w->before_edit = old;
+    }
+    e->w = w;
+    e->epoch = epoch;
+    s->workload_bytes += workload_bytes(w);
+    index_workload(s, wkey, w, true);
+    relevant = relevant_change(old, w);
+    if (relevant && enqueue)
+        enqueue(ctx, wkey);
+    rl_rwlock_unlock(&s->lock);
+    if (!keep_old)
+        rl_workload_free(old);
+}
+
+static void del_workload_locked(struct rl_store *s, const char *key)
+{
+    const char *wkey = rl_map_key(&s->workloads, key);
+    struct wentry *e;
+
+    if (!wkey)
+        return;
+    e = rl_map_get(&s->workloads, key);
+    index_workload(s, wkey, e->w, false);
+    s->workload_bytes -= workload_bytes(e->w);
+    wentry_free(rl_map_del(&s->workloads, key));
+}
+
+void rl_store_del_workload(struct rl_store *s, enum rl_kind k, const char *ns, const char *name,
+                           rl_store_enqueue_fn *enqueue, void *ctx)
+{
+    char key[KEY_MAX];
+
+    (void)enqueue;
+    (void)ctx;
+    rl_store_workload_key(key, sizeof(key), k, ns, name);
+    rl_rwlock_wrlock(&s->lock);
+    del_workload_locked(s, key);
+    rl_rwlock_unlock(&s->lock);
+}
+
+/* "<prefix>/<ns>/" matches key, or "<prefix>/" when ns is NULL. */
+static bool in_scope(const char *key, const char *prefix, const char *ns)
+{
+    size_t pl = strlen(prefix);
+
+    if (strncmp(key, prefix, pl) != 0 || key[pl] != '/')
+        return false;
+    if (!ns || !*ns)
+        return true;
+    key += pl + 1;
+    pl = strlen(ns);
+    return strncmp(key, ns, pl) == 0 && key[pl] == '/';
+}
+
+struct doomed {
+    char **keys;
+    size_t n, cap;
+};
+
+static void doomed_add(struct doomed *d, const char *key)
+{
+    if (d->n == d->cap) {
+        d->cap = d->cap ? d->cap * 2 : 16;
+        d->keys = rl_xreallocarray(d->keys, d->cap, sizeof(*d->keys));
+    }
+    d->keys[d->n++] = rl_xstrdup(key);
+}
+
+void rl_store_sweep_sources(struct rl_store *s, enum rl_source_type t, const char *ns,
+                            uint32_t epoch, rl_store_enqueue_fn *enqueue, void *ctx)
+{
+    struct doomed d = { 0 };
+    const char *key;
+    void *v;
+
+    rl_rwlock_wrlock(&s->lock);
+    for (size_t it = 0; rl_map_next(&s->sources, &it, &key, &v);)
+        if (((struct rl_source *)v)->epoch != epoch &&
+            in_scope(key, rl_source_type_lower(t), ns))
+            doomed_add(&d, key);
+    for (size_t i = 0; i < d.n; i++) {
+        /* key is "<type>/<ns>/<name>": split it for the dependents' lookup. */
+        char *k = d.keys[i], *sns = strchr(k, '/') + 1, *sname = strchr(sns, '/');
+        char full[KEY_MAX];
+
+        strlcpy(full, k, sizeof(full));
+        *sname++ = '\0';
+        del_source_locked(s, t, sns, sname, full, 0, enqueue, ctx);
+        free(k);
+    }
+    rl_rwlock_unlock(&s->lock);
+    free(d.keys);
+}
+
+void rl_store_sweep_workloads(struct rl_store *s, enum rl_kind k, const char *ns,
+                              uint32_t epoch, rl_store_enqueue_fn *enqueue, void *ctx)
+{
+    struct doomed d = { 0 };
+    const char *key;
+    void *v;
+
+    (void)enqueue;
+    (void)ctx;
+    rl_rwlock_wrlock(&s->lock);
+    for (size_t it = 0; rl_map_next(&s->workloads, &it, &key, &v);)
+        if (((struct wentry *)v)->epoch != epoch && in_scope(key, rl_kind_key(k), ns))
+            doomed_add(&d, key);
+    for (size_t i = 0; i < d.n; i++) {
+        del_workload_locked(s, d.keys[i]);
+        free(d.keys[i]);
+    }
+    rl_rwlock_unlock(&s->lock);
+    free(d.keys);
+}
+
+void rl_store_rdlock(struct rl_store *s)
+{
+    rl_rwlock_rdlock(&s->lock);
+}
+
+void rl_store_unlock(struct rl_store *s)
+{
+    rl_rwlock_unlock(&s->lock);
+}
+
+const struct rl_workload *rl_store_workload(struct rl_store *s, const char *wkey)
+{
+    struct wentry *e = rl_map_get(&s->workloads, wkey);
+
+    return e ? e->w : NULL;
+}
+
+const struct rl_source *rl_store_source(struct rl_store *s, enum rl_source_type t,
+                                        const char *ns, const char *name)
+{
+    char key[KEY_MAX];
+
+    rl_store_source_key(key, sizeof(key), t, ns, name);
+    return rl_map_get(&s->sources, key);
+}
+
+uint64_t rl_store_tombstone(struct rl_store *s, enum rl_source_type t, const char *ns,
+                            const char *name, bool *ignore, bool *match)
+{
+    char key[KEY_MAX];
+    const struct tomb *tb;
+
+    rl_store_source_key(key, sizeof(key), t, ns, name);
+    tb = rl_map_get(&s->tombs, key);
+    *ignore = tb && tb->ignore;
+    *match = tb && tb->match;
+    return tb ? tb->rv : 0;
+}
+
+void rl_store_each_source_in(struct rl_store *s, enum rl_source_type t, const char *ns,
+                             rl_store_source_fn *fn, void *ctx)
+{
+    const char *key;
+    void *v;
+    size_t skip = strlen(rl_source_type_lower(t)) + 1 + strlen(ns) + 1;
+
+    for (size_t it = 0; rl_map_next(&s->sources, &it, &key, &v);)
+        if (in_scope(key, rl_source_type_lower(t), ns))
+            fn(ctx, key + skip, v);
+}
+
+void rl_store_each_tombstone_in(struct rl_store *s, enum rl_source_type t, const char *ns,
+                                rl_store_source_fn *fn, void *ctx)
+{
+    const char *key;
+    size_t skip = strlen(rl_source_type_lower(t)) + 1 + strlen(ns) + 1;
+
+    for (size_t it = 0; rl_map_next(&s->tombs, &it, &key, NULL);)
+        if (in_scope(key, rl_source_type_lower(t), ns))
+            fn(ctx, key + skip, NULL);
+}
+
+void rl_store_each_workload(struct rl_store *s, rl_store_enqueue_fn *fn, void *ctx)
+{
+    const char *key;
+
+    for (size_t it = 0; rl_map_next(&s->workloads, &it, &key, NULL);)
+        fn(ctx, key);
+}
+
+void rl_store_dependents(struct rl_store *s, enum rl_source_type t, const char *ns,
+                         const char *name, rl_store_enqueue_fn *fn, void *ctx)
+{
+    char key[KEY_MAX];
+
+    rl_store_source_key(key, sizeof(key), t, ns, name);
+    enqueue_dependents(s, t, ns, name, key, fn, ctx);
+}
+
+void rl_store_counts(struct rl_store *s, struct rl_store_counts *out)
+{
+    const char *key;
+    void *v;
+
+    memset(out, 0, sizeof(*out));
+    rl_rwlock_rdlock(&s->lock);
+    for (size_t it = 0; rl_map_next(&s->sources, &it, &key, NULL);) {
+        enum rl_source_type t;
+
+        if (rl_source_type_parse_lower(key, (size_t)(strchr(key, '/') - key), &t))
+            out->sources[t]++;
+    }
+    for (size_t it = 0; rl_map_next(&s->workloads, &it, NULL, &v);)
+        out->workloads[((struct wentry *)v)->w->kind]++;
+    for (size_t it = 0; rl_map_next(&s->named, &it, NULL, &v);)
+        out->named_workloads += ((struct keyset *)v)->n;
+    out->index_edges = s->edges;
+    out->workload_bytes = s->workload_bytes;
+    out->tombstones = s->tombs.len;
+    rl_rwlock_unlock(&s->lock);
+}
