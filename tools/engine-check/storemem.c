@@ -25,16 +25,16 @@
 
 #include <cjson/cJSON.h>
 
-#include "reloadd/clock.h"
-#include "reloadd/decide.h"
-#include "reloadd/hash.h"
-#include "reloadd/json.h"
-#include "reloadd/map.h"
-#include "reloadd/mem.h"
-#include "reloadd/options.h"
-#include "reloadd/store.h"
-#include "reloadd/workload.h"
-#include "reloadd/workqueue.h"
+#include "reloadd/base/clock.h"
+#include "reloadd/base/hash.h"
+#include "reloadd/base/json.h"
+#include "reloadd/base/map.h"
+#include "reloadd/base/mem.h"
+#include "reloadd/config/options.h"
+#include "reloadd/engine/workqueue.h"
+#include "reloadd/reload/decide.h"
+#include "reloadd/reload/store.h"
+#include "reloadd/reload/workload.h"
 
 static size_t in_use(void)
 {
