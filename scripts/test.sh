@@ -2,7 +2,8 @@
 # scripts/test.sh all|unit|integration|e2e|sanitizers|deploy
 #
 # Builds and runs reloadd's tests. `all` (what `make test` and CI run):
-#   1. the normal build (-Werror): unit tests and stress programs;
+#   1. the normal build (-Werror), the lint (scripts/lint.py), unit tests
+#      and stress programs;
 #   2. an ASan+UBSan build: unit tests and stress programs;
 #   3. a TSan build: unit tests and stress programs (Criterion runs under
 #      TSan thanks to tests/support/tsan/criterion_arena.c), and a short run
@@ -62,6 +63,10 @@ need_asan_tsan() { [ "$what" = all ] || [ "$what" = sanitizers ]; }
 
 step "build (normal, -Werror)"
 build build || { echo "build failed"; exit 1; }
+if want unit; then
+    step "lint (layers, banned functions, citations: scripts/lint.py)"
+    { python3 scripts/lint.py && python3 scripts/lint.py --self-test; } || failed+=("lint")
+fi
 if need_asan_tsan; then
     step "build (ASan+UBSan)"
     build build-asan -DRL_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug || failed+=("asan build")
