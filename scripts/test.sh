@@ -2,8 +2,8 @@
 # scripts/test.sh all|unit|integration|e2e|sanitizers|deploy
 #
 # Builds and runs reloadd's tests. `all` (what `make test` and CI run):
-#   1. the normal build (-Werror), the lint (scripts/lint.py), unit tests
-#      and stress programs;
+#   1. the normal build (-Werror), the lint (scripts/lint.py), unit tests,
+#      stress programs, and the planner's mutation test;
 #   2. an ASan+UBSan build: unit tests and stress programs;
 #   3. a TSan build: unit tests and stress programs (Criterion runs under
 #      TSan thanks to tests/support/tsan/criterion_arena.c), and a short run
@@ -77,6 +77,8 @@ fi
 if want unit; then
     ctest_label build unit "unit tests"
     ctest_label build stress "stress programs"
+    step "planner mutations (tests/mutation/planner.sh: each broken rule must fail its test)"
+    tests/mutation/planner.sh || failed+=("planner mutations")
 fi
 if need_asan_tsan; then
     # What an attacker controls (watch streams, kubeconfigs, workloads and their

@@ -313,6 +313,27 @@ static void several_sources_one_write(struct world *w, const char *strategy, enu
 }
 Test(reconcile, several_changes_are_one_rollout) { each(several_sources_one_write); }
 
+/*
+ * One stale source among up-to-date ones rolls, whichever order the sources
+ * are judged in (tests/mutation/planner.sh: "one-write").
+ */
+static void one_stale_among_current(struct world *w, const char *strategy, enum rl_kind kind)
+{
+    world_init(w, kind, strategy, NULL);
+    source(w, "cfg", V1, false);
+    source(w, "cfg2", V1, false);
+    make_workload(w, NULL, NULL);
+    user_writes_workload(w, false);
+    expect(w, RECORD, "baseline of two");
+    source(w, "cfg", V2, true);
+    expect(w, ROLL, "cfg changed, cfg2 did not");
+    source(w, "cfg2", V2, true);
+    expect(w, ROLL, "cfg2 changed, cfg did not");
+    cr_assert(eq(u32, w->rollouts, 2));
+    world_release(w);
+}
+Test(reconcile, one_stale_source_among_current_ones_rolls) { each(one_stale_among_current); }
+
 static void stale_after_restart(struct world *w, const char *strategy, enum rl_kind kind)
 {
     static const char *const sync[] = { "--sync-after-restart=true", NULL };
