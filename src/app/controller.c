@@ -746,35 +746,6 @@ static void add_feed(struct rl_controller *c, const char *resource, const char *
     rl_informers_add(c->informers, &spec, &h);
 }
 
-/*
- * Whether the API server serves argoproj.io/v1alpha1 rollouts (the CRD is
- * installed). Without it a Rollout informer could never sync, and readiness
- * would wait forever; so --is-Argo-Rollouts is then ignored with a warning.
- */
-static bool rollouts_served(struct rl_kube *kube)
-{
-    struct rl_kube_response resp;
-    const cJSON *res;
-    cJSON *doc = NULL;
-    bool found = false;
-    int err;
-
-    rl_kube_response_init(&resp);
-    err = rl_kube_get(kube, "/apis/argoproj.io/v1alpha1", &resp);
-    if (!err)
-        doc = rl_kube_response_json(&resp);
-    res = rl_json_arr(doc, "resources");
-    for (const cJSON *r = res ? res->child : NULL; r && !found; r = r->next)
-        found = strcmp(rl_json_str_or(r, "name", ""), "rollouts") == 0;
-    if (!found)
-        rl_log_kv(RL_LOG_WARN, "--is-Argo-Rollouts is set but the API server does not serve "
-                  "argoproj.io/v1alpha1 rollouts (is the CRD installed?); Rollouts are not watched",
-                  "error", err ? rl_strerror(err) : NULL, NULL);
-    cJSON_Delete(doc);
-    rl_kube_response_release(&resp);
-    return found;
-}
-
 struct rl_controller *rl_controller_new(const struct rl_options *o, struct rl_kube *kube,
                                         const struct rl_clock *clock,
                                         const struct rl_controller_hooks *hooks)
@@ -791,9 +762,8 @@ struct rl_controller *rl_controller_new(const struct rl_options *o, struct rl_ku
         .on_held = on_held,
         .ctx = c,
     };
-    bool argo;
+    bool watched[RL_KIND_COUNT];
     const char *const *nss;
-    bool webhook_mode = o->webhook_url && *o->webhook_url;
     size_t n_ns;
 
     c->o = o;
@@ -847,7 +817,8 @@ struct rl_controller *rl_controller_new(const struct rl_options *o, struct rl_ku
         c->ns_selector = true;
         c->ns_informer = rl_informers_add(c->informers, &spec, &h);
     }
-    argo = o->argo_rollouts && rollouts_served(kube);
+    for (int k = 0; k < RL_KIND_COUNT; k++)
+        watched[k] = rl_kind_enabled(o, k) && rl_kind_served(kube, k);
     for (size_t i = 0; i < n_ns; i++) {
         const char *ns = nss[i];
         const char *helm = o->include_helm_secrets ? NULL : "type!=helm.sh/release.v1";
@@ -858,18 +829,12 @@ struct rl_controller *rl_controller_new(const struct rl_options *o, struct rl_ku
         if (!o->ignore_secrets)
             add_feed(c, "secrets", "v1", ns, true, RL_SOURCE_SECRET, 0,
                      o->resource_selector_str, helm);
-        if (webhook_mode)
-            continue;       /* §9.1: no workload is involved */
-        add_feed(c, "deployments", "apps/v1", ns, false, 0, RL_KIND_DEPLOYMENT, NULL, NULL);
-        add_feed(c, "daemonsets", "apps/v1", ns, false, 0, RL_KIND_DAEMONSET, NULL, NULL);
-        add_feed(c, "statefulsets", "apps/v1", ns, false, 0, RL_KIND_STATEFULSET, NULL, NULL);
-        if (!o->ignore_cronjobs)
-            add_feed(c, "cronjobs", "batch/v1", ns, false, 0, RL_KIND_CRONJOB, NULL, NULL);
-        if (!o->ignore_jobs)
-            add_feed(c, "jobs", "batch/v1", ns, false, 0, RL_KIND_JOB, NULL, NULL);
-        if (argo)
-            add_feed(c, "rollouts", "argoproj.io/v1alpha1", ns, false, 0, RL_KIND_ROLLOUT,
-                     NULL, NULL);
+        /* No workload kind in --webhook-url mode (rl_kind_enabled). */
+        for (int k = 0; k < RL_KIND_COUNT; k++) {
+            if (watched[k])
+                add_feed(c, rl_kind_info(k)->plural, rl_kind_info(k)->api_version, ns, false, 0,
+                         (enum rl_kind)k, NULL, NULL);
+        }
     }
     return c;
 }
@@ -1029,10 +994,8 @@ void rl_controller_stats(struct rl_controller *c, struct rl_controller_stats *ou
     rl_workqueue_stats(c->wq, -1, &ws);
     rl_informers_stats(c->informers, &is);
     out->queue_depth = ws.depth;
-    out->objects[0] = sc.sources[RL_SOURCE_CONFIGMAP];
-    out->objects[1] = sc.sources[RL_SOURCE_SECRET];
-    for (int k = 0; k < RL_KIND_COUNT; k++)
-        out->objects[2 + k] = sc.workloads[k];
+    memcpy(out->sources, sc.sources, sizeof(out->sources));
+    memcpy(out->workloads, sc.workloads, sizeof(out->workloads));
     out->index_edges = sc.index_edges;
     out->reconciles = atomic_load(&c->reconciles);
     out->watch_events = is.events;

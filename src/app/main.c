@@ -352,7 +352,7 @@ static int explain(void *ctx, const char *kind, const char *ns, const char *name
     cJSON *out;
     char *s;
 
-    if (!rl_explain_kind_parse(kind, &k)) {
+    if (!rl_kind_parse(kind, &k)) {
         rl_buf_addf(json, "{\"error\":\"unknown kind\"}");
         return RL_EINVAL;
     }
@@ -384,16 +384,14 @@ static void on_collect(struct rl_metrics *m, void *ctx)
 {
     struct app *a = ctx;
     struct rl_controller_stats st;
-    static const char *const kinds[8] = {
-        "configmaps", "secrets", "deployments", "daemonsets", "statefulsets",
-        "cronjobs", "jobs", "rollouts",
-    };
     uint64_t done;
 
     rl_controller_stats(a->ctl, &st);
     rl_controller_watch_progress(a->ctl, collect_progress, m);
-    for (int i = 0; i < 8; i++)
-        rl_metrics_cached_objects(m, kinds[i], st.objects[i]);
+    rl_metrics_cached_objects(m, "configmaps", st.sources[RL_SOURCE_CONFIGMAP]);
+    rl_metrics_cached_objects(m, "secrets", st.sources[RL_SOURCE_SECRET]);
+    for (int k = 0; k < RL_KIND_COUNT; k++)
+        rl_metrics_cached_objects(m, rl_kind_info(k)->plural, st.workloads[k]);
     {
         struct rl_workqueue *wq = rl_controller_queue(a->ctl);
         unsigned n = rl_workqueue_shards(wq);
@@ -601,7 +599,7 @@ static int run(struct app *a)
     }
 
     ho.metrics = a->metrics;
-    rc = rl_httpd_start(&a->httpd, a->opts.metrics_addr, &ho);
+    rc = rl_httpd_new(&a->httpd, a->opts.metrics_addr, &ho);
     if (rc) {
         fprintf(stderr, "reloadd: cannot serve HTTP on '%s': %s\n", a->opts.metrics_addr,
                 rl_strerror(rc));
@@ -609,7 +607,7 @@ static int run(struct app *a)
     }
     /* A debugging aid: reloadd runs without it (e.g. several replicas on one host). */
     if (a->opts.explain_addr[0] &&
-        rl_httpd_start(&a->explain_httpd, a->opts.explain_addr, &xo) != 0)
+        rl_httpd_new(&a->explain_httpd, a->opts.explain_addr, &xo) != 0)
         rl_log_kv(RL_LOG_ERROR, "cannot serve /explain; running without it", "addr",
                   a->opts.explain_addr, NULL);
 
@@ -665,7 +663,7 @@ static int run(struct app *a)
     if (a->elector) {
         /* Stop writing first, then hand the Lease over at once. */
         rl_controller_set_leader(a->ctl, false);
-        rc = rl_elector_release(a->elector);
+        rc = rl_elector_resign(a->elector);
         if (rc)
             rl_log_kv(RL_LOG_WARN, "could not release the lease; it will expire",
                       "error", rl_strerror(rc), NULL);
@@ -674,9 +672,9 @@ static int run(struct app *a)
     rl_controller_stop(a->ctl, DRAIN_MS);
     rl_alerts_stop(a->alerts, NOTIFY_DRAIN_MS);
     rl_alerts_stop(a->webhook, NOTIFY_DRAIN_MS);
-    rl_httpd_stop(a->explain_httpd);
+    rl_httpd_free(a->explain_httpd);
     a->explain_httpd = NULL;
-    rl_httpd_stop(a->httpd);
+    rl_httpd_free(a->httpd);
     a->httpd = NULL;
     return 0;
 }
@@ -744,8 +742,8 @@ int main(int argc, char **argv)
 
     rl_elector_free(a.elector);
     rl_controller_free(a.ctl);
-    rl_httpd_stop(a.explain_httpd);
-    rl_httpd_stop(a.httpd);
+    rl_httpd_free(a.explain_httpd);
+    rl_httpd_free(a.httpd);
     rl_events_free(a.events);
     rl_alerts_free(a.alerts);
     rl_alerts_free(a.webhook);

@@ -876,7 +876,7 @@ uint64_t rl_elector_fence_left_ms(const struct rl_elector *el)
     return until - now;
 }
 
-int rl_elector_release(struct rl_elector *el)
+int rl_elector_resign(struct rl_elector *el)
 {
     uint64_t deadline;
     int err;

@@ -26,24 +26,6 @@
 #define DEFAULT_WARNING_INTERVAL_MS 60000u
 #define WARNED_PRUNE_AT 1024u
 
-const char *rl_kind_api_version(enum rl_kind k)
-{
-    switch (k) {
-    case RL_KIND_DEPLOYMENT:
-    case RL_KIND_DAEMONSET:
-    case RL_KIND_STATEFULSET:
-        return "apps/v1";
-    case RL_KIND_CRONJOB:
-    case RL_KIND_JOB:
-        return "batch/v1";
-    case RL_KIND_ROLLOUT:
-        return "argoproj.io/v1alpha1";
-    case RL_KIND_COUNT:
-        break;
-    }
-    return "v1";
-}
-
 int rl_event_body(struct rl_buf *out, const struct rl_event *ev, int64_t now_us)
 {
     cJSON *root, *meta, *obj, *src;
@@ -67,7 +49,7 @@ int rl_event_body(struct rl_buf *out, const struct rl_event *ev, int64_t now_us)
     cJSON_AddStringToObject(obj, "name", ev->name);
     if (ev->uid && *ev->uid)
         cJSON_AddStringToObject(obj, "uid", ev->uid);
-    cJSON_AddStringToObject(obj, "apiVersion", rl_kind_api_version(ev->kind));
+    cJSON_AddStringToObject(obj, "apiVersion", rl_kind_info(ev->kind)->api_version);
     cJSON_AddStringToObject(root, "reason", ev->reason);
     cJSON_AddStringToObject(root, "message", ev->message);
     src = cJSON_AddObjectToObject(root, "source");

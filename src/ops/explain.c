@@ -33,48 +33,6 @@ static const char fp_note[] =
     "Secret hashes are keyed fingerprints: HMAC-SHA256 under a random key of this process, "
     "first 12 hex digits; they compare within this process only, never with a Secret's data";
 
-/* "/apis/apps/v1" and "deployments" for a kind. */
-static void kind_api(enum rl_kind k, const char **group, const char **plural)
-{
-    static const char *const groups[RL_KIND_COUNT] = {
-        "/apis/apps/v1", "/apis/apps/v1", "/apis/apps/v1", "/apis/batch/v1", "/apis/batch/v1",
-        "/apis/argoproj.io/v1alpha1",
-    };
-    static const char *const plurals[RL_KIND_COUNT] = {
-        "deployments", "daemonsets", "statefulsets", "cronjobs", "jobs", "rollouts",
-    };
-
-    *group = groups[k];
-    *plural = plurals[k];
-}
-
-bool rl_explain_kind_parse(const char *s, enum rl_kind *out)
-{
-    static const struct {
-        const char *name;
-        enum rl_kind kind;
-    } names[] = {
-        { "deployment", RL_KIND_DEPLOYMENT }, { "deployments", RL_KIND_DEPLOYMENT },
-        { "deploy", RL_KIND_DEPLOYMENT }, { "daemonset", RL_KIND_DAEMONSET },
-        { "daemonsets", RL_KIND_DAEMONSET }, { "ds", RL_KIND_DAEMONSET },
-        { "statefulset", RL_KIND_STATEFULSET }, { "statefulsets", RL_KIND_STATEFULSET },
-        { "sts", RL_KIND_STATEFULSET }, { "cronjob", RL_KIND_CRONJOB },
-        { "cronjobs", RL_KIND_CRONJOB }, { "cj", RL_KIND_CRONJOB }, { "job", RL_KIND_JOB },
-        { "jobs", RL_KIND_JOB }, { "rollout", RL_KIND_ROLLOUT }, { "rollouts", RL_KIND_ROLLOUT },
-        { "ro", RL_KIND_ROLLOUT },
-    };
-
-    if (!s)
-        return false;
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (strcasecmp(s, names[i].name) == 0) {
-            *out = names[i].kind;
-            return true;
-        }
-    }
-    return false;
-}
-
 static void no_enqueue(void *ctx, const char *wkey)
 {
     (void)ctx;
@@ -145,22 +103,6 @@ static bool namespace_watched(const struct rl_options *o, const char *ns)
     return rl_strlist_has(&o->watch_namespaces, ns);
 }
 
-static bool kind_watched(const struct rl_options *o, enum rl_kind k)
-{
-    if (o->webhook_url && *o->webhook_url)
-        return false;
-    switch (k) {
-    case RL_KIND_CRONJOB:
-        return !o->ignore_cronjobs;
-    case RL_KIND_JOB:
-        return !o->ignore_jobs;
-    case RL_KIND_ROLLOUT:
-        return o->argo_rollouts;
-    default:
-        return true;
-    }
-}
-
 int rl_explain_build(struct rl_kube *kube, const struct rl_options *o, const char *kind,
                      const char *ns, const char *name, cJSON **out, char *errbuf,
                      size_t errlen)
@@ -178,23 +120,18 @@ int rl_explain_build(struct rl_kube *kube, const struct rl_options *o, const cha
 
     *out = NULL;
     rl_kube_response_init(&resp);
-    if (!rl_explain_kind_parse(kind, &k)) {
+    if (!rl_kind_parse(kind, &k)) {
         snprintf(errbuf, errlen, "unknown kind '%s'", kind);
         err = RL_EINVAL;
         goto out;
     }
-    if (!namespace_watched(o, ns) || !kind_watched(o, k)) {
+    if (!namespace_watched(o, ns) || !rl_kind_enabled(o, k) || !rl_kind_served(kube, k)) {
         snprintf(errbuf, errlen, "%s '%s/%s' is outside what reloadd watches with these flags",
                  rl_kind_name(k), ns, name);
         err = RL_ENOTFOUND;
         goto out;
     }
-    {
-        const char *group, *plural;
-
-        kind_api(k, &group, &plural);
-        path = rl_xasprintf("%s/namespaces/%s/%s/%s", group, ns, plural, name);
-    }
+    path = rl_kind_object_path(k, ns, name);
     err = rl_kube_get(kube, path, &resp);
     if (!err) {
         obj = rl_kube_response_json(&resp);

@@ -518,7 +518,7 @@ static void free_server(struct rl_httpd *h)
     free(h);
 }
 
-int rl_httpd_start(struct rl_httpd **out, const char *addr, const struct rl_httpd_opts *opts)
+int rl_httpd_new(struct rl_httpd **out, const char *addr, const struct rl_httpd_opts *opts)
 {
     struct rl_httpd *h = NULL;
     struct sockaddr_storage ss;
@@ -567,7 +567,7 @@ int rl_httpd_start(struct rl_httpd **out, const char *addr, const struct rl_http
     return 0;
 }
 
-void rl_httpd_stop(struct rl_httpd *h)
+void rl_httpd_free(struct rl_httpd *h)
 {
     if (!h)
         return;

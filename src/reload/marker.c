@@ -482,15 +482,10 @@ static int apply_template(cJSON *tmpl, const struct rl_rollout *r)
     return err;
 }
 
+/* The pod template of obj, where the kind table says it is (obj is ours to change). */
 static cJSON *template_of(cJSON *obj, enum rl_kind kind)
 {
-    cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
-
-    if (kind == RL_KIND_CRONJOB) {
-        spec = cJSON_GetObjectItemCaseSensitive(
-            cJSON_GetObjectItemCaseSensitive(spec, "jobTemplate"), "spec");
-    }
-    return cJSON_GetObjectItemCaseSensitive(spec, "template");
+    return (cJSON *)rl_json_path(obj, rl_kind_info(kind)->template_path);
 }
 
 int rl_patch_nest_template(struct rl_buf *patch, const char *field)

@@ -23,6 +23,7 @@
 #include "reloadd/kube/kube.h"
 #include "reloadd/reload/budget.h"
 #include "reloadd/reload/decide.h"
+#include "reloadd/reload/kind.h"
 #include "reloadd/reload/marker.h"
 #include "reloadd/reload/pause.h"
 #include "reloadd/reload/store.h"
@@ -241,13 +242,6 @@ static void on_named_source(void *arg, const char *name, const struct rl_source 
 }
 
 /* --- the plan ----------------------------------------------------------- */
-
-static bool kind_enabled(const struct rl_options *o, enum rl_kind k)
-{
-    if (k == RL_KIND_ROLLOUT)
-        return o->argo_rollouts;
-    return true;
-}
 
 static bool is_delete_marker(const char *h)
 {
@@ -521,19 +515,19 @@ static int make_plan(struct rl_reconciler *r, const char *wkey, struct plan *p)
     p->uid = w->uid ? rl_xstrdup(w->uid) : NULL;
     p->rv = rl_store_parse_rv(w->resource_version);
     p->strategy = o->strategy;
-    if (w->kind == RL_KIND_DEPLOYMENT) {
+    if (rl_kind_info(w->kind)->pausable) {
         const char *v = rl_workload_meta(w, o->pause_deployment_annotation);
 
         p->pause_period = v ? rl_xstrdup(v) : NULL;
         v = rl_workload_meta(w, o->pause_deployment_time_annotation);
         p->paused_at = v ? rl_xstrdup(v) : NULL;
     }
-    if (w->kind == RL_KIND_ROLLOUT) {
+    if (rl_kind_info(w->kind)->writer == RL_WRITER_ARGO_ROLLOUT) {
         const char *rs = rl_workload_meta(w, RL_ANN_ROLLOUT_STRATEGY);
 
         p->argo_restart = rs && strcmp(rs, "restart") == 0;
     }
-    if (!kind_enabled(o, w->kind)) {
+    if (!rl_kind_enabled(o, w->kind)) {
         rl_store_unlock(r->store);
         return 0;
     }
@@ -592,37 +586,9 @@ static int make_plan(struct rl_reconciler *r, const char *wkey, struct plan *p)
 
 /* --- writes -------------------------------------------------------------- */
 
-static const char *api_group_path(enum rl_kind k)
-{
-    switch (k) {
-    case RL_KIND_DEPLOYMENT:
-    case RL_KIND_DAEMONSET:
-    case RL_KIND_STATEFULSET:
-        return "/apis/apps/v1";
-    case RL_KIND_CRONJOB:
-    case RL_KIND_JOB:
-        return "/apis/batch/v1";
-    case RL_KIND_ROLLOUT:
-        return "/apis/argoproj.io/v1alpha1";
-    case RL_KIND_COUNT:
-        break;
-    }
-    return "/";
-}
-
-static const char *plural(enum rl_kind k)
-{
-    static const char *const names[RL_KIND_COUNT] = {
-        "deployments", "daemonsets", "statefulsets", "cronjobs", "jobs", "rollouts",
-    };
-
-    return (unsigned)k < RL_KIND_COUNT ? names[k] : "unknown";
-}
-
 static char *object_path(const struct plan *p)
 {
-    return rl_xasprintf("%s/namespaces/%s/%s/%s", api_group_path(p->kind), p->ns,
-                        plural(p->kind), p->name);
+    return rl_kind_object_path(p->kind, p->ns, p->name);
 }
 
 static int check_write(struct rl_reconciler *r)
@@ -710,7 +676,7 @@ static int create_job(struct rl_reconciler *r, struct plan *p, cJSON *job)
     err = check_write(r);
     if (!err)
         err = rl_kube_create(r->kube, coll, body, &resp);
-    if (!err && p->kind == RL_KIND_JOB) {
+    if (!err && rl_kind_info(p->kind)->writer == RL_WRITER_RECREATE_JOB) {
         note_written(p, &resp);     /* W is this Job now; a CronJob's record patch follows */
         p->replaced = true;
     }
@@ -762,10 +728,8 @@ static int write_rollout(struct rl_reconciler *r, struct plan *p,
     int err = 0;
 
     rl_buf_init(&body, 0);
-    switch (p->kind) {
-    case RL_KIND_DEPLOYMENT:
-    case RL_KIND_DAEMONSET:
-    case RL_KIND_STATEFULSET:
+    switch (rl_kind_info(p->kind)->writer) {
+    case RL_WRITER_PATCH_TEMPLATE:
         err = rl_patch_rollout(&body, ro);
         /* The pause rides in the same patch: the new template never rolls unpaused. */
         if (!err && pause)
@@ -774,7 +738,7 @@ static int write_rollout(struct rl_reconciler *r, struct plan *p,
         if (!err)
             err = do_patch(r, p, "application/strategic-merge-patch+json", body.buf);
         break;
-    case RL_KIND_ROLLOUT:
+    case RL_WRITER_ARGO_ROLLOUT:
         if (p->argo_restart) {
             err = rl_patch_rollout_restart(&body, ro);
             if (!err)
@@ -785,7 +749,7 @@ static int write_rollout(struct rl_reconciler *r, struct plan *p,
         if (!err)
             err = update_object(r, p, obj, ro, "cannot update rollout");
         break;
-    case RL_KIND_CRONJOB:
+    case RL_WRITER_CRONJOB:
         /*
          * --cronjob-strategy=template: the markers go into the job template,
          * for the next scheduled run, with the record, in one patch (the
@@ -812,7 +776,7 @@ static int write_rollout(struct rl_reconciler *r, struct plan *p,
                 err = do_patch(r, p, "application/merge-patch+json", body.buf);
         }
         break;
-    case RL_KIND_JOB: {
+    case RL_WRITER_RECREATE_JOB: {
         struct rl_kube_response resp;
         char *path = object_path(p);
 
@@ -841,8 +805,6 @@ static int write_rollout(struct rl_reconciler *r, struct plan *p,
         free(path);
         break;
     }
-    case RL_KIND_COUNT:
-        err = RL_EINVAL;
     }
     cJSON_Delete(job);
     cJSON_Delete(obj);
@@ -1237,7 +1199,7 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
         return wait_for_watch(r, wkey, p);
     warn_problems(r, wkey, p);
     res.since_event_s = -1;
-    if (p->kind == RL_KIND_DEPLOYMENT) {
+    if (rl_kind_info(p->kind)->pausable) {
         int64_t now_us = rl_clock_wall_us(r->clock);
 
         rl_pause_eval(&pz, p->pause_period, p->paused_at, now_us);
@@ -1291,7 +1253,7 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
     res.n_rolled = (unsigned)nmark;
     res.dry_run = o->dry_run;
 
-    if (p->action == RL_ACTION_ROLLOUT && p->kind == RL_KIND_DEPLOYMENT) {
+    if (p->action == RL_ACTION_ROLLOUT && rl_kind_info(p->kind)->pausable) {
         if (pz.state == RL_PAUSE_INVALID) {
             rl_log_kv(RL_LOG_WARN, "rolling out without a pause", "workload", wkey,
                       "why", pz.why, NULL);
@@ -1396,7 +1358,7 @@ cJSON *rl_reconcile_explain(struct rl_reconciler *r, const char *wkey)
     cJSON_AddStringToObject(out, "name", p->name);
     cJSON_AddStringToObject(out, "strategy",
                             p->strategy == RL_STRATEGY_ANNOTATIONS ? "annotations" : "env-vars");
-    if (!kind_enabled(r->opts, p->kind))
+    if (!rl_kind_enabled(r->opts, p->kind))
         cJSON_AddStringToObject(out, "note", "Argo Rollouts are not enabled (--is-Argo-Rollouts)");
     srcs = cJSON_AddArrayToObject(out, "sources");
     for (size_t i = 0; i < p->n; i++) {
@@ -1438,7 +1400,7 @@ cJSON *rl_reconcile_explain(struct rl_reconciler *r, const char *wkey)
         if (p->budget_problem[0])
             cJSON_AddStringToObject(bj, "problem", p->budget_problem);
     }
-    if (p->kind == RL_KIND_DEPLOYMENT && (p->pause_period || (p->paused_at && *p->paused_at))) {
+    if (rl_kind_info(p->kind)->pausable && (p->pause_period || (p->paused_at && *p->paused_at))) {
         struct rl_pause pz;
         cJSON *pj = cJSON_AddObjectToObject(out, "pause");
 

@@ -53,15 +53,6 @@ struct rl_store {
     struct rl_regex_cache *rc;
 };
 
-static const char *const kind_keys[RL_KIND_COUNT] = {
-    "deployment", "daemonset", "statefulset", "cronjob", "job", "rollout",
-};
-
-const char *rl_kind_key(enum rl_kind k)
-{
-    return (unsigned)k < RL_KIND_COUNT ? kind_keys[k] : "unknown";
-}
-
 void rl_store_source_key(char *out, size_t len, enum rl_source_type t, const char *ns,
                          const char *name)
 {
@@ -85,8 +76,9 @@ bool rl_store_parse_workload_key(const char *key, enum rl_kind *k, const char **
     if (!s2 || !s2[1])
         return false;
     for (int i = 0; i < RL_KIND_COUNT; i++) {
-        if (strlen(kind_keys[i]) == (size_t)(s1 - key) &&
-            strncmp(kind_keys[i], key, (size_t)(s1 - key)) == 0) {
+        const char *kk = rl_kind_key((enum rl_kind)i);
+
+        if (strlen(kk) == (size_t)(s1 - key) && strncmp(kk, key, (size_t)(s1 - key)) == 0) {
             *k = (enum rl_kind)i;
             *ns = s1 + 1;
             *ns_len = (size_t)(s2 - s1 - 1);

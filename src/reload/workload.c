@@ -64,34 +64,12 @@ struct builder {
         (arr).v[(arr).n++] = (__typeof__(*(arr).v))__VA_ARGS__;             \
     } while (0)
 
-static const char *const kind_names[RL_KIND_COUNT] = {
-    "Deployment", "DaemonSet", "StatefulSet", "CronJob", "Job", "Rollout",
-};
-static const char *const kind_plurals[RL_KIND_COUNT] = {
-    "deployments", "daemonsets", "statefulsets", "cronjobs", "jobs", "rollouts",
-};
 static const char *const type_upper[RL_SOURCE_COUNT] = {
     "CONFIGMAP", "SECRET", "SECRETPROVIDERCLASS",
 };
 static const char *const type_lower[RL_SOURCE_COUNT] = {
     "configmap", "secret", "secretproviderclass",
 };
-
-const char *rl_kind_name(enum rl_kind k)
-{
-    return (unsigned)k < RL_KIND_COUNT ? kind_names[k] : "Unknown";
-}
-
-bool rl_kind_parse(const char *s, enum rl_kind *out)
-{
-    for (int k = 0; s && k < RL_KIND_COUNT; k++) {
-        if (strcmp(s, kind_names[k]) == 0 || strcmp(s, kind_plurals[k]) == 0) {
-            *out = (enum rl_kind)k;
-            return true;
-        }
-    }
-    return false;
-}
 
 const char *rl_source_type_upper(enum rl_source_type t)
 {
@@ -503,9 +481,7 @@ int rl_workload_decode(const cJSON *obj, enum rl_kind kind,
     b.rv = str_add(&b, rl_json_str_or(meta, "resourceVersion", ""));
     decode_annotations(&b, rl_json_get(meta, "annotations"), keys, false);
 
-    tmpl = kind == RL_KIND_CRONJOB
-        ? rl_json_path(obj, "spec.jobTemplate.spec.template")
-        : rl_json_path(obj, "spec.template");
+    tmpl = rl_json_path(obj, rl_kind_info(kind)->template_path);
     decode_annotations(&b, rl_json_path(tmpl, "metadata.annotations"), keys, true);
     podspec = rl_json_obj(tmpl, "spec");
     decode_volumes(&b, rl_json_get(podspec, "volumes"));

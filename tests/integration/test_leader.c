@@ -492,7 +492,7 @@ Test(leader, release_hands_over_within_a_retry_period)
     test_sleep_ms(700);                      /* followers have seen the Lease */
 
     t0 = now_ms();
-    err = rl_elector_release(old->el);
+    err = rl_elector_resign(old->el);
     cr_assert(eq(int, err, 0), "release: %s", rl_strerror(err));
     cr_assert(not(rl_elector_may_write(old->el)), "writing stops with the release");
     cr_assert(eq(int, atomic_load(&old->stopped), 1));
@@ -594,7 +594,7 @@ Test(leader, observe_hands_a_released_lease_over_in_one_round_trip)
     test_sleep_ms(200);
 
     t0 = now_ms();
-    cr_assert(eq(int, rl_elector_release(old->el), 0));
+    cr_assert(eq(int, rl_elector_resign(old->el), 0));
     neu = wait_writer(ms, 3, old, 5000);
     dt = now_ms() - t0;
     cr_assert(neu != NULL, "nobody took the released Lease");

@@ -193,7 +193,7 @@ static void start(const struct rl_httpd_opts *extra)
     o.metrics = extra ? extra->metrics : fx.metrics;
     atomic_store(&fx.live, true);
     atomic_store(&fx.ready, false);
-    cr_assert(eq(int, rl_httpd_start(&fx.httpd, "127.0.0.1:0", &o), 0));
+    cr_assert(eq(int, rl_httpd_new(&fx.httpd, "127.0.0.1:0", &o), 0));
     fx.port = rl_httpd_port(fx.httpd);
     cr_assert(fx.port != 0);
 }
@@ -207,15 +207,15 @@ static void setup(void)
     };
 
     start(NULL);
-    cr_assert(eq(int, rl_httpd_start(&fx.explain_httpd, "127.0.0.1:0", &eo), 0));
+    cr_assert(eq(int, rl_httpd_new(&fx.explain_httpd, "127.0.0.1:0", &eo), 0));
     fx.eport = rl_httpd_port(fx.explain_httpd);
     cr_assert(fx.eport != 0 && fx.eport != fx.port);
 }
 
 static void teardown(void)
 {
-    rl_httpd_stop(fx.httpd);
-    rl_httpd_stop(fx.explain_httpd);
+    rl_httpd_free(fx.httpd);
+    rl_httpd_free(fx.explain_httpd);
     fx.httpd = fx.explain_httpd = NULL;
     rl_metrics_free(fx.metrics);
     curl_global_cleanup();
@@ -483,13 +483,13 @@ Test(httpd, bad_addresses_are_rejected)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         cr_assert(not(rl_listen_addr_ok(bad[i])), "'%s'", bad[i]);
         cr_assert(eq(int, rl_httpd_parse_addr(bad[i], &ss, &any), RL_EINVAL), "'%s'", bad[i]);
-        cr_assert(eq(int, rl_httpd_start(&h, bad[i], &o), RL_EINVAL), "'%s'", bad[i]);
+        cr_assert(eq(int, rl_httpd_new(&h, bad[i], &o), RL_EINVAL), "'%s'", bad[i]);
         cr_assert(h == NULL);
     }
-    cr_assert(eq(int, rl_httpd_start(&h, NULL, &o), RL_EINVAL));
+    cr_assert(eq(int, rl_httpd_new(&h, NULL, &o), RL_EINVAL));
     cr_assert(not(rl_listen_addr_ok(NULL)));
     o.threads = 3;
-    cr_assert(eq(int, rl_httpd_start(&h, "127.0.0.1:0", &o), RL_EINVAL));
+    cr_assert(eq(int, rl_httpd_new(&h, "127.0.0.1:0", &o), RL_EINVAL));
 }
 
 /* --explain-addr as main() reads it: an address, or "" / "off" for none; a bad one is an error. */
@@ -538,7 +538,7 @@ Test(httpd, a_taken_port_is_an_error, .init = setup, .fini = teardown)
     char addr[32];
 
     snprintf(addr, sizeof(addr), "127.0.0.1:%u", (unsigned)fx.port);
-    cr_assert(eq(int, rl_httpd_start(&h, addr, &o), RL_EIO));
+    cr_assert(eq(int, rl_httpd_new(&h, addr, &o), RL_EIO));
     cr_assert(h == NULL);
 }
 
@@ -547,12 +547,12 @@ Test(httpd, stop_closes_the_port)
     struct reply r;
 
     start(NULL);
-    rl_httpd_stop(fx.httpd);
+    rl_httpd_free(fx.httpd);
     fx.httpd = NULL;
     request(&r, fx.port, "GET", "/live");
     cr_assert(eq(int, r.rc, CURLE_COULDNT_CONNECT), "%s", curl_easy_strerror(r.rc));
     rl_buf_release(&r.body);
-    rl_httpd_stop(NULL);
+    rl_httpd_free(NULL);
     teardown();
 }
 
@@ -563,12 +563,12 @@ Test(httpd, empty_host_serves_ipv4_clients)
     struct reply r;
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    cr_assert(eq(int, rl_httpd_start(&h, ":0", &o), 0));
+    cr_assert(eq(int, rl_httpd_new(&h, ":0", &o), 0));
     request(&r, rl_httpd_port(h), "GET", "/live");
     cr_assert(eq(int, r.rc, CURLE_OK), "%s", curl_easy_strerror(r.rc));
     cr_assert(eq(long, r.status, 200));
     rl_buf_release(&r.body);
-    rl_httpd_stop(h);
+    rl_httpd_free(h);
     curl_global_cleanup();
 }
 

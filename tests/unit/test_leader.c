@@ -582,8 +582,8 @@ Test(elector, idle_elector_never_writes_and_releases_nothing)
     cr_assert(eq(u64, rl_elector_transitions(el), 0));
     cr_assert(eq(u64, rl_elector_acquired_at_ms(el), 0));
     /* Never started and never saw the Lease: nothing to release, no request. */
-    cr_assert(eq(int, rl_elector_release(el), 0));
-    cr_assert(eq(int, rl_elector_release(el), 0));
+    cr_assert(eq(int, rl_elector_resign(el), 0));
+    cr_assert(eq(int, rl_elector_resign(el), 0));
     cr_assert(eq(int, atomic_load(&requests), 0));
     rl_elector_stop(el);
     rl_elector_free(el);

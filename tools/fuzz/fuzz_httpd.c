@@ -152,7 +152,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     metrics = rl_metrics_new(&mo);
     rl_metrics_reload_executed(metrics, true, "ns");
     oo.metrics = metrics;
-    if (rl_httpd_start(&ops, "127.0.0.1:0", &oo) || rl_httpd_start(&xsrv, "127.0.0.1:0", &xo))
+    if (rl_httpd_new(&ops, "127.0.0.1:0", &oo) || rl_httpd_new(&xsrv, "127.0.0.1:0", &xo))
         abort();
     return 0;
 }

@@ -144,7 +144,8 @@ cJSON *rl_controller_explain(struct rl_controller *c, const char *kind, const ch
 
 struct rl_controller_stats {
     size_t queue_depth;
-    size_t objects[8];              /* configmaps, secrets, then rl_kind order */
+    size_t sources[RL_SOURCE_COUNT];    /* cached, by type */
+    size_t workloads[RL_KIND_COUNT];    /* cached, by kind */
     size_t index_edges;
     uint64_t reconciles;
     uint64_t watch_events;

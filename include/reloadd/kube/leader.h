@@ -182,7 +182,7 @@ struct rl_elector_opts {
     uint64_t lease_duration_ms;     /* 0: 15000; written rounded up to seconds */
     uint64_t renew_deadline_ms;     /* 0: 10000; < lease_duration */
     uint64_t retry_period_ms;       /* 0: 2000; 1.2 * retry < renew_deadline */
-    uint64_t release_timeout_ms;    /* 0: 2000; bound on rl_elector_release() */
+    uint64_t release_timeout_ms;    /* 0: 2000; bound on rl_elector_resign() */
     rl_elector_fn *on_started_leading;      /* may be NULL */
     rl_elector_fn *on_stopped_leading;      /* may be NULL */
     rl_elector_leader_fn *on_new_leader;    /* holder seen changed ("" = free); may be NULL */
@@ -211,7 +211,7 @@ void rl_elector_start(struct rl_elector *el);
 /*
  * Stops writing at once, joins the thread; a leader's on_stopped_leading
  * runs before the join returns. The Lease is not released (it expires):
- * call rl_elector_release() first for a graceful handover. Idempotent.
+ * call rl_elector_resign() first for a graceful handover. Idempotent.
  */
 void rl_elector_stop(struct rl_elector *el);
 
@@ -241,7 +241,7 @@ uint64_t rl_elector_fence_left_ms(const struct rl_elector *el);
  * release_timeout_ms: returns 0, RL_ETIMEOUT, or the write's error. The
  * elector competes no more; stop and free it afterwards.
  */
-int rl_elector_release(struct rl_elector *el);
+int rl_elector_resign(struct rl_elector *el);
 
 /* Accessors for metrics and logs; any thread. */
 bool rl_elector_is_leader(const struct rl_elector *el);

@@ -52,8 +52,6 @@ struct rl_event {
     const char *component;          /* "reloader-configmaps" */
 };
 
-/* The involved object's apiVersion: "apps/v1", "batch/v1", "argoproj.io/v1alpha1". */
-const char *rl_kind_api_version(enum rl_kind k);
 
 /* The core/v1 Event JSON for ev at wall time now_us. */
 int rl_event_body(struct rl_buf *out, const struct rl_event *ev, int64_t now_us);

@@ -38,13 +38,6 @@ struct rl_kube;
 struct rl_options;
 
 /*
- * A kind as kubectl users write it: any case, singular or plural, or the
- * short names deploy, ds, sts, cj, ro ("deployment", "Deployments",
- * "deploy"). False if unknown.
- */
-bool rl_explain_kind_parse(const char *s, enum rl_kind *out);
-
-/*
  * The explanation of kind ("deployment", "Deployment", "deployments", ...)
  * ns/name under o. Returns 0 and *out (caller deletes), RL_EINVAL for an
  * unknown kind, RL_ENOTFOUND if the workload does not exist or is outside

@@ -41,13 +41,13 @@
  * does; many addresses together can delay it by one header deadline.
  *
  * Ownership: the server borrows opts->metrics and the callbacks' contexts,
- * which must outlive rl_httpd_stop(). The address string is not kept.
+ * which must outlive rl_httpd_free(). The address string is not kept.
  *
  * Threads: each server has one or two libmicrohttpd threads and a sweeper
  * thread. Callbacks run on the libmicrohttpd threads, up to two at a time,
  * so they must be thread-safe; they must also be quick and never block on
  * the reconcile path (a probe that hangs fails the kubelet's probe anyway).
- * rl_httpd_start() and rl_httpd_stop() belong to one owner thread.
+ * rl_httpd_new() and rl_httpd_free() belong to one owner thread.
  */
 #ifndef RL_HTTPD_H
 #define RL_HTTPD_H
@@ -105,10 +105,10 @@ int rl_httpd_parse_addr(const char *addr, struct sockaddr_storage *out, bool *an
  * Returns 0 and the server in *out, RL_EINVAL for a bad address or
  * options, or RL_EIO if the daemon cannot start (port in use, ...).
  */
-int rl_httpd_start(struct rl_httpd **out, const char *addr, const struct rl_httpd_opts *opts);
+int rl_httpd_new(struct rl_httpd **out, const char *addr, const struct rl_httpd_opts *opts);
 
 /* Stops accepting, finishes with the threads (joins them) and frees h. NULL: no-op. */
-void rl_httpd_stop(struct rl_httpd *h);
+void rl_httpd_free(struct rl_httpd *h);
 
 /* The port actually bound. */
 uint16_t rl_httpd_port(const struct rl_httpd *h);

@@ -150,7 +150,4 @@ struct rl_store_counts {
 };
 void rl_store_counts(struct rl_store *s, struct rl_store_counts *out);
 
-/* The lower-case kind used in keys: "deployment". */
-const char *rl_kind_key(enum rl_kind k);
-
 #endif /* RL_STORE_H */

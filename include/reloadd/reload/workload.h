@@ -44,16 +44,7 @@
 #include <cjson/cJSON.h>
 
 #include "reloadd/config/options.h"
-
-enum rl_kind {
-    RL_KIND_DEPLOYMENT,
-    RL_KIND_DAEMONSET,
-    RL_KIND_STATEFULSET,
-    RL_KIND_CRONJOB,
-    RL_KIND_JOB,
-    RL_KIND_ROLLOUT,
-    RL_KIND_COUNT,
-};
+#include "reloadd/reload/kind.h"
 
 enum rl_source_type {
     RL_SOURCE_CONFIGMAP,
@@ -71,8 +62,6 @@ enum rl_ref_via {
     RL_VIA_ENVFROM,                     /* envFrom[].*Ref */
 };
 
-const char *rl_kind_name(enum rl_kind k);              /* "Deployment" */
-bool rl_kind_parse(const char *s, enum rl_kind *out);  /* "Deployment" or "deployments" */
 const char *rl_source_type_upper(enum rl_source_type t); /* "CONFIGMAP" (markers) */
 const char *rl_source_type_lower(enum rl_source_type t); /* "configmap" (applied keys) */
 bool rl_source_type_parse_lower(const char *s, size_t len, enum rl_source_type *out);
