@@ -3,6 +3,7 @@
 # "Reloaded" per rollout, with Reloader's text; /explain and
 # `reloadd explain` agree on a reloaded, a skipped and an ignored workload;
 # the reloader-meta-info ConfigMap is published.
+e2e_needs process-env cli replicas audit-log
 ns=$(e2e_ns ops)
 N=3
 
@@ -69,9 +70,14 @@ expect_delta "$m0" "$m1" 'reloader_events_received_total{event_type=update,resou
 expect_delta "$m0" "$m1" 'reloader_events_processed_total{event_type=update,resource_type=configmaps,result=success}' $N
 expect_delta "$m0" "$m1" 'reloader_notifications_total{kind=event,result=sent}' $N
 expect_delta "$m0" "$m1" 'reloader_errors_total{type=handler_error}' 0
-# Each rollout is a reconcile; so is each update of the Deployment it causes.
-rec=$(delta "$m0" "$m1" 'reloader_reconcile_total{result=success}')
-[ "$rec" -ge $N ] || e2e_fail "reloader_reconcile_total{success} moved by $rec, want >= $N"
+# As Reloader counts them: a reconcile per source event (not per workload, nor
+# for the Deployment updates a rollout causes), and per event every workload
+# of each kind in the source's namespace "scanned" (three Deployments here).
+expect_delta "$m0" "$m1" 'reloader_reconcile_total{result=success}' $N
+expect_delta "$m0" "$m1" 'reloader_reconcile_total{result=error}' 0
+expect_delta "$m0" "$m1" 'reloader_reconcile_duration_seconds_count{result=success}' $N
+expect_delta "$m0" "$m1" 'reloader_workloads_scanned_total{kind=Deployment}' $((3 * N))
+expect_delta "$m0" "$m1" 'reloader_workloads_scanned_total{kind=DaemonSet}' 0
 [ "$(delta "$m0" "$m1" 'reloader_workqueue_adds_total')" -ge $N ] || e2e_fail "workqueue adds did not move"
 [ "$(delta "$m0" "$m1" 'reloader_workqueue_latency_seconds_count')" -ge $N ] || e2e_fail "workqueue latency not observed"
 [ "$(value "$m1" 'reloader_cached_objects{kind=deployments}')" = 3 ] || e2e_fail "cached deployments is not 3"
@@ -154,12 +160,14 @@ for want in 'reloader_reload_executed_total{success=true} 1' \
             'reloader_action_total{workload_kind=Deployment,result=success} 1' \
             'reloader_workloads_matched_total{kind=Deployment} 1' \
             'reloader_events_received_total{event_type=update,resource_type=configmaps} 1' \
-            'reloader_events_processed_total{event_type=update,resource_type=configmaps,result=success} 1'; do
+            'reloader_events_processed_total{event_type=update,resource_type=configmaps,result=success} 1' \
+            'reloader_reconcile_total{result=success} 1' \
+            'reloader_workloads_scanned_total{kind=Deployment} 3'; do
     d=$(sum_delta "${want% *}")
     [ "$d" = "${want##* }" ] || e2e_fail "${want% *} moved by $d over both replicas, want ${want##* }"
     e2e_log "both replicas: ${want% *} +$d"
 done
-# A reconcile per workload the change touched, and the Deployment's own update: the leader's alone.
+# The event's reconcile and scan, and the queue's adds: the leader's alone.
 for r in m0 m1; do
     leader=$(kubectl get lease -n reloadd "$lease" -o jsonpath='{.spec.holderIdentity}')
     [ "$r" = "$leader" ] && continue

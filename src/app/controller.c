@@ -983,6 +983,12 @@ cJSON *rl_controller_explain(struct rl_controller *c, const char *kind, const ch
     return rl_reconcile_explain(c->rec, key);
 }
 
+void rl_controller_workloads_in(struct rl_controller *c, const char *ns,
+                                size_t out[RL_KIND_COUNT])
+{
+    rl_store_count_in(c->store, ns, out);
+}
+
 void rl_controller_stats(struct rl_controller *c, struct rl_controller_stats *out)
 {
     struct rl_store_counts sc;

@@ -232,13 +232,14 @@ static void on_reconciled(void *ctx, enum rl_kind kind, int err, double seconds,
                                : err == RL_ENOTLEADER ? RL_METRICS_SKIPPED
                                                       : RL_METRICS_ERROR;
 
+    (void)kind;
     if (!counts(a))
         return;
-    rl_metrics_reconcile(a->metrics, r, seconds);
-    rl_metrics_workloads_scanned(a->metrics, rl_kind_name(kind), 1);
     if (queued_s >= 0)
         rl_metrics_workqueue_latency(a->metrics, queued_s);
+    /* A failed attempt is an error as Reloader's failed Handle() is; successes count per event. */
     if (r == RL_METRICS_ERROR) {
+        rl_metrics_reconcile(a->metrics, r, seconds);
         rl_metrics_error(a->metrics, RL_METRICS_ERR_HANDLER);
         rl_metrics_retry(a->metrics);
     }
@@ -250,6 +251,40 @@ static void on_enqueue(void *ctx)
 
     if (counts(a))
         rl_metrics_workqueue_add(a->metrics);
+}
+
+/*
+ * reconcile_total and workloads_scanned_total count what Reloader's worker
+ * counts for one queued event: Reloader queues every selected update (one
+ * whose data did not change is a "skipped" reconcile), and a create or a
+ * delete only with --reload-on-create / --reload-on-delete; for each event
+ * it handles it lists every workload of each kind in the source's
+ * namespace. reloadd lists nothing (its store answers), but counts the
+ * same, so a panel or alert made for Reloader reads the same for the same
+ * changes. A failed rollout attempt adds an "error" (on_reconciled).
+ */
+static void count_handled(struct app *a, const struct rl_source_event *ev)
+{
+    bool handled = ev->type == RL_SOURCE_EVENT_UPDATE ||
+                   (ev->type == RL_SOURCE_EVENT_ADD && a->opts.reload_on_create_enabled) ||
+                   (ev->type == RL_SOURCE_EVENT_DELETE && a->opts.reload_on_delete_enabled);
+    size_t n[RL_KIND_COUNT];
+    int64_t t0 = rl_clock_wall_us(rl_clock_system()), dt;
+
+    if (!ev->selected || !handled)
+        return;
+    if (ev->type == RL_SOURCE_EVENT_UPDATE && !ev->data_changed) {
+        rl_metrics_reconcile(a->metrics, RL_METRICS_SKIPPED, 0);
+        return;
+    }
+    if (!a->webhook) {              /* webhook mode: Reloader posts and lists nothing */
+        rl_controller_workloads_in(a->ctl, ev->ns, n);
+        for (int k = 0; k < RL_KIND_COUNT; k++)
+            if (rl_kind_enabled(&a->opts, k))
+                rl_metrics_workloads_scanned(a->metrics, rl_kind_name(k), n[k]);
+    }
+    dt = rl_clock_wall_us(rl_clock_system()) - t0;
+    rl_metrics_reconcile(a->metrics, RL_METRICS_SUCCESS, dt > 0 ? (double)dt / 1e6 : 0);
 }
 
 /*
@@ -271,6 +306,7 @@ static void on_source_event(void *ctx, const struct rl_source_event *ev)
         else if (ev->type == RL_SOURCE_EVENT_UPDATE && !ev->data_changed)
             rl_metrics_skipped(a->metrics, RL_METRICS_SKIP_NO_DATA_CHANGE);
         rl_metrics_event_processed(a->metrics, me, ev->resource, !ev->selected);
+        count_handled(a, ev);
     }
     if (!ev->selected)
         return;

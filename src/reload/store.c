@@ -29,6 +29,12 @@ struct wentry {
     uint32_t epoch;
 };
 
+/* The workloads of one namespace, by kind (what Reloader would list per event). */
+struct ns_count {
+    size_t kinds[RL_KIND_COUNT];
+    size_t total;
+};
+
 /* A source deleted while we watched. */
 struct tomb {
     uint64_t rv;                    /* of the deletion */
@@ -46,6 +52,7 @@ struct rl_store {
     struct rl_map workloads;        /* "deployment/ns/name" -> struct wentry */
     struct rl_map index;            /* source key -> struct keyset */
     struct rl_map named;            /* namespace -> struct keyset */
+    struct rl_map per_ns;           /* namespace -> struct ns_count: workloads by kind */
     size_t edges;
     size_t workload_bytes;
     /* Immutable. */
@@ -142,6 +149,7 @@ struct rl_store *rl_store_new(const struct rl_options *o, struct rl_regex_cache 
     rl_map_init(&s->workloads);
     rl_map_init(&s->index);
     rl_map_init(&s->named);
+    rl_map_init(&s->per_ns);
     s->opts = o;
     s->rc = rc;
     return s;
@@ -153,6 +161,7 @@ void rl_store_free(struct rl_store *s)
         return;
     rl_map_release(&s->index, keyset_free);
     rl_map_release(&s->named, keyset_free);
+    rl_map_release(&s->per_ns, free);
     rl_map_release(&s->workloads, wentry_free);
     rl_map_release(&s->sources, free);
     rl_map_release(&s->tombs, free);
@@ -441,6 +450,23 @@ static bool record_changed(const struct rl_workload *old, const struct rl_worklo
     return false;
 }
 
+/* Under the write lock: ns holds one workload of kind k more (+1) or fewer (-1). */
+static void count_in_ns(struct rl_store *s, const char *ns, enum rl_kind k, int delta)
+{
+    struct ns_count *c = rl_map_get(&s->per_ns, ns);
+
+    if (!c) {
+        if (delta < 0)
+            return;
+        c = RL_NEW(struct ns_count);
+        rl_map_put(&s->per_ns, ns, c);
+    }
+    c->kinds[k] = delta > 0 ? c->kinds[k] + 1 : c->kinds[k] - (c->kinds[k] > 0);
+    c->total = delta > 0 ? c->total + 1 : c->total - (c->total > 0);
+    if (c->total == 0)
+        free(rl_map_del(&s->per_ns, ns));
+}
+
 void rl_store_put_workload(struct rl_store *s, struct rl_workload *w, uint64_t live_rv,
                            uint32_t epoch, rl_store_enqueue_fn *enqueue, void *ctx)
 {
@@ -457,6 +483,7 @@ void rl_store_put_workload(struct rl_store *s, struct rl_workload *w, uint64_t l
     if (!e) {
         e = RL_NEW(struct wentry);
         rl_map_put(&s->workloads, key, e);
+        count_in_ns(s, w->ns, w->kind, +1);
     } else {
         old = e->w;
         old_bytes = workload_bytes(old);    /* before its before_edit moves to w */
@@ -508,6 +535,7 @@ static void del_workload_locked(struct rl_store *s, const char *key)
     if (!wkey)
         return;
     e = rl_map_get(&s->workloads, key);
+    count_in_ns(s, e->w->ns, e->w->kind, -1);
     index_workload(s, wkey, e->w, false);
     s->workload_bytes -= workload_bytes(e->w);
     wentry_free(rl_map_del(&s->workloads, key));
@@ -678,6 +706,17 @@ void rl_store_dependents(struct rl_store *s, enum rl_source_type t, const char *
 
     rl_store_source_key(key, sizeof(key), t, ns, name);
     enqueue_dependents(s, t, ns, name, key, fn, ctx);
+}
+
+void rl_store_count_in(struct rl_store *s, const char *ns, size_t out[RL_KIND_COUNT])
+{
+    const struct ns_count *c;
+
+    rl_rwlock_rdlock(&s->lock);
+    c = rl_map_get(&s->per_ns, ns);
+    for (int k = 0; k < RL_KIND_COUNT; k++)
+        out[k] = c ? c->kinds[k] : 0;
+    rl_rwlock_unlock(&s->lock);
 }
 
 void rl_store_counts(struct rl_store *s, struct rl_store_counts *out)

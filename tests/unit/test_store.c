@@ -283,3 +283,27 @@ Test(store, a_relist_drops_what_it_did_not_see_as_deletions)
     cr_assert(eq(str, (char *)dependents(RL_SOURCE_CONFIGMAP, "ns", "a"), "deployment/ns/two"));
     cr_assert(eq(str, (char *)dependents(RL_SOURCE_CONFIGMAP, "ns", "b"), ""));
 }
+
+Test(store, workloads_are_counted_per_namespace_and_kind)
+{
+    size_t n[RL_KIND_COUNT];
+
+    put_deployment("ns", "one", AUTO, "", 1);
+    put_deployment("ns", "two", AUTO, "", 1);
+    put_deployment("other", "three", AUTO, "", 1);
+    put_deployment("ns", "two", AUTO, "cm:a", 1);   /* an update is no new workload */
+    rl_store_count_in(store, "ns", n);
+    cr_assert(eq(sz, n[RL_KIND_DEPLOYMENT], 2));
+    cr_assert(eq(sz, n[RL_KIND_DAEMONSET], 0));
+    rl_store_del_workload(store, RL_KIND_DEPLOYMENT, "ns", "one", NULL, NULL);
+    rl_store_count_in(store, "ns", n);
+    cr_assert(eq(sz, n[RL_KIND_DEPLOYMENT], 1));
+    rl_store_del_workload(store, RL_KIND_DEPLOYMENT, "ns", "two", NULL, NULL);
+    rl_store_del_workload(store, RL_KIND_DEPLOYMENT, "ns", "two", NULL, NULL);
+    rl_store_count_in(store, "ns", n);
+    cr_assert(eq(sz, n[RL_KIND_DEPLOYMENT], 0));
+    rl_store_count_in(store, "other", n);
+    cr_assert(eq(sz, n[RL_KIND_DEPLOYMENT], 1));
+    rl_store_count_in(store, "nowhere", n);
+    cr_assert(eq(sz, n[RL_KIND_DEPLOYMENT], 0));
+}

@@ -153,6 +153,9 @@ struct rl_controller_stats {
     uint64_t watch_restarts;
 };
 void rl_controller_stats(struct rl_controller *c, struct rl_controller_stats *out);
+/* The workloads of each kind cached in namespace ns. */
+void rl_controller_workloads_in(struct rl_controller *c, const char *ns,
+                                size_t out[RL_KIND_COUNT]);
 /* Per watched resource, the mono ms of its watch's last progress (informer.h). */
 void rl_controller_watch_progress(struct rl_controller *c, rl_informers_progress_fn *fn,
                                   void *ctx);

@@ -149,5 +149,7 @@ struct rl_store_counts {
     size_t tombstones;              /* deleted sources remembered */
 };
 void rl_store_counts(struct rl_store *s, struct rl_store_counts *out);
+/* The workloads of each kind cached in namespace ns (takes the read lock). */
+void rl_store_count_in(struct rl_store *s, const char *ns, size_t out[RL_KIND_COUNT]);
 
 #endif /* RL_STORE_H */
