@@ -7,6 +7,9 @@
 
 E2E_PIDS=()
 E2E_NAMESPACES=()
+# Exit status of a case that cannot run where it is (e2e_needs); e2e/run.sh
+# counts it as skipped, not failed.
+E2E_SKIP_CODE=77
 
 e2e_log() { echo "[$(date -u +%H:%M:%S)] $*"; }
 e2e_fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -40,7 +43,7 @@ e2e_cleanup() {
         echo "FAIL: a sanitizer reported an error in $(grep -l Sanitizer "$E2E_DIR"/reloadd-*.log)" >&2
         rc=1
     fi
-    if [ $rc -ne 0 ]; then
+    if [ $rc -ne 0 ] && [ $rc -ne "$E2E_SKIP_CODE" ]; then
         for f in "$E2E_DIR"/*.log; do
             [ -f "$f" ] || continue
             echo "--- last lines of $f" >&2
@@ -51,6 +54,85 @@ e2e_cleanup() {
         kubectl delete namespace "$ns" --wait=false >/dev/null 2>&1 || true
     done
     exit $rc
+}
+
+# e2e_needs FACILITY... : at the top of a case, what it needs besides the
+# cluster's API. The local control plane (tools/cluster, E2E_PLATFORM unset
+# or "local") has every facility, and this only checks the names. On kind
+# (E2E_PLATFORM=kind, set by e2e/kind/run.sh) reloadd is a pod of the Helm
+# chart behind e2e/kind/reloadd-chart.sh: a case that needs what kind lacks
+# prints "SKIP <case>: <reason>" and exits E2E_SKIP_CODE, which e2e/run.sh
+# counts as skipped.
+#   audit-log      the API server's audit log of reloadd's writes (e2e_writes,
+#                  e2e_settled, e2e_expect_rolled, e2e_audit_single_writer);
+#                  kind: when e2e/kind/run.sh created the cluster with it
+#   host-loopback  reloadd reaches a receiver listening on the host's
+#                  127.0.0.1; kind: through a relay on the address of the host
+#                  that the pods reach (E2E_KIND_HOST_ADDR)
+#   server=VER     the API server is version VER; kind: if the node image is
+#   proc           reloadd's /proc (its memory) is the suite's to read
+#   signals        the suite stops, continues or kills reloadd by signal
+#                  (SIGSTOP, SIGCONT, SIGKILL); SIGTERM is fine everywhere
+#   process-env    reloadd runs with environment the case sets (POD_NAME,
+#                  POD_NAMESPACE, RELOADER_*), not the chart's
+#   cli            the case runs the reloadd CLI (explain) with a kubeconfig
+#   replicas       HA replicas started by the case (e2e_start_replica,
+#                  e2e_identity): client certificates from the cluster CA,
+#                  named by POD_NAME, Lease in namespace reloadd
+#   fault-proxy    a relay or fault proxy between reloadd and the API server
+#   api-restart    the case stops and starts the API server or etcd
+e2e_needs() {
+    local f why=() have
+    for f in "$@"; do
+        case $f in
+        audit-log|host-loopback|server=?*|proc|signals|process-env|cli|replicas|fault-proxy|api-restart) ;;
+        *) e2e_fail "e2e_needs: unknown facility '$f'" ;;
+        esac
+    done
+    [ "${E2E_PLATFORM:-local}" != local ] || return 0
+    [ "$E2E_PLATFORM" = kind ] || e2e_fail "e2e_needs: unknown E2E_PLATFORM '$E2E_PLATFORM'"
+    for f in "$@"; do
+        case $f in
+        audit-log) [ "${E2E_KIND_AUDIT:-}" = 1 ] ||
+            why+=("needs the API server's audit log, which this kind cluster does not keep for namespace ${RELOADD_E2E_NAMESPACE:-?} (e2e/kind/run.sh sets it up only in a cluster it creates: delete the cluster or use another KIND_CLUSTER)") ;;
+        host-loopback) [ -n "${E2E_KIND_HOST_ADDR:-}" ] ||
+            why+=("its receivers listen on the host's loopback and no address of the host that the pods reach is known (set E2E_KIND_HOST_ADDR)") ;;
+        server=*)
+            have=$(kubectl version -o json 2>/dev/null | jq -r '.serverVersion.gitVersion // "unknown"')
+            [ "$have" = "${f#server=}" ] ||
+                why+=("pins the API server version of tools/cluster, ${f#server=}, and this cluster runs $have (KIND_NODE_IMAGE=kindest/node:${f#server=} runs it)") ;;
+        proc) why+=("reads reloadd's memory in /proc, and on kind reloadd is a pod, not a local process") ;;
+        signals) why+=("stops, continues or kills reloadd by signal, and on kind the signal reaches the stand-in script, not the pod") ;;
+        process-env) why+=("starts reloadd with its own POD_NAME, POD_NAMESPACE or RELOADER_* environment, which the chart sets from the pod") ;;
+        cli) why+=("runs the reloadd CLI with a local kubeconfig") ;;
+        replicas) why+=("starts HA replicas under client certificates from the local control plane's CA, named by POD_NAME, with the Lease in namespace reloadd; chart pods are named by Kubernetes and use their ServiceAccount") ;;
+        fault-proxy) why+=("puts a relay or fault proxy of its own between reloadd and the API server") ;;
+        api-restart) why+=("stops and starts the API server and etcd of tools/cluster") ;;
+        esac
+    done
+    [ ${#why[@]} -gt 0 ] || return 0
+    local reason
+    reason=$(printf '%s; ' "${why[@]}")
+    reason=${reason%; }
+    echo "SKIP $E2E_CASE: $reason"
+    printf '%s\n' "$reason" >"$E2E_DIR/skip"
+    exit "$E2E_SKIP_CODE"
+}
+
+# The API server's audit log (JSON lines), or its lines holding FIXED (a
+# fixed string). On kind it is read from the control-plane node's container.
+e2e_audit_log() { # [fixed]
+    if [ "${E2E_PLATFORM:-local}" = kind ]; then
+        if [ $# -gt 0 ]; then
+            docker exec "$E2E_KIND_NODE" grep -F -- "$1" "$E2E_KIND_AUDIT_LOG"
+        else
+            docker exec "$E2E_KIND_NODE" cat "$E2E_KIND_AUDIT_LOG"
+        fi
+    elif [ $# -gt 0 ]; then
+        grep -F -- "$1" "$RELOADD_CLUSTER_DIR/logs/audit.log"
+    else
+        cat "$RELOADD_CLUSTER_DIR/logs/audit.log"
+    fi
 }
 
 # Makes a fresh namespace and prints its name.
@@ -239,7 +321,7 @@ e2e_writes() { # ns [name]
                and .objectRef.namespace == $ns
                and (.objectRef.resource as $r | ["events", "leases", "configmaps", "secrets"] | index($r) | not)
                and ($name == "" or .objectRef.name == $name))
-        | 1' < <(grep -F "\"namespace\":\"$1\"" "$RELOADD_CLUSTER_DIR/logs/audit.log") | wc -l
+        | 1' < <(e2e_audit_log "\"namespace\":\"$1\"") | wc -l
 }
 
 # e2e_settled NS [SECONDS [KIND/NAME...]] : once a reload is seen, reloadd
@@ -297,8 +379,11 @@ e2e_start_replica() { # name args...
     e2e_wait 60 "replica $n /readyz" curl -fsS "http://127.0.0.1:$port/readyz"
 }
 
+# The Lease lives in the namespace of reloadd's pods: reloadd (tools/cluster's
+# replicas), or the chart's release namespace on kind (E2E_LEASE_NAMESPACE).
 e2e_lease_holder() {
-    kubectl get lease -n reloadd "${1:-stakater-reloader-lock}" -o jsonpath='{.spec.holderIdentity}' 2>/dev/null
+    kubectl get lease -n "${E2E_LEASE_NAMESPACE:-reloadd}" "${1:-stakater-reloader-lock}" \
+        -o jsonpath='{.spec.holderIdentity}' 2>/dev/null
 }
 
 # Checks, from the API server's audit log, that every write reloadd's
@@ -325,7 +410,7 @@ e2e_audit_single_writer() { # since (RFC3339) [ns [lease]]
             | ([ $lease[] | select(.t < $w.t) ] | last | .holder // "") as $h
             | select($h != $w.who) | "\($w.t) \($w.who) wrote \($w.what) while the holder was \"\($h)\"" ]
         | {writes: ($writes | length), leaseWrites: ($lease | length), violations: .}
-    ' "$RELOADD_CLUSTER_DIR/logs/audit.log"
+    ' < <(e2e_audit_log)
 }
 
 # Raw API calls with the admin identity, for paces kubectl cannot keep.

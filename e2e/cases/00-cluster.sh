@@ -1,5 +1,6 @@
 # The local control plane is real: version, rollouts through kwok, new
 # ReplicaSets on template edits, RBAC on the controller's identity.
+e2e_needs server=v1.36.3
 ns=$(e2e_ns cluster)
 
 ver=$(kubectl version -o json | jq -r .serverVersion.gitVersion)

@@ -1,5 +1,6 @@
 # Every annotation form and every reference form, for both strategies:
 # the right Deployments roll once within 5 s of a change; the others not at all.
+e2e_needs audit-log
 for strategy in env-vars annotations; do
 ns=$(e2e_ns forms)
 e2e_log "strategy $strategy in $ns"

@@ -1,6 +1,7 @@
 # Helpful failure: a bad regex, an auto value that is not a boolean and a
 # source no container can take are each logged once per change, with the
 # workload and the reason, and never stop the other workloads.
+e2e_needs process-env
 ns=$(e2e_ns bad)
 e2e_cm "$ns" cfg a=1
 e2e_deploy "$ns" bad-regex '{configmap.reloader.stakater.com/reload: "cf(g, cfg"}' "$(e2e_container)"

@@ -3,6 +3,7 @@
 # `(?:ab){1000}` once cost ~200 MiB each and crash-looped the pod. Now:
 # RSS grows by at most 16 MiB, each bomb gets one Warning "ReloadFail" Event
 # naming it, nothing rolls for them, and the others still roll at once.
+e2e_needs proc audit-log
 ns=$(e2e_ns bomb)
 e2e_cm "$ns" cfg a=1
 e2e_deploy "$ns" good '{reloader.stakater.com/auto: "true"}' "$(e2e_container '        envFrom: [{configMapRef: {name: cfg}}]')"

@@ -1,5 +1,6 @@
 # Every kind: DaemonSet and StatefulSet are patched, a CronJob gets a Job,
 # a Job is recreated, an Argo Rollout is updated or restarted.
+e2e_needs audit-log
 ns=$(e2e_ns kinds)
 kubectl apply -f "$(dirname "${BASH_SOURCE[0]}")/../fixtures/argo-rollout-crd.yaml" >/dev/null
 kubectl wait --for=condition=Established crd/rollouts.argoproj.io --timeout=30s >/dev/null

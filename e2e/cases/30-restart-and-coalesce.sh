@@ -2,6 +2,7 @@
 # changed rolls nothing; a change made while reloadd was down rolls its
 # dependents exactly once; three changes inside the window give one rollout;
 # Reloader's own markers are honoured (no rollout when the hash matches).
+e2e_needs audit-log
 ns=$(e2e_ns restart)
 for i in 1 2 3; do e2e_cm "$ns" cm-$i v=1; done
 three='        envFrom: [{configMapRef: {name: cm-1}}, {configMapRef: {name: cm-2}}, {configMapRef: {name: cm-3}}]'

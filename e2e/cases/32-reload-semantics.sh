@@ -14,6 +14,7 @@
 #     orders of the source's and the workload's first events: the source
 #     seen first, and both queued behind SIGSTOP.
 # Every rollout is followed by a quiet period with no write (e2e_settled).
+e2e_needs signals audit-log
 
 # A rollout changes the pod template, and the Deployment controller counts
 # each new template in the deployment.kubernetes.io/revision annotation (also

@@ -1,6 +1,7 @@
 # Scoping and event options: --namespace-selector, --namespaces-to-ignore,
 # --resource-label-selector, --auto-reload-all, --reload-on-create,
 # --reload-on-delete, --ignored-workload-types.
+e2e_needs audit-log
 sel=$(e2e_ns sel)
 other=$(e2e_ns other)
 ignored=$(e2e_ns ign)

@@ -1,6 +1,7 @@
 # Reload alerts (§9.2): a loopback receiver gets Reloader's exact payload
 # for each ALERT_SINK; a receiver that never answers does not delay
 # reloads (reload latency measured with it and without alerts).
+e2e_needs host-loopback audit-log
 ns=$(e2e_ns alerts)
 
 # A loopback HTTP receiver: records each POST as a JSON line; "hang" never answers.

@@ -2,6 +2,7 @@
 # source change POSTs {"webhook":"update successful"}; a non-2xx answer is
 # an error and is retried (Reloader ignored the status); create and delete
 # post only with --reload-on-create / --reload-on-delete.
+e2e_needs host-loopback
 ns=$(e2e_ns webhook)
 
 cat >"$E2E_DIR/recv.py" <<'PY'

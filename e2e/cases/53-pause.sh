@@ -5,6 +5,7 @@
 # pause, and the two changes give exactly one rollout (one new
 # ReplicaSet). A window that ends while reloadd is down is resumed as soon
 # as it starts. A negative period is refused: plain rollouts, no pause.
+e2e_needs audit-log
 ns=$(e2e_ns pause)
 PA=deployment.reloader.stakater.com/paused-at
 e2e_cm "$ns" cfg v=0

@@ -4,6 +4,7 @@
 # once the budget frees, carrying the last value, then nothing more. A
 # workload of the same source without a budget (annotation "off") follows
 # the changes as usual.
+e2e_needs audit-log
 ns=$(e2e_ns budget)
 e2e_cm "$ns" cfg v=0
 env='        envFrom: [{configMapRef: {name: cfg}}]'

@@ -2,6 +2,7 @@
 # source goes into the CronJob's job template, for its next scheduled run:
 # no Job is started off schedule, a suspended CronJob stays idle (Reloader
 # #822 starts one), and the template carries the marker of the new data.
+e2e_needs audit-log
 ns=$(e2e_ns cron)
 e2e_cm "$ns" cfg v=1
 cronjob() { # name suspend

@@ -1,6 +1,7 @@
 # High availability with three replicas: one leader at a time (checked
 # from the API server's audit log), graceful handover on SIGTERM, crash
 # failover on SIGKILL within lease duration + 1 s, and reloads throughout.
+e2e_needs replicas signals audit-log
 ns=$(e2e_ns ha)
 since=$(date -u +%Y-%m-%dT%H:%M:%S.000000Z)
 lease_args=(--lease-duration=4s --renew-deadline=3s --retry-period=500ms --namespaces="$ns")

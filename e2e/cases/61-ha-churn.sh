@@ -5,6 +5,7 @@
 # The API server's audit log shows every workload write made by the Lease
 # holder of its moment. E2E_CHURN_SECONDS spreads the kills over a longer
 # run (the 10-minute soak of issue 6: E2E_CHURN_SECONDS=600).
+e2e_needs replicas signals audit-log
 ns=$(e2e_ns churn)
 kills=${E2E_CHURN_KILLS:-20}
 gap=2

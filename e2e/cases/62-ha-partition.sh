@@ -1,6 +1,7 @@
 # Partition: the leader is cut from the API server (a relay that goes
 # silent). It must stop writing before its lease can expire, a follower
 # must take over, and the cut replica must stay up and rejoin as follower.
+e2e_needs replicas fault-proxy
 ns=$(e2e_ns part)
 kubectl delete lease -n reloadd stakater-reloader-lock --ignore-not-found >/dev/null
 lease_args=(--lease-duration=4s --renew-deadline=3s --retry-period=500ms --namespaces="$ns")

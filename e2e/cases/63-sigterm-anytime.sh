@@ -6,6 +6,7 @@
 # it must have released it (holderIdentity emptied), so that a successor
 # takes over at once. A SIGTERM that arrived before the signals were
 # blocked killed the process (exit 143, the Lease left to expire).
+e2e_needs replicas process-env
 ns=$(e2e_ns term)
 lease=term-$(openssl rand -hex 3)
 e2e_cm "$ns" cfg v=0

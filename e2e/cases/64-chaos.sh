@@ -37,6 +37,7 @@
 # (32 missed reloads in 10 minutes). A takeover of a Lease its holder did
 # not release now rolls them, as --sync-after-restart would
 # (rl_reconciler_assume_missed); the case passes with the default flags.
+e2e_needs replicas signals fault-proxy api-restart audit-log
 ns=$(e2e_ns chaos)
 D=${E2E_CHAOS_SECONDS:-150}
 tools=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tools" && pwd)

@@ -10,6 +10,7 @@
 # the luck of a draw; `make soak` (e2e/model/soak.sh) explores new seeds for
 # as long as asked. E2E_MODEL_SEED=N runs seeds N, N+1, ... here instead, for
 # E2E_MODEL_SECONDS (300).
+e2e_needs replicas signals audit-log
 if [ -n "${E2E_MODEL_SEED:-}" ]; then
     e2e_log "model-based test for ${E2E_MODEL_SECONDS:-300} s from seed $E2E_MODEL_SEED"
     seeds=(--seconds "${E2E_MODEL_SECONDS:-300}")
