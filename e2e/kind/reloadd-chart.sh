@@ -26,7 +26,7 @@
 # ALERT_* variables of this script's environment become the container's
 # (reloader.deployment.env.open). A URL to the host's loopback (127.0.0.1 or
 # localhost, in an argument or an ALERT_* value) is rewritten to a relay
-# (hostrelay.py) on $E2E_KIND_HOST_BIND that forwards to it, at
+# (e2e/tools/relay.py) on $E2E_KIND_HOST_BIND that forwards to it, at
 # $E2E_KIND_HOST_ADDR, the host's address as the pods reach it.
 #
 # A SIGKILL of this script cannot clean up: e2e/kind/run.sh removes every
@@ -70,7 +70,8 @@ to_host() {
     while [[ $s =~ (https?://)(127\.0\.0\.1|localhost):([0-9]+) ]]; do
         m=${BASH_REMATCH[0]} port=${BASH_REMATCH[3]}
         if [ -z "${relayed[$port]:-}" ]; then
-            python3 "$here/hostrelay.py" "${E2E_KIND_HOST_BIND:-$E2E_KIND_HOST_ADDR}" "$port" "$tmp/relay-$port" \
+            python3 "$here/../tools/relay.py" --bind "${E2E_KIND_HOST_BIND:-$E2E_KIND_HOST_ADDR}" \
+                --port-file "$tmp/relay-$port" 0 127.0.0.1 "$port" \
                 >>"$tmp/relay.log" 2>&1 &
             track $!
             for _ in $(seq 1 50); do [ -s "$tmp/relay-$port" ] && break; sleep 0.1; done

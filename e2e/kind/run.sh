@@ -157,7 +157,7 @@ if [ -z "$E2E_KIND_HOST_ADDR" ]; then
 fi
 probe_host() {
     local pf=$work/probe-port pid ok=0
-    python3 "$here/hostrelay.py" "${E2E_KIND_HOST_BIND:-$E2E_KIND_HOST_ADDR}" 9 "$pf" >/dev/null 2>&1 &
+    python3 "$here/../tools/relay.py" --bind "${E2E_KIND_HOST_BIND:-$E2E_KIND_HOST_ADDR}" --port-file "$pf" 0 127.0.0.1 9 >/dev/null 2>&1 &
     pid=$!
     echo "$pid" >>"$work/pids"
     for _ in $(seq 1 50); do [ -s "$pf" ] && break; sleep 0.1; done
