@@ -5,6 +5,9 @@
 #   2. `helm template` with value sets, asserting what each renders (flags,
 #      env, RBAC, security settings) and that Reloader's chart bugs (§15.31,
 #      §7.3 of the behaviour reference) are not repeated;
+#      tests/deploy/drop-in.sh (sourced): the chart as a drop-in for
+#      Stakater Reloader's chart 2.2.16 (names, labels, selectors, Service,
+#      monitors, every value of its values.yaml, the schema's refusals);
 #   3. `kubectl kustomize` of deploy/kubernetes (and namespaced/,
 #      monitoring/), asserting the same, and that the RBAC files agree:
 #      the chart's roles = clusterrole.yaml/role.yaml, namespaced copies =
@@ -129,17 +132,16 @@ ha_pod default 2
 check "default: ClusterRole, no namespaces rule, no rollouts" q default \
     '[.[] | select(.kind=="ClusterRole") | .rules[] | .resources[]] as $r | ($r|index("configmaps")!=null) and ($r|index("namespaces")==null) and ($r|index("rollouts")==null)'
 check "default: own-namespace Role: Lease create, get/list/watch/update of its name; meta-info ConfigMap create, update by name" q default \
-    '[.[] | select(.kind=="Role" and .metadata.name=="rl-reloadd") | .rules[] | {r: .resources[0], v: (.verbs|sort), n: .resourceNames}] == [{r:"leases",v:["create"],n:null},{r:"leases",v:["get","list","update","watch"],n:["stakater-reloader-lock"]},{r:"configmaps",v:["create"],n:null},{r:"configmaps",v:["update"],n:["reloader-meta-info"]}]'
+    '[.[] | select(.kind=="Role" and .metadata.name=="rl-reloader-metadata-role") | .rules[] | {r: .resources[0], v: (.verbs|sort), n: .resourceNames}] == [{r:"leases",v:["create"],n:null},{r:"leases",v:["get","list","update","watch"],n:["stakater-reloader-lock"]},{r:"configmaps",v:["create"],n:null},{r:"configmaps",v:["update"],n:["reloader-meta-info"]}]'
 check "default: no verb reloadd never sends (update on apps, get on sources, patch on events, events.k8s.io)" q default \
     '[.[] | select(.kind=="ClusterRole") | .rules[]] as $r | ([$r[] | select(.apiGroups==["apps"]) | .verbs[]] | index("update") == null) and ([$r[] | select(.resources|index("configmaps") or index("secrets")) | .verbs[]] | index("get") == null) and ([$r[] | select(.resources|index("events")) | {g: .apiGroups, v: .verbs}] == [{g: [""], v: ["create"]}])'
 render leasename --set reloadd.leaseName=my-lock
 check "leasename: the Role names reloadd.leaseName" q leasename \
-    '[.[] | select(.kind=="Role" and .metadata.name=="rl-reloadd") | .rules[] | select(.resources==["leases"] and .resourceNames) | .resourceNames] == [["my-lock"]]'
+    '[.[] | select(.kind=="Role" and .metadata.name=="rl-reloader-metadata-role") | .rules[] | select(.resources==["leases"] and .resourceNames) | .resourceNames] == [["my-lock"]]'
 render leasearg --set reloadd.leaseName=my-lock --set 'reloadd.extraArgs={--lease-name=from-args}'
 check "leasearg: a --lease-name= in extraArgs (the last flag, so reloadd takes it) names the Role's Lease" q leasearg \
-    '[.[] | select(.kind=="Role" and .metadata.name=="rl-reloadd") | .rules[] | select(.resources==["leases"] and .resourceNames) | .resourceNames] == [["from-args"]]'
-check "default: metrics Service on port http 9090" q default \
-    '[.[] | select(.kind=="Service") | .spec.ports[0] | .name=="http" and .port==9090] == [true]'
+    '[.[] | select(.kind=="Role" and .metadata.name=="rl-reloader-metadata-role") | .rules[] | select(.resources==["leases"] and .resourceNames) | .resourceNames] == [["from-args"]]'
+check "default: no Service (as Reloader's chart: reloader.service is {})" q default '[.[] | select(.kind=="Service")] == []'
 check "default: no KUBERNETES_NAMESPACE (global mode)" no_env default KUBERNETES_NAMESPACE
 check "default: service links off (flags are read from env vars too)" q default "$dep.spec.template.spec.enableServiceLinks==false"
 
@@ -191,7 +193,6 @@ refuses "namespaces with watchGlobally=true is a template error" "needs reloader
     --set 'reloader.namespaces={a}'
 refuses "an unknown reloadStrategy is refused" "reloadStrategy" --set reloader.reloadStrategy=restart
 refuses "an unknown custom_annotations key is refused" "custom_annotations" --set reloader.custom_annotations.bogus=x
-refuses "replicas 0 is refused" "replicas" --set reloader.deployment.replicas=0
 
 render ignsec --set reloader.ignoreSecrets=true
 check "ignsec: --resources-to-ignore=secrets, no secrets RBAC" q ignsec \
@@ -204,7 +205,7 @@ render scoped --set reloader.watchGlobally=false --set 'reloader.namespaces={tea
 check "scoped: --namespaces=reloadd,team-a,team-b" has_arg scoped --namespaces=reloadd,team-a,team-b
 check "scoped: no ClusterRole/ClusterRoleBinding" q scoped '[.[] | select(.kind|startswith("Cluster"))] | length == 0'
 check "scoped: a watch Role and RoleBinding in each namespace" q scoped \
-    '([.[] | select(.kind=="Role" and .metadata.name=="rl-reloadd-watch") | .metadata.namespace] | sort) == ["reloadd","team-a","team-b"] and ([.[] | select(.kind=="RoleBinding" and .metadata.name=="rl-reloadd-watch") | .metadata.namespace] | sort) == ["reloadd","team-a","team-b"]'
+    '([.[] | select(.kind=="Role" and .metadata.name=="rl-reloader-role") | .metadata.namespace] | sort) == ["reloadd","team-a","team-b"] and ([.[] | select(.kind=="RoleBinding" and .metadata.name=="rl-reloader-role-binding") | .metadata.namespace] | sort) == ["reloadd","team-a","team-b"]'
 check "scoped: namespace selector and ignore list not passed (global-mode options)" q scoped \
     "[$ctr | .args[] | select(startswith(\"--namespace-selector\") or startswith(\"--namespaces-to-ignore\"))] | length == 0"
 check "scoped: no KUBERNETES_NAMESPACE (--namespaces wins)" no_env scoped KUBERNETES_NAMESPACE
@@ -212,7 +213,7 @@ render ownns --set reloader.watchGlobally=false
 check "ownns: KUBERNETES_NAMESPACE from the downward API, no --namespaces" q ownns \
     "($ctr | (.env[]|select(.name==\"KUBERNETES_NAMESPACE\")|.valueFrom.fieldRef.fieldPath)==\"metadata.namespace\") and ([$ctr | .args[] | select(startswith(\"--namespaces=\"))] | length == 0)"
 check "ownns: one watch Role, in the release namespace" q ownns \
-    '[.[] | select(.kind=="Role" and .metadata.name=="rl-reloadd-watch") | .metadata.namespace] == ["reloadd"]'
+    '[.[] | select(.kind=="Role" and .metadata.name=="rl-reloader-role") | .metadata.namespace] == ["reloadd"]'
 
 # Everything on: each reloader.* value maps to its flag.
 cat >"$work/full.values.yaml" <<'EOF'
@@ -262,7 +263,7 @@ reloadd:
   dryRun: true
   extraArgs: [--kube-api-burst=80]
 EOF
-render full -f "$work/full.values.yaml"
+render full -f "$work/full.values.yaml" --api-versions monitoring.coreos.com/v1
 for a in --auto-reload-all=true --is-Argo-Rollouts=true --reload-on-create=true --reload-on-delete=true \
          --sync-after-restart=true --reload-strategy=annotations --namespaces-to-ignore=kube-system,kube-public \
          "--namespace-selector=team in (a,b),env" --resource-label-selector=reload=true --log-format=json \
@@ -285,7 +286,11 @@ check "full: ServiceMonitor, PodMonitor, NetworkPolicy rendered" q full \
 check "full: namespaces rule (selector), rollouts in the ClusterRole; no CSI (not implemented)" q full \
     '[.[] | select(.kind=="ClusterRole") | .rules[] | .resources[]] as $r | all("namespaces","rollouts"; . as $x | $r | index($x) != null) and ($r | index("secretproviderclasspodstatuses") == null)'
 check "full: the Lease rule names reloadd.leaseName" q full \
-    '[.[] | select(.kind=="Role" and .metadata.name=="rl-reloadd") | .rules[] | select(.resources==["leases"] and .resourceNames) | .resourceNames] == [["my-lock"]]'
+    '[.[] | select(.kind=="Role" and .metadata.name=="rl-reloader-metadata-role") | .rules[] | select(.resources==["leases"] and .resourceNames) | .resourceNames] == [["my-lock"]]'
+
+# Drop-in for Stakater Reloader's chart: names, labels, selectors, every
+# value of its values.yaml (tests/deploy/reloader-values.yaml), the schema.
+. "$root/tests/deploy/drop-in.sh"
 
 echo "== kustomize (deploy/kubernetes)"
 kubectl_bin=$(command -v kubectl || true)
@@ -320,11 +325,11 @@ else
     static_cr=$(rules_of "$work/cr.json" ClusterRole reloadd)
     static_role=$(rules_of "$work/role.json" Role reloadd)
     same "chart (isArgoRollouts + namespaceSelector) ClusterRole = deploy/kubernetes/clusterrole.yaml" \
-        "$(render rbacfull --set reloader.isArgoRollouts=true --set reloader.namespaceSelector=a=b >/dev/null; rules_of "$work/rbacfull.json" ClusterRole rl-reloadd)" "$static_cr"
+        "$(render rbacfull --set reloader.isArgoRollouts=true --set reloader.namespaceSelector=a=b >/dev/null; rules_of "$work/rbacfull.json" ClusterRole rl-reloader-role)" "$static_cr"
     same "chart own-namespace Role = deploy/kubernetes/role.yaml, Leases aside" \
-        "$(rules_of "$work/default.json" Role rl-reloadd | no_leases)" "$(no_leases <<<"$static_role")"
+        "$(rules_of "$work/default.json" Role rl-reloader-metadata-role | no_leases)" "$(no_leases <<<"$static_role")"
     same "chart Lease verbs = role.yaml's (the chart limits them to its Lease's name)" \
-        "$(rules_of "$work/default.json" Role rl-reloadd | lease_verbs)" "$(lease_verbs <<<"$static_role")"
+        "$(rules_of "$work/default.json" Role rl-reloader-metadata-role | lease_verbs)" "$(lease_verbs <<<"$static_role")"
     same "namespaced/role.yaml = role.yaml" "$(rules_of "$work/k-namespaced.json" Role reloadd reloadd)" "$static_role"
     same "namespaced/watch-role.yaml = clusterrole.yaml without namespaces" \
         "$(rules_of "$work/k-namespaced.json" Role reloadd-watch default)" \
@@ -371,7 +376,7 @@ if [ -z "${KUBECONFIG:-}" ] || [ -z "$kubectl_bin" ]; then
     skipped "server dry-run: no cluster (set KUBECONFIG, e.g. eval \"\$(tools/cluster up)\")"
 else
     # The namespaces the objects go to must exist for a server dry-run.
-    for ns in reloadd team-a team-b; do
+    for ns in reloadd team-a team-b tools other; do
         if ! kubectl get namespace "$ns" >/dev/null 2>&1; then
             kubectl create namespace "$ns" >/dev/null && cleanup_ns+=("namespace/$ns")
         fi
@@ -384,13 +389,18 @@ else
     else
         skipped "monitoring/ server dry-run: no Prometheus Operator CRDs in this cluster"
     fi
-    for n in default single replicas3 scoped ownns nojobs nobatch ignsec sync webhook pprof; do
+    for n in default single replicas3 scoped ownns nojobs nobatch ignsec sync webhook pprof replicas0 netpolto netpolany plain nsovr; do
         check "kubectl apply --dry-run=server: helm template ($n)" dry "$work/$n.yaml"
     done
     # full renders Prometheus Operator objects; dry-run the rest.
     jq '[.[] | select(.kind != "ServiceMonitor" and .kind != "PodMonitor")] | {apiVersion: "v1", kind: "List", items: .}' \
         "$work/full.json" >"$work/full-core.json"
     check "kubectl apply --dry-run=server: helm template (full, without monitors)" dry "$work/full-core.json"
+    # (without the dual-stack request: the test cluster serves IPv4 only)
+    jq '[.[] | select(.kind != "ServiceMonitor" and .kind != "PodMonitor" and .kind != "VerticalPodAutoscaler")
+         | if .kind == "Service" then del(.spec.ipFamilies, .spec.ipFamilyPolicy) else . end] | {apiVersion: "v1", kind: "List", items: .}' \
+        "$work/reloader-all.json" >"$work/reloader-all-core.json"
+    check "kubectl apply --dry-run=server: helm template (reloader-all, without monitors and VPA)" dry "$work/reloader-all-core.json"
 
     echo "== RBAC granted by deploy/kubernetes (applied for real)"
     # Only on a throw-away cluster from tools/cluster: this writes objects.

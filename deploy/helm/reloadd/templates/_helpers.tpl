@@ -1,34 +1,86 @@
-{{/* Names and labels. */}}
+{{/* Names and labels: the same as Stakater Reloader's chart renders for the
+     same release and values (deploy/README.md, "Migrating from Reloader"),
+     so that selectors, NetworkPolicies, monitors and alerts written for it
+     keep matching. The name is "reloader" (not the chart's name), lowercased;
+     the full name is always <release>-<name> unless fullnameOverride. */}}
 {{- define "reloadd.name" -}}
-{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- default "reloader" .Values.nameOverride | trunc 63 | trimSuffix "-" | lower -}}
 {{- end -}}
 
 {{- define "reloadd.fullname" -}}
 {{- if .Values.fullnameOverride -}}
 {{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
 {{- else -}}
-{{- $name := default .Chart.Name .Values.nameOverride -}}
-{{- if contains $name .Release.Name -}}
-{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
-{{- else -}}
-{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
-{{- end -}}
+{{- printf "%s-%s" .Release.Name (default "reloader" .Values.nameOverride) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 {{- end -}}
 
+{{/* The namespace of every namespaced object: `namespace`, else the release's. */}}
+{{- define "reloadd.namespace" -}}
+{{- default .Release.Namespace .Values.namespace -}}
+{{- end -}}
+
+{{/* The selector: app and release (Deployment, NetworkPolicy, Service and
+     topology spread add reloader.matchLabels; the monitors and the PDB do
+     not). */}}
 {{- define "reloadd.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "reloadd.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
+app: {{ include "reloadd.fullname" . }}
+release: {{ .Release.Name | quote }}
+{{- end -}}
+
+{{/* reloader.matchLabels, rendered through tpl (as Reloader's chart does). */}}
+{{- define "reloadd.matchLabels" -}}
 {{- with .Values.reloader.matchLabels }}
-{{ toYaml . }}
+{{- tpl (toYaml .) $ }}
 {{- end }}
 {{- end -}}
 
 {{- define "reloadd.labels" -}}
 {{ include "reloadd.selectorLabels" . }}
+app.kubernetes.io/name: {{ include "reloadd.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name | quote }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | quote }}
+chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | quote }}
+heritage: {{ .Release.Service | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service | quote }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
-helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end -}}
+
+{{/* The release annotations Reloader's chart puts on its objects (Helm sets
+     the same on install). */}}
+{{- define "reloadd.helmAnnotations" -}}
+meta.helm.sh/release-namespace: {{ .Release.Namespace | quote }}
+meta.helm.sh/release-name: {{ .Release.Name | quote }}
+{{- end -}}
+
+{{/* A map value rendered through tpl, or nothing. Argument: list $ map. */}}
+{{- define "reloadd.tplMap" -}}
+{{- $root := index . 0 -}}
+{{- with index . 1 }}
+{{- tpl (toYaml .) $root }}
+{{- end }}
+{{- end -}}
+
+{{/* labels and annotations of the RBAC objects and the ServiceAccount's
+     base (Reloader's chart: its labels, rbac.labels, matchLabels). */}}
+{{- define "reloadd.rbacMeta" -}}
+labels:
+  {{- include "reloadd.labels" . | nindent 2 }}
+  {{- include "reloadd.tplMap" (list . .Values.reloader.rbac.labels) | nindent 2 }}
+  {{- include "reloadd.matchLabels" . | nindent 2 }}
+annotations:
+  {{- include "reloadd.helmAnnotations" . | nindent 2 }}
+{{- end -}}
+
+{{/* global.imagePullSecrets (names or {name: ...}) as a list of objects. */}}
+{{- define "reloadd.imagePullSecrets" -}}
+{{- range . }}
+{{- if kindIs "map" . }}
+- {{ toYaml . | nindent 2 | trim }}
+{{- else }}
+- name: {{ . }}
+{{- end }}
+{{- end }}
 {{- end -}}
 
 {{- define "reloadd.serviceAccountName" -}}
@@ -88,7 +140,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | 
 {{- define "reloadd.scopedNamespaces" -}}
 {{- $ns := include "reloadd.list" .Values.reloader.namespaces | fromJsonArray -}}
 {{- if $ns -}}
-{{- toJson (append $ns .Release.Namespace | uniq | sortAlpha) -}}
+{{- toJson (append $ns (include "reloadd.namespace" .) | uniq | sortAlpha) -}}
 {{- else -}}
 []
 {{- end -}}
@@ -98,7 +150,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | 
      not watch globally. */}}
 {{- define "reloadd.watchNamespaces" -}}
 {{- $ns := include "reloadd.scopedNamespaces" . | fromJsonArray -}}
-{{- if $ns -}}{{ toJson $ns }}{{- else -}}{{ toJson (list .Release.Namespace) }}{{- end -}}
+{{- if $ns -}}{{ toJson $ns }}{{- else -}}{{ toJson (list (include "reloadd.namespace" .)) }}{{- end -}}
 {{- end -}}
 
 {{/* RBAC rules for the watched objects: exactly what reloadd reads and
@@ -153,8 +205,5 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | 
 {{- end -}}
 {{- if not (has (toString $r.reloadStrategy) (list "default" "env-vars" "annotations")) -}}
 {{- fail (printf "reloader.reloadStrategy must be one of default, env-vars, annotations (got %q)" (toString $r.reloadStrategy)) -}}
-{{- end -}}
-{{- if lt (int $r.deployment.replicas) 1 -}}
-{{- fail "reloader.deployment.replicas must be at least 1" -}}
 {{- end -}}
 {{- end -}}
