@@ -69,6 +69,8 @@ void rl__kube_parse_status(const char *body, size_t len, long status, char *reas
 
 /* Appends s percent-encoded as a query value. */
 void rl__kube_add_escaped(struct rl_buf *b, const char *s);
+/* Appends "&name=<value, percent-encoded>" unless value is NULL or empty. */
+void rl__kube_add_param(struct rl_buf *b, const char *name, const char *value);
 
 /* Calls the observer, if any; verb and resource derived from method and path. */
 void rl__kube_observe(struct rl_kube *k, const char *method, const char *path, long status,

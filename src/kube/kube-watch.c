@@ -276,20 +276,13 @@ static void watch_path(struct rl_buf *b, const char *collection,
     rl_buf_adds(b, collection);
     rl_buf_adds(b, strchr(collection, '?') ? "&" : "?");
     rl_buf_adds(b, "watch=1&allowWatchBookmarks=true");
-    if (o && o->resource_version && *o->resource_version) {
-        rl_buf_adds(b, "&resourceVersion=");
-        rl__kube_add_escaped(b, o->resource_version);
-    }
-    if (o && o->timeout_s > 0)
+    if (!o)
+        return;
+    rl__kube_add_param(b, "resourceVersion", o->resource_version);
+    if (o->timeout_s > 0)
         rl_buf_addf(b, "&timeoutSeconds=%d", o->timeout_s);
-    if (o && o->label_selector && *o->label_selector) {
-        rl_buf_adds(b, "&labelSelector=");
-        rl__kube_add_escaped(b, o->label_selector);
-    }
-    if (o && o->field_selector && *o->field_selector) {
-        rl_buf_adds(b, "&fieldSelector=");
-        rl__kube_add_escaped(b, o->field_selector);
-    }
+    rl__kube_add_param(b, "labelSelector", o->label_selector);
+    rl__kube_add_param(b, "fieldSelector", o->field_selector);
 }
 
 struct rl_kube_stream *rl_kube_mux_watch(struct rl_kube_mux *mux, const char *collection_path,

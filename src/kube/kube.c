@@ -70,6 +70,14 @@ const char *rl_kube_last_error(void)
     return last_error;
 }
 
+void rl__kube_add_param(struct rl_buf *b, const char *name, const char *value)
+{
+    if (!value || !*value)
+        return;
+    rl_buf_addf(b, "&%s=", name);
+    rl__kube_add_escaped(b, value);
+}
+
 void rl__kube_add_escaped(struct rl_buf *b, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
@@ -958,18 +966,11 @@ static void list_path(struct rl_buf *b, const char *collection, const struct rl_
     rl_buf_reset(b);
     rl_buf_adds(b, collection);
     rl_buf_addf(b, "%climit=%d", strchr(collection, '?') ? '&' : '?', limit);
-    if (o && o->label_selector && *o->label_selector) {
-        rl_buf_adds(b, "&labelSelector=");
-        rl__kube_add_escaped(b, o->label_selector);
+    if (o) {
+        rl__kube_add_param(b, "labelSelector", o->label_selector);
+        rl__kube_add_param(b, "fieldSelector", o->field_selector);
     }
-    if (o && o->field_selector && *o->field_selector) {
-        rl_buf_adds(b, "&fieldSelector=");
-        rl__kube_add_escaped(b, o->field_selector);
-    }
-    if (cont) {
-        rl_buf_adds(b, "&continue=");
-        rl__kube_add_escaped(b, cont);
-    }
+    rl__kube_add_param(b, "continue", cont);
 }
 
 int rl_kube_next_page_limit(int limit, int max, int items, size_t bytes, size_t budget)

@@ -708,6 +708,23 @@ static int release_lease(struct rl_elector *el)
 }
 
 /*
+ * Under el->mu, which it drops while the API call runs: releases the Lease,
+ * records the outcome and wakes rl_elector_resign()'s waiter.
+ */
+static int release_and_signal(struct rl_elector *el)
+{
+    int err;
+
+    rl_mutex_unlock(&el->mu);
+    err = release_lease(el);
+    rl_mutex_lock(&el->mu);
+    el->release_err = err;
+    el->release_done = true;
+    rl_cond_broadcast(&el->released);
+    return err;
+}
+
+/*
  * Waits, with `mu` held, until the next round is due at next_ms, or the
  * thread is kicked, released or stopped. A leader whose fence passes
  * meanwhile steps down at that instant.
@@ -749,14 +766,8 @@ static void *elector_main(void *arg)
         int err;
 
         /* A release asked for before stop() is carried out first. */
-        if (el->releasing && !el->release_done) {
-            rl_mutex_unlock(&el->mu);
-            err = release_lease(el);
-            rl_mutex_lock(&el->mu);
-            el->release_err = err;
-            el->release_done = true;
-            rl_cond_broadcast(&el->released);
-        }
+        if (el->releasing && !el->release_done)
+            release_and_signal(el);
         if (el->stopping)
             break;
         if (el->releasing) {            /* released: compete no more */
@@ -897,12 +908,7 @@ int rl_elector_resign(struct rl_elector *el)
     el->releasing = true;
     if (!el->running) {
         /* No thread: the caller owns the elector's state, release here. */
-        rl_mutex_unlock(&el->mu);
-        err = release_lease(el);
-        rl_mutex_lock(&el->mu);
-        el->release_err = err;
-        el->release_done = true;
-        rl_cond_broadcast(&el->released);
+        err = release_and_signal(el);
         rl_mutex_unlock(&el->mu);
         return err;
     }
