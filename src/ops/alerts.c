@@ -15,6 +15,7 @@
 #include "reloadd/base/mem.h"
 #include "reloadd/base/redact.h"
 #include "reloadd/base/sync.h"
+#include "reloadd/engine/outbox.h"
 #include "reloadd/base/banned.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 5000L
@@ -130,28 +131,60 @@ struct rl_alerts {
     long connect_timeout_ms, timeout_ms;
     unsigned max_attempts;
     uint64_t backoff_ms;
-
-    pthread_mutex_t mu;             /* guards the ring, the stop fields, stats */
-    pthread_cond_t cv;
-    struct job *ring;
-    size_t cap, head, len;
-    bool started, stopping;
-    bool busy;                      /* a message is being delivered */
-    uint64_t stop_deadline_ms;      /* rl_mono_ms() after which in-flight work aborts */
+    struct rl_outbox *outbox;       /* of struct job; its thread is rl-alerts */
+    CURL *curl;                     /* the outbox thread's */
     atomic_bool abort_now;          /* read by curl's progress callback */
-    pthread_t thread;
-    struct rl_alerts_stats st;      /* queued is computed */
+
+    pthread_mutex_t mu;             /* guards stats; taken before the outbox's */
+    struct rl_alerts_stats st;      /* + the outbox's: queued, dropped at stop */
 };
 
-static void job_release(struct job *j)
+static void job_release(void *ctx, void *item)
 {
+    struct job *j = item;
+
+    (void)ctx;
     free(j->msg);
     free(j->what);
     j->msg = j->what = NULL;
 }
 
+static void deliver(void *ctx, void *item);
+
+static void sender_init(void *ctx)
+{
+    struct rl_alerts *a = ctx;
+
+    a->curl = curl_easy_init();
+    if (!a->curl)
+        RL_BUG("curl_easy_init");
+}
+
+static void sender_fini(void *ctx)
+{
+    struct rl_alerts *a = ctx;
+
+    curl_easy_cleanup(a->curl);
+    a->curl = NULL;
+}
+
+/* The stop's drain time is over with a request in flight: cut it short. */
+static void sender_abort(void *ctx)
+{
+    struct rl_alerts *a = ctx;
+
+    atomic_store(&a->abort_now, true);
+}
+
 int rl_alerts_new(struct rl_alerts **out, const struct rl_alerts_opts *o)
 {
+    static const struct rl_outbox_ops ops = {
+        .deliver = deliver,
+        .release = job_release,
+        .thread_init = sender_init,
+        .thread_fini = sender_fini,
+        .on_abort = sender_abort,
+    };
     struct rl_alerts *a;
 
     *out = NULL;
@@ -167,10 +200,9 @@ int rl_alerts_new(struct rl_alerts **out, const struct rl_alerts_opts *o)
     a->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
     a->max_attempts = o->max_attempts ? o->max_attempts : DEFAULT_ATTEMPTS;
     a->backoff_ms = o->backoff_ms ? o->backoff_ms : DEFAULT_BACKOFF_MS;
-    a->cap = o->queue_max ? o->queue_max : DEFAULT_QUEUE_MAX;
-    a->ring = rl_xcalloc(a->cap, sizeof(*a->ring));
+    a->outbox = rl_outbox_new("rl-alerts", sizeof(struct job),
+                              o->queue_max ? o->queue_max : DEFAULT_QUEUE_MAX, &ops, a);
     rl_mutex_init(&a->mu);
-    rl_cond_init(&a->cv);
     atomic_init(&a->abort_now, false);
     *out = a;
     return 0;
@@ -257,28 +289,10 @@ out:
     return out;
 }
 
-/* Waits until deadline or a stop that is past its drain; false if stopping now. */
-static bool backoff_wait(struct rl_alerts *a, uint64_t delay_ms)
+static void deliver(void *ctx, void *item)
 {
-    uint64_t until = rl_mono_ms() + delay_ms;
-    bool go_on = true;
-
-    rl_mutex_lock(&a->mu);
-    while (rl_mono_ms() < until) {
-        if (a->stopping && rl_mono_ms() >= a->stop_deadline_ms) {
-            go_on = false;
-            break;
-        }
-        rl_cond_wait_until_ms(&a->cv, &a->mu,
-                              a->stopping && a->stop_deadline_ms < until ? a->stop_deadline_ms
-                                                                          : until);
-    }
-    rl_mutex_unlock(&a->mu);
-    return go_on;
-}
-
-static void deliver(struct rl_alerts *a, CURL *h, struct job *j)
-{
+    struct rl_alerts *a = ctx;
+    const struct job *j = item;
     struct rl_buf body;
     const char *ctype;
     char why[512] = "";
@@ -296,11 +310,11 @@ static void deliver(struct rl_alerts *a, CURL *h, struct job *j)
             rl_mutex_lock(&a->mu);
             a->st.retries++;
             rl_mutex_unlock(&a->mu);
-            if (!backoff_wait(a, delay))
+            if (!rl_outbox_backoff_wait(a->outbox, delay))
                 break;
             delay *= 2;
         }
-        out = attempt(a, h, body.buf, ctype, why, sizeof(why));
+        out = attempt(a, a->curl, body.buf, ctype, why, sizeof(why));
         if (out != RETRY || n == a->max_attempts)
             break;
         {
@@ -330,111 +344,21 @@ out:
     rl_buf_release(&body);
 }
 
-static void *sender_main(void *arg)
-{
-    struct rl_alerts *a = arg;
-    CURL *h = curl_easy_init();
-
-    if (!h)
-        RL_BUG("curl_easy_init");
-    for (;;) {
-        struct job j;
-
-        rl_mutex_lock(&a->mu);
-        while (a->len == 0 && !a->stopping)
-            rl_cond_wait(&a->cv, &a->mu);
-        if (a->len == 0 || (a->stopping && rl_mono_ms() >= a->stop_deadline_ms)) {
-            rl_mutex_unlock(&a->mu);
-            break;
-        }
-        j = a->ring[a->head];
-        memset(&a->ring[a->head], 0, sizeof(j));
-        a->head = (a->head + 1) % a->cap;
-        a->len--;
-        a->busy = true;
-        rl_mutex_unlock(&a->mu);
-
-        deliver(a, h, &j);
-        job_release(&j);
-        rl_mutex_lock(&a->mu);
-        a->busy = false;
-        rl_mutex_unlock(&a->mu);
-    }
-    curl_easy_cleanup(h);
-    return NULL;
-}
-
 int rl_alerts_start(struct rl_alerts *a)
 {
-    rl_mutex_lock(&a->mu);
-    if (a->started) {
-        rl_mutex_unlock(&a->mu);
-        return RL_EINVAL;
-    }
-    a->started = true;
-    rl_mutex_unlock(&a->mu);
-    rl_thread_start(&a->thread, "rl-alerts", sender_main, a);
-    return 0;
-}
-
-static void drop_all(struct rl_alerts *a)
-{
-    size_t n = 0;
-
-    rl_mutex_lock(&a->mu);
-    while (a->len > 0) {
-        job_release(&a->ring[a->head]);
-        a->head = (a->head + 1) % a->cap;
-        a->len--;
-        n++;
-    }
-    a->st.dropped += n;
-    rl_mutex_unlock(&a->mu);
-    if (n)
-        rl_log(RL_LOG_WARN, "dropped %zu unsent %s notification(s) at shutdown", n,
-               rl_alert_sink_name(a->sink));
+    return rl_outbox_start(a->outbox);
 }
 
 void rl_alerts_stop(struct rl_alerts *a, uint64_t drain_ms)
 {
-    bool running;
+    size_t n;
 
     if (!a)
         return;
-    rl_mutex_lock(&a->mu);
-    running = a->started && !a->stopping;
-    if (running) {
-        a->stopping = true;
-        a->stop_deadline_ms = rl_mono_ms() + drain_ms;
-        rl_cond_broadcast(&a->cv);
-    }
-    rl_mutex_unlock(&a->mu);
-    if (!running)
-        return;
-    /* Drain for up to drain_ms, then abort whatever is in flight. */
-    for (;;) {
-        bool idle;
-
-        rl_mutex_lock(&a->mu);
-        idle = a->len == 0 && !a->busy;
-        rl_mutex_unlock(&a->mu);
-        if (rl_mono_ms() >= a->stop_deadline_ms)
-            break;
-        if (idle)
-            break;
-        {
-            struct timespec ts = { 0, 10 * 1000000L };
-
-            nanosleep(&ts, NULL);
-        }
-    }
-    atomic_store(&a->abort_now, true);
-    rl_mutex_lock(&a->mu);
-    a->stop_deadline_ms = 0;
-    rl_cond_broadcast(&a->cv);
-    rl_mutex_unlock(&a->mu);
-    rl_thread_join(a->thread);
-    drop_all(a);
+    n = rl_outbox_stop(a->outbox, drain_ms);       /* counts them in its dropped */
+    if (n)
+        rl_log(RL_LOG_WARN, "dropped %zu unsent %s notification(s) at shutdown", n,
+               rl_alert_sink_name(a->sink));
 }
 
 void rl_alerts_free(struct rl_alerts *a)
@@ -442,57 +366,47 @@ void rl_alerts_free(struct rl_alerts *a)
     if (!a)
         return;
     rl_alerts_stop(a, 0);
-    drop_all(a);
-    free(a->ring);
+    rl_outbox_free(a->outbox);
     free(a->url);
     free(a->proxy);
-    rl_cond_destroy(&a->cv);
     rl_mutex_destroy(&a->mu);
     free(a);
 }
 
 void rl_alerts_post(struct rl_alerts *a, const char *msg, const char *what)
 {
-    struct job dropped = { 0 };
-    bool refused;
+    struct job j, oldest = { 0 };
+    enum rl_outbox_push put;
 
     if (!a || !msg)
         return;
+    j = (struct job){ .msg = rl_xstrdup(msg), .what = what ? rl_xstrdup(what) : NULL };
     rl_mutex_lock(&a->mu);
-    refused = a->stopping;
-    if (!refused) {
-        if (a->len == a->cap) {
-            dropped = a->ring[a->head];
-            memset(&a->ring[a->head], 0, sizeof(dropped));
-            a->head = (a->head + 1) % a->cap;
-            a->len--;
-            a->st.dropped++;
-        }
-        a->ring[(a->head + a->len) % a->cap] = (struct job){
-            .msg = rl_xstrdup(msg),
-            .what = what ? rl_xstrdup(what) : NULL,
-        };
-        a->len++;
+    put = rl_outbox_push(a->outbox, &j, &oldest);
+    if (put != RL_OUTBOX_REFUSED)
         a->st.posted++;
-        rl_cond_signal(&a->cv);
-    } else {
-        a->st.dropped++;
-    }
+    if (put != RL_OUTBOX_QUEUED)
+        a->st.dropped++;            /* the oldest, or this one */
     rl_mutex_unlock(&a->mu);
-    if (dropped.msg) {
+    if (put == RL_OUTBOX_EVICTED) {
         rl_log_kv(RL_LOG_WARN, "notification queue full; dropped the oldest",
-                  "sink", rl_alert_sink_name(a->sink), "what", dropped.what, NULL);
-        job_release(&dropped);
-    }
-    if (refused)
+                  "sink", rl_alert_sink_name(a->sink), "what", oldest.what, NULL);
+        job_release(a, &oldest);
+    } else if (put == RL_OUTBOX_REFUSED) {
+        job_release(a, &j);
         rl_log_kv(RL_LOG_WARN, "shutting down; notification dropped",
                   "sink", rl_alert_sink_name(a->sink), "what", what, NULL);
+    }
 }
 
 void rl_alerts_stats(struct rl_alerts *a, struct rl_alerts_stats *out)
 {
+    struct rl_outbox_stats ob;
+
     rl_mutex_lock(&a->mu);
+    rl_outbox_stats(a->outbox, &ob);
     *out = a->st;
-    out->queued = a->len;
+    out->queued = ob.queued;
+    out->dropped += ob.dropped;
     rl_mutex_unlock(&a->mu);
 }

@@ -17,6 +17,7 @@
 #include "reloadd/base/map.h"
 #include "reloadd/base/mem.h"
 #include "reloadd/base/sync.h"
+#include "reloadd/engine/outbox.h"
 #include "reloadd/kube/kube.h"
 #include "reloadd/base/banned.h"
 
@@ -98,25 +99,23 @@ struct rl_events {
     unsigned max_attempts;
     uint64_t backoff_ms;
     uint64_t warning_interval_ms;
+    struct rl_outbox *outbox;       /* of struct pending; its thread is rl-events */
+    atomic_bool give_up;            /* set when stop begins: abandon the API wait */
 
-    pthread_mutex_t mu;             /* guards the ring, the stop fields, stats, warned */
+    pthread_mutex_t mu;             /* guards stats, warned, the drop log; taken before the outbox's */
     struct rl_map warned;           /* "ns/name/reason" -> (uintptr_t) mono ms of the last Warning */
-    pthread_cond_t cv;
-    struct pending *ring;
-    size_t cap, head, len;
-    bool started, stopping;
-    atomic_bool give_up;            /* set at the stop deadline: abandon the API wait */
-    uint64_t stop_deadline_ms;
-    pthread_t thread;
-    struct rl_events_stats st;
+    struct rl_events_stats st;      /* + the outbox's: queued, dropped at stop */
     uint64_t drop_logged_ms;        /* mono ms of the last drop warning */
     uint64_t drops_unlogged;        /* drops since that warning */
 };
 
 static void note_dropped(struct rl_events *e, const struct pending *p, const char *why);
 
-static void pending_release(struct pending *p)
+static void pending_release(void *ctx, void *item)
 {
+    struct pending *p = item;
+
+    (void)ctx;
     free(p->ns);
     free(p->name);
     free(p->uid);
@@ -132,47 +131,10 @@ static char *dup_or_null(const char *s)
     return s ? rl_xstrdup(s) : NULL;
 }
 
-struct rl_events *rl_events_new(struct rl_kube *kube, const struct rl_clock *clock,
-                                const struct rl_events_opts *opts)
+static void create(void *ctx, void *item)
 {
-    struct rl_events *e = RL_NEW(struct rl_events);
-
-    e->kube = kube;
-    e->clock = clock ? clock : rl_clock_system();
-    e->cap = opts && opts->queue_max ? opts->queue_max : DEFAULT_QUEUE_MAX;
-    e->max_attempts = opts && opts->max_attempts ? opts->max_attempts : DEFAULT_ATTEMPTS;
-    e->backoff_ms = opts && opts->backoff_ms ? opts->backoff_ms : DEFAULT_BACKOFF_MS;
-    e->warning_interval_ms = opts && opts->warning_interval_ms ? opts->warning_interval_ms
-                                                               : DEFAULT_WARNING_INTERVAL_MS;
-    rl_map_init(&e->warned);
-    e->ring = rl_xcalloc(e->cap, sizeof(*e->ring));
-    rl_mutex_init(&e->mu);
-    rl_cond_init(&e->cv);
-    return e;
-}
-
-/* Sleeps delay_ms unless a stop's drain time runs out first; false then. */
-static bool backoff_wait(struct rl_events *e, uint64_t delay_ms)
-{
-    uint64_t until = rl_mono_ms() + delay_ms;
-    bool go_on = true;
-
-    rl_mutex_lock(&e->mu);
-    while (rl_mono_ms() < until) {
-        if (e->stopping && rl_mono_ms() >= e->stop_deadline_ms) {
-            go_on = false;
-            break;
-        }
-        rl_cond_wait_until_ms(&e->cv, &e->mu,
-                              e->stopping && e->stop_deadline_ms < until ? e->stop_deadline_ms
-                                                                          : until);
-    }
-    rl_mutex_unlock(&e->mu);
-    return go_on;
-}
-
-static void create(struct rl_events *e, const struct pending *p)
-{
+    struct rl_events *e = ctx;
+    const struct pending *p = item;
     struct rl_event ev = {
         .kind = p->kind, .ns = p->ns, .name = p->name, .uid = p->uid, .type = p->type,
         .reason = p->reason, .message = p->message, .component = p->component,
@@ -187,7 +149,7 @@ static void create(struct rl_events *e, const struct pending *p)
     rl_kube_response_init(&resp);
     for (unsigned n = 1; n <= e->max_attempts; n++) {
         if (n > 1) {
-            if (!backoff_wait(e, delay))
+            if (!rl_outbox_backoff_wait(e->outbox, delay))
                 break;
             delay *= 2;
         }
@@ -259,80 +221,58 @@ static void note_dropped(struct rl_events *e, const struct pending *p, const cha
     }
 }
 
-static void *poster_main(void *arg)
+static void poster_init(void *ctx)
 {
-    struct rl_events *e = arg;
+    struct rl_events *e = ctx;
 
     rl_kube_thread_background(true, &e->give_up); /* Events yield the QPS to rollouts */
-    for (;;) {
-        struct pending p;
+}
 
-        rl_mutex_lock(&e->mu);
-        while (e->len == 0 && !e->stopping)
-            rl_cond_wait(&e->cv, &e->mu);
-        if (e->len == 0 || (e->stopping && rl_mono_ms() >= e->stop_deadline_ms)) {
-            rl_mutex_unlock(&e->mu);
-            break;
-        }
-        p = e->ring[e->head];
-        memset(&e->ring[e->head], 0, sizeof(p));
-        e->head = (e->head + 1) % e->cap;
-        e->len--;
-        rl_mutex_unlock(&e->mu);
-        create(e, &p);
-        pending_release(&p);
-    }
-    return NULL;
+/* Stop began: what is queued is sent only if the API budget allows at once. */
+static void poster_give_up(void *ctx)
+{
+    struct rl_events *e = ctx;
+
+    atomic_store(&e->give_up, true);
+}
+
+struct rl_events *rl_events_new(struct rl_kube *kube, const struct rl_clock *clock,
+                                const struct rl_events_opts *opts)
+{
+    static const struct rl_outbox_ops ops = {
+        .deliver = create,
+        .release = pending_release,
+        .thread_init = poster_init,
+        .on_stop = poster_give_up,
+    };
+    struct rl_events *e = RL_NEW(struct rl_events);
+
+    e->kube = kube;
+    e->clock = clock ? clock : rl_clock_system();
+    e->max_attempts = opts && opts->max_attempts ? opts->max_attempts : DEFAULT_ATTEMPTS;
+    e->backoff_ms = opts && opts->backoff_ms ? opts->backoff_ms : DEFAULT_BACKOFF_MS;
+    e->warning_interval_ms = opts && opts->warning_interval_ms ? opts->warning_interval_ms
+                                                               : DEFAULT_WARNING_INTERVAL_MS;
+    e->outbox = rl_outbox_new("rl-events", sizeof(struct pending),
+                              opts && opts->queue_max ? opts->queue_max : DEFAULT_QUEUE_MAX,
+                              &ops, e);
+    atomic_init(&e->give_up, false);
+    rl_map_init(&e->warned);
+    rl_mutex_init(&e->mu);
+    return e;
 }
 
 void rl_events_start(struct rl_events *e)
 {
-    rl_mutex_lock(&e->mu);
-    if (e->started) {
-        rl_mutex_unlock(&e->mu);
-        return;
-    }
-    e->started = true;
-    rl_mutex_unlock(&e->mu);
-    rl_thread_start(&e->thread, "rl-events", poster_main, e);
-}
-
-static void drop_all(struct rl_events *e)
-{
-    size_t n = 0;
-
-    rl_mutex_lock(&e->mu);
-    while (e->len > 0) {
-        pending_release(&e->ring[e->head]);
-        e->head = (e->head + 1) % e->cap;
-        e->len--;
-        n++;
-    }
-    e->st.dropped += n;
-    rl_mutex_unlock(&e->mu);
-    if (n)
-        rl_log(RL_LOG_WARN, "dropped %zu unrecorded event(s) at shutdown", n);
+    rl_outbox_start(e->outbox);     /* RL_EINVAL if started before: nothing to do */
 }
 
 void rl_events_stop(struct rl_events *e, uint64_t drain_ms)
 {
-    bool running;
+    size_t n = e ? rl_outbox_stop(e->outbox, drain_ms) : 0;    /* counted by the outbox */
 
-    if (!e)
-        return;
-    rl_mutex_lock(&e->mu);
-    running = e->started && !e->stopping;
-    if (running) {
-        e->stopping = true;
-        e->stop_deadline_ms = rl_mono_ms() + drain_ms;
-        atomic_store(&e->give_up, true);    /* drain what the budget allows now */
-        rl_cond_broadcast(&e->cv);
-    }
-    rl_mutex_unlock(&e->mu);
-    if (!running)
-        return;
-    rl_thread_join(e->thread);
-    drop_all(e);
+    if (n)
+        rl_log(RL_LOG_WARN, "dropped %zu unrecorded event(s) at shutdown", n);
 }
 
 void rl_events_free(struct rl_events *e)
@@ -340,10 +280,8 @@ void rl_events_free(struct rl_events *e)
     if (!e)
         return;
     rl_events_stop(e, 0);
-    drop_all(e);
-    free(e->ring);
+    rl_outbox_free(e->outbox);
     rl_map_release(&e->warned, NULL);
-    rl_cond_destroy(&e->cv);
     rl_mutex_destroy(&e->mu);
     free(e);
 }
@@ -381,8 +319,8 @@ static bool warning_repeated(struct rl_events *e, const struct rl_event *ev)
 
 void rl_events_post(struct rl_events *e, const struct rl_event *ev)
 {
-    struct pending dropped = { 0 };
-    bool refused;
+    struct pending p, oldest = { 0 };
+    enum rl_outbox_push put;
 
     if (!e || !ev || !ev->ns || !ev->name)
         return;
@@ -392,41 +330,38 @@ void rl_events_post(struct rl_events *e, const struct rl_event *ev)
         rl_mutex_unlock(&e->mu);
         return;
     }
-    refused = e->stopping;
-    if (refused) {
-        e->st.dropped++;
-    } else {
-        if (e->len == e->cap) {
-            dropped = e->ring[e->head];
-            memset(&e->ring[e->head], 0, sizeof(dropped));
-            e->head = (e->head + 1) % e->cap;
-            e->len--;
-        }
-        e->ring[(e->head + e->len) % e->cap] = (struct pending){
-            .kind = ev->kind,
-            .ns = rl_xstrdup(ev->ns),
-            .name = rl_xstrdup(ev->name),
-            .uid = dup_or_null(ev->uid),
-            .type = dup_or_null(ev->type),
-            .reason = dup_or_null(ev->reason),
-            .message = dup_or_null(ev->message),
-            .component = dup_or_null(ev->component),
-        };
-        e->len++;
+    p = (struct pending){
+        .kind = ev->kind,
+        .ns = rl_xstrdup(ev->ns),
+        .name = rl_xstrdup(ev->name),
+        .uid = dup_or_null(ev->uid),
+        .type = dup_or_null(ev->type),
+        .reason = dup_or_null(ev->reason),
+        .message = dup_or_null(ev->message),
+        .component = dup_or_null(ev->component),
+    };
+    put = rl_outbox_push(e->outbox, &p, &oldest);
+    if (put == RL_OUTBOX_REFUSED)
+        e->st.dropped++;            /* stopping: not queued, nor logged */
+    else
         e->st.posted++;
-        rl_cond_signal(&e->cv);
-    }
     rl_mutex_unlock(&e->mu);
-    if (dropped.ns) {
-        note_dropped(e, &dropped, "the event queue is full: dropped the oldest");
-        pending_release(&dropped);
+    if (put == RL_OUTBOX_REFUSED)
+        pending_release(e, &p);
+    if (put == RL_OUTBOX_EVICTED) {
+        note_dropped(e, &oldest, "the event queue is full: dropped the oldest");
+        pending_release(e, &oldest);
     }
 }
 
 void rl_events_stats(struct rl_events *e, struct rl_events_stats *out)
 {
+    struct rl_outbox_stats ob;
+
     rl_mutex_lock(&e->mu);
+    rl_outbox_stats(e->outbox, &ob);
     *out = e->st;
-    out->queued = e->len;
+    out->dropped += ob.dropped;
+    out->queued = ob.queued;
     rl_mutex_unlock(&e->mu);
 }
