@@ -26,68 +26,13 @@
 #include "reloadd/reload/kind.h"
 #include "reloadd/reload/marker.h"
 #include "reloadd/reload/pause.h"
+#include "reloadd/reload/plan.h"
 #include "reloadd/reload/store.h"
 #include "reloadd/base/banned.h"
 
-#define MAX_CANDIDATES 256
-#define UID_MAX 64                  /* a Kubernetes uid is 36 characters */
 /* Waiting for the watch to show our last write of W (struct echo). */
 #define ECHO_POLL_MS 1000           /* the echo enqueues W itself: this is a safety net */
 #define ECHO_WAIT_MAX_MS 60000      /* past it, decide on the cache (and say so) */
-
-enum verdict {
-    V_SKIP,                         /* decision says no, or no container */
-    V_OK,                           /* recorded == desired */
-    V_BASELINE,                     /* no record yet: record, no rollout */
-    V_ADOPT,                        /* stale from before we watched: record */
-    V_ROLL,                         /* stale: roll */
-    V_ROLL_DELETED,                 /* deleted, --reload-on-delete: roll */
-    V_GONE,                         /* deleted, no rollout: drop from record */
-    V_KEEP,                         /* type ignored: its record entry kept as is */
-};
-
-static const char *const verdict_names[] = {
-    "skip", "up-to-date", "baseline", "adopt", "roll", "roll-deleted", "gone", "keep",
-};
-
-struct item {
-    enum rl_source_type type;
-    char *name;
-    char *container;                /* chosen container, or NULL */
-    char desired[RL_HASH_HEX_SIZE]; /* "" if the source does not exist */
-    char recorded[RL_HASH_HEX_SIZE];/* "" if none */
-    char record[RL_HASH_HEX_SIZE];  /* what the applied record is to hold; "" none */
-    enum rl_recorded_from from;
-    enum verdict verdict;
-    char problem[256];              /* worth a warning: bad regex, no container */
-    bool regex;                     /* ... the problem is its reload list's */
-    char reason[384];
-};
-
-struct plan {
-    enum rl_kind kind;
-    char *ns, *name;
-    char *uid;
-    uint64_t rv;                    /* W's resourceVersion in the cache */
-    char *pause_period;             /* Deployments: the annotations, or NULL */
-    char *paused_at;
-    enum rl_reload_strategy strategy;
-    bool argo_restart;              /* Rollout with rollout-strategy: restart */
-    struct item items[MAX_CANDIDATES];
-    size_t n;
-    bool truncated;
-    bool record_differs;            /* computed record != the stored one */
-    enum rl_reconcile_action action;
-    /* The restart budget (budget.h): W's own or the default, and its history. */
-    struct rl_budget budget;
-    char *history;                  /* from the record, or NULL */
-    char budget_problem[200];       /* W's budget annotation did not parse */
-    int64_t held_until_s;           /* a rollout is due but the budget holds it; 0: not */
-    /* What the API server answered our last write of this reconcile (see struct echo). */
-    uint64_t wrote_rv;
-    char wrote_uid[UID_MAX];
-    bool replaced;                  /* a Job recreated: the cached uid is the old one */
-};
 
 /*
  * Our last successful write of W, until the cache shows it: the watch may
@@ -100,8 +45,8 @@ struct plan {
  */
 struct echo {
     uint64_t rv;                    /* 0: nothing awaited */
-    char uid[UID_MAX];              /* the object we wrote (a Job: the new one) */
-    char old_uid[UID_MAX];          /* a recreated Job: the one we deleted; "" */
+    char uid[RL_PLAN_UID_MAX];              /* the object we wrote (a Job: the new one) */
+    char old_uid[RL_PLAN_UID_MAX];          /* a recreated Job: the one we deleted; "" */
     int64_t since_ms;
 };
 
@@ -172,421 +117,24 @@ void rl_reconciler_free(struct rl_reconciler *r)
     free(r);
 }
 
-static void plan_release(struct plan *p)
+static int make_plan(struct rl_reconciler *r, const char *wkey, struct rl_plan *p)
 {
-    for (size_t i = 0; i < p->n; i++) {
-        free(p->items[i].name);
-        free(p->items[i].container);
-    }
-    free(p->ns);
-    free(p->name);
-    free(p->uid);
-    free(p->pause_period);
-    free(p->paused_at);
-    free(p->history);
-    memset(p, 0, sizeof(*p));
-}
-
-/* --- candidates --------------------------------------------------------- */
-
-struct cand_ctx {
-    struct plan *p;
-    const struct rl_workload *w;
-};
-
-static bool plan_has(const struct plan *p, enum rl_source_type t, const char *name)
-{
-    for (size_t i = 0; i < p->n; i++)
-        if (p->items[i].type == t && strcmp(p->items[i].name, name) == 0)
-            return true;
-    return false;
-}
-
-static void add_candidate(struct plan *p, enum rl_source_type t, const char *name)
-{
-    struct item *it;
-
-    if (t == RL_SOURCE_SPC || plan_has(p, t, name))
-        return;
-    if (p->n == MAX_CANDIDATES) {
-        p->truncated = true;
-        return;
-    }
-    it = &p->items[p->n++];
-    memset(it, 0, sizeof(*it));
-    it->type = t;
-    it->name = rl_xstrdup(name);
-}
-
-static void on_ref(void *arg, enum rl_source_type t, const char *name, unsigned origins)
-{
-    (void)origins;
-    add_candidate(((struct cand_ctx *)arg)->p, t, name);
-}
-
-struct named_ctx {
-    struct reconciler_view *unused;
-    struct plan *p;
-    struct rl_regex_cache *rc;
-    const char *list;
-    enum rl_source_type type;
-};
-
-static void on_named_source(void *arg, const char *name, const struct rl_source *src)
-{
-    struct named_ctx *nc = arg;
-
-    (void)src;
-    if (rl_decide_list_matches(nc->rc, nc->list, name, NULL, 0) == 1)
-        add_candidate(nc->p, nc->type, name);
-}
-
-/* --- the plan ----------------------------------------------------------- */
-
-static bool is_delete_marker(const char *h)
-{
-    return h && strcmp(h, RL_HASH_DELETE_MARKER) == 0;
-}
-
-/* A record of a real version (not the delete marker). */
-static bool is_version(const char *h)
-{
-    return h && *h && !is_delete_marker(h);
-}
-
-static bool same(const char *a, const char *b)
-{
-    return a && b && strcmp(a, b) == 0;
-}
-
-static void verdict(struct item *it, enum verdict v, const char *record, const char *why,
-                    const char *decision)
-{
-    it->verdict = v;
-    strlcpy(it->record, record ? record : "", sizeof(it->record));
-    snprintf(it->reason, sizeof(it->reason), "%.200s; %s", decision, why);
-}
-
-/*
- * The verdict for one source of W: the reconcile contract (reconcile.h).
- * Revisions order what happened: a source event counts for W only if it
- * came after W's pods started from their template (template_rv) - or,
- * where W has no record of the source yet, after W took its present
- * annotations (inputs_rv) - so that a workload first seen while we watch
- * is a baseline whatever its markers say, and the order in which two
- * watches deliver their events changes nothing.
- */
-static void judge_source(const struct rl_options *o, bool sync, const struct rl_workload *w,
-                         const struct rl_source *src, uint64_t deleted_rv, const char *applied,
-                         const char *marker, bool reacted_all_along, struct item *it,
-                         const char *why)
-{
-    uint64_t since = w->template_rv > w->inputs_rv ? w->template_rv : w->inputs_rv;
-    bool has_version = is_version(applied) || is_version(marker);
-    /*
-     * With our record, made under W's present annotations or under ones
-     * that reacted to the source too: after the template. Otherwise (a
-     * marker alone, or a record from before W stopped and started again
-     * reacting): after W took its present annotations too, as Reloader
-     * judges each event with the annotations of its time.
-     */
-    uint64_t counts_after = is_version(applied) &&
-                                    (w->record_rv >= w->inputs_rv || reacted_all_along)
-                                ? w->template_rv : since;
-    /* Under env-vars a delete removes the env var: none there, nothing rolls (§3.3). */
-    bool delete_rolls = o->reload_on_delete_enabled &&
-                        (o->strategy != RL_STRATEGY_ENV_VARS || marker);
-
-    if (!src) {
-        /* Our record first: a marker may still hold a delete before the source came back. */
-        if (is_delete_marker(applied) || (!applied && is_delete_marker(marker))) {
-            verdict(it, V_OK, RL_HASH_DELETE_MARKER, "deleted; rolled for it already", why);
-        } else if (has_version) {
-            /*
-             * Deleted after W's pods started; or while no reloadd watched: no
-             * tombstone, and our own record proves it existed (a marker alone
-             * may name a source that never did: a copied manifest).
-             */
-            bool after = deleted_rv ? deleted_rv > w->template_rv
-                                    : w->template_rv == 0 && is_version(applied);
-            bool roll = after && (deleted_rv || sync);
-
-            if (roll && delete_rolls)
-                verdict(it, V_ROLL_DELETED, RL_HASH_DELETE_MARKER,
-                        "deleted (--reload-on-delete)", why);
-            else if (roll && o->reload_on_delete_enabled)
-                verdict(it, V_GONE, RL_HASH_DELETE_MARKER,
-                        "deleted; no env var to remove, so no rollout (as Reloader)", why);
-            else
-                verdict(it, V_GONE, NULL, after ? "deleted" : "does not exist (W's markers "
-                        "predate it)", why);
-        } else if (deleted_rv && deleted_rv > since && delete_rolls) {
-            /* Deleted before W's baseline was written: W existed first. */
-            verdict(it, V_ROLL_DELETED, RL_HASH_DELETE_MARKER,
-                    "deleted after the workload appeared (--reload-on-delete)", why);
-        } else {
-            verdict(it, V_SKIP, NULL, "the source does not exist", why);
-        }
-        return;
-    }
-    if (same(applied, it->desired) || same(marker, it->desired)) {
-        verdict(it, V_OK, it->desired, "up to date", why);
-    } else if (!has_version) {
-        /* No record (or rolled for a delete, and it is back). */
-        bool changed = src->changed_rv > since;
-        bool created = o->reload_on_create_enabled && src->created_rv > since;
-
-        if (changed || created)
-            verdict(it, V_ROLL, it->desired,
-                    changed ? "changed, no record" : "created (--reload-on-create)", why);
-        else
-            verdict(it, V_BASELINE, it->desired, "no record yet", why);
-    } else if (src->changed_rv > counts_after ||
-               (o->reload_on_create_enabled && src->created_rv > counts_after)) {
-        verdict(it, V_ROLL, it->desired, "changed", why);
-    } else if (w->template_rv) {
-        verdict(it, V_BASELINE, it->desired,
-                "pods started after its last change (their markers are not a change)", why);
-    } else if (sync && !src->changed_rv && !src->created_rv &&
-               (is_version(applied) || !w->has_record)) {
-        /* Our record proves the version; without one, Reloader's marker does (a migration). */
-        verdict(it, V_ROLL, it->desired, "changed while no reloadd watched "
-                "(--sync-after-restart)", why);
-    } else if (sync && !src->changed_rv && !src->created_rv && o->reload_on_create_enabled) {
-        /* Our record has no entry: the source appeared while no reloadd watched. */
-        verdict(it, V_ROLL, it->desired, "created while no reloadd watched "
-                "(--sync-after-restart, --reload-on-create)", why);
-    } else {
-        verdict(it, V_ADOPT, it->desired,
-                "changed before reloadd watched (no --sync-after-restart): adopted", why);
-    }
-}
-
-/*
- * W's annotations changed once since our record was made (the store keeps
- * the version before that edit): did W react to the source under the
- * annotations it had until then, as it does now? Then the record spans the
- * edit (an edit that kept the source, such as adding auto to secret auto).
- * Two edits or more since the record: unknown, so no.
- */
-static bool reacted_since_record(struct rl_reconciler *r, const struct rl_workload *w,
-                                 const struct rl_source_desc *desc, const struct item *it)
-{
-    const struct rl_workload *b = w->before_edit;
-    struct rl_decision d;
-
-    if (!b || w->record_rv >= w->inputs_rv || b->inputs_rv > w->record_rv)
-        return false;
-    rl_decide(b, desc, r->opts, r->rc, &d);
-    return d.reload && !d.regex_error &&
-           (!d.auto_reload || rl_workload_references(b, it->type, it->name));
-}
-
-static void judge(struct rl_reconciler *r, const struct rl_workload *w, struct item *it)
-{
-    const struct rl_options *o = r->opts;
-    const struct rl_source *src = rl_store_source(r->store, it->type, w->ns, it->name);
-    struct rl_source_desc desc = {
-        .type = it->type,
-        .name = it->name,
-        .ignore = src && src->ignore,
-        .match = src && src->match,
+    struct rl_plan_inputs in = {
+        .store = r->store,
+        .opts = r->opts,
+        .rc = r->rc,
+        .sync = r->opts->sync_after_restart || atomic_load(&r->missed_while_away),
+        .budget_key = r->budget_key,
+        .budget = r->budget,
+        .now_s = rl_clock_wall_us(r->clock) / 1000000,
     };
-    /* A deleted source is decided on with the annotations it had (as Reloader's delete event). */
-    uint64_t deleted_rv = src ? 0 : rl_store_tombstone(r->store, it->type, w->ns, it->name,
-                                                         &desc.ignore, &desc.match);
-    struct rl_decision d;
 
-    /*
-     * Gone and no tombstone (deleted while no reloadd watched, or before a
-     * restart): it matched when we recorded it (search + match), a version
-     * or the delete marker we rolled for.
-     */
-    if (!src && !deleted_rv) {
-        const char *rec = rl_workload_applied(w, it->type, it->name);
-
-        if (is_version(rec) || is_delete_marker(rec))
-            desc.match = true;
-    }
-    const char *recorded, *applied, *marker;
-    enum rl_recorded_from mfrom;
-    int c;
-
-    if ((it->type == RL_SOURCE_CONFIGMAP && o->ignore_configmaps) ||
-        (it->type == RL_SOURCE_SECRET && o->ignore_secrets)) {
-        const char *kept = rl_workload_applied(w, it->type, it->name);
-
-        /* Leave its record alone: rewriting every record would be a write per workload. */
-        it->verdict = kept ? V_KEEP : V_SKIP;
-        if (kept) {
-            strlcpy(it->desired, kept, sizeof(it->desired));
-            strlcpy(it->record, kept, sizeof(it->record));
-        }
-        snprintf(it->reason, sizeof(it->reason), "%ss are ignored (--resources-to-ignore)",
-                 rl_source_type_lower(it->type));
-        return;
-    }
-    rl_decide(w, &desc, o, r->rc, &d);
-    if (d.regex_error) {
-        strlcpy(it->problem, d.reason, sizeof(it->problem));
-        it->regex = true;
-    }
-    if (!d.reload) {
-        it->verdict = V_SKIP;
-        strlcpy(it->reason, d.reason, sizeof(it->reason));
-        return;
-    }
-    if (d.auto_reload && !rl_workload_references(w, it->type, it->name)) {
-        it->verdict = V_SKIP;
-        snprintf(it->reason, sizeof(it->reason), "%.200s; but no container references it",
-                 d.reason);
-        return;
-    }
-    c = rl_workload_pick_container(w, it->type, it->name, d.auto_reload);
-    if (c < 0) {
-        it->verdict = V_SKIP;
-        snprintf(it->problem, sizeof(it->problem), "no container can take it (%.200s)", d.reason);
-        snprintf(it->reason, sizeof(it->reason), "%.200s; but no container found", d.reason);
-        return;
-    }
-    it->container = rl_xstrdup(w->containers[c]);
-    if (src)
-        rl_hash_to_hex(src->sha1, it->desired);
-    recorded = rl_workload_recorded(w, it->type, it->name, o->strategy, c, &it->from);
-    if (recorded)
-        strlcpy(it->recorded, recorded, sizeof(it->recorded));
-    applied = rl_workload_applied(w, it->type, it->name);
-    marker = rl_workload_marker(w, it->type, it->name, o->strategy, c, &mfrom);
-    judge_source(o, o->sync_after_restart || atomic_load(&r->missed_while_away), w, src,
-                 deleted_rv, applied, marker, reacted_since_record(r, w, &desc, it), it,
-                 d.reason);
-}
-
-/* The record to store: every judged source with a hash, sorted by marker.h. */
-static size_t plan_record(const struct plan *p, struct rl_applied_entry *out)
-{
-    size_t n = 0;
-
-    for (size_t i = 0; i < p->n; i++) {
-        const struct item *it = &p->items[i];
-
-        if (!it->record[0])
-            continue;
-        out[n].type = it->type;
-        out[n].name = it->name;
-        out[n].hash = it->record;
-        n++;
-    }
-    return n;
-}
-
-static bool record_differs(const struct rl_workload *w, const struct rl_applied_entry *e, size_t n)
-{
-    if (w->applied_invalid || w->n_applied != n)
-        return true;
-    for (size_t i = 0; i < n; i++) {
-        const char *h = rl_workload_applied(w, e[i].type, e[i].name);
-
-        if (!h || strcmp(h, e[i].hash) != 0)
-            return true;
-    }
-    return false;
-}
-
-/* Builds the plan under the store's read lock. RL_ENOENT if W is gone. */
-static int make_plan(struct rl_reconciler *r, const char *wkey, struct plan *p)
-{
-    const struct rl_options *o = r->opts;
-    const struct rl_workload *w;
-    struct rl_applied_entry rec[MAX_CANDIDATES];
-    bool roll = false, record = false, w_had_entries;
-    size_t nrec;
-
-    memset(p, 0, sizeof(*p));
-    rl_store_rdlock(r->store);
-    w = rl_store_workload(r->store, wkey);
-    if (!w) {
-        rl_store_unlock(r->store);
-        return RL_ENOENT;
-    }
-    p->kind = w->kind;
-    p->ns = rl_xstrdup(w->ns);
-    p->name = rl_xstrdup(w->name);
-    p->uid = w->uid ? rl_xstrdup(w->uid) : NULL;
-    p->rv = rl_store_parse_rv(w->resource_version);
-    p->strategy = o->strategy;
-    if (rl_kind_info(w->kind)->pausable) {
-        const char *v = rl_workload_meta(w, o->pause_deployment_annotation);
-
-        p->pause_period = v ? rl_xstrdup(v) : NULL;
-        v = rl_workload_meta(w, o->pause_deployment_time_annotation);
-        p->paused_at = v ? rl_xstrdup(v) : NULL;
-    }
-    if (rl_kind_info(w->kind)->writer == RL_WRITER_ARGO_ROLLOUT) {
-        const char *rs = rl_workload_meta(w, RL_ANN_ROLLOUT_STRATEGY);
-
-        p->argo_restart = rs && strcmp(rs, "restart") == 0;
-    }
-    if (!rl_kind_enabled(o, w->kind)) {
-        rl_store_unlock(r->store);
-        return 0;
-    }
-
-    {
-        struct cand_ctx cc = { p, w };
-
-        rl_workload_each_source(w, on_ref, &cc);
-    }
-    for (int t = 0; t < RL_SOURCE_SPC; t++) {
-        struct named_ctx nc = { NULL, p, r->rc, rl_decide_reload_list(w, t, o), t };
-
-        if (nc.list) {
-            rl_store_each_source_in(r->store, t, w->ns, on_named_source, &nc);
-            /* A deleted source may still roll W (--reload-on-delete). */
-            if (o->reload_on_delete_enabled)
-                rl_store_each_tombstone_in(r->store, t, w->ns, on_named_source, &nc);
-        }
-    }
-    for (size_t i = 0; i < p->n; i++) {
-        judge(r, w, &p->items[i]);
-        roll |= p->items[i].verdict == V_ROLL || p->items[i].verdict == V_ROLL_DELETED;
-        record |= p->items[i].verdict == V_BASELINE || p->items[i].verdict == V_ADOPT ||
-                  p->items[i].verdict == V_GONE;
-    }
-    nrec = plan_record(p, rec);
-    /*
-     * A workload that appeared while we watched, with nothing to record yet,
-     * still gets a record, even "{}": reloadd saw W while its sources did not
-     * exist, so one created while no reloadd ran is a creation, not a change
-     * for W's copied markers. (Listed at start-up without a record, W may be
-     * Reloader's: its markers are all there is to go by, as for Reloader.)
-     */
-    p->record_differs = record_differs(w, rec, nrec) ||
-                        (record && !w->has_record && (w->template_rv || w->inputs_rv));
-    p->history = w->rollouts ? rl_xstrdup(w->rollouts) : NULL;
-    w_had_entries = w->n_applied > 0;
-    if (rl_budget_parse(rl_workload_meta(w, r->budget_key), &r->budget, &p->budget,
-                        p->budget_problem, sizeof(p->budget_problem)) != 0)
-        p->budget = r->budget;
-    rl_store_unlock(r->store);
-
-    if (p->truncated)
-        rl_log_kv(RL_LOG_WARN, "workload has too many sources; some are not tracked",
-                  "workload", wkey, NULL);
-    if (roll) {
-        p->action = RL_ACTION_ROLLOUT;
-        p->held_until_s = rl_budget_held_until(&p->budget, p->history,
-                                               rl_clock_wall_us(r->clock) / 1000000);
-    } else if (record && p->record_differs)
-        p->action = RL_ACTION_RECORD;
-    else if (p->record_differs && (nrec > 0 || w_had_entries))
-        p->action = RL_ACTION_RECORD;   /* a source dropped out of the record, even the last */
-    return 0;
+    return rl_plan_make(&in, wkey, p);
 }
 
 /* --- writes -------------------------------------------------------------- */
 
-static char *object_path(const struct plan *p)
+static char *object_path(const struct rl_plan *p)
 {
     return rl_kind_object_path(p->kind, p->ns, p->name);
 }
@@ -598,7 +146,7 @@ static int check_write(struct rl_reconciler *r)
     return 0;
 }
 
-static void log_api_error(const char *what, const struct plan *p, int err,
+static void log_api_error(const char *what, const struct rl_plan *p, int err,
                           const struct rl_kube_response *resp)
 {
     char wl[400];
@@ -609,7 +157,7 @@ static void log_api_error(const char *what, const struct plan *p, int err,
 }
 
 /* Keeps what the API server answered a write of W: the revision the cache must reach. */
-static void note_written(struct plan *p, const struct rl_kube_response *resp)
+static void note_written(struct rl_plan *p, const struct rl_kube_response *resp)
 {
     cJSON *obj = rl_kube_response_json(resp);
     const cJSON *meta = rl_json_obj(obj, "metadata");
@@ -624,7 +172,7 @@ static void note_written(struct plan *p, const struct rl_kube_response *resp)
 }
 
 /* PATCH the object. */
-static int do_patch(struct rl_reconciler *r, struct plan *p, const char *ctype,
+static int do_patch(struct rl_reconciler *r, struct rl_plan *p, const char *ctype,
                     const char *body)
 {
     struct rl_kube_response resp;
@@ -647,7 +195,7 @@ static int do_patch(struct rl_reconciler *r, struct plan *p, const char *ctype,
 }
 
 /* GET the whole object (CronJob, Job, Rollout update). */
-static int get_object(struct rl_reconciler *r, const struct plan *p, cJSON **out)
+static int get_object(struct rl_reconciler *r, const struct rl_plan *p, cJSON **out)
 {
     struct rl_kube_response resp;
     char *path = object_path(p);
@@ -665,7 +213,7 @@ static int get_object(struct rl_reconciler *r, const struct plan *p, cJSON **out
     return err;
 }
 
-static int create_job(struct rl_reconciler *r, struct plan *p, cJSON *job)
+static int create_job(struct rl_reconciler *r, struct rl_plan *p, cJSON *job)
 {
     struct rl_kube_response resp;
     char *coll = rl_xasprintf("/apis/batch/v1/namespaces/%s/jobs?fieldManager=Reloader", p->ns);
@@ -692,7 +240,7 @@ static int create_job(struct rl_reconciler *r, struct plan *p, cJSON *job)
  * The markers and the record applied to the whole object, sent as an update
  * (PUT): its resourceVersion turns a race with another writer into a 409.
  */
-static int update_object(struct rl_reconciler *r, struct plan *p, cJSON *obj,
+static int update_object(struct rl_reconciler *r, struct rl_plan *p, cJSON *obj,
                          const struct rl_rollout *ro, const char *what)
 {
     struct rl_kube_response resp;
@@ -719,7 +267,7 @@ static int update_object(struct rl_reconciler *r, struct plan *p, cJSON *obj,
     return err;
 }
 
-static int write_rollout(struct rl_reconciler *r, struct plan *p,
+static int write_rollout(struct rl_reconciler *r, struct rl_plan *p,
                          const struct rl_rollout *ro, const struct rl_applied_entry *rec,
                          size_t nrec, bool pause)
 {
@@ -821,7 +369,7 @@ static void requeue(struct rl_reconciler *r, const char *wkey, uint64_t delay_ms
 }
 
 /* Whether the Deployment is paused already (by someone else): one GET. */
-static int deployment_paused(struct rl_reconciler *r, const struct plan *p, bool *paused)
+static int deployment_paused(struct rl_reconciler *r, const struct rl_plan *p, bool *paused)
 {
     cJSON *obj = NULL;
     int err = get_object(r, p, &obj);
@@ -832,7 +380,7 @@ static int deployment_paused(struct rl_reconciler *r, const struct plan *p, bool
     return err;
 }
 
-static int resume(struct rl_reconciler *r, struct plan *p, const char *wkey,
+static int resume(struct rl_reconciler *r, struct rl_plan *p, const char *wkey,
                   const struct rl_pause *pz)
 {
     struct rl_buf body;
@@ -879,7 +427,7 @@ static void remember(struct rl_reconciler *r, const char *wkey, enum rl_reconcil
 }
 
 /* After a write of W: the next reconcile waits until the cache shows it (struct echo). */
-static void expect_echo(struct rl_reconciler *r, const char *wkey, const struct plan *p)
+static void expect_echo(struct rl_reconciler *r, const char *wkey, const struct rl_plan *p)
 {
     struct last_write *lw;
 
@@ -911,7 +459,7 @@ static void warn_gave_up(const char *what, const char *wkey, int64_t waited_ms)
  * shows nothing for a minute is broken, and a late reload is worse than
  * waiting longer.
  */
-static bool echo_pending(struct rl_reconciler *r, const char *wkey, const struct plan *p)
+static bool echo_pending(struct rl_reconciler *r, const char *wkey, const struct rl_plan *p)
 {
     const char *uid = p->uid ? p->uid : "";
     struct last_write *lw;
@@ -950,7 +498,7 @@ static bool echo_pending(struct rl_reconciler *r, const char *wkey, const struct
  * writes, struct echo), at most ECHO_WAIT_MAX_MS.
  */
 static bool cache_behind_after_takeover(struct rl_reconciler *r, const char *wkey,
-                                        const struct plan *p)
+                                        const struct rl_plan *p)
 {
     unsigned epoch = atomic_load(&r->verify_epoch);
     const cJSON *meta;
@@ -996,10 +544,10 @@ static bool cache_behind_after_takeover(struct rl_reconciler *r, const char *wke
 }
 
 /* Decides nothing now: W comes back once the watch may have caught up (the echo queues it too). */
-static int wait_for_watch(struct rl_reconciler *r, const char *wkey, struct plan *p)
+static int wait_for_watch(struct rl_reconciler *r, const char *wkey, struct rl_plan *p)
 {
     requeue(r, wkey, ECHO_POLL_MS);
-    plan_release(p);
+    rl_plan_release(p);
     free(p);
     return 0;
 }
@@ -1039,7 +587,7 @@ static void note_bad_bool(struct rl_buf *b, const struct rl_workload *w, const c
  * of the problems, not once per reconcile: a broken workload must be
  * visible without flooding the log, and never stops the others.
  */
-static void warn_problems(struct rl_reconciler *r, const char *wkey, const struct plan *p)
+static void warn_problems(struct rl_reconciler *r, const char *wkey, const struct rl_plan *p)
 {
     static const enum rl_source_type lists[2] = { RL_SOURCE_CONFIGMAP, RL_SOURCE_SECRET };
     const struct rl_options *o = r->opts;
@@ -1102,7 +650,7 @@ static void warn_problems(struct rl_reconciler *r, const char *wkey, const struc
  * stays pending: nothing records it), W is reconciled again when the
  * budget frees, and the leader reports it once per hold.
  */
-static void hold(struct rl_reconciler *r, const char *wkey, const struct plan *p)
+static void hold(struct rl_reconciler *r, const char *wkey, const struct rl_plan *p)
 {
     int64_t now_s = rl_clock_wall_us(r->clock) / 1000000;
     int64_t left_s = p->held_until_s > now_s ? p->held_until_s - now_s : 0;
@@ -1134,7 +682,7 @@ static void hold(struct rl_reconciler *r, const char *wkey, const struct plan *p
 }
 
 /* A rollout joins the budget's history in the same write; a record-only write keeps it. */
-static void plan_history(const struct plan *p, struct rl_rollout *ro, struct rl_buf *buf)
+static void plan_history(const struct rl_plan *p, struct rl_rollout *ro, struct rl_buf *buf)
 {
     ro->history = p->history;
     if (p->action != RL_ACTION_ROLLOUT)
@@ -1145,20 +693,20 @@ static void plan_history(const struct plan *p, struct rl_rollout *ro, struct rl_
 }
 
 /* The markers of every source that rolls W and the whole record: one write. */
-static void plan_rollout(const struct rl_reconciler *r, const struct plan *p,
-                         struct rl_marker markers[MAX_CANDIDATES],
-                         struct rl_applied_entry rec[MAX_CANDIDATES], struct rl_rollout *ro)
+static void plan_rollout(const struct rl_reconciler *r, const struct rl_plan *p,
+                         struct rl_marker markers[RL_PLAN_MAX_SOURCES],
+                         struct rl_applied_entry rec[RL_PLAN_MAX_SOURCES], struct rl_rollout *ro)
 {
     size_t nmark = 0;
 
     for (size_t i = 0; i < p->n; i++) {
-        const struct item *it = &p->items[i];
+        const struct rl_plan_item *it = &p->items[i];
 
-        if (it->verdict != V_ROLL && it->verdict != V_ROLL_DELETED)
+        if (it->verdict != RL_VERDICT_ROLL && it->verdict != RL_VERDICT_ROLL_DELETED)
             continue;
         markers[nmark].type = it->type;
         markers[nmark].name = it->name;
-        markers[nmark].hash = it->verdict == V_ROLL_DELETED ? NULL : it->desired;
+        markers[nmark].hash = it->verdict == RL_VERDICT_ROLL_DELETED ? NULL : it->desired;
         markers[nmark].container = it->container;
         nmark++;
     }
@@ -1168,7 +716,7 @@ static void plan_rollout(const struct rl_reconciler *r, const struct plan *p,
         .markers = markers,
         .n_markers = nmark,
         .record = rec,
-        .n_record = plan_record(p, rec),
+        .n_record = rl_plan_record(p, rec),
         .applied_key = r->opts->applied_annotation,
         .now_s = rl_clock_wall_us(r->clock) / 1000000,
     };
@@ -1177,9 +725,9 @@ static void plan_rollout(const struct rl_reconciler *r, const struct plan *p,
 int rl_reconcile(struct rl_reconciler *r, const char *wkey)
 {
     const struct rl_options *o = r->opts;
-    struct plan *p = rl_xmalloc(sizeof(*p));
-    struct rl_applied_entry rec[MAX_CANDIDATES];
-    struct rl_marker markers[MAX_CANDIDATES];
+    struct rl_plan *p = rl_xmalloc(sizeof(*p));
+    struct rl_applied_entry rec[RL_PLAN_MAX_SOURCES];
+    struct rl_marker markers[RL_PLAN_MAX_SOURCES];
     struct rl_reconcile_result res = { .wkey = wkey };
     struct rl_rollout ro;
     struct rl_buf body, history;
@@ -1207,7 +755,7 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
             err = resume(r, p, wkey, &pz);
             expect_echo(r, wkey, p);
             if (err) {
-                plan_release(p);
+                rl_plan_release(p);
                 free(p);
                 return err;
             }
@@ -1218,12 +766,12 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
         }
     }
     for (size_t i = 0; i < p->n; i++)
-        if (p->items[i].verdict == V_SKIP && r->hooks.on_skip)
+        if (p->items[i].verdict == RL_VERDICT_SKIP && r->hooks.on_skip)
             r->hooks.on_skip(r->hooks.ctx, "not_matched");
     if (p->action == RL_ACTION_NONE || p->held_until_s) {
         if (p->held_until_s)
             hold(r, wkey, p);
-        plan_release(p);
+        rl_plan_release(p);
         free(p);
         return 0;
     }
@@ -1235,13 +783,13 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
     nmark = ro.n_markers;
     nrec = ro.n_record;
     for (size_t i = 0; i < p->n; i++) {
-        const struct item *it = &p->items[i];
+        const struct rl_plan_item *it = &p->items[i];
 
-        if (it->verdict == V_ROLL || it->verdict == V_ROLL_DELETED) {
+        if (it->verdict == RL_VERDICT_ROLL || it->verdict == RL_VERDICT_ROLL_DELETED) {
             res.first_type = it->type;
             res.first_name = it->name;
             res.first_hash = it->desired;
-            res.deleted = it->verdict == V_ROLL_DELETED;
+            res.deleted = it->verdict == RL_VERDICT_ROLL_DELETED;
             break;
         }
     }
@@ -1267,7 +815,7 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
             if (err) {
                 rl_log_kv(RL_LOG_ERROR, "cannot read deployment before pausing it",
                           "workload", wkey, "error", rl_strerror(err), NULL);
-                plan_release(p);
+                rl_plan_release(p);
                 free(p);
                 return err;
             }
@@ -1325,7 +873,7 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
         r->hooks.on_result(r->hooks.ctx, &res);
     rl_buf_release(&body);
     rl_buf_release(&history);
-    plan_release(p);
+    rl_plan_release(p);
     free(p);
     return err;
 }
@@ -1342,7 +890,7 @@ void rl_reconciler_assume_missed(struct rl_reconciler *r)
 
 cJSON *rl_reconcile_explain(struct rl_reconciler *r, const char *wkey)
 {
-    struct plan *p = rl_xmalloc(sizeof(*p));
+    struct rl_plan *p = rl_xmalloc(sizeof(*p));
     cJSON *out, *srcs;
     struct last_write lw;
     bool have_last = false;
@@ -1362,7 +910,7 @@ cJSON *rl_reconcile_explain(struct rl_reconciler *r, const char *wkey)
         cJSON_AddStringToObject(out, "note", "Argo Rollouts are not enabled (--is-Argo-Rollouts)");
     srcs = cJSON_AddArrayToObject(out, "sources");
     for (size_t i = 0; i < p->n; i++) {
-        const struct item *it = &p->items[i];
+        const struct rl_plan_item *it = &p->items[i];
         cJSON *s = cJSON_CreateObject();
         static const char *const from[] = { "none", "applied", "env", "annotation" };
 
@@ -1379,7 +927,7 @@ cJSON *rl_reconcile_explain(struct rl_reconciler *r, const char *wkey)
         cJSON_AddStringToObject(s, "recordedIn", from[it->from]);
         if (it->container)
             cJSON_AddStringToObject(s, "container", it->container);
-        cJSON_AddStringToObject(s, "verdict", verdict_names[it->verdict]);
+        cJSON_AddStringToObject(s, "verdict", rl_verdict_name(it->verdict));
         cJSON_AddStringToObject(s, "reason", it->reason);
         cJSON_AddItemToArray(srcs, s);
     }
@@ -1437,7 +985,7 @@ cJSON *rl_reconcile_explain(struct rl_reconciler *r, const char *wkey)
                               lw.echo.rv && p->uid && strcmp(p->uid, lw.echo.uid) == 0 &&
                                   (p->rv == RL_STORE_RV_UNKNOWN || p->rv < lw.echo.rv));
     }
-    plan_release(p);
+    rl_plan_release(p);
     free(p);
     return out;
 }
@@ -1445,9 +993,9 @@ cJSON *rl_reconcile_explain(struct rl_reconciler *r, const char *wkey)
 /* --- preview ------------------------------------------------------------- */
 
 struct rl_reconcile_preview_priv {
-    struct plan plan;
-    struct rl_marker markers[MAX_CANDIDATES];
-    struct rl_applied_entry rec[MAX_CANDIDATES];
+    struct rl_plan plan;
+    struct rl_marker markers[RL_PLAN_MAX_SOURCES];
+    struct rl_applied_entry rec[RL_PLAN_MAX_SOURCES];
     struct rl_buf history;
 };
 
@@ -1476,7 +1024,7 @@ int rl_reconcile_preview(struct rl_reconciler *r, const char *wkey,
 void rl_reconcile_preview_release(struct rl_reconcile_preview *pv)
 {
     if (pv->_priv) {
-        plan_release(&pv->_priv->plan);
+        rl_plan_release(&pv->_priv->plan);
         rl_buf_release(&pv->_priv->history);
         free(pv->_priv);
     }

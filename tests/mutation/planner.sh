@@ -2,7 +2,7 @@
 # tests/mutation/planner.sh - does the planner's unit test notice a broken rule?
 #
 # Copies the tree to a temporary directory, breaks one rule of the reconcile
-# contract at a time in src/reload/reconcile.c (each mutation below: a rule
+# contract at a time in src/reload/plan.c (each mutation below: a rule
 # of docs/reconcile.md and the one-line change that breaks it), rebuilds
 # tests/unit/test_reconcile.c and expects it to FAIL. A mutation the test
 # survives is a rule the test does not hold, and fails this script. The
@@ -13,18 +13,18 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 jobs=$(nproc 2>/dev/null || echo 2)
-file=src/reload/reconcile.c
+file=src/reload/plan.c
 
 # name | rule | perl substitution applied to $file (must change it)
 mutations=(
 "markers-read|Reloader's marker holding the current version means up to date|s/if \(same\(applied, it->desired\) \|\| same\(marker, it->desired\)\)/if (same(applied, it->desired))/"
-"baseline|a source without a record is a baseline, not a rollout|s/verdict\(it, V_BASELINE, it->desired, \"no record yet\", why\)/verdict(it, V_ROLL, it->desired, \"no record yet\", why)/"
+"baseline|a source without a record is a baseline, not a rollout|s/verdict\(it, RL_VERDICT_BASELINE, it->desired, \"no record yet\", why\)/verdict(it, RL_VERDICT_ROLL, it->desired, \"no record yet\", why)/"
 "stale|a change after the template rolls|s/src->changed_rv > counts_after \|\|/src->changed_rv > counts_after + 1000000 ||/"
-"adopt|a stale record from before reloadd watched is adopted without --sync-after-restart|s/verdict\(it, V_ADOPT, it->desired,/verdict(it, V_ROLL, it->desired,/"
+"adopt|a stale record from before reloadd watched is adopted without --sync-after-restart|s/verdict\(it, RL_VERDICT_ADOPT, it->desired,/verdict(it, RL_VERDICT_ROLL, it->desired,/"
 "created|a created source rolls only with --reload-on-create|s/bool created = o->reload_on_create_enabled && /bool created = /"
 "deleted|a deleted source rolls only with --reload-on-delete|s/if \(roll && delete_rolls\)/if (roll)/"
 "deleted-env-vars|under env-vars a delete with no env var to remove rolls nothing|s/\(o->strategy != RL_STRATEGY_ENV_VARS \|\| marker\)/true/"
-"one-write|several stale sources are one rollout, whichever is judged last|s/roll \|= p->items\[i\].verdict == V_ROLL \|\|/roll = p->items[i].verdict == V_ROLL ||/"
+"one-write|several stale sources are one rollout, whichever is judged last|s/roll \|= p->items\[i\].verdict == RL_VERDICT_ROLL \|\|/roll = p->items[i].verdict == RL_VERDICT_ROLL ||/"
 "nothing|an up-to-date workload gets no write|s/else if \(p->record_differs && \(nrec > 0 \|\| w_had_entries\)\)/else if (nrec > 0 || w_had_entries)/"
 )
 
@@ -40,7 +40,7 @@ run() { "$b/tests/unit_test_reconcile" --jobs=2 --ascii >"$tmp/run.log" 2>&1; }
 cmake -S "$tmp/src" -B "$b" -DRL_VERSION=mutation >/dev/null || exit 1
 cp "$tmp/src/$file" "$tmp/orig.c"
 if ! build || ! run; then
-    echo "mutation: the unmutated planner does not pass its test"; tail -20 "$tmp/build.log" "$tmp/run.log"
+    echo "mutation: the unmutated planner does not pass its test"; tail -n 20 "$tmp/build.log" "$tmp/run.log"
     exit 1
 fi
 killed=0 survived=()
