@@ -265,12 +265,16 @@ e2e_secret() { # ns name key=value...
         kubectl apply -n "$ns" -f - >/dev/null
 }
 
-# Generations of every Deployment, DaemonSet and StatefulSet in ns, as
-# "kind/name=generation" lines (a rollout bumps it; a metadata patch does not).
+# Generations and pod templates of every Deployment, DaemonSet and
+# StatefulSet in ns, as "kind/name=generation=<template as compact JSON>"
+# lines. A rollout bumps the generation and changes the template; a metadata
+# patch (reloadd's record) changes no template, but bumps a Deployment's
+# generation too (the API server counts annotation changes of Deployments).
 e2e_generations() {
-    kubectl get deployments,daemonsets,statefulsets -n "$1" \
-        -o jsonpath='{range .items[*]}{.kind}/{.metadata.name}={.metadata.generation}{"\n"}{end}' | sort
+    kubectl get deployments,daemonsets,statefulsets -n "$1" -o json |
+        jq -r '.items[] | "\(.kind)/\(.metadata.name)=\(.metadata.generation)=\(.spec.template | tojson)"' | sort
 }
+e2e_template() { kubectl get -n "$1" "$2" -o json | jq -c '.spec.template'; }
 
 # Waits until reloadd has recorded a baseline on every listed workload.
 e2e_wait_recorded() { # ns kind/name...
@@ -301,9 +305,13 @@ e2e_expect_rolled() {
     done
     e2e_settled "$ns" "${E2E_SETTLE:-2.5}" "$@"
     while IFS== read -r w old; do
+        local tmpl=${old#*=}
+        old=${old%%=*}
         now=$(e2e_generation "$ns" "$w")
         if [[ $want == *" $w "* ]]; then
             [ "$now" = $((old + 1)) ] || e2e_fail "$w rolled $((now - old)) times, want exactly once"
+            [ "$(e2e_template "$ns" "$w")" != "$tmpl" ] ||
+                e2e_fail "$w was written but its pod template did not change: no rollout"
         else
             [ "$now" = "$old" ] || e2e_fail "$w rolled but should not have (generation $old -> $now)"
         fi
