@@ -26,13 +26,155 @@
 #                 chart and the kustomize manifests use, and :latest)
 # --archive FILE  also write a docker-archive tarball (for `kind load
 #                 image-archive` or `docker load`)
-# --no-check      skip the run-inside-the-image check
+# --no-check      skip the checks of the built image
 # Environment: RELOADD_CACHE, RELOADD_IMAGE_BUILDER=docker|buildah (force),
 # RELOADD_IMAGE_KEEP=1 (keep older localhost/reloadd images).
+#
+# The checks: `reloadd --version` runs inside the image as 65532:65532, the
+# image has no shell, and its package metadata is complete (--verify-rootfs
+# on the image's files). Two modes used by the Dockerfile's build stage and
+# by the checks (docs/image.md explains the layout):
+# --rootfs BIN DIR      assemble the runtime root filesystem in DIR: BIN as
+#                       /reloadd, every shared library it loads at the path
+#                       its Debian package installs it (symlinks kept), the
+#                       CA bundle, os-release, passwd/group for 65532, and
+#                       for every Debian package a file comes from, its dpkg
+#                       status entry (var/lib/dpkg/status.d/<package>), the
+#                       md5sums of the files taken from it and its copyright
+# --verify-rootfs DIR   fail unless every file of DIR is one of reloadd's
+#                       own or listed, with a matching md5, in the md5sums
+#                       of a package that has a status entry and copyright
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
 
+# ------------------------------------------------------ runtime rootfs ---
+# The files of the image that no Debian package installs (reloadd's own).
+rootfs_own_files='reloadd etc/passwd etc/group etc/hosts etc/nsswitch.conf etc/ssl/certs/ca-certificates.crt'
+
+# Runs in the build stage (Debian with dpkg): see --rootfs above.
+rootfs_assemble() { # BIN DIR
+    local bin=$1 R=$2 lib pkg f ldso
+    declare -A owner=()         # rootfs path -> package it is taken from
+    [ -d "$R" ] && [ -n "$(ls -A "$R")" ] && { echo "rootfs: $R is not empty" >&2; return 1; }
+    mkdir -p "$R/etc/ssl/certs" "$R/tmp" "$R/home/nonroot" "$R/var/lib/dpkg/status.d"
+    chmod 1777 "$R/tmp"
+    install -m 0755 "$bin" "$R/reloadd"
+    if ldd "$bin" | grep "not found" >&2; then return 1; fi
+
+    # take PATH: copy PATH into the rootfs at the path its package lists it
+    # under (/usr merged or not: the package's spelling wins), a symlink as a
+    # symlink plus what it points to, and remember the package.
+    take() { # PATH
+        local p=$1 alt q="" c line t
+        case $p in /usr/*) alt=${p#/usr} ;; *) alt=/usr$p ;; esac
+        for c in "$p" "$alt"; do
+            line=$(dpkg-query -S "$c" 2>/dev/null | head -1) || line=""
+            [ -n "$line" ] && { q=$c; break; }
+        done
+        [ -n "$q" ] || { echo "rootfs: no Debian package owns $p" >&2; return 1; }
+        line=${line%%: /*}          # "libc6:amd64" (or "pkg1, pkg2" if shared)
+        line=${line%%,*}
+        if [ -e "$R$q" ] || [ -L "$R$q" ]; then return 0; fi
+        mkdir -p "$R$(dirname "$q")"
+        owner[$q]=${line%%:*}
+        if [ -L "$q" ]; then
+            t=$(readlink "$q")
+            ln -s "$t" "$R$q"
+            case $t in /*) ;; *) t=$(realpath -m -s "$(dirname "$q")/$t") ;; esac
+            take "$t"
+        else
+            cp -p "$q" "$R$q"
+        fi
+    }
+
+    for lib in $(ldd "$bin" | grep -o '/[^ ]*'); do take "$lib"; done
+    # os-release and debian_version (base-files): what scanners read to know
+    # the distribution and release the packages come from.
+    take /etc/os-release
+    take /etc/debian_version
+    cp /etc/ssl/certs/ca-certificates.crt "$R/etc/ssl/certs/"
+    printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' >"$R/etc/passwd"
+    printf 'root:x:0:\nnonroot:x:65532:\n' >"$R/etc/group"
+    printf 'passwd: files\ngroup: files\nhosts: files dns\n' >"$R/etc/nsswitch.conf"
+    printf '127.0.0.1 localhost\n::1 localhost\n' >"$R/etc/hosts"
+    chown 65532:65532 "$R/home/nonroot"
+
+    # The package metadata, in the layout distroless images use: one dpkg
+    # status entry per package, the md5sums of its files that are here,
+    # and its copyright. ca-certificates is listed for the bundle (made by
+    # update-ca-certificates from the certificates it installs).
+    local pkgs
+    pkgs=$( { printf '%s\n' "${owner[@]}"; echo ca-certificates; } | sort -u)
+    for pkg in $pkgs; do
+        dpkg-query -s "$pkg" >"$R/var/lib/dpkg/status.d/$pkg"
+        f=/usr/share/doc/$pkg/copyright
+        [ -f "$f" ] || { echo "rootfs: $pkg has no $f" >&2; return 1; }
+        dpkg-query -L "$pkg" | grep -qx "$f" || { echo "rootfs: $pkg does not own $f" >&2; return 1; }
+        mkdir -p "$R$(dirname "$f")"
+        cp -p "$f" "$R$f"
+        owner[$f]=$pkg
+    done
+    for f in "${!owner[@]}"; do
+        [ -L "$R$f" ] && continue
+        (cd "$R" && md5sum "${f#/}") >>"$R/var/lib/dpkg/status.d/${owner[$f]}.md5sums"
+    done
+    for f in "$R"/var/lib/dpkg/status.d/*.md5sums; do sort -k2 -o "$f" "$f"; done
+    chmod 0644 "$R"/var/lib/dpkg/status.d/*
+
+    rootfs_verify "$R"
+    # The binary runs in its root filesystem (no ld.so.cache: the loader's
+    # own search path finds /lib/<multiarch> and /usr/lib/<multiarch>).
+    chroot "$R" /reloadd --version
+    echo "rootfs: $(echo "$pkgs" | wc -l) Debian packages, $(du -sk "$R" | cut -f1) KiB" >&2
+}
+
+# Fails unless every file of the rootfs DIR is reloadd's own or comes, md5
+# for md5, from a package with a status entry and a copyright file; and
+# every symlink points to a file of the rootfs.
+rootfs_verify() { # DIR
+    local R=${1%/} bad=0 f t pkg sum want
+    local S=$R/var/lib/dpkg/status.d
+    [ -d "$S" ] || { echo "verify: $R has no var/lib/dpkg/status.d" >&2; return 1; }
+    declare -A sums=() pkgof=() own=()
+    for f in $rootfs_own_files; do own[$f]=1; done
+    for f in "$S"/*; do
+        case $f in *.md5sums) continue ;; esac
+        pkg=$(sed -n 's/^Package: //p' "$f")
+        [ "$pkg" = "$(basename "$f")" ] || { echo "verify: $f describes '$pkg'" >&2; bad=1; continue; }
+        grep -qx 'Status: install ok installed' "$f" && grep -q '^Version: ' "$f" ||
+            { echo "verify: $f has no Status/Version of an installed package" >&2; bad=1; }
+        [ -f "$R/usr/share/doc/$pkg/copyright" ] ||
+            { echo "verify: package $pkg has no usr/share/doc/$pkg/copyright" >&2; bad=1; }
+    done
+    for f in "$S"/*.md5sums; do
+        pkg=$(basename "$f" .md5sums)
+        [ -f "$S/$pkg" ] || { echo "verify: $f has no status entry $S/$pkg" >&2; bad=1; }
+        while read -r sum t; do sums[$t]=$sum; pkgof[$t]=$pkg; done <"$f"
+    done
+    while IFS= read -r -d '' f; do
+        f=${f#./}
+        case $f in var/lib/dpkg/status.d/*) continue ;; esac
+        if [ -L "$R/$f" ]; then
+            t=$(readlink "$R/$f")
+            case $t in /*) t=$R$t ;; *) t=$R/$(dirname "$f")/$t ;; esac
+            [ -e "$t" ] || { echo "verify: /$f -> $(readlink "$R/$f") points nowhere" >&2; bad=1; }
+        elif [ -f "$R/$f" ]; then
+            [ -n "${own[$f]:-}" ] && continue
+            want=${sums[$f]:-}
+            if [ -z "$want" ]; then
+                echo "verify: /$f is in no package's md5sums" >&2; bad=1
+            elif [ "$(md5sum <"$R/$f" | cut -d' ' -f1)" != "$want" ]; then
+                echo "verify: /$f differs from package ${pkgof[$f]}'s md5sum" >&2; bad=1
+            fi
+        fi
+    done < <(cd "$R" && find . -path ./proc -prune -o -path ./sys -prune -o -path ./dev -prune -o \( -type f -o -type l \) -print0)
+    for f in "${!sums[@]}"; do
+        [ -f "$R/$f" ] || { echo "verify: /$f is listed by ${pkgof[$f]} but missing" >&2; bad=1; }
+    done
+    [ $bad -eq 0 ] || return 1
+    echo "verify: $R: $(find "$S" -type f ! -name '*.md5sums' | wc -l) packages with status, md5sums and copyright; every other file is reloadd's own ($rootfs_own_files)" >&2
+}
+
+root=$(cd "$(dirname "$0")/.." && pwd)
 tag="" archive="" check=1
 while [ $# -gt 0 ]; do
     case $1 in
@@ -41,11 +183,14 @@ while [ $# -gt 0 ]; do
     --archive) archive=${2:?--archive needs a value}; shift 2 ;;
     --archive=*) archive=${1#--archive=}; shift ;;
     --no-check) check=0; shift ;;
-    -h|--help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --rootfs) rootfs_assemble "${2:?--rootfs needs BIN DIR}" "${3:?--rootfs needs BIN DIR}"; exit ;;
+    --verify-rootfs) rootfs_verify "${2:?--verify-rootfs needs DIR}"; exit ;;
+    -h|--help) sed -n '2,48p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "image: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
 
+cd "$root"
 log() { echo "image: $*" >&2; }
 die() { echo "image: $*" >&2; exit 1; }
 t0=$SECONDS
@@ -99,6 +244,12 @@ if [ "$builder" = docker ]; then
         make_whoami "$tmp"
         docker run --rm "$image" --version
         docker run --rm -v "$tmp/whoami:/.whoami:ro" --entrypoint /.whoami "$image"
+        log "package metadata of the image's files:"
+        ctr=$(docker create "$image")
+        mkdir "$tmp/rootfs"
+        docker export "$ctr" | tar -C "$tmp/rootfs" -xf -
+        docker rm "$ctr" >/dev/null
+        rootfs_verify "$tmp/rootfs"
     fi
     [ -z "$archive" ] || docker save -o "$archive" "$image"
     exit 0
@@ -198,6 +349,10 @@ if [ $check -eq 1 ]; then
     trap '[ -z "$ctr" ] || "${B[@]}" rm "$ctr" >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
     make_whoami "$tmp"
     ctr=$("${B[@]}" from --pull=never "$image")
+    # Before any run adds its mount points (/etc/resolv.conf, ...).
+    log "package metadata of the image's files:"
+    rootfs_verify "$("${B[@]}" mount "$ctr")"
+    "${B[@]}" umount "$ctr" >/dev/null
     user=$("${B[@]}" inspect --type container --format '{{.OCIv1.Config.User}}' "$ctr")
     log "configured user: $user"
     [ "${user%%:*}" = 65532 ] || die "image user is '$user', want 65532"

@@ -70,7 +70,7 @@ if [ "$strategy" = env-vars ]; then
     v=$(kubectl get -n "$ns" deployment/auto -o json |
         jq -r '.spec.template.spec.containers[0].env[] | select(.name=="STAKATER_CM_ONE_CONFIGMAP") | .value')
     [ "$v" = "$(kubectl get cm -n "$ns" cm-one -o json | jq -j '.data | to_entries | map("\(.key)=\(.value)") | sort | join(";")' | sha1sum | cut -c1-40)" ] ||
-        e2e_fail "STAKATER_CM_ONE_CONFIGMAP is '$v', not the §4.1 hash of cm-one"
+        e2e_fail "STAKATER_CM_ONE_CONFIGMAP is '$v', not the docs/reloader.md §4.1 hash of cm-one"
 else
     kubectl get -n "$ns" deployment/auto -o json |
         jq -e '.spec.template.metadata.annotations["reloader.stakater.com/last-reloaded-from"] | fromjson | .name == "cm-one" and .type == "CONFIGMAP"' >/dev/null ||

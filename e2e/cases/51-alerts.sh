@@ -1,4 +1,4 @@
-# Reload alerts (§9.2): a loopback receiver gets Reloader's exact payload
+# Reload alerts (docs/reloader.md §9.2): a loopback receiver gets Reloader's exact payload
 # for each ALERT_SINK; a receiver that never answers does not delay
 # reloads (reload latency measured with it and without alerts).
 e2e_needs host-loopback audit-log

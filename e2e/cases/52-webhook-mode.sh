@@ -1,4 +1,4 @@
-# --webhook-url mode (§9.1): no workload is touched; every qualifying
+# --webhook-url mode (docs/reloader.md §9.1): no workload is touched; every qualifying
 # source change POSTs {"webhook":"update successful"}; a non-2xx answer is
 # an error and is retried (Reloader ignored the status); create and delete
 # post only with --reload-on-create / --reload-on-delete.

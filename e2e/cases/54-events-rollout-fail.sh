@@ -1,5 +1,5 @@
 # Events beyond the plain case: an Argo Rollout gets its "Reloaded" Event
-# (Reloader drops those, §15.27), and a write the API server refuses (a
+# (Reloader drops those, docs/reloader.md §15.27), and a write the API server refuses (a
 # ValidatingAdmissionPolicy) gives a Warning "ReloadFail" with Reloader's
 # text, counted as reloader_reload_executed_total{success="false"}.
 ns=$(e2e_ns events)

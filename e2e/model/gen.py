@@ -53,7 +53,7 @@ class Generator:
             data[self.r.choice(sorted(data))] = self.fresh()
             return data
         if self.r.random() < 0.3:
-            return {"a": self.fresh(), "a-b": self.fresh()}   # §4.1 sort order
+            return {"a": self.fresh(), "a-b": self.fresh()}   # docs/reloader.md §4.1 sort order
         return {"v": self.fresh()}
 
     # ---- operations -------------------------------------------------------
@@ -97,7 +97,7 @@ class Generator:
                 where[SEARCH] = "true"
             elif f == "exclude":
                 cand = [x["name"] for x in refs if x["type"] == stype] or names
-                # On the template it is no exclusion at all (§2.1).
+                # On the template it is no exclusion at all (docs/reloader.md §2.1).
                 (meta if r.random() < 0.8 else tmpl)[TYPED[stype]["exclude"]] = r.choice(cand)
         return meta, tmpl
 

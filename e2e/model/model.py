@@ -1,8 +1,8 @@
 """The reference model: which workloads must roll, per batch of operations.
 
 It knows reloadd's contract, not its code: Reloader's decision of which
-workload reacts to which source (reloader-behaviour.md §2.4, with the
-reference rules of §5.2/§5.3), the §4.1 hash, and the rules of the brief
+workload reacts to which source (docs/reloader.md §2.4, with the
+reference rules of docs/reloader.md §5.2/§5.3), the docs/reloader.md §4.1 hash, and the rules of the brief
 (a workload first seen never rolls; a data change rolls what reacts; create
 and delete roll only with their flags; several triggers in one batch roll
 once; a marker already holding the new hash rolls nothing; restarts with and
@@ -39,13 +39,13 @@ def sha1(s):
 
 
 def source_hash(data):
-    """§4.1: sorted "k=v" strings joined by ";" (ConfigMap data and Secret
+    """docs/reloader.md §4.1: sorted "k=v" strings joined by ";" (ConfigMap data and Secret
     data hash alike here: the test keeps values printable)."""
     return sha1(";".join(sorted(f"{k}={v}" for k, v in data.items())))
 
 
 def env_var_name(name, stype):
-    """§3.1 ConvertToEnvVarName."""
+    """docs/reloader.md §3.1 ConvertToEnvVarName."""
     out, prev_kept = [], False
     for ch in name.upper():
         if ("A" <= ch <= "Z") or ("0" <= ch <= "9"):
@@ -64,13 +64,13 @@ def parse_bool(v):
 
 
 def references(w, skey):
-    """§5.2: a container references the source by env/envFrom, or mounts a
+    """docs/reloader.md §5.2: a container references the source by env/envFrom, or mounts a
     volume of it (the generator mounts every volume it makes)."""
     return any((r["type"], r["name"]) == skey for r in w["refs"])
 
 
 def reacts(flags, w, skey, sann):
-    """§2.4 ShouldReload for workload w and source skey with annotations sann."""
+    """docs/reloader.md §2.4 ShouldReload for workload w and source skey with annotations sann."""
     stype, sname = skey
     t = TYPED[stype]
     if sann.get(IGNORE) == "true":
@@ -112,7 +112,7 @@ class Model:
         self.markers = {}    # (wname, skey) -> (hand-set marker hash, intact)
         self.incarnation = 0
         # Under env-vars a delete rolls W only if W has the source's STAKATER_
-        # variable to remove (Reloader §3.3, and reloadd's contract:
+        # variable to remove (Reloader docs/reloader.md §3.3, and reloadd's contract:
         # docs/reconcile.md). E2E_MODEL_ENV_DELETE=always models a delete that
         # rolls every reacting workload. env_var: (wname, skey) -> has it.
         self.env_delete_reloader = os.environ.get("E2E_MODEL_ENV_DELETE") != "always"

@@ -47,7 +47,7 @@ struct flag {
 #define OFF(field) offsetof(struct rl_options, field)
 
 static const struct flag flags[] = {
-    /* Reloader's 29 (§1.1). */
+    /* Reloader's 29 (docs/reloader.md §1.1). */
     { "auto-reload-all", NULL, F_BOOL, OFF(auto_reload_all), "false", 0, 0,
       "reload every workload that has no auto annotation value" },
     { "configmap-annotation", NULL, F_STR, OFF(configmap_annotation),

@@ -1,4 +1,4 @@
-/* decide.c - Reloader's ShouldReload(), exactly (reference §2.4) */
+/* decide.c - Reloader's ShouldReload(), exactly (docs/reloader.md §2.4) */
 #include "reloadd/reload/decide.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8

@@ -563,7 +563,7 @@ static bool env_refs(const struct rl_workload *w, size_t c, enum rl_source_type 
     return false;
 }
 
-/* Reloader's getContainerUsingResource(), step by step (§5.3). */
+/* Reloader's getContainerUsingResource(), step by step (docs/reloader.md §5.3). */
 int rl_workload_pick_container(const struct rl_workload *w, enum rl_source_type t,
                                const char *name, bool auto_reload)
 {

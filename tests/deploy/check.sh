@@ -3,8 +3,8 @@
 #
 #   1. `helm lint` of deploy/helm/reloadd (default values and value sets);
 #   2. `helm template` with value sets, asserting what each renders (flags,
-#      env, RBAC, security settings) and that Reloader's chart bugs (§15.31,
-#      §7.3 of the behaviour reference) are not repeated;
+#      env, RBAC, security settings) and that Reloader's chart bugs (docs/reloader.md §15.31,
+#      docs/reloader.md §7.3 of the behaviour reference) are not repeated;
 #      tests/deploy/drop-in.sh (sourced): the chart as a drop-in for
 #      Stakater Reloader's chart 2.2.16 (names, labels, selectors, Service,
 #      monitors, every value of its values.yaml, the schema's refusals);
@@ -145,7 +145,7 @@ check "default: no Service (as Reloader's chart: reloader.service is {})" q defa
 check "default: no KUBERNETES_NAMESPACE (global mode)" no_env default KUBERNETES_NAMESPACE
 check "default: service links off (flags are read from env vars too)" q default "$dep.spec.template.spec.enableServiceLinks==false"
 
-# Reloader chart bug §7.3: replicas>1 without enableHA gave --enable-ha
+# Reloader chart bug docs/reloader.md §7.3: replicas>1 without enableHA gave --enable-ha
 # without POD_NAME (crash loop). Here HA and its env come together.
 render replicas3 --set reloader.enableHA=false --set reloader.deployment.replicas=3
 ha_pod replicas3 3
@@ -156,7 +156,7 @@ check "single: no --enable-ha, no POD_NAME, no PDB, no Lease rule" q single \
     "($ctr | (.args|index(\"--enable-ha=true\"))==null and ([.env[].name]|index(\"POD_NAME\"))==null) and ([.[]|select(.kind==\"PodDisruptionBudget\")]|length==0) and ([.[]|select(.kind==\"Role\")|.rules[]|.resources[]]|index(\"leases\")==null)"
 check "single: maxUnavailable 1 (a single replica can roll)" q single "$dep.spec.strategy.rollingUpdate.maxUnavailable==1"
 
-# Reloader chart bug §15.31: syncAfterRestart, enablePProf and webhookUrl
+# Reloader chart bug docs/reloader.md §15.31: syncAfterRestart, enablePProf and webhookUrl
 # were outside the args gate; webhookUrl needed custom_annotations.
 render sync --set reloader.logLevel= --set reloader.syncAfterRestart=true --set reloader.reloadOnCreate=true
 check "sync: --sync-after-restart=true and --reload-on-create=true (no other gate)" \
@@ -167,7 +167,7 @@ render pprof --set reloader.logLevel= --set reloader.enablePProf=true
 check "pprof: --enable-pprof=true --pprof-addr=:6060 (accepted for compatibility; no pprof port)" q pprof \
     "$ctr | (.args|index(\"--enable-pprof=true\")!=null) and (.args|index(\"--pprof-addr=:6060\")!=null) and ([.ports[].containerPort] == [9090])"
 
-# Reloader chart bug §15.31: ignoreJobs removed the jobs RBAC CronJob
+# Reloader chart bug docs/reloader.md §15.31: ignoreJobs removed the jobs RBAC CronJob
 # reloads need (they create Jobs).
 render nojobs --set reloader.ignoreJobs=true
 check "nojobs: --ignored-workload-types=jobs" has_arg nojobs --ignored-workload-types=jobs
@@ -177,7 +177,7 @@ render nobatch --set reloader.ignoreJobs=true --set reloader.ignoreCronJobs=true
 check "nobatch: --ignored-workload-types=jobs,cronjobs and no batch RBAC" q nobatch \
     "($ctr | .args | index(\"--ignored-workload-types=jobs,cronjobs\") != null) and ([.[] | select(.kind==\"ClusterRole\") | .rules[] | .apiGroups[]] | index(\"batch\") == null)"
 
-# Reloader chart bug §15.31: ignoreSecrets + ignoreConfigMaps was a runtime
+# Reloader chart bug docs/reloader.md §15.31: ignoreSecrets + ignoreConfigMaps was a runtime
 # fatal; here it is a template error. Also other refusals.
 refuses() { # what expected-message helm-args...
     local what=$1 msg=$2; shift 2

@@ -13,7 +13,7 @@
  * reverse index must equal the truth computed from what the API server
  * returns:
  *
- *  - every source present with the §4.1 hash of the real object
+ *  - every source present with the docs/reloader.md §4.1 hash of the real object
  *    (rl_hash_configmap/secret of the fetched JSON) and its ignore/match
  *    flags, nothing extra;
  *  - every Deployment present with its uid, resourceVersion and generation,
@@ -134,7 +134,7 @@ static void rand_hex(struct rng *r, char *out, size_t n)
     out[n - 1] = '\0';
 }
 
-/* A value with the separators of §4.1 in it now and then. */
+/* A value with the separators of docs/reloader.md §4.1 in it now and then. */
 static char *rand_value(struct rng *r)
 {
     static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789=;-_ ";
@@ -802,7 +802,7 @@ static void deployment_refs(const cJSON *dep, struct rl_map *refs)
 }
 
 /*
- * The typed reload list Reloader reads (§2.4 step 2): the metadata's if it
+ * The typed reload list Reloader reads (docs/reloader.md §2.4 step 2): the metadata's if it
  * has the typed reload key, the auto key, the typed auto key or the search
  * key; else the pod template's.
  */

@@ -1,5 +1,5 @@
 /*
- * The §2.4 decision table. Every quirk the reference lists has a test
+ * The docs/reloader.md §2.4 decision table. Every quirk the reference lists has a test
  * named after it (quirk_*).
  */
 #include <math.h>

@@ -168,7 +168,7 @@ Test(workload, typical_workload_fits_in_one_kib)
     rl_workload_free(w);
 }
 
-/* ---- §5.3 container selection ------------------------------------------- */
+/* ---- docs/reloader.md §5.3 container selection ------------------------------------------- */
 
 Test(workload, pick_first_container_mounting_the_volume)
 {

@@ -12,7 +12,7 @@
 #   d  is created then deleted (watch ADDED, DELETED: the deleted object
 #      carries its data too).
 # A Deployment references all four; reloadd's record on it holds the hash
-# of each, which must equal the §4.1 hash computed here (so each version
+# of each, which must equal the docs/reloader.md §4.1 hash computed here (so each version
 # really was decoded). Then `gcore` dumps the process and the dump is
 # searched for every marker, plain and base64, and for every 16-character
 # window of both (a freed string keeps its tail when its head is reused).

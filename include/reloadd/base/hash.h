@@ -1,7 +1,7 @@
 /*
  * hash.h - Reloader's content hash of ConfigMaps, Secrets and SPC statuses
  *
- * Bit for bit as Reloader (reference §4.1): lower-case hex SHA-1 over the
+ * Bit for bit as Reloader (docs/reloader.md §4.1): lower-case hex SHA-1 over the
  * "k=v" strings of an object, sorted bytewise as whole strings (Go's
  * sort.Strings, not by key) and joined with ';'. ConfigMap: .data values
  * as is, .binaryData values re-encoded as padded standard base64, both in
@@ -9,7 +9,7 @@
  * the raw bytes hashed. SecretProviderClassPodStatus: "id=version" of each
  * status.objects entry plus "SecretProviderClassName=<name>". An empty or
  * missing data map hashes to sha1("") (RL_HASH_EMPTY). Separators are not
- * escaped: the collisions of §4.1 are kept on purpose (they change env
+ * escaped: the collisions of docs/reloader.md §4.1 are kept on purpose (they change env
  * var values otherwise).
  *
  * Secrets: decoded values and the pre-image are wiped with rl_wipe()

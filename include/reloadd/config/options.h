@@ -1,8 +1,8 @@
 /*
  * options.h - command-line flags and environment of reloadd
  *
- * Reloader's 29 flags (reference §1.1) with its names, types and defaults,
- * reloadd's own flags, and the environment variables of §1.2, parsed into
+ * Reloader's 29 flags (docs/reloader.md §1.1) with its names, types and defaults,
+ * reloadd's own flags, and the environment variables of docs/reloader.md §1.2, parsed into
  * one struct rl_options. Parsing is pure: argv and an environment array go
  * in, a filled struct or one error line comes out (no I/O, no exit).
  *
@@ -26,7 +26,7 @@
  * rl_options_log_start() logs every setting that is not a default with
  * where it came from, and the warnings Reloader logs at start.
  *
- * Parity quirks kept (reference §15): --reload-on-create, --reload-on-delete
+ * Parity quirks kept (docs/reloader.md §15): --reload-on-create, --reload-on-delete
  * and --is-Argo-Rollouts are strings, enabled only by exactly "true" (the
  * derived booleans below say so); --ignored-workload-types is
  * case-sensitive and one bad entry disables the whole list (reported in
@@ -86,7 +86,7 @@ struct rl_strlist {
 };
 
 struct rl_options {
-    /* Reloader's flags (§1.1), raw as given. */
+    /* Reloader's flags (docs/reloader.md §1.1), raw as given. */
     bool auto_reload_all;
     char *configmap_annotation;
     char *secret_annotation;
@@ -139,7 +139,7 @@ struct rl_options {
     bool include_helm_secrets;
     char *annotation_prefix;            /* "reloadd.io" */
 
-    /* Environment of §1.2 (NULL when unset). */
+    /* Environment of docs/reloader.md §1.2 (NULL when unset). */
     char *kubernetes_namespace;
     char *pod_name;
     char *pod_namespace;
@@ -205,7 +205,7 @@ void rl_options_log_start(const struct rl_options *o);
 enum rl_watch_mode rl_options_watch(const struct rl_options *o,
                                     const char *const **ns, size_t *n);
 
-/* True if ns is in --namespaces-to-ignore and the mode is global (§1.1). */
+/* True if ns is in --namespaces-to-ignore and the mode is global (docs/reloader.md §1.1). */
 bool rl_options_namespace_ignored(const struct rl_options *o, const char *ns);
 
 /*

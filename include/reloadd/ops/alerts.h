@@ -3,19 +3,19 @@
  *
  * Two uses of one sender:
  *
- *  - reload alerts (reference §9.2): after each successful rollout, when
+ *  - reload alerts (docs/reloader.md §9.2): after each successful rollout, when
  *    ALERT_ON_RELOAD=true, a message in Reloader's words goes to
  *    ALERT_WEBHOOK_URL in the format of ALERT_SINK: "slack", "teams",
  *    "gchat", or anything else as a raw text/plain webhook with every '*'
  *    removed. ALERT_ADDITIONAL_INFO, when present, prefixes "<info> : ";
  *    ALERT_WEBHOOK_PROXY is the proxy (empty: none, whatever the process
  *    environment says);
- *  - --webhook-url mode (§9.1): `{"webhook":"update successful"}` as
+ *  - --webhook-url mode (docs/reloader.md §9.1): `{"webhook":"update successful"}` as
  *    application/json for every qualifying source change.
  *
  * Payloads are Reloader's, byte for byte: JSON strings escaped as Go's
  * encoding/json does ('<' '>' '&' U+2028 U+2029 as \uXXXX, invalid UTF-8
- * as U+FFFD), Slack keys sorted. What is fixed (§15.25/26): every request
+ * as U+FFFD), Slack keys sorted. What is fixed (docs/reloader.md §15.25/26): every request
  * has a connect and a total timeout; redirects are refused; the status is
  * checked (teams and gchat: exactly 200, the others: 2xx), and a transport
  * error, a timeout, a 429 or a 5xx is retried with doubling backoff up to

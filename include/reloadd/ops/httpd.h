@@ -22,7 +22,7 @@
  *
  * Anything else is 404; a method other than GET or HEAD is 405 with
  * "Allow: GET, HEAD". Reloader served pprof on the same port,
- * unauthenticated (§15.22); these servers have no such route.
+ * unauthenticated (docs/reloader.md §15.22); these servers have no such route.
  *
  * Clients that hold connections open cannot starve the probes (issue 13):
  *   - header deadline: a connection that has not sent the complete headers

@@ -1,5 +1,5 @@
 /*
- * metainfo.h - the reloader-meta-info ConfigMap (reference §11.2)
+ * metainfo.h - the reloader-meta-info ConfigMap (docs/reloader.md §11.2)
  *
  * Reloader publishes, in $RELOADER_NAMESPACE, a ConfigMap named
  * "reloader-meta-info" labelled reloader.stakater.com/meta-info=reloader

@@ -13,8 +13,8 @@
  * reloadd exports, registered in one place by rl_metrics_new(), and the
  * rl_metrics_<event>() helpers are what the rest of the code calls: one per
  * event, so callers never build label tuples. Reloader's families keep
- * their names, labels and buckets (reloader-behaviour.md §8) without its
- * defects (§15.23): reconciles are counted once each, the workqueue depth
+ * their names, labels and buckets (docs/reloader.md §8) without its
+ * defects (docs/reloader.md §15.23): reconciles are counted once each, the workqueue depth
  * is the sum over all shards, events_processed carries the real event type,
  * and the by-namespace family is neither registered nor incremented unless
  * METRICS_COUNT_BY_NAMESPACE=enabled.
@@ -76,7 +76,7 @@ struct rl_metric_desc {
 
 /*
  * Every family reloadd exports: X(ID, TYPE, name, help, labels, buckets).
- * The first eighteen are Reloader's (§8), with its names, labels, buckets
+ * The first eighteen are Reloader's (docs/reloader.md §8), with its names, labels, buckets
  * and, where the meaning is unchanged, its help texts.
  */
 #define RL_METRICS_FAMILIES(X)                                                              \

@@ -1,5 +1,5 @@
 /*
- * decide.h - Reloader's ShouldReload(), exactly (reference §2.4)
+ * decide.h - Reloader's ShouldReload(), exactly (docs/reloader.md §2.4)
  *
  * rl_decide() answers "does a change of this ConfigMap/Secret/SPC concern
  * this workload?" from the compact workload, a description of the source

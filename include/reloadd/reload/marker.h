@@ -4,12 +4,12 @@
  * Markers, exactly as Reloader writes them so a cluster can switch between
  * the two without spurious rollouts:
  *  - env-vars strategy: env var "STAKATER_" + ConvertToEnvVarName(name) +
- *    "_" + CONFIGMAP|SECRET|SECRETPROVIDERCLASS (§3.1; "my-app" and "my.app"
+ *    "_" + CONFIGMAP|SECRET|SECRETPROVIDERCLASS (docs/reloader.md §3.1; "my-app" and "my.app"
  *    collide, as in Reloader) holding the source's hash, in the container
  *    chosen by rl_workload_pick_container();
  *  - annotations strategy: pod-template annotation
  *    reloader.stakater.com/last-reloaded-from holding the ReloadSource JSON
- *    of §3.2, byte for byte as Go's encoding/json writes it (field order,
+ *    of docs/reloader.md §3.2, byte for byte as Go's encoding/json writes it (field order,
  *    '<' '>' '&' U+2028 U+2029 escaped as \u00XX, observedAt in seconds).
  * Plus reloadd's own record, a metadata annotation "<prefix>/applied" whose
  * value is a JSON object {"configmap/<name>":"<sha1>",...} (keys sorted),
@@ -18,14 +18,14 @@
  * Bodies:
  *  - rl_patch_rollout(): ONE strategic-merge patch (Deployment, DaemonSet,
  *    StatefulSet) setting the markers of several sources and the applied
- *    record at once: one rollout for many stale sources (DESIGN §2);
+ *    record at once: one rollout for many stale sources (docs/reconcile.md);
  *  - rl_patch_record(): metadata-only merge patch recording baselines;
  *  - rl_patch_rollout_restart(): Argo Rollout `spec.restartAt` merge patch;
  *  - rl_marker_apply(): the same markers applied to a whole object (Argo
  *    Rollout update, i.e. PUT);
- *  - rl_job_from_cronjob(), rl_job_recreate(): §3.4 bodies.
+ *  - rl_job_from_cronjob(), rl_job_recreate(): docs/reloader.md §3.4 bodies.
  *
- * Fix of §15 / §3.1: every string is JSON-escaped (Reloader pastes names
+ * Fix of docs/reloader.md §15 / docs/reloader.md §3.1: every string is JSON-escaped (Reloader pastes names
  * into its env-var template unescaped). The annotations strategy writes
  * the ReloadSource of the FIRST marker only (the annotation holds one
  * source); the applied record carries all of them.
@@ -33,7 +33,7 @@
  * Deleted sources: a marker with hash NULL removes the env var
  * ({"name":..,"$patch":"delete"}, not Reloader's index-based JSON Patch,
  * which races) under env-vars, and writes RL_HASH_DELETE_MARKER under
- * annotations (§3.3).
+ * annotations (docs/reloader.md §3.3).
  *
  * Ownership: builders append to a caller's rl_buf or return new cJSON
  * trees the caller deletes; inputs are borrowed. Threads: pure, any.
@@ -56,7 +56,7 @@ int rl_marker_convert_env_name(struct rl_buf *out, const char *name);
 /* "STAKATER_<NAME>_<TYPE>". */
 int rl_marker_env_name(struct rl_buf *out, enum rl_source_type t, const char *name);
 
-/* §3.2 ReloadSource JSON, Go's encoding/json byte for byte. */
+/* docs/reloader.md §3.2 ReloadSource JSON, Go's encoding/json byte for byte. */
 int rl_marker_reload_source_json(struct rl_buf *out, enum rl_source_type t,
                                  const char *name, const char *ns, const char *hash,
                                  const char *container, int64_t observed_at_s);
@@ -134,7 +134,7 @@ int rl_patch_rollout_restart(struct rl_buf *out, const struct rl_rollout *r);
 int rl_marker_apply(cJSON *obj, enum rl_kind kind, const struct rl_rollout *r);
 
 /*
- * §3.4 CreateJobFromCronjob: a new batch/v1 Job (generateName "<cj>-",
+ * docs/reloader.md §3.4 CreateJobFromCronjob: a new batch/v1 Job (generateName "<cj>-",
  * annotation cronjob.kubernetes.io/instantiate=manual overlaid with the
  * jobTemplate's, its labels, a controller ownerReference to the CronJob)
  * whose spec is the jobTemplate.spec with r's markers applied. The applied
@@ -144,7 +144,7 @@ int rl_marker_apply(cJSON *obj, enum rl_kind kind, const struct rl_rollout *r);
 int rl_job_from_cronjob(const cJSON *cronjob, const struct rl_rollout *r, cJSON **job);
 
 /*
- * §3.4 ReCreateJobFromjob: a deep copy of the Job with r applied (record
+ * docs/reloader.md §3.4 ReCreateJobFromjob: a deep copy of the Job with r applied (record
  * included, in the new Job's metadata), then resourceVersion, uid,
  * creationTimestamp, status, spec.selector and the template labels
  * controller-uid, batch.kubernetes.io/controller-uid,

@@ -1,5 +1,5 @@
 /*
- * pause.h - the pause period of Deployments (reference §10), kept in the
+ * pause.h - the pause period of Deployments (docs/reloader.md §10), kept in the
  * Deployment itself
  *
  * A Deployment whose metadata carries the pause-period annotation (default
@@ -12,7 +12,7 @@
  * opened by the first change) is over, reconcile resumes it: spec.paused
  * false and paused-at removed. One rollout, of the latest template.
  *
- * Fixes of §15.7: the only state is the two annotations, so there is no
+ * Fixes of docs/reloader.md §15.7: the only state is the two annotations, so there is no
  * timer map to race on or to go stale, and a restart or a failover
  * resumes on time (the startup pass reconciles every workload, and a
  * reconcile of a paused Deployment re-queues itself for the time left);

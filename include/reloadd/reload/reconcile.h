@@ -39,7 +39,7 @@
  * write needs the whole object: CronJob (a Job is created from it), Job
  * (recreated) and Argo Rollout with the update strategy.
  *
- * Pause period (pause.h, reference §10): a rollout of a Deployment whose
+ * Pause period (pause.h, docs/reloader.md §10): a rollout of a Deployment whose
  * metadata carries the pause-period annotation also pauses it, in the same
  * patch; a reconcile of a Deployment paused by reloadd resumes it once the
  * window is over, and otherwise asks hooks->requeue_after() for the time

@@ -3,7 +3,7 @@
  *
  * rl_workload_decode() reads a Deployment, DaemonSet, StatefulSet,
  * CronJob, Job or Argo Rollout as the API returns it (cJSON) and keeps only
- * what the decision (§2.4), container choice (§5.3) and reconcile need:
+ * what the decision (docs/reloader.md §2.4), container choice (docs/reloader.md §5.3) and reconcile need:
  *
  *  - identity: kind, namespace, name, uid, resourceVersion, generation;
  *  - metadata and pod-template annotations, filtered to the keys of a
@@ -22,7 +22,7 @@
  *
  * The pod template of a CronJob is spec.jobTemplate.spec.template; of the
  * others spec.template. ephemeralContainers, imagePullSecrets and
- * unmounted volumes are not references (§5.2).
+ * unmounted volumes are not references (docs/reloader.md §5.2).
  *
  * Memory: one allocation per workload holding the struct, its arrays and
  * its strings (typically a few hundred bytes); nothing points into the
@@ -53,7 +53,7 @@ enum rl_source_type {
     RL_SOURCE_COUNT,
 };
 
-/* How a source is referenced (§5.2). */
+/* How a source is referenced (docs/reloader.md §5.2). */
 enum rl_ref_via {
     RL_VIA_VOLUME,                      /* volume.configMap / volume.secret */
     RL_VIA_PROJECTED,                   /* volume.projected.sources[] */
@@ -199,12 +199,12 @@ void rl_workload_free(struct rl_workload *w);
 const char *rl_workload_meta(const struct rl_workload *w, const char *key);
 const char *rl_workload_pod(const struct rl_workload *w, const char *key);
 
-/* Whether any container or init container references the source (§5.2). */
+/* Whether any container or init container references the source (docs/reloader.md §5.2). */
 bool rl_workload_references(const struct rl_workload *w, enum rl_source_type t,
                             const char *name);
 
 /*
- * §5.3 getContainerUsingResource(): index into containers[] (always a
+ * docs/reloader.md §5.3 getContainerUsingResource(): index into containers[] (always a
  * regular container, < n_containers) or -1 (NoContainerFound). A match
  * only through an init container yields container 0; auto_reload == false
  * (explicit named reload) falls back to container 0 without a reference.
@@ -231,7 +231,7 @@ enum rl_recorded_from {
  * container c (-1: none chosen): the STAKATER_* env var (env-vars) or the
  * last-reloaded-from annotation naming it (annotations); NULL if none, or
  * if the env var's name collides with another source of W (my-app vs
- * my.app, §3.1) and disagrees with our applied record. *from says which.
+ * my.app, docs/reloader.md §3.1) and disagrees with our applied record. *from says which.
  */
 const char *rl_workload_marker(const struct rl_workload *w, enum rl_source_type t,
                                const char *name, enum rl_reload_strategy s, int c,
@@ -246,7 +246,7 @@ const char *rl_workload_marker(const struct rl_workload *w, enum rl_source_type 
  * pod-template marker describes the pods, so one that disagrees with our
  * applied record wins (Reloader may have rolled since) - unless its env
  * var name collides with another source W references or records (my-app
- * vs my.app, §3.1), where only the applied record tells them apart.
+ * vs my.app, docs/reloader.md §3.1), where only the applied record tells them apart.
  * Returns a hash pointing into w, or NULL (*from = RL_RECORDED_NONE).
  */
 const char *rl_workload_recorded(const struct rl_workload *w, enum rl_source_type t,
