@@ -131,7 +131,7 @@ def self_test(root):
             "banned": ("src/base/buf.c", lambda t: edit(
                 t, "src/base/buf.c", '#include "reloadd/base/banned.h"\n', "")),
             "cites": ("src/base/hash.c", lambda t: edit(
-                t, "src/base/hash.c", "\n", "\n/* as the docs/reloader.md §4.1 says */\n")),
+                t, "src/base/hash.c", "\n", "\n/* as the reference §4.1 says */\n")),
         }
         for rule, (where, brk) in breaks.items():
             copy = os.path.join(tmp, rule)
