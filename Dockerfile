@@ -1,14 +1,21 @@
 # reloadd container image.
 #
 #   build stage   Debian bookworm with the -dev packages; cmake Release build
-#                 (no tests), stripped binary; then a root filesystem made of
-#                 the binary, exactly the shared libraries `ldd` lists for it,
-#                 the CA bundle, and passwd/group entries for uid 65532.
+#                 (no tests), stripped binary; then `scripts/image.sh --rootfs`
+#                 makes the runtime root filesystem: the binary, the shared
+#                 libraries it loads at the paths their Debian packages
+#                 install them, the CA bundle, os-release, passwd/group for
+#                 uid 65532, and the package metadata scanners read (one
+#                 /var/lib/dpkg/status.d/<package> entry, its .md5sums and
+#                 /usr/share/doc/<package>/copyright for every package a file
+#                 comes from: the layout of distroless images). It checks that
+#                 every file is reloadd's own or a package's (--verify-rootfs)
+#                 and runs the binary chrooted in it. docs/image.md says why.
 #   runtime stage FROM scratch + that root filesystem: no shell, no package
 #                 manager, runs as 65532:65532, ENTRYPOINT ["/reloadd"].
 #
 # Build: scripts/image.sh (docker when a daemon answers, else buildah with a
-# locally made base image). Build args:
+# locally made base image); a plain `docker build .` works too. Build args:
 #   BASE_IMAGE   base of the build stage (default debian:bookworm; image.sh
 #                passes localhost/debian:bookworm when no registry is reachable)
 #   VERSION      version string baked into the binary and the labels
@@ -35,24 +42,8 @@ RUN cmake -S . -B /build -DRL_TESTS=OFF -DCMAKE_BUILD_TYPE=Release -DRL_VERSION=
  && cmake --build /build -j"$(nproc)" --target reloadd \
  && strip --strip-unneeded /build/reloadd
 
-# The runtime root filesystem: the binary, the libraries ldd resolves for it
-# (same paths, symlinks followed), the CA bundle, a non-root user.
-RUN set -eu; R=/rootfs; \
-    mkdir -p "$R/etc/ssl/certs" "$R/tmp"; chmod 1777 "$R/tmp"; \
-    install -m 0755 /build/reloadd "$R/reloadd"; \
-    if ldd /build/reloadd | grep "not found"; then exit 1; fi; \
-    for lib in $(ldd /build/reloadd | grep -o '/[^ ]*' ); do \
-        mkdir -p "$R$(dirname "$lib")"; cp -L "$lib" "$R$lib"; \
-    done; \
-    cp /etc/ssl/certs/ca-certificates.crt "$R/etc/ssl/certs/"; \
-    printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' > "$R/etc/passwd"; \
-    printf 'root:x:0:\nnonroot:x:65532:\n' > "$R/etc/group"; \
-    printf 'passwd: files\ngroup: files\nhosts: files dns\n' > "$R/etc/nsswitch.conf"; \
-    printf '127.0.0.1 localhost\n::1 localhost\n' > "$R/etc/hosts"; \
-    mkdir -p "$R/home/nonroot"; chown 65532:65532 "$R/home/nonroot"; \
-    ldso=$(ldd /build/reloadd | awk '/ld-linux/ {print $1}'); \
-    "$R$ldso" --inhibit-cache --library-path "$R/lib/$(gcc -print-multiarch):$R/usr/lib/$(gcc -print-multiarch)" \
-        "$R/reloadd" --version
+# The runtime root filesystem and its package metadata (scripts/image.sh).
+RUN bash scripts/image.sh --rootfs /build/reloadd /rootfs
 
 FROM scratch
 ARG VERSION=0.1.0
