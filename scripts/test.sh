@@ -12,7 +12,9 @@
 #   5. integration tests in the normal, ASan+UBSan and TSan builds;
 #   6. the e2e suite with the normal build's reloadd binary, then its
 #      concurrency-heavy cases again with the TSan build's binary;
-#   7. the container image (scripts/image.sh, no Docker daemon needed), the
+#   7. the dashboard and alert rules (tests/deploy/monitoring.sh, run beside
+#      everything else from the start), the container image (scripts/image.sh,
+#      no Docker daemon needed), the
 #      manifests and Helm chart checks, and the image's own binary run as a
 #      pod would run it (in-cluster configuration) against the cluster.
 # Exits non-zero if anything failed; prints each runner's summary.
@@ -63,6 +65,12 @@ need_asan_tsan() { [ "$what" = all ] || [ "$what" = sanitizers ]; }
 
 step "build (normal, -Werror)"
 build build || { echo "build failed"; exit 1; }
+# The dashboard and alert rules (tests/deploy/monitoring.sh) need no cluster;
+# their first run builds promtool (minutes, cached), so it runs beside the rest.
+if [ "$what" = all ] || [ "$what" = deploy ]; then
+    tests/deploy/monitoring.sh >build/monitoring.log 2>&1 &
+    monitoring_pid=$!
+fi
 if want unit; then
     step "lint (layers, banned functions, citations: scripts/lint.py)"
     { python3 scripts/lint.py && python3 scripts/lint.py --self-test; } || failed+=("lint")
@@ -131,6 +139,12 @@ if want integration || want e2e || [ "$what" = sanitizers ] || [ "$what" = deplo
                 failed+=("e2e (TSan)")
         fi
     fi
+fi
+
+if [ -n "${monitoring_pid:-}" ]; then
+    step "dashboard and alert rules (tests/deploy/monitoring.sh, started at the beginning)"
+    wait "$monitoring_pid" || failed+=("monitoring")
+    cat build/monitoring.log
 fi
 
 step "done in $((SECONDS - t0)) s"
