@@ -98,7 +98,8 @@ for strategy in annotations env-vars; do
     kubectl delete -n "$ns" configmap/early secret/early-s >/dev/null
     sa="0 $(e2e_template "$ns" deployment/a | sha1sum | cut -c1-12)"
     settle_rs "$ns" a
-    # Under env-vars a new workload has no env var to remove: Reloader rolls nothing (docs/reloader.md §3.3).
+    # Under env-vars a new workload has no env var to remove: Reloader rolls nothing
+    # (docs/reloader.md §3.3).
     deleted_rolls() { if [ "$strategy" = annotations ]; then rolled_once "$@"; else not_rolled "$1" "$2" "$3" 6; fi; }
     deleted_rolls "$ns" a "1 ${sa#* }"
     # b: the delete is seen before any baseline can be written.

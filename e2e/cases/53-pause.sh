@@ -1,4 +1,4 @@
-# Pause period (docs/reloader.md §10, with docs/reloader.md §15.7 fixed): the rollout that reloads a
+# Pause period (docs/reloader.md §10, with §15.7 fixed): the rollout that reloads a
 # Deployment carrying the pause-period annotation pauses it in the same
 # write; a second change inside the window updates the paused template;
 # the Deployment is resumed on time although reloadd restarts during the

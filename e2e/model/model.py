@@ -1,12 +1,13 @@
 """The reference model: which workloads must roll, per batch of operations.
 
 It knows reloadd's contract, not its code: Reloader's decision of which
-workload reacts to which source (docs/reloader.md §2.4, with the
-reference rules of docs/reloader.md §5.2/§5.3), the docs/reloader.md §4.1 hash, and the rules of the brief
-(a workload first seen never rolls; a data change rolls what reacts; create
-and delete roll only with their flags; several triggers in one batch roll
-once; a marker already holding the new hash rolls nothing; restarts with and
-without --sync-after-restart; failover changes nothing).
+workload reacts to which source (docs/reloader.md §2.4, with the rules for
+references of §5.2 and §5.3 of the same file), the docs/reloader.md §4.1
+hash, and the rules of docs/reconcile.md (a workload first seen never
+rolls; a data change rolls what reacts; create and delete roll only with
+their flags; several triggers in one batch roll once; a marker already
+holding the new hash rolls nothing; restarts with and without
+--sync-after-restart; failover changes nothing).
 
 Sources are keyed ("configmap"|"secret", name). A workload is a dict made by
 the generator (see gen.py): kind, meta and tmpl annotations, refs, markers.
@@ -112,9 +113,10 @@ class Model:
         self.markers = {}    # (wname, skey) -> (hand-set marker hash, intact)
         self.incarnation = 0
         # Under env-vars a delete rolls W only if W has the source's STAKATER_
-        # variable to remove (Reloader docs/reloader.md §3.3, and reloadd's contract:
-        # docs/reconcile.md). E2E_MODEL_ENV_DELETE=always models a delete that
-        # rolls every reacting workload. env_var: (wname, skey) -> has it.
+        # variable to remove (Reloader: docs/reloader.md §3.3; reloadd's
+        # contract: docs/reconcile.md). E2E_MODEL_ENV_DELETE=always models a
+        # delete that rolls every reacting workload. env_var: (wname, skey) ->
+        # has it.
         self.env_delete_reloader = os.environ.get("E2E_MODEL_ENV_DELETE") != "always"
         self.env_var = {}
         self.running = True

@@ -289,7 +289,8 @@ static void count_handled(struct app *a, const struct rl_source_event *ev)
 
 /*
  * A ConfigMap or Secret changed. Counted as Reloader counts its informer
- * events; in --webhook-url mode (docs/reloader.md §9.1) a qualifying change is posted.
+ * events; in --webhook-url mode (docs/reloader.md §9.1) a qualifying change
+ * is posted.
  */
 static void on_source_event(void *ctx, const struct rl_source_event *ev)
 {

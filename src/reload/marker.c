@@ -210,8 +210,8 @@ static int lrf_value(struct rl_buf *out, const struct rl_rollout *r, const struc
 
 /*
  * Marker i is superseded if a later marker writes the same env var in the
- * same container (colliding names, docs/reloader.md §3.1): a list keyed by name must not
- * carry the key twice.
+ * same container (colliding names, docs/reloader.md §3.1): a list keyed by
+ * name must not carry the key twice.
  */
 static bool env_superseded(const struct rl_rollout *r, size_t i, char **names)
 {

@@ -146,7 +146,8 @@ static void judge_source(const struct rl_options *o, bool sync, const struct rl_
     uint64_t counts_after = is_version(applied) &&
                                     (w->record_rv >= w->inputs_rv || reacted_all_along)
                                 ? w->template_rv : since;
-    /* Under env-vars a delete removes the env var: none there, nothing rolls (docs/reloader.md §3.3). */
+    /* Under env-vars a delete removes the env var: none there, nothing rolls
+     * (docs/reloader.md §3.3). */
     bool delete_rolls = o->reload_on_delete_enabled &&
                         (o->strategy != RL_STRATEGY_ENV_VARS || marker);
 

@@ -3,8 +3,8 @@
 #
 #   1. `helm lint` of deploy/helm/reloadd (default values and value sets);
 #   2. `helm template` with value sets, asserting what each renders (flags,
-#      env, RBAC, security settings) and that Reloader's chart bugs (docs/reloader.md §15.31,
-#      docs/reloader.md §7.3 of the behaviour reference) are not repeated;
+#      env, RBAC, security settings) and that Reloader's chart bugs
+#      (docs/reloader.md §15.31 and §7.3 of the same file) are not repeated;
 #      tests/deploy/drop-in.sh (sourced): the chart as a drop-in for
 #      Stakater Reloader's chart 2.2.16 (names, labels, selectors, Service,
 #      monitors, every value of its values.yaml, the schema's refusals);

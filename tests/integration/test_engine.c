@@ -13,9 +13,9 @@
  * reverse index must equal the truth computed from what the API server
  * returns:
  *
- *  - every source present with the docs/reloader.md §4.1 hash of the real object
- *    (rl_hash_configmap/secret of the fetched JSON) and its ignore/match
- *    flags, nothing extra;
+ *  - every source present with the docs/reloader.md §4.1 hash of the real
+ *    object (rl_hash_configmap/secret of the fetched JSON) and its
+ *    ignore/match flags, nothing extra;
  *  - every Deployment present with its uid, resourceVersion and generation,
  *    nothing extra;
  *  - rl_store_dependents() of every source name (existing or not) equal to
@@ -802,9 +802,9 @@ static void deployment_refs(const cJSON *dep, struct rl_map *refs)
 }
 
 /*
- * The typed reload list Reloader reads (docs/reloader.md §2.4 step 2): the metadata's if it
- * has the typed reload key, the auto key, the typed auto key or the search
- * key; else the pod template's.
+ * The typed reload list Reloader reads (docs/reloader.md §2.4 step 2): the
+ * metadata's if it has the typed reload key, the auto key, the typed auto
+ * key or the search key; else the pod template's.
  */
 static const char *reload_list(const cJSON *dep, int t)
 {

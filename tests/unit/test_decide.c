@@ -1,6 +1,6 @@
 /*
- * The docs/reloader.md §2.4 decision table. Every quirk the reference lists has a test
- * named after it (quirk_*).
+ * The docs/reloader.md §2.4 decision table. Every quirk listed there has a
+ * test named after it (quirk_*).
  */
 #include <math.h>
 #include <pthread.h>

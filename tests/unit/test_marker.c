@@ -110,7 +110,7 @@ Test(marker, single_source_bodies_are_escaped)
                  "{\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":\"app\","
                  "\"env\":[{\"name\":\"STAKATER_X_CONFIGMAP\",\"value\":\"" H1 "\"}]}]}}}}"));
     rl_buf_reset(&b);
-    /* docs/reloader.md §15: Reloader pastes names unescaped; a quote must not break out. */
+    /* docs/reloader.md §3.1: Reloader pastes names unescaped; a quote must not break out. */
     cr_assert(eq(int, rl_patch_env_var(&b, "a\"b", "E", "v"), 0));
     {
         cJSON *j = cJSON_Parse(b.buf);

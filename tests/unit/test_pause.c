@@ -1,4 +1,4 @@
-/* test_pause.c - the pause-period states and patches (docs/reloader.md §10, docs/reloader.md §15.7 fixed) */
+/* test_pause.c - the pause-period states and patches (docs/reloader.md §10; §15.7 fixed) */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 

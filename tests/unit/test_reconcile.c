@@ -380,7 +380,8 @@ static void deleted_live(struct world *w, const char *strategy, enum rl_kind kin
         user_writes_workload(w, false);
         expect(w, RECORD, "baseline");
         delete_source(w, "cfg");
-        /* Under env-vars no env var is there yet to remove: Reloader rolls nothing (docs/reloader.md §3.3). */
+        /* Under env-vars no env var is there yet to remove: Reloader rolls
+         * nothing (docs/reloader.md §3.3). */
         expect(w, od && strcmp(strategy, "annotations") == 0 ? ROLL : RECORD,
                "deleted before any rollout");
         source(w, "cfg", V2, true);
@@ -425,7 +426,8 @@ static void deleted_before_baseline(struct world *w, const char *strategy, enum 
             deliver_workload(w, true);
             w->rv = now;
         }
-        /* A new workload has no env var to remove: only annotations roll (docs/reloader.md §3.3). */
+        /* A new workload has no env var to remove: only annotations roll
+         * (docs/reloader.md §3.3). */
         expect(w, strcmp(strategy, "annotations") == 0 ? ROLL : NONE,
                order % 2 ? "deleted; the workload's event arrived after the delete"
                          : "deleted before the baseline");

@@ -12,10 +12,11 @@
 #   d  is created then deleted (watch ADDED, DELETED: the deleted object
 #      carries its data too).
 # A Deployment references all four; reloadd's record on it holds the hash
-# of each, which must equal the docs/reloader.md §4.1 hash computed here (so each version
-# really was decoded). Then `gcore` dumps the process and the dump is
-# searched for every marker, plain and base64, and for every 16-character
-# window of both (a freed string keeps its tail when its head is reused).
+# of each, which must equal the docs/reloader.md §4.1 hash computed here
+# (so each version really was decoded). Then `gcore` dumps the process and
+# the dump is searched for every marker, plain and base64, and for every
+# 16-character window of both (a freed string keeps its tail when its head
+# is reused).
 #
 # Exits 0 if nothing is found, 1 if any marker is in the dump (each hit is
 # then described by coremap.py: address, mapping, bytes around it), 2 if

@@ -1,16 +1,17 @@
 /*
  * hash.h - Reloader's content hash of ConfigMaps, Secrets and SPC statuses
  *
- * Bit for bit as Reloader (docs/reloader.md §4.1): lower-case hex SHA-1 over the
- * "k=v" strings of an object, sorted bytewise as whole strings (Go's
- * sort.Strings, not by key) and joined with ';'. ConfigMap: .data values
- * as is, .binaryData values re-encoded as padded standard base64, both in
- * one list. Secret: .data values are base64 in JSON; they are decoded and
- * the raw bytes hashed. SecretProviderClassPodStatus: "id=version" of each
- * status.objects entry plus "SecretProviderClassName=<name>". An empty or
- * missing data map hashes to sha1("") (RL_HASH_EMPTY). Separators are not
- * escaped: the collisions of docs/reloader.md §4.1 are kept on purpose (they change env
- * var values otherwise).
+ * Bit for bit as Reloader (docs/reloader.md §4.1): lower-case hex SHA-1
+ * over the "k=v" strings of an object, sorted bytewise as whole strings
+ * (Go's sort.Strings, not by key) and joined with ';'. ConfigMap: .data
+ * values as is, .binaryData values re-encoded as padded standard base64,
+ * both in one list. Secret: .data values are base64 in JSON; they are
+ * decoded and the raw bytes hashed. SecretProviderClassPodStatus:
+ * "id=version" of each status.objects entry plus
+ * "SecretProviderClassName=<name>". An empty or missing data map hashes to
+ * sha1("") (RL_HASH_EMPTY). Separators are not escaped: the collisions
+ * listed in the same section are kept on purpose (they change env var
+ * values otherwise).
  *
  * Secrets: decoded values and the pre-image are wiped with rl_wipe()
  * before return, on every path; nothing derived from them but the digest

@@ -1,10 +1,11 @@
 /*
  * options.h - command-line flags and environment of reloadd
  *
- * Reloader's 29 flags (docs/reloader.md §1.1) with its names, types and defaults,
- * reloadd's own flags, and the environment variables of docs/reloader.md §1.2, parsed into
- * one struct rl_options. Parsing is pure: argv and an environment array go
- * in, a filled struct or one error line comes out (no I/O, no exit).
+ * Reloader's 29 flags (docs/reloader.md §1.1) with its names, types and
+ * defaults, reloadd's own flags, and the environment variables of
+ * docs/reloader.md §1.2, parsed into one struct rl_options. Parsing is
+ * pure: argv and an environment array go in, a filled struct or one error
+ * line comes out (no I/O, no exit).
  *
  * Syntax (pflag): "--flag=value" and "--flag value"; booleans take a bare
  * "--flag" or "--flag=<bool>" with Go's strconv.ParseBool spellings (1, t,
@@ -26,12 +27,13 @@
  * rl_options_log_start() logs every setting that is not a default with
  * where it came from, and the warnings Reloader logs at start.
  *
- * Parity quirks kept (docs/reloader.md §15): --reload-on-create, --reload-on-delete
- * and --is-Argo-Rollouts are strings, enabled only by exactly "true" (the
- * derived booleans below say so); --ignored-workload-types is
- * case-sensitive and one bad entry disables the whole list (reported in
- * ignored_workload_types_invalid, not an error); an unknown --log-format
- * also skips --log-level (rl_options_log_config()).
+ * Parity quirks kept (docs/reloader.md §15.15-17): --reload-on-create,
+ * --reload-on-delete and --is-Argo-Rollouts are strings, enabled only by
+ * exactly "true" (the derived booleans below say so);
+ * --ignored-workload-types is case-sensitive and one bad entry disables
+ * the whole list (reported in ignored_workload_types_invalid, not an
+ * error); an unknown --log-format also skips --log-level
+ * (rl_options_log_config()).
  *
  * Validation (RL_EINVAL, one line naming the flag): reload-strategy must
  * be env-vars|annotations; resources-to-ignore takes one entry, configmaps

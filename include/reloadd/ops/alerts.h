@@ -15,13 +15,14 @@
  *
  * Payloads are Reloader's, byte for byte: JSON strings escaped as Go's
  * encoding/json does ('<' '>' '&' U+2028 U+2029 as \uXXXX, invalid UTF-8
- * as U+FFFD), Slack keys sorted. What is fixed (docs/reloader.md §15.25/26): every request
- * has a connect and a total timeout; redirects are refused; the status is
- * checked (teams and gchat: exactly 200, the others: 2xx), and a transport
- * error, a timeout, a 429 or a 5xx is retried with doubling backoff up to
- * max_attempts in all; other failures are logged once and dropped. Logs
- * name the URL by its scheme and host only (redact.h): its user, path and
- * query are where the sinks keep their credentials.
+ * as U+FFFD), Slack keys sorted. What is fixed
+ * (docs/reloader.md §15.25, §15.26): every request has a connect and a total
+ * timeout; redirects are refused; the status is checked (teams and gchat:
+ * exactly 200, the others: 2xx), and a transport error, a timeout, a 429
+ * or a 5xx is retried with doubling backoff up to max_attempts in all;
+ * other failures are logged once and dropped. Logs name the URL by its
+ * scheme and host only (redact.h): its user, path and query are where the
+ * sinks keep their credentials.
  *
  * Never blocking a caller: rl_alerts_post() copies the message into a
  * bounded queue and returns. When the queue is full the OLDEST message is

@@ -1,14 +1,15 @@
 /*
  * events.h - Kubernetes Events on reloaded workloads, off the hot path
  *
- * After a rollout reconcile records, as Reloader does (docs/reloader.md §5.4,
- * docs/reloader.md §11.1), a core/v1 Event on the workload: Normal "Reloaded" ("Changes
- * detected in '<res>' of type '<TYPE>' in namespace '<ns>', Updated
- * '<wl>' of type '<Kind>' in namespace '<ns>'") or Warning "ReloadFail"
- * ("Update for '<wl>' of type '<Kind>' in namespace '<ns>' failed with
- * error <err>"), with source.component and reportingComponent
- * "reloader-<resource>" (reloader-configmaps, reloader-secrets). Argo
- * Rollouts get theirs too (Reloader drops them, docs/reloader.md §15.27).
+ * After a rollout reconcile records, as Reloader does
+ * (docs/reloader.md §5.4 and §11.1), a core/v1 Event on the workload:
+ * Normal "Reloaded" ("Changes detected in '<res>' of type '<TYPE>' in
+ * namespace '<ns>', Updated '<wl>' of type '<Kind>' in namespace '<ns>'")
+ * or Warning "ReloadFail" ("Update for '<wl>' of type '<Kind>' in
+ * namespace '<ns>' failed with error <err>"), with source.component and
+ * reportingComponent "reloader-<resource>" (reloader-configmaps,
+ * reloader-secrets). Argo Rollouts get theirs too (Reloader drops them,
+ * docs/reloader.md §15.27).
  *
  * The Event is created with a POST to /api/v1/namespaces/<ns>/events, named
  * "<workload>.<hex unix nanoseconds>" as client-go's recorder names them.

@@ -14,10 +14,10 @@
  * rl_metrics_<event>() helpers are what the rest of the code calls: one per
  * event, so callers never build label tuples. Reloader's families keep
  * their names, labels and buckets (docs/reloader.md §8) without its
- * defects (docs/reloader.md §15.23): reconciles are counted once each, the workqueue depth
- * is the sum over all shards, events_processed carries the real event type,
- * and the by-namespace family is neither registered nor incremented unless
- * METRICS_COUNT_BY_NAMESPACE=enabled.
+ * defects (docs/reloader.md §15.23): reconciles are counted once each, the
+ * workqueue depth is the sum over all shards, events_processed carries the
+ * real event type, and the by-namespace family is neither registered nor
+ * incremented unless METRICS_COUNT_BY_NAMESPACE=enabled.
  *
  * Hot path: a series, once it exists, is found under a per-family read
  * lock without allocating, and its value is updated with atomics. A
@@ -76,8 +76,8 @@ struct rl_metric_desc {
 
 /*
  * Every family reloadd exports: X(ID, TYPE, name, help, labels, buckets).
- * The first eighteen are Reloader's (docs/reloader.md §8), with its names, labels, buckets
- * and, where the meaning is unchanged, its help texts.
+ * The first eighteen are Reloader's (docs/reloader.md §8), with its names,
+ * labels, buckets and, where the meaning is unchanged, its help texts.
  */
 #define RL_METRICS_FAMILIES(X)                                                              \
     X(RELOAD_EXECUTED, COUNTER, "reloader_reload_executed_total",                           \

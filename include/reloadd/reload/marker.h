@@ -4,13 +4,14 @@
  * Markers, exactly as Reloader writes them so a cluster can switch between
  * the two without spurious rollouts:
  *  - env-vars strategy: env var "STAKATER_" + ConvertToEnvVarName(name) +
- *    "_" + CONFIGMAP|SECRET|SECRETPROVIDERCLASS (docs/reloader.md §3.1; "my-app" and "my.app"
- *    collide, as in Reloader) holding the source's hash, in the container
- *    chosen by rl_workload_pick_container();
+ *    "_" + CONFIGMAP|SECRET|SECRETPROVIDERCLASS (docs/reloader.md §3.1;
+ *    "my-app" and "my.app" collide, as in Reloader) holding the source's
+ *    hash, in the container chosen by rl_workload_pick_container();
  *  - annotations strategy: pod-template annotation
  *    reloader.stakater.com/last-reloaded-from holding the ReloadSource JSON
- *    of docs/reloader.md §3.2, byte for byte as Go's encoding/json writes it (field order,
- *    '<' '>' '&' U+2028 U+2029 escaped as \u00XX, observedAt in seconds).
+ *    of docs/reloader.md §3.2, byte for byte as Go's encoding/json writes
+ *    it (field order, '<' '>' '&' U+2028 U+2029 escaped as \u00XX,
+ *    observedAt in seconds).
  * Plus reloadd's own record, a metadata annotation "<prefix>/applied" whose
  * value is a JSON object {"configmap/<name>":"<sha1>",...} (keys sorted),
  * which is never in the pod template, so writing it alone rolls nothing.
@@ -25,10 +26,10 @@
  *    Rollout update, i.e. PUT);
  *  - rl_job_from_cronjob(), rl_job_recreate(): docs/reloader.md §3.4 bodies.
  *
- * Fix of docs/reloader.md §15 / docs/reloader.md §3.1: every string is JSON-escaped (Reloader pastes names
- * into its env-var template unescaped). The annotations strategy writes
- * the ReloadSource of the FIRST marker only (the annotation holds one
- * source); the applied record carries all of them.
+ * Fix (docs/reloader.md §3.1): every string is JSON-escaped (Reloader
+ * pastes names into its env-var template unescaped). The annotations
+ * strategy writes the ReloadSource of the FIRST marker only (the
+ * annotation holds one source); the applied record carries all of them.
  *
  * Deleted sources: a marker with hash NULL removes the env var
  * ({"name":..,"$patch":"delete"}, not Reloader's index-based JSON Patch,
@@ -134,12 +135,12 @@ int rl_patch_rollout_restart(struct rl_buf *out, const struct rl_rollout *r);
 int rl_marker_apply(cJSON *obj, enum rl_kind kind, const struct rl_rollout *r);
 
 /*
- * docs/reloader.md §3.4 CreateJobFromCronjob: a new batch/v1 Job (generateName "<cj>-",
- * annotation cronjob.kubernetes.io/instantiate=manual overlaid with the
- * jobTemplate's, its labels, a controller ownerReference to the CronJob)
- * whose spec is the jobTemplate.spec with r's markers applied. The applied
- * record is NOT put on the Job: record it on the CronJob with
- * rl_patch_record(). *job is the caller's (cJSON_Delete).
+ * docs/reloader.md §3.4 CreateJobFromCronjob: a new batch/v1 Job
+ * (generateName "<cj>-", annotation cronjob.kubernetes.io/instantiate=manual
+ * overlaid with the jobTemplate's, its labels, a controller ownerReference
+ * to the CronJob) whose spec is the jobTemplate.spec with r's markers
+ * applied. The applied record is NOT put on the Job: record it on the
+ * CronJob with rl_patch_record(). *job is the caller's (cJSON_Delete).
  */
 int rl_job_from_cronjob(const cJSON *cronjob, const struct rl_rollout *r, cJSON **job);
 

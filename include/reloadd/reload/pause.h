@@ -12,12 +12,12 @@
  * opened by the first change) is over, reconcile resumes it: spec.paused
  * false and paused-at removed. One rollout, of the latest template.
  *
- * Fixes of docs/reloader.md §15.7: the only state is the two annotations, so there is no
- * timer map to race on or to go stale, and a restart or a failover
- * resumes on time (the startup pass reconciles every workload, and a
- * reconcile of a paused Deployment re-queues itself for the time left);
- * a period that is not a positive duration is refused (the rollout then
- * happens without a pause, with a warning).
+ * Fixes of docs/reloader.md §15.7: the only state is the two annotations,
+ * so there is no timer map to race on or to go stale, and a restart or a
+ * failover resumes on time (the startup pass reconciles every workload,
+ * and a reconcile of a paused Deployment re-queues itself for the time
+ * left); a period that is not a positive duration is refused (the rollout
+ * then happens without a pause, with a warning).
  *
  * This module is the pure part: what state a Deployment is in, and the
  * patch bodies. Threads: pure, any.

@@ -39,12 +39,13 @@
  * write needs the whole object: CronJob (a Job is created from it), Job
  * (recreated) and Argo Rollout with the update strategy.
  *
- * Pause period (pause.h, docs/reloader.md §10): a rollout of a Deployment whose
- * metadata carries the pause-period annotation also pauses it, in the same
- * patch; a reconcile of a Deployment paused by reloadd resumes it once the
- * window is over, and otherwise asks hooks->requeue_after() for the time
- * left. The state is the Deployment's own annotations, so a restart or a
- * failover (whose startup pass reconciles every workload) resumes on time.
+ * Pause period (pause.h, docs/reloader.md §10): a rollout of a Deployment
+ * whose metadata carries the pause-period annotation also pauses it, in
+ * the same patch; a reconcile of a Deployment paused by reloadd resumes it
+ * once the window is over, and otherwise asks hooks->requeue_after() for
+ * the time left. The state is the Deployment's own annotations, so a
+ * restart or a failover (whose startup pass reconciles every workload)
+ * resumes on time.
  *
  * Every write is preceded by hooks->may_write() (leadership and fencing);
  * a refusal returns RL_ENOTLEADER and writes nothing. --dry-run logs each

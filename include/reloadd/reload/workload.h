@@ -3,7 +3,8 @@
  *
  * rl_workload_decode() reads a Deployment, DaemonSet, StatefulSet,
  * CronJob, Job or Argo Rollout as the API returns it (cJSON) and keeps only
- * what the decision (docs/reloader.md §2.4), container choice (docs/reloader.md §5.3) and reconcile need:
+ * what the decision (docs/reloader.md §2.4), the container choice (§5.3 of
+ * the same file) and reconcile need:
  *
  *  - identity: kind, namespace, name, uid, resourceVersion, generation;
  *  - metadata and pod-template annotations, filtered to the keys of a
@@ -204,10 +205,11 @@ bool rl_workload_references(const struct rl_workload *w, enum rl_source_type t,
                             const char *name);
 
 /*
- * docs/reloader.md §5.3 getContainerUsingResource(): index into containers[] (always a
- * regular container, < n_containers) or -1 (NoContainerFound). A match
- * only through an init container yields container 0; auto_reload == false
- * (explicit named reload) falls back to container 0 without a reference.
+ * docs/reloader.md §5.3 getContainerUsingResource(): index into
+ * containers[] (always a regular container, < n_containers) or -1
+ * (NoContainerFound). A match only through an init container yields
+ * container 0; auto_reload == false (explicit named reload) falls back to
+ * container 0 without a reference.
  */
 int rl_workload_pick_container(const struct rl_workload *w, enum rl_source_type t,
                                const char *name, bool auto_reload);
@@ -231,7 +233,8 @@ enum rl_recorded_from {
  * container c (-1: none chosen): the STAKATER_* env var (env-vars) or the
  * last-reloaded-from annotation naming it (annotations); NULL if none, or
  * if the env var's name collides with another source of W (my-app vs
- * my.app, docs/reloader.md §3.1) and disagrees with our applied record. *from says which.
+ * my.app, docs/reloader.md §3.1) and disagrees with our applied record.
+ * *from says which.
  */
 const char *rl_workload_marker(const struct rl_workload *w, enum rl_source_type t,
                                const char *name, enum rl_reload_strategy s, int c,
@@ -246,7 +249,8 @@ const char *rl_workload_marker(const struct rl_workload *w, enum rl_source_type 
  * pod-template marker describes the pods, so one that disagrees with our
  * applied record wins (Reloader may have rolled since) - unless its env
  * var name collides with another source W references or records (my-app
- * vs my.app, docs/reloader.md §3.1), where only the applied record tells them apart.
+ * vs my.app, docs/reloader.md §3.1), where only the applied record tells
+ * them apart.
  * Returns a hash pointing into w, or NULL (*from = RL_RECORDED_NONE).
  */
 const char *rl_workload_recorded(const struct rl_workload *w, enum rl_source_type t,
