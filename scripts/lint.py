@@ -12,6 +12,10 @@ The rules (docs/design.md tells why):
   banned    every .c of src/ includes reloadd/base/banned.h, as its last
             #include (it poisons the names the headers before it declare);
             no header includes it.
+  policy    the domain (src/reload/, include/reloadd/reload/) reads what the
+            flags decide through reloadd/config/policy.h and never includes
+            reloadd/config/options.h; of the operations, only the files in
+            OPTIONS_READERS (which report or parse the flags themselves) do.
   cites     a comment that cites a section (§) names the file of the repo
             it cites ("docs/reloader.md §4.1"); nothing cites a document
             outside the tree.
@@ -32,6 +36,9 @@ RANK = {name: i for i, name in enumerate(LAYERS)}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 CITE_DIRS = ["src", "include", "tests", "tools", "e2e", "scripts", "cmake", "deploy"]
 CITE_EXT = (".c", ".h", ".sh", ".py", ".cmake", ".txt", ".yaml", ".md", ".tpl")
+OPTIONS = "reloadd/config/options.h"
+# Operations that report the flags (meta-info) or parse them (the explain command line).
+OPTIONS_READERS = {"src/ops/metainfo.c", "include/reloadd/ops/metainfo.h", "src/ops/explain.c"}
 OUTSIDE = re.compile(r"\.\./shared|reloader-behaviour\.md|\bDESIGN\s*§|\breference\s*§")
 
 
@@ -83,6 +90,10 @@ def lint(root):
             if RANK[parts[1]] > RANK[layer]:
                 report(path, line, "layers",
                        f'{layer} includes "{inc}" from {parts[1]}, a layer above it')
+            if inc == OPTIONS and layer in ("reload", "ops") and \
+                    os.path.relpath(path, root) not in OPTIONS_READERS:
+                report(path, line, "policy",
+                       f'{layer} includes "{OPTIONS}": read reloadd/config/policy.h')
         banned = [line for line, inc in includes if inc == "reloadd/base/banned.h"]
         if path.endswith(".c"):
             if not banned:
@@ -130,6 +141,9 @@ def self_test(root):
                 '#include "reloadd/base/buf.h"\n#include "reloadd/reload/store.h"')),
             "banned": ("src/base/buf.c", lambda t: edit(
                 t, "src/base/buf.c", '#include "reloadd/base/banned.h"\n', "")),
+            "policy": ("src/reload/plan.c", lambda t: edit(
+                t, "src/reload/plan.c", '#include "reloadd/config/policy.h"',
+                '#include "reloadd/config/options.h"')),
             "cites": ("src/base/hash.c", lambda t: edit(
                 t, "src/base/hash.c", "\n", "\n/* as the reference §4.1 says */\n")),
         }

@@ -15,6 +15,7 @@
 #include "reloadd/base/mem.h"
 #include "reloadd/base/sync.h"
 #include "reloadd/config/options.h"
+#include "reloadd/config/policy.h"
 #include "reloadd/engine/pool.h"
 #include "reloadd/engine/workqueue.h"
 #include "reloadd/kube/informer.h"
@@ -39,7 +40,8 @@ struct feed {
 };
 
 struct rl_controller {
-    const struct rl_options *o;
+    const struct rl_options *o;         /* engine settings: workers, window, HA */
+    const struct rl_policy *pol;
     struct rl_kube *kube;
     const struct rl_clock *clock;
     struct rl_controller_hooks hooks;
@@ -296,7 +298,7 @@ static bool namespace_wanted(struct rl_controller *c, const char *ns)
 {
     bool selected = true;
 
-    if (rl_options_namespace_ignored(c->o, ns))
+    if (rl_policy_namespace_ignored(c->pol, ns))
         return false;
     if (c->ns_selector) {
         rl_mutex_lock(&c->ns_mu);
@@ -437,8 +439,8 @@ static void upsert(void *ctx, struct rl_informer *inf, const cJSON *obj, bool fr
                               name, true, changed);
         }
         rl_store_put_source(c->store, f->type, ns, name, hash,
-                            annotation_true(ann, c->o->ignore_annotation),
-                            annotation_true(ann, c->o->search_match_annotation), live_rv,
+                            annotation_true(ann, c->pol->key.ignore),
+                            annotation_true(ann, c->pol->key.match), live_rv,
                             epoch, enqueue_source, c);
     } else {
         struct rl_workload *w = NULL;
@@ -746,7 +748,8 @@ static void add_feed(struct rl_controller *c, const char *resource, const char *
     rl_informers_add(c->informers, &spec, &h);
 }
 
-struct rl_controller *rl_controller_new(const struct rl_options *o, struct rl_kube *kube,
+struct rl_controller *rl_controller_new(const struct rl_options *o, const struct rl_policy *pol,
+                                        struct rl_kube *kube,
                                         const struct rl_clock *clock,
                                         const struct rl_controller_hooks *hooks)
 {
@@ -763,10 +766,9 @@ struct rl_controller *rl_controller_new(const struct rl_options *o, struct rl_ku
         .ctx = c,
     };
     bool watched[RL_KIND_COUNT];
-    const char *const *nss;
-    size_t n_ns;
 
     c->o = o;
+    c->pol = pol;
     c->kube = kube;
     c->clock = clock;
     if (hooks)
@@ -780,12 +782,12 @@ struct rl_controller *rl_controller_new(const struct rl_options *o, struct rl_ku
     rl_map_init(&c->startup_keys);
     atomic_store(&c->leader, !o->enable_ha);
 
-    rl_workload_keys_init(&c->keys, o);
+    rl_workload_keys_init(&c->keys, pol);
     c->keys.intern = intern;
     c->keys.intern_ctx = c;
     c->rc = rl_regex_cache_new(4096);
-    c->store = rl_store_new(o, c->rc);
-    c->rec = rl_reconciler_new(c->store, kube, o, c->rc, clock, &rh);
+    c->store = rl_store_new(pol, c->rc);
+    c->rec = rl_reconciler_new(c->store, kube, pol, c->rc, clock, &rh);
 
     wqo.shards = (unsigned)o->workers;
     wqo.coalesce_ms = o->coalesce_window_ms;
@@ -796,10 +798,9 @@ struct rl_controller *rl_controller_new(const struct rl_options *o, struct rl_ku
 
     c->informers = rl_informers_new(kube);
     rl_informers_set_observer(c->informers, on_watch, c);
-    rl_options_watch(o, &nss, &n_ns);
     rl_mutex_init(&c->ns_mu);
     rl_map_init(&c->ns_selected);
-    if (o->watch_mode == RL_WATCH_GLOBAL && o->namespace_selector_str) {
+    if (pol->namespace_selector) {
         struct rl_informer_handler h = {
             .upsert = ns_upsert,
             .remove = ns_removed,
@@ -811,24 +812,23 @@ struct rl_controller *rl_controller_new(const struct rl_options *o, struct rl_ku
         struct rl_informer_spec spec = {
             .resource = "namespaces",
             .group_version = "v1",
-            .label_selector = o->namespace_selector_str,
+            .label_selector = pol->namespace_selector,
         };
 
         c->ns_selector = true;
         c->ns_informer = rl_informers_add(c->informers, &spec, &h);
     }
     for (int k = 0; k < RL_KIND_COUNT; k++)
-        watched[k] = rl_kind_enabled(o, k) && rl_kind_served(kube, k);
-    for (size_t i = 0; i < n_ns; i++) {
-        const char *ns = nss[i];
-        const char *helm = o->include_helm_secrets ? NULL : "type!=helm.sh/release.v1";
+        watched[k] = rl_kind_enabled(pol, k) && rl_kind_served(kube, k);
+    for (size_t i = 0; i < pol->n_namespaces; i++) {
+        const char *ns = pol->namespaces[i];
 
-        if (!o->ignore_configmaps)
+        if (!pol->ignore_configmaps)
             add_feed(c, "configmaps", "v1", ns, true, RL_SOURCE_CONFIGMAP, 0,
-                     o->resource_selector_str, NULL);
-        if (!o->ignore_secrets)
+                     pol->resource_selector, NULL);
+        if (!pol->ignore_secrets)
             add_feed(c, "secrets", "v1", ns, true, RL_SOURCE_SECRET, 0,
-                     o->resource_selector_str, helm);
+                     pol->resource_selector, pol->secret_field_selector);
         /* No workload kind in --webhook-url mode (rl_kind_enabled). */
         for (int k = 0; k < RL_KIND_COUNT; k++) {
             if (watched[k])

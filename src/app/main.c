@@ -17,6 +17,7 @@
 #include "reloadd/base/mem.h"
 #include "reloadd/base/redact.h"
 #include "reloadd/config/options.h"
+#include "reloadd/config/policy.h"
 #include "reloadd/engine/workqueue.h"
 #include "reloadd/kube/kube.h"
 #include "reloadd/kube/kubeconfig.h"
@@ -40,6 +41,7 @@
 
 struct app {
     struct rl_options opts;
+    struct rl_policy *policy;           /* resolved once from opts */
     struct rl_kube *kube;
     struct rl_kube *elector_kube;   /* the elector's own client (HA only) */
     struct rl_metrics *metrics;
@@ -266,8 +268,8 @@ static void on_enqueue(void *ctx)
 static void count_handled(struct app *a, const struct rl_source_event *ev)
 {
     bool handled = ev->type == RL_SOURCE_EVENT_UPDATE ||
-                   (ev->type == RL_SOURCE_EVENT_ADD && a->opts.reload_on_create_enabled) ||
-                   (ev->type == RL_SOURCE_EVENT_DELETE && a->opts.reload_on_delete_enabled);
+                   (ev->type == RL_SOURCE_EVENT_ADD && a->policy->reload_on_create) ||
+                   (ev->type == RL_SOURCE_EVENT_DELETE && a->policy->reload_on_delete);
     size_t n[RL_KIND_COUNT];
     int64_t t0 = rl_clock_wall_us(rl_clock_system()), dt;
 
@@ -280,7 +282,7 @@ static void count_handled(struct app *a, const struct rl_source_event *ev)
     if (!a->webhook) {              /* webhook mode: Reloader posts and lists nothing */
         rl_controller_workloads_in(a->ctl, ev->ns, n);
         for (int k = 0; k < RL_KIND_COUNT; k++)
-            if (rl_kind_enabled(&a->opts, k))
+            if (rl_kind_enabled(a->policy, k))
                 rl_metrics_workloads_scanned(a->metrics, rl_kind_name(k), n[k]);
     }
     dt = rl_clock_wall_us(rl_clock_system()) - t0;
@@ -313,9 +315,9 @@ static void on_source_event(void *ctx, const struct rl_source_event *ev)
         return;
     if (!a->webhook)
         return;
-    qualifies = (ev->type == RL_SOURCE_EVENT_ADD && a->opts.reload_on_create_enabled) ||
+    qualifies = (ev->type == RL_SOURCE_EVENT_ADD && a->policy->reload_on_create) ||
                 (ev->type == RL_SOURCE_EVENT_UPDATE && ev->data_changed) ||
-                (ev->type == RL_SOURCE_EVENT_DELETE && a->opts.reload_on_delete_enabled);
+                (ev->type == RL_SOURCE_EVENT_DELETE && a->policy->reload_on_delete);
     if (!qualifies || !rl_controller_may_write(a->ctl))
         return;
     {
@@ -327,7 +329,7 @@ static void on_source_event(void *ctx, const struct rl_source_event *ev)
                rl_redact_url(a->opts.webhook_url, to, sizeof(to)));
         snprintf(what, sizeof(what), "%s/%s/%s", rl_source_type_lower(ev->source), ev->ns,
                  ev->name);
-        if (a->opts.dry_run)
+        if (a->policy->dry_run)
             rl_log_kv(RL_LOG_INFO, "dry-run: would send webhook", "source", what, NULL);
         else
             rl_alerts_post(a->webhook, "", what);
@@ -570,7 +572,7 @@ static int run(struct app *a)
             rl_log_kv(RL_LOG_ERROR, "ALERT_WEBHOOK_URL is not an http(s) URL; no alerts",
                       "url", rl_redact_url(a->opts.alert_webhook_url, url, sizeof(url)), NULL);
     }
-    if (a->opts.webhook_url && *a->opts.webhook_url) {
+    if (a->policy->webhook_mode) {
         struct rl_alerts_opts wo = {
             .url = a->opts.webhook_url,
             .sink = RL_SINK_WEBHOOK,
@@ -586,7 +588,7 @@ static int run(struct app *a)
         }
     }
     rl_kube_set_observer(a->kube, observe_api, a->metrics);
-    a->ctl = rl_controller_new(&a->opts, a->kube, rl_clock_system(), &ch);
+    a->ctl = rl_controller_new(&a->opts, a->policy, a->kube, rl_clock_system(), &ch);
 
     if (a->opts.enable_ha) {
         struct rl_elector_opts eo = {
@@ -679,7 +681,7 @@ static int run(struct app *a)
             if (!a->opts.reloader_namespace || !*a->opts.reloader_namespace)
                 rl_log_kv(RL_LOG_WARN, "RELOADER_NAMESPACE is not set, skipping meta info "
                           "configmap creation", NULL);
-            else if (a->opts.dry_run)
+            else if (a->policy->dry_run)
                 rl_log_kv(RL_LOG_INFO, "dry-run: would publish the meta-info configmap", NULL);
             else
                 rl_metainfo_publish(a->kube, &a->opts);
@@ -770,6 +772,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "reloadd: warning: %s\n", err);
     rl_log_setup(level, format);
     rl_options_log_start(&a.opts);
+    a.policy = rl_policy_new(&a.opts);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "reloadd: cannot initialise libcurl\n");
         return 1;
@@ -787,6 +790,7 @@ int main(int argc, char **argv)
     rl_kube_free(a.kube);
     rl_kube_free(a.elector_kube);
     rl_metrics_free(a.metrics);
+    rl_policy_free(a.policy);
     rl_options_release(&a.opts);
     curl_global_cleanup();
     return rc;

@@ -291,98 +291,6 @@ out:
     return err;
 }
 
-/* ---- Go's time.ParseDuration --------------------------------------------- */
-
-static const struct {
-    const char *unit;
-    uint64_t ns;
-} units[] = {
-    { "ns", 1 }, { "us", 1000 }, { "\xc2\xb5s", 1000 }, { "\xce\xbcs", 1000 },
-    { "ms", 1000000 }, { "s", 1000000000ULL }, { "m", 60000000000ULL },
-    { "h", 3600000000000ULL },
-};
-
-int rl_duration_parse(const char *s, int64_t *out)
-{
-    const uint64_t lim = (uint64_t)1 << 63;
-    uint64_t d = 0;
-    bool neg = false;
-
-    if (!s)
-        return RL_EINVAL;
-    if (*s == '-' || *s == '+')
-        neg = *s++ == '-';
-    if (strcmp(s, "0") == 0) {
-        *out = 0;
-        return 0;
-    }
-    if (!*s)
-        return RL_EINVAL;
-    while (*s) {
-        uint64_t v = 0, f = 0, unit = 0;
-        double scale = 1.0;
-        bool pre = false, post = false, overflow = false;
-        size_t i;
-
-        if (!(*s == '.' || (*s >= '0' && *s <= '9')))
-            return RL_EINVAL;
-        for (; *s >= '0' && *s <= '9'; s++) {
-            if (v > (lim - 1) / 10)
-                return RL_EINVAL;       /* overflow */
-            v = v * 10 + (uint64_t)(*s - '0');
-            if (v > lim)
-                return RL_EINVAL;
-            pre = true;
-        }
-        if (*s == '.') {
-            s++;
-            for (; *s >= '0' && *s <= '9'; s++) {
-                post = true;
-                if (overflow)
-                    continue;
-                if (f > (lim - 1) / 10) {
-                    overflow = true;
-                    continue;
-                }
-                f = f * 10 + (uint64_t)(*s - '0');
-                scale *= 10;
-            }
-        }
-        if (!pre && !post)
-            return RL_EINVAL;
-        for (i = 0; s[i] && s[i] != '.' && !(s[i] >= '0' && s[i] <= '9'); i++)
-            ;
-        if (i == 0)
-            return RL_EINVAL;           /* missing unit */
-        for (size_t u = 0; u < sizeof(units) / sizeof(units[0]); u++) {
-            if (strlen(units[u].unit) == i && memcmp(units[u].unit, s, i) == 0)
-                unit = units[u].ns;
-        }
-        if (!unit)
-            return RL_EINVAL;           /* unknown unit */
-        s += i;
-        if (v > lim / unit)
-            return RL_EINVAL;
-        v *= unit;
-        if (f > 0) {
-            v += (uint64_t)((double)f * ((double)unit / scale));
-            if (v > lim)
-                return RL_EINVAL;
-        }
-        d += v;
-        if (d > lim)
-            return RL_EINVAL;
-    }
-    if (neg) {
-        *out = d == lim ? INT64_MIN : -(int64_t)d;
-        return 0;
-    }
-    if (d > lim - 1)
-        return RL_EINVAL;
-    *out = (int64_t)d;
-    return 0;
-}
-
 /* ---- label selectors ------------------------------------------------------ */
 
 char *rl_selector_convert_legacy(struct rl_strlist *l)
@@ -1044,19 +952,6 @@ void rl_options_usage(FILE *out)
                  "POD_NAMESPACE (HA), RELOADER_NAMESPACE, RELOADER_DEPLOYMENT_NAME,\n"
                  "METRICS_COUNT_BY_NAMESPACE=enabled, ALERT_ON_RELOAD=true, ALERT_WEBHOOK_URL,\n"
                  "ALERT_SINK (slack|teams|gchat|raw), ALERT_WEBHOOK_PROXY, ALERT_ADDITIONAL_INFO.\n");
-}
-
-enum rl_watch_mode rl_options_watch(const struct rl_options *o,
-                                    const char *const **ns, size_t *n)
-{
-    *ns = (const char *const *)o->watch_namespaces.v;
-    *n = o->watch_namespaces.n;
-    return o->watch_mode;
-}
-
-bool rl_options_namespace_ignored(const struct rl_options *o, const char *ns)
-{
-    return o->watch_mode == RL_WATCH_GLOBAL && rl_strlist_has(&o->namespaces_to_ignore, ns);
 }
 
 int rl_options_log_config(const struct rl_options *o, enum rl_log_level *level,

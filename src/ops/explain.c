@@ -18,6 +18,7 @@
 #include "reloadd/base/log.h"
 #include "reloadd/base/mem.h"
 #include "reloadd/config/options.h"
+#include "reloadd/config/policy.h"
 #include "reloadd/kube/kube.h"
 #include "reloadd/kube/kubeconfig.h"
 #include "reloadd/reload/decide.h"
@@ -40,7 +41,7 @@ static void no_enqueue(void *ctx, const char *wkey)
 }
 
 struct lister {
-    const struct rl_options *o;
+    const struct rl_policy *pol;
     struct rl_store *store;
     enum rl_source_type type;
     int err;
@@ -69,20 +70,19 @@ static int put_source(void *ctx, const cJSON *item)
     if (err)
         return 0;       /* as the informer: an unhashable version is ignored */
     rl_store_put_source(l->store, l->type, ns, name, hash,
-                        annotation_true(ann, l->o->ignore_annotation),
-                        annotation_true(ann, l->o->search_match_annotation), 0, EPOCH,
+                        annotation_true(ann, l->pol->key.ignore),
+                        annotation_true(ann, l->pol->key.match), 0, EPOCH,
                         no_enqueue, NULL);
     return 0;
 }
 
-static int list_sources(struct rl_kube *kube, const struct rl_options *o, struct rl_store *store,
+static int list_sources(struct rl_kube *kube, const struct rl_policy *pol, struct rl_store *store,
                         enum rl_source_type t, const char *ns)
 {
-    struct lister l = { o, store, t, 0 };
+    struct lister l = { pol, store, t, 0 };
     struct rl_kube_list_opts lo = {
-        .label_selector = o->resource_selector_str,
-        .field_selector = t == RL_SOURCE_SECRET && !o->include_helm_secrets
-                              ? "type!=helm.sh/release.v1" : NULL,
+        .label_selector = pol->resource_selector,
+        .field_selector = t == RL_SOURCE_SECRET ? pol->secret_field_selector : NULL,
     };
     char *coll = rl_xasprintf("/api/v1/namespaces/%s/%s", ns,
                               t == RL_SOURCE_SECRET ? "secrets" : "configmaps");
@@ -94,16 +94,7 @@ static int list_sources(struct rl_kube *kube, const struct rl_options *o, struct
     return err;
 }
 
-static bool namespace_watched(const struct rl_options *o, const char *ns)
-{
-    if (rl_options_namespace_ignored(o, ns))
-        return false;
-    if (o->watch_mode == RL_WATCH_GLOBAL)
-        return true;
-    return rl_strlist_has(&o->watch_namespaces, ns);
-}
-
-int rl_explain_build(struct rl_kube *kube, const struct rl_options *o, const char *kind,
+int rl_explain_build(struct rl_kube *kube, const struct rl_policy *pol, const char *kind,
                      const char *ns, const char *name, cJSON **out, char *errbuf,
                      size_t errlen)
 {
@@ -125,7 +116,7 @@ int rl_explain_build(struct rl_kube *kube, const struct rl_options *o, const cha
         err = RL_EINVAL;
         goto out;
     }
-    if (!namespace_watched(o, ns) || !rl_kind_enabled(o, k) || !rl_kind_served(kube, k)) {
+    if (!rl_policy_namespace_watched(pol, ns) || !rl_kind_enabled(pol, k) || !rl_kind_served(kube, k)) {
         snprintf(errbuf, errlen, "%s '%s/%s' is outside what reloadd watches with these flags",
                  rl_kind_name(k), ns, name);
         err = RL_ENOTFOUND;
@@ -143,7 +134,7 @@ int rl_explain_build(struct rl_kube *kube, const struct rl_options *o, const cha
                  resp.message[0] ? resp.message : rl_strerror(err));
         goto out;
     }
-    rl_workload_keys_init(&keys, o);
+    rl_workload_keys_init(&keys, pol);
     err = rl_workload_decode(obj, k, &keys, &w);
     if (err) {
         snprintf(errbuf, errlen, "cannot decode %s '%s/%s': %s", rl_kind_name(k), ns, name,
@@ -151,12 +142,12 @@ int rl_explain_build(struct rl_kube *kube, const struct rl_options *o, const cha
         goto out;
     }
     rc = rl_regex_cache_new(4096);
-    store = rl_store_new(o, rc);
+    store = rl_store_new(pol, rc);
     for (int t = 0; t < RL_SOURCE_SPC; t++) {
-        if ((t == RL_SOURCE_CONFIGMAP && o->ignore_configmaps) ||
-            (t == RL_SOURCE_SECRET && o->ignore_secrets))
+        if ((t == RL_SOURCE_CONFIGMAP && pol->ignore_configmaps) ||
+            (t == RL_SOURCE_SECRET && pol->ignore_secrets))
             continue;
-        err = list_sources(kube, o, store, (enum rl_source_type)t, ns);
+        err = list_sources(kube, pol, store, (enum rl_source_type)t, ns);
         if (err) {
             snprintf(errbuf, errlen, "cannot list %s in '%s': %s",
                      t == RL_SOURCE_SECRET ? "secrets" : "configmaps", ns, rl_kube_last_error());
@@ -165,7 +156,7 @@ int rl_explain_build(struct rl_kube *kube, const struct rl_options *o, const cha
     }
     rl_store_put_workload(store, w, 0, EPOCH, no_enqueue, NULL);
     w = NULL;
-    rec = rl_reconciler_new(store, kube, o, rc, rl_clock_system(), NULL);
+    rec = rl_reconciler_new(store, kube, pol, rc, rl_clock_system(), NULL);
     rl_store_workload_key(key, sizeof(key), k, ns, name);
     *out = rl_reconcile_explain(rec, key);
     if (!*out) {
@@ -271,6 +262,7 @@ static void usage(FILE *f)
 int rl_explain_main(int argc, char **argv)
 {
     struct rl_options o;
+    struct rl_policy *policy = NULL;
     struct rl_kubeconfig *cfg = NULL;
     struct rl_kube *kube = NULL;
     const char *target, *ns = "default", *slash;
@@ -332,7 +324,8 @@ int rl_explain_main(int argc, char **argv)
         fprintf(stderr, "reloadd explain: cannot initialise the HTTP client\n");
         goto out;
     }
-    rc = rl_explain_build(kube, &o, kind, ns, slash + 1, &out, err, sizeof(err));
+    policy = rl_policy_new(&o);
+    rc = rl_explain_build(kube, policy, kind, ns, slash + 1, &out, err, sizeof(err));
     if (rc) {
         fprintf(stderr, "reloadd explain: %s\n", err);
         status = rc == RL_EINVAL ? 2 : 1;
@@ -349,6 +342,7 @@ int rl_explain_main(int argc, char **argv)
 out:
     cJSON_Delete(out);
     rl_kube_free(kube);
+    rl_policy_free(policy);
     rl_options_release(&o);
     free(kind);
     free(rest);

@@ -8,7 +8,7 @@
 
 #include "reloadd/base/buf.h"
 #include "reloadd/base/err.h"
-#include "reloadd/config/options.h"
+#include "reloadd/base/syntax.h"
 #include "reloadd/base/banned.h"
 
 /*

@@ -12,11 +12,12 @@
 #include <pcre2.h>
 
 #include "reloadd/base/err.h"
+#include "reloadd/base/log.h"
 #include "reloadd/base/map.h"
 #include "reloadd/base/mem.h"
 #include "reloadd/base/sync.h"
 #include "reloadd/base/syntax.h"
-#include "reloadd/config/options.h"
+#include "reloadd/config/policy.h"
 #include "reloadd/base/banned.h"
 
 #define MATCH_LIMIT     100000u
@@ -522,25 +523,25 @@ int rl_decide_list_matches_cached(struct rl_regex_cache *c, const char *list, co
 
 /* ---- the decision ------------------------------------------------------- */
 
-const char *rl_decide_reload_key(enum rl_source_type t, const struct rl_options *o)
+const char *rl_decide_reload_key(enum rl_source_type t, const struct rl_policy *pol)
 {
     switch (t) {
     case RL_SOURCE_CONFIGMAP:
-        return o->configmap_annotation;
+        return pol->key.configmap_reload;
     case RL_SOURCE_SECRET:
-        return o->secret_annotation;
+        return pol->key.secret_reload;
     default:
         return RL_ANN_SPC_RELOAD;
     }
 }
 
-const char *rl_decide_auto_key(enum rl_source_type t, const struct rl_options *o)
+const char *rl_decide_auto_key(enum rl_source_type t, const struct rl_policy *pol)
 {
     switch (t) {
     case RL_SOURCE_CONFIGMAP:
-        return o->configmap_auto_annotation;
+        return pol->key.configmap_auto;
     case RL_SOURCE_SECRET:
-        return o->secret_auto_annotation;
+        return pol->key.secret_auto;
     default:
         return RL_ANN_SPC_AUTO;
     }
@@ -560,12 +561,12 @@ const char *rl_decide_exclude_key(enum rl_source_type t)
 
 void rl_source_desc_init(struct rl_source_desc *d, enum rl_source_type t,
                          const char *name, const cJSON *annotations,
-                         const struct rl_options *o)
+                         const struct rl_policy *pol)
 {
     const cJSON *ig = cJSON_IsObject(annotations)
-        ? cJSON_GetObjectItemCaseSensitive(annotations, o->ignore_annotation) : NULL;
+        ? cJSON_GetObjectItemCaseSensitive(annotations, pol->key.ignore) : NULL;
     const cJSON *m = cJSON_IsObject(annotations)
-        ? cJSON_GetObjectItemCaseSensitive(annotations, o->search_match_annotation) : NULL;
+        ? cJSON_GetObjectItemCaseSensitive(annotations, pol->key.match) : NULL;
 
     d->type = t;
     d->name = name;
@@ -575,12 +576,12 @@ void rl_source_desc_init(struct rl_source_desc *d, enum rl_source_type t,
 
 /* Step 2: whether the keys for type t are read from the pod template. */
 static bool use_pod_template(const struct rl_workload *w, enum rl_source_type t,
-                             const struct rl_options *o)
+                             const struct rl_policy *pol)
 {
-    return !rl_workload_meta(w, rl_decide_reload_key(t, o)) &&
-           !rl_workload_meta(w, o->auto_annotation) &&
-           !rl_workload_meta(w, rl_decide_auto_key(t, o)) &&
-           !rl_workload_meta(w, o->auto_search_annotation);
+    return !rl_workload_meta(w, rl_decide_reload_key(t, pol)) &&
+           !rl_workload_meta(w, pol->key.auto_all) &&
+           !rl_workload_meta(w, rl_decide_auto_key(t, pol)) &&
+           !rl_workload_meta(w, pol->key.search);
 }
 
 static const char *src_get(const struct rl_workload *w, bool pod, const char *key)
@@ -589,9 +590,9 @@ static const char *src_get(const struct rl_workload *w, bool pod, const char *ke
 }
 
 const char *rl_decide_reload_list(const struct rl_workload *w, enum rl_source_type t,
-                                  const struct rl_options *o)
+                                  const struct rl_policy *pol)
 {
-    return src_get(w, use_pod_template(w, t, o), rl_decide_reload_key(t, o));
+    return src_get(w, use_pod_template(w, t, pol), rl_decide_reload_key(t, pol));
 }
 
 /* strings.Split(list, ","), TrimSpace, exact comparison. */
@@ -624,13 +625,13 @@ static void set(struct rl_decision *d, bool reload, bool auto_reload,
 }
 
 void rl_decide(const struct rl_workload *w, const struct rl_source_desc *src,
-               const struct rl_options *o, struct rl_regex_cache *cache,
+               const struct rl_policy *pol, struct rl_regex_cache *cache,
                struct rl_decision *out)
 {
     const char *tl = rl_source_type_lower(src->type);
-    const char *reload_key = rl_decide_reload_key(src->type, o);
-    const char *auto_key = o->auto_annotation;
-    const char *typed_key = rl_decide_auto_key(src->type, o);
+    const char *reload_key = rl_decide_reload_key(src->type, pol);
+    const char *auto_key = pol->key.auto_all;
+    const char *typed_key = rl_decide_auto_key(src->type, pol);
     const char *list, *a, *ta, *search;
     char regex_err[160] = "";
     char which[96];
@@ -639,10 +640,9 @@ void rl_decide(const struct rl_workload *w, const struct rl_source_desc *src,
 
     memset(out, 0, sizeof(*out));
 
-    /* 0. --ignored-workload-types (disregarded whole if an entry is bad). */
-    if (!o->ignored_workload_types_invalid &&
-        ((w->kind == RL_KIND_JOB && o->ignore_jobs) ||
-         (w->kind == RL_KIND_CRONJOB && o->ignore_cronjobs))) {
+    /* 0. --ignored-workload-types (disregarded whole if an entry is bad: policy.h). */
+    if ((w->kind == RL_KIND_JOB && pol->ignore_jobs) ||
+        (w->kind == RL_KIND_CRONJOB && pol->ignore_cronjobs)) {
         set(out, false, false, RL_RULE_WORKLOAD_TYPE_IGNORED);
         snprintf(out->reason, sizeof(out->reason),
                  "workload type %s is in --ignored-workload-types", rl_kind_name(w->kind));
@@ -653,12 +653,12 @@ void rl_decide(const struct rl_workload *w, const struct rl_source_desc *src,
     if (src->ignore) {
         set(out, false, false, RL_RULE_SOURCE_IGNORED);
         snprintf(out->reason, sizeof(out->reason), "%s '%s' has %s: \"true\"",
-                 tl, src->name, o->ignore_annotation);
+                 tl, src->name, pol->key.ignore);
         return;
     }
 
     /* 2. Metadata, unless it has none of this type's keys: then the template. */
-    pod = use_pod_template(w, src->type, o);
+    pod = use_pod_template(w, src->type, pol);
     out->from_pod_template = pod;
 
     /* 3. Exclusion reads the metadata only. */
@@ -681,12 +681,12 @@ void rl_decide(const struct rl_workload *w, const struct rl_source_desc *src,
     }
 
     /* 5. Search on the workload, match on the source. */
-    search = src_get(w, pod, o->auto_search_annotation);
+    search = src_get(w, pod, pol->key.search);
     if (search && strcmp(search, "true") == 0 && src->match) {
         set(out, true, true, RL_RULE_SEARCH_MATCH);
         snprintf(out->reason, sizeof(out->reason),
                  "%s is \"true\" and %s '%s' has %s: \"true\" (%s)%s%s",
-                 o->auto_search_annotation, tl, src->name, o->search_match_annotation,
+                 pol->key.search, tl, src->name, pol->key.match,
                  pod ? "pod template" : "metadata", out->regex_error ? "; " : "", regex_err);
         return;
     }
@@ -702,7 +702,7 @@ void rl_decide(const struct rl_workload *w, const struct rl_source_desc *src,
                  out->regex_error ? "; " : "", regex_err);
         return;
     }
-    if ((!a || !*a) && (!ta || !*ta) && o->auto_reload_all) {
+    if ((!a || !*a) && (!ta || !*ta) && pol->auto_reload_all) {
         set(out, true, true, RL_RULE_AUTO_RELOAD_ALL);
         snprintf(out->reason, sizeof(out->reason),
                  "--auto-reload-all and no %s or %s value%s%s", auto_key, typed_key,

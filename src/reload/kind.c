@@ -9,7 +9,7 @@
 #include "reloadd/base/json.h"
 #include "reloadd/base/log.h"
 #include "reloadd/base/mem.h"
-#include "reloadd/config/options.h"
+#include "reloadd/config/policy.h"
 #include "reloadd/kube/kube.h"
 #include "reloadd/base/banned.h"
 
@@ -85,19 +85,19 @@ char *rl_kind_object_path(enum rl_kind k, const char *ns, const char *name)
     return rl_xasprintf("%s/namespaces/%s/%s/%s", i->api_prefix, ns, i->plural, name);
 }
 
-bool rl_kind_enabled(const struct rl_options *o, enum rl_kind k)
+bool rl_kind_enabled(const struct rl_policy *pol, enum rl_kind k)
 {
-    if (o->webhook_url && *o->webhook_url)
+    if (pol->webhook_mode)
         return false;
     switch (rl_kind_info(k)->gate) {
     case RL_GATE_ALWAYS:
         return (unsigned)k < RL_KIND_COUNT;
     case RL_GATE_UNLESS_IGNORED_CRONJOBS:
-        return !o->ignore_cronjobs;
+        return !pol->ignore_cronjobs;
     case RL_GATE_UNLESS_IGNORED_JOBS:
-        return !o->ignore_jobs;
+        return !pol->ignore_jobs;
     case RL_GATE_ARGO:
-        return o->argo_rollouts;
+        return pol->argo_rollouts;
     }
     return false;
 }

@@ -10,8 +10,8 @@
 #include "reloadd/base/buf.h"
 #include "reloadd/base/clock.h"
 #include "reloadd/base/err.h"
+#include "reloadd/base/syntax.h"
 #include "reloadd/base/json.h"
-#include "reloadd/config/options.h"
 #include "reloadd/base/banned.h"
 
 const char *rl_pause_state_name(enum rl_pause_state s)

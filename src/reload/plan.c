@@ -10,7 +10,7 @@
 #include "reloadd/base/err.h"
 #include "reloadd/base/log.h"
 #include "reloadd/base/mem.h"
-#include "reloadd/config/options.h"
+#include "reloadd/config/policy.h"
 #include "reloadd/reload/decide.h"
 #include "reloadd/reload/kind.h"
 #include "reloadd/reload/marker.h"
@@ -129,7 +129,7 @@ static void verdict(struct rl_plan_item *it, enum rl_verdict v, const char *reco
  * is a baseline whatever its markers say, and the order in which two
  * watches deliver their events changes nothing.
  */
-static void judge_source(const struct rl_options *o, bool sync, const struct rl_workload *w,
+static void judge_source(const struct rl_policy *pol, bool sync, const struct rl_workload *w,
                          const struct rl_source *src, uint64_t deleted_rv, const char *applied,
                          const char *marker, bool reacted_all_along, struct rl_plan_item *it,
                          const char *why)
@@ -148,8 +148,8 @@ static void judge_source(const struct rl_options *o, bool sync, const struct rl_
                                 ? w->template_rv : since;
     /* Under env-vars a delete removes the env var: none there, nothing rolls
      * (docs/reloader.md §3.3). */
-    bool delete_rolls = o->reload_on_delete_enabled &&
-                        (o->strategy != RL_STRATEGY_ENV_VARS || marker);
+    bool delete_rolls = pol->reload_on_delete &&
+                        (pol->strategy != RL_STRATEGY_ENV_VARS || marker);
 
     if (!src) {
         /* Our record first: a marker may still hold a delete before the source came back. */
@@ -168,7 +168,7 @@ static void judge_source(const struct rl_options *o, bool sync, const struct rl_
             if (roll && delete_rolls)
                 verdict(it, RL_VERDICT_ROLL_DELETED, RL_HASH_DELETE_MARKER,
                         "deleted (--reload-on-delete)", why);
-            else if (roll && o->reload_on_delete_enabled)
+            else if (roll && pol->reload_on_delete)
                 verdict(it, RL_VERDICT_GONE, RL_HASH_DELETE_MARKER,
                         "deleted; no env var to remove, so no rollout (as Reloader)", why);
             else
@@ -188,7 +188,7 @@ static void judge_source(const struct rl_options *o, bool sync, const struct rl_
     } else if (!has_version) {
         /* No record (or rolled for a delete, and it is back). */
         bool changed = src->changed_rv > since;
-        bool created = o->reload_on_create_enabled && src->created_rv > since;
+        bool created = pol->reload_on_create && src->created_rv > since;
 
         if (changed || created)
             verdict(it, RL_VERDICT_ROLL, it->desired,
@@ -196,7 +196,7 @@ static void judge_source(const struct rl_options *o, bool sync, const struct rl_
         else
             verdict(it, RL_VERDICT_BASELINE, it->desired, "no record yet", why);
     } else if (src->changed_rv > counts_after ||
-               (o->reload_on_create_enabled && src->created_rv > counts_after)) {
+               (pol->reload_on_create && src->created_rv > counts_after)) {
         verdict(it, RL_VERDICT_ROLL, it->desired, "changed", why);
     } else if (w->template_rv) {
         verdict(it, RL_VERDICT_BASELINE, it->desired,
@@ -206,7 +206,7 @@ static void judge_source(const struct rl_options *o, bool sync, const struct rl_
         /* Our record proves the version; without one, Reloader's marker does (a migration). */
         verdict(it, RL_VERDICT_ROLL, it->desired, "changed while no reloadd watched "
                 "(--sync-after-restart)", why);
-    } else if (sync && !src->changed_rv && !src->created_rv && o->reload_on_create_enabled) {
+    } else if (sync && !src->changed_rv && !src->created_rv && pol->reload_on_create) {
         /* Our record has no entry: the source appeared while no reloadd watched. */
         verdict(it, RL_VERDICT_ROLL, it->desired, "created while no reloadd watched "
                 "(--sync-after-restart, --reload-on-create)", why);
@@ -231,14 +231,14 @@ static bool reacted_since_record(const struct rl_plan_inputs *in, const struct r
 
     if (!b || w->record_rv >= w->inputs_rv || b->inputs_rv > w->record_rv)
         return false;
-    rl_decide(b, desc, in->opts, in->rc, &d);
+    rl_decide(b, desc, in->policy, in->rc, &d);
     return d.reload && !d.regex_error &&
            (!d.auto_reload || rl_workload_references(b, it->type, it->name));
 }
 
 static void judge(const struct rl_plan_inputs *in, const struct rl_workload *w, struct rl_plan_item *it)
 {
-    const struct rl_options *o = in->opts;
+    const struct rl_policy *pol = in->policy;
     const struct rl_source *src = rl_store_source(in->store, it->type, w->ns, it->name);
     struct rl_source_desc desc = {
         .type = it->type,
@@ -266,8 +266,8 @@ static void judge(const struct rl_plan_inputs *in, const struct rl_workload *w, 
     enum rl_recorded_from mfrom;
     int c;
 
-    if ((it->type == RL_SOURCE_CONFIGMAP && o->ignore_configmaps) ||
-        (it->type == RL_SOURCE_SECRET && o->ignore_secrets)) {
+    if ((it->type == RL_SOURCE_CONFIGMAP && pol->ignore_configmaps) ||
+        (it->type == RL_SOURCE_SECRET && pol->ignore_secrets)) {
         const char *kept = rl_workload_applied(w, it->type, it->name);
 
         /* Leave its record alone: rewriting every record would be a write per workload. */
@@ -280,7 +280,7 @@ static void judge(const struct rl_plan_inputs *in, const struct rl_workload *w, 
                  rl_source_type_lower(it->type));
         return;
     }
-    rl_decide(w, &desc, o, in->rc, &d);
+    rl_decide(w, &desc, pol, in->rc, &d);
     if (d.regex_error) {
         strlcpy(it->problem, d.reason, sizeof(it->problem));
         it->regex = true;
@@ -306,12 +306,12 @@ static void judge(const struct rl_plan_inputs *in, const struct rl_workload *w, 
     it->container = rl_xstrdup(w->containers[c]);
     if (src)
         rl_hash_to_hex(src->sha1, it->desired);
-    recorded = rl_workload_recorded(w, it->type, it->name, o->strategy, c, &it->from);
+    recorded = rl_workload_recorded(w, it->type, it->name, pol->strategy, c, &it->from);
     if (recorded)
         strlcpy(it->recorded, recorded, sizeof(it->recorded));
     applied = rl_workload_applied(w, it->type, it->name);
-    marker = rl_workload_marker(w, it->type, it->name, o->strategy, c, &mfrom);
-    judge_source(o, in->sync, w, src,
+    marker = rl_workload_marker(w, it->type, it->name, pol->strategy, c, &mfrom);
+    judge_source(pol, in->sync, w, src,
                  deleted_rv, applied, marker, reacted_since_record(in, w, &desc, it), it,
                  d.reason);
 }
@@ -350,7 +350,7 @@ static bool record_differs(const struct rl_workload *w, const struct rl_applied_
 /* Builds the plan under the store's read lock. RL_ENOENT if W is gone. */
 int rl_plan_make(const struct rl_plan_inputs *in, const char *wkey, struct rl_plan *p)
 {
-    const struct rl_options *o = in->opts;
+    const struct rl_policy *pol = in->policy;
     const struct rl_workload *w;
     struct rl_applied_entry rec[RL_PLAN_MAX_SOURCES];
     bool roll = false, record = false, w_had_entries;
@@ -368,12 +368,12 @@ int rl_plan_make(const struct rl_plan_inputs *in, const char *wkey, struct rl_pl
     p->name = rl_xstrdup(w->name);
     p->uid = w->uid ? rl_xstrdup(w->uid) : NULL;
     p->rv = rl_store_parse_rv(w->resource_version);
-    p->strategy = o->strategy;
+    p->strategy = pol->strategy;
     if (rl_kind_info(w->kind)->pausable) {
-        const char *v = rl_workload_meta(w, o->pause_deployment_annotation);
+        const char *v = rl_workload_meta(w, pol->key.pause_period);
 
         p->pause_period = v ? rl_xstrdup(v) : NULL;
-        v = rl_workload_meta(w, o->pause_deployment_time_annotation);
+        v = rl_workload_meta(w, pol->key.paused_at);
         p->paused_at = v ? rl_xstrdup(v) : NULL;
     }
     if (rl_kind_info(w->kind)->writer == RL_WRITER_ARGO_ROLLOUT) {
@@ -381,7 +381,7 @@ int rl_plan_make(const struct rl_plan_inputs *in, const char *wkey, struct rl_pl
 
         p->argo_restart = rs && strcmp(rs, "restart") == 0;
     }
-    if (!rl_kind_enabled(o, w->kind)) {
+    if (!rl_kind_enabled(pol, w->kind)) {
         rl_store_unlock(in->store);
         return 0;
     }
@@ -392,12 +392,12 @@ int rl_plan_make(const struct rl_plan_inputs *in, const char *wkey, struct rl_pl
         rl_workload_each_source(w, on_ref, &cc);
     }
     for (int t = 0; t < RL_SOURCE_SPC; t++) {
-        struct named_ctx nc = { NULL, p, in->rc, rl_decide_reload_list(w, t, o), t };
+        struct named_ctx nc = { NULL, p, in->rc, rl_decide_reload_list(w, t, pol), t };
 
         if (nc.list) {
             rl_store_each_source_in(in->store, t, w->ns, on_named_source, &nc);
             /* A deleted source may still roll W (--reload-on-delete). */
-            if (o->reload_on_delete_enabled)
+            if (pol->reload_on_delete)
                 rl_store_each_tombstone_in(in->store, t, w->ns, on_named_source, &nc);
         }
     }
@@ -419,7 +419,7 @@ int rl_plan_make(const struct rl_plan_inputs *in, const char *wkey, struct rl_pl
                         (record && !w->has_record && (w->template_rv || w->inputs_rv));
     p->history = w->rollouts ? rl_xstrdup(w->rollouts) : NULL;
     w_had_entries = w->n_applied > 0;
-    if (rl_budget_parse(rl_workload_meta(w, in->budget_key), &in->budget, &p->budget,
+    if (rl_budget_parse(rl_workload_meta(w, in->policy->key.restart_budget), &in->budget, &p->budget,
                         p->budget_problem, sizeof(p->budget_problem)) != 0)
         p->budget = in->budget;
     rl_store_unlock(in->store);

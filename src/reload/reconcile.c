@@ -19,7 +19,7 @@
 #include "reloadd/base/mem.h"
 #include "reloadd/base/sync.h"
 #include "reloadd/base/syntax.h"
-#include "reloadd/config/options.h"
+#include "reloadd/config/policy.h"
 #include "reloadd/kube/kube.h"
 #include "reloadd/reload/budget.h"
 #include "reloadd/reload/decide.h"
@@ -64,7 +64,7 @@ struct last_write {
 struct rl_reconciler {
     struct rl_store *store;
     struct rl_kube *kube;
-    const struct rl_options *opts;
+    const struct rl_policy *policy;
     struct rl_regex_cache *rc;
     const struct rl_clock *clock;
     struct rl_reconcile_hooks hooks;
@@ -73,7 +73,6 @@ struct rl_reconciler {
     struct rl_map last;             /* wkey -> struct last_write */
     struct rl_map warned;           /* wkey -> hash of the problems last logged */
     struct rl_map held;             /* wkey -> held_until_s last reported */
-    char *budget_key;               /* "<prefix>/restart-budget" */
     struct rl_budget budget;        /* --restart-budget per --restart-budget-period */
     /* rl_reconciler_assume_missed(): judge listed workloads as --sync-after-restart does. */
     atomic_bool missed_while_away;
@@ -82,7 +81,7 @@ struct rl_reconciler {
 };
 
 struct rl_reconciler *rl_reconciler_new(struct rl_store *store, struct rl_kube *kube,
-                                        const struct rl_options *opts,
+                                        const struct rl_policy *policy,
                                         struct rl_regex_cache *rc, const struct rl_clock *clock,
                                         const struct rl_reconcile_hooks *hooks)
 {
@@ -90,7 +89,7 @@ struct rl_reconciler *rl_reconciler_new(struct rl_store *store, struct rl_kube *
 
     r->store = store;
     r->kube = kube;
-    r->opts = opts;
+    r->policy = policy;
     r->rc = rc;
     r->clock = clock;
     if (hooks)
@@ -99,9 +98,8 @@ struct rl_reconciler *rl_reconciler_new(struct rl_store *store, struct rl_kube *
     rl_map_init(&r->last);
     rl_map_init(&r->warned);
     rl_map_init(&r->held);
-    r->budget_key = rl_xasprintf("%s/%s", opts->annotation_prefix, RL_BUDGET_ANNOTATION);
-    r->budget.max = (unsigned)opts->restart_budget;
-    r->budget.period_s = (int64_t)(opts->restart_budget_period_ms / 1000);
+    r->budget.max = policy->restart_budget;
+    r->budget.period_s = policy->restart_budget_period_s;
     return r;
 }
 
@@ -112,7 +110,6 @@ void rl_reconciler_free(struct rl_reconciler *r)
     rl_map_release(&r->last, free);
     rl_map_release(&r->warned, NULL);
     rl_map_release(&r->held, NULL);
-    free(r->budget_key);
     rl_mutex_destroy(&r->mu);
     free(r);
 }
@@ -121,10 +118,9 @@ static int make_plan(struct rl_reconciler *r, const char *wkey, struct rl_plan *
 {
     struct rl_plan_inputs in = {
         .store = r->store,
-        .opts = r->opts,
+        .policy = r->policy,
         .rc = r->rc,
-        .sync = r->opts->sync_after_restart || atomic_load(&r->missed_while_away),
-        .budget_key = r->budget_key,
+        .sync = r->policy->sync_after_restart || atomic_load(&r->missed_while_away),
         .budget = r->budget,
         .now_s = rl_clock_wall_us(r->clock) / 1000000,
     };
@@ -281,7 +277,7 @@ static int write_rollout(struct rl_reconciler *r, struct rl_plan *p,
         err = rl_patch_rollout(&body, ro);
         /* The pause rides in the same patch: the new template never rolls unpaused. */
         if (!err && pause)
-            err = rl_pause_add_to_patch(&body, r->opts->pause_deployment_time_annotation,
+            err = rl_pause_add_to_patch(&body, r->policy->key.paused_at,
                                         rl_clock_wall_us(r->clock));
         if (!err)
             err = do_patch(r, p, "application/strategic-merge-patch+json", body.buf);
@@ -304,7 +300,7 @@ static int write_rollout(struct rl_reconciler *r, struct rl_plan *p,
          * Deployment's, one level down); no off-schedule Job, and a
          * suspended CronJob stays idle (Reloader's #822 runs those).
          */
-        if (r->opts->cronjob_template) {
+        if (r->policy->cronjob_template) {
             err = rl_patch_rollout(&body, ro);
             if (!err)
                 err = rl_patch_nest_template(&body, "jobTemplate");
@@ -387,8 +383,8 @@ static int resume(struct rl_reconciler *r, struct rl_plan *p, const char *wkey,
     int err;
 
     rl_buf_init(&body, 0);
-    err = rl_pause_resume_patch(&body, r->opts->pause_deployment_time_annotation);
-    if (!err && r->opts->dry_run) {
+    err = rl_pause_resume_patch(&body, r->policy->key.paused_at);
+    if (!err && r->policy->dry_run) {
         rl_log_kv(RL_LOG_INFO, "dry-run: would resume deployment", "workload", wkey,
                   "why", pz->why, NULL);
     } else if (!err) {
@@ -590,7 +586,7 @@ static void note_bad_bool(struct rl_buf *b, const struct rl_workload *w, const c
 static void warn_problems(struct rl_reconciler *r, const char *wkey, const struct rl_plan *p)
 {
     static const enum rl_source_type lists[2] = { RL_SOURCE_CONFIGMAP, RL_SOURCE_SECRET };
-    const struct rl_options *o = r->opts;
+    const struct rl_policy *o = r->policy;
     const struct rl_workload *w;
     bool bad_list[RL_SOURCE_COUNT] = { false };
     struct rl_buf b;
@@ -603,9 +599,9 @@ static void warn_problems(struct rl_reconciler *r, const char *wkey, const struc
     rl_store_rdlock(r->store);
     w = rl_store_workload(r->store, wkey);
     if (w) {
-        note_bad_bool(&b, w, o->auto_annotation);
-        note_bad_bool(&b, w, o->configmap_auto_annotation);
-        note_bad_bool(&b, w, o->secret_auto_annotation);
+        note_bad_bool(&b, w, o->key.auto_all);
+        note_bad_bool(&b, w, o->key.configmap_auto);
+        note_bad_bool(&b, w, o->key.secret_auto);
         /* Whole lists: one refused or with a bad item names no source to blame. */
         for (int t = 0; t < 2; t++) {
             const char *list = rl_decide_reload_list(w, lists[t], o);
@@ -717,14 +713,14 @@ static void plan_rollout(const struct rl_reconciler *r, const struct rl_plan *p,
         .n_markers = nmark,
         .record = rec,
         .n_record = rl_plan_record(p, rec),
-        .applied_key = r->opts->applied_annotation,
+        .applied_key = r->policy->key.applied,
         .now_s = rl_clock_wall_us(r->clock) / 1000000,
     };
 }
 
 int rl_reconcile(struct rl_reconciler *r, const char *wkey)
 {
-    const struct rl_options *o = r->opts;
+    const struct rl_policy *o = r->policy;
     struct rl_plan *p = rl_xmalloc(sizeof(*p));
     struct rl_applied_entry rec[RL_PLAN_MAX_SOURCES];
     struct rl_marker markers[RL_PLAN_MAX_SOURCES];
@@ -838,7 +834,7 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
     } else if (p->action == RL_ACTION_ROLLOUT) {
         err = write_rollout(r, p, &ro, rec, nrec, pausing);
     } else {
-        err = rl_patch_record(&body, o->applied_annotation, rec, nrec, ro.history);
+        err = rl_patch_record(&body, o->key.applied, rec, nrec, ro.history);
         if (!err)
             err = do_patch(r, p, "application/merge-patch+json", body.buf);
     }
@@ -906,7 +902,7 @@ cJSON *rl_reconcile_explain(struct rl_reconciler *r, const char *wkey)
     cJSON_AddStringToObject(out, "name", p->name);
     cJSON_AddStringToObject(out, "strategy",
                             p->strategy == RL_STRATEGY_ANNOTATIONS ? "annotations" : "env-vars");
-    if (!rl_kind_enabled(r->opts, p->kind))
+    if (!rl_kind_enabled(r->policy, p->kind))
         cJSON_AddStringToObject(out, "note", "Argo Rollouts are not enabled (--is-Argo-Rollouts)");
     srcs = cJSON_AddArrayToObject(out, "sources");
     for (size_t i = 0; i < p->n; i++) {

@@ -12,7 +12,7 @@
 #include "reloadd/base/map.h"
 #include "reloadd/base/mem.h"
 #include "reloadd/base/sync.h"
-#include "reloadd/config/options.h"
+#include "reloadd/config/policy.h"
 #include "reloadd/reload/decide.h"
 #include "reloadd/base/banned.h"
 
@@ -56,7 +56,7 @@ struct rl_store {
     size_t edges;
     size_t workload_bytes;
     /* Immutable. */
-    const struct rl_options *opts;
+    const struct rl_policy *policy;
     struct rl_regex_cache *rc;
 };
 
@@ -139,7 +139,7 @@ static void wentry_free(void *p)
     }
 }
 
-struct rl_store *rl_store_new(const struct rl_options *o, struct rl_regex_cache *rc)
+struct rl_store *rl_store_new(const struct rl_policy *pol, struct rl_regex_cache *rc)
 {
     struct rl_store *s = RL_NEW(struct rl_store);
 
@@ -150,7 +150,7 @@ struct rl_store *rl_store_new(const struct rl_options *o, struct rl_regex_cache 
     rl_map_init(&s->index);
     rl_map_init(&s->named);
     rl_map_init(&s->per_ns);
-    s->opts = o;
+    s->policy = pol;
     s->rc = rc;
     return s;
 }
@@ -181,7 +181,7 @@ static void enqueue_named(struct rl_store *s, enum rl_source_type t, const char 
 
     for (uint32_t i = 0; ks && i < ks->n; i++) {
         struct wentry *e = rl_map_get(&s->workloads, ks->keys[i]);
-        const char *list = e ? rl_decide_reload_list(e->w, t, s->opts) : NULL;
+        const char *list = e ? rl_decide_reload_list(e->w, t, s->policy) : NULL;
 
         if (list && rl_decide_list_matches_cached(s->rc, list, name) != 0)
             enqueue(ctx, ks->keys[i]);
@@ -356,8 +356,8 @@ static void link_source(void *arg, enum rl_source_type t, const char *name, unsi
 
 static bool has_named_list(struct rl_store *s, const struct rl_workload *w)
 {
-    return rl_decide_reload_list(w, RL_SOURCE_CONFIGMAP, s->opts) ||
-           rl_decide_reload_list(w, RL_SOURCE_SECRET, s->opts);
+    return rl_decide_reload_list(w, RL_SOURCE_CONFIGMAP, s->policy) ||
+           rl_decide_reload_list(w, RL_SOURCE_SECRET, s->policy);
 }
 
 static void index_workload(struct rl_store *s, const char *wkey, const struct rl_workload *w,
@@ -406,7 +406,7 @@ static bool relevant_change(const struct rl_workload *old, const struct rl_workl
 static bool inputs_changed(const struct rl_store *s, const struct rl_workload *old,
                            const struct rl_workload *nw)
 {
-    const char *skip = s->opts ? s->opts->applied_annotation : NULL;
+    const char *skip = s->policy ? s->policy->key.applied : NULL;
     uint16_t i = 0, j = 0;
 
     for (;;) {

@@ -103,13 +103,13 @@ static bool parse_type_upper(const char *s, uint8_t *out)
     return false;
 }
 
-void rl_workload_keys_init(struct rl_workload_keys *k, const struct rl_options *o)
+void rl_workload_keys_init(struct rl_workload_keys *k, const struct rl_policy *pol)
 {
     const char *keys[] = {
-        o->configmap_annotation, o->secret_annotation, o->auto_annotation,
-        o->configmap_auto_annotation, o->secret_auto_annotation,
-        o->auto_search_annotation, o->pause_deployment_annotation,
-        o->pause_deployment_time_annotation, RL_ANN_SPC_RELOAD, RL_ANN_SPC_AUTO,
+        pol->key.configmap_reload, pol->key.secret_reload, pol->key.auto_all,
+        pol->key.configmap_auto, pol->key.secret_auto,
+        pol->key.search, pol->key.pause_period,
+        pol->key.paused_at, RL_ANN_SPC_RELOAD, RL_ANN_SPC_AUTO,
         RL_ANN_CM_EXCLUDE, RL_ANN_SECRET_EXCLUDE, RL_ANN_SPC_EXCLUDE,
         RL_ANN_ROLLOUT_STRATEGY, RL_ANN_LAST_RELOADED_FROM,
     };
@@ -119,8 +119,8 @@ void rl_workload_keys_init(struct rl_workload_keys *k, const struct rl_options *
         if (keys[i] && *keys[i] && k->n < RL_WORKLOAD_MAX_KEYS)
             k->keys[k->n++] = keys[i];
     }
-    k->prefix = o->annotation_prefix;
-    k->applied_key = o->applied_annotation;
+    k->prefix = pol->key.prefix;
+    k->applied_key = pol->key.applied;
 }
 
 /* ---- decoding ---------------------------------------------------------- */

@@ -62,6 +62,7 @@
 #include "reloadd/base/mem.h"
 #include "reloadd/base/sync.h"
 #include "reloadd/config/options.h"
+#include "reloadd/config/policy.h"
 #include "reloadd/kube/kube.h"
 #include "reloadd/kube/kubeconfig.h"
 #include "reloadd/reload/store.h"
@@ -98,6 +99,7 @@ static struct rl_kube *admin;
 static char ns[64];
 static int lock_fd = -1;
 static struct rl_options opts;
+static struct rl_policy *policy;        /* resolved from opts, as main does */
 
 /* ---------------------------------------------------------------------- */
 /* Helpers */
@@ -1134,6 +1136,7 @@ static void init(void)
     free(argv[1]);
     free(envp[1]);
     cr_assert(eq(int, err, 0), "options: %s", errbuf);
+    policy = rl_policy_new(&opts);
 }
 
 static void fini(void)
@@ -1142,6 +1145,8 @@ static void fini(void)
         test_delete_namespace(admin, ns);
     rl_kube_free(admin);
     admin = NULL;
+    rl_policy_free(policy);
+    policy = NULL;
     rl_options_release(&opts);
     if (lock_fd >= 0)
         close(lock_fd);
@@ -1200,7 +1205,7 @@ static int total_ops(int totals[K_COUNT][OP_COUNT])
 /* A controller on kube, started, its caches synced (60 s at most). */
 static struct rl_controller *start_synced(struct rl_kube *kube)
 {
-    struct rl_controller *c = rl_controller_new(&opts, kube, rl_clock_system(), NULL);
+    struct rl_controller *c = rl_controller_new(&opts, policy, kube, rl_clock_system(), NULL);
     double deadline = test_now_s() + 60;
 
     cr_assert(eq(int, rl_controller_start(c), 0));
@@ -1559,7 +1564,7 @@ Test(engine, a_new_leader_serves_first_what_changed_while_it_followed)
     }
     free(deps);
     atomic_store(&fo_before_hot, UINT_MAX);
-    c = rl_controller_new(&opts, admin, rl_clock_system(), &hooks);
+    c = rl_controller_new(&opts, policy, admin, rl_clock_system(), &hooks);
     cr_assert(eq(int, rl_controller_start(c), 0));
     for (end = test_now_s() + 60; !rl_controller_synced(c) && test_now_s() < end;)
         test_sleep_ms(100);
@@ -1793,6 +1798,7 @@ static bool ec_store_has(struct rl_controller *c, enum rl_source_type t, const c
 struct ec {
     char ns[64];
     struct rl_options o;
+    struct rl_policy *policy;
     char cm1[RL_HASH_HEX_SIZE], sec1[RL_HASH_HEX_SIZE];
     struct fault_proxy *proxy;
     struct rl_kube *kube;
@@ -1849,7 +1855,8 @@ static void ec_start(struct ec *w, const char *const *blocked)
     for (; *blocked; blocked++)
         fault_proxy_fail_next(w->proxy, 1 << 30, *blocked, 503, NULL, NULL);
     w->kube = client_via(w->proxy);
-    w->c = rl_controller_new(&w->o, w->kube, rl_clock_system(), &hooks);
+    w->policy = rl_policy_new(&w->o);
+    w->c = rl_controller_new(&w->o, w->policy, w->kube, rl_clock_system(), &hooks);
     cr_assert(eq(int, rl_controller_start(w->c), 0));
     for (end = test_now_s() + 60; !rl_controller_synced(w->c) && test_now_s() < end;)
         test_sleep_ms(100);
@@ -1862,6 +1869,7 @@ static void ec_stop(struct ec *w)
     rl_controller_free(w->c);
     rl_kube_free(w->kube);
     fault_proxy_stop(w->proxy);
+    rl_policy_free(w->policy);
     rl_options_release(&w->o);
     test_delete_namespace(admin, w->ns);
 }

@@ -25,6 +25,7 @@
 #include "reloadd/base/json.h"
 #include "reloadd/base/sync.h"
 #include "reloadd/config/options.h"
+#include "reloadd/config/policy.h"
 #include "reloadd/engine/pool.h"
 #include "reloadd/engine/workqueue.h"
 #include "reloadd/ops/metrics.h"
@@ -142,6 +143,7 @@ static void stress_workqueue(void)
 /* --- 2. store ------------------------------------------------------------ */
 
 static struct rl_options opts;
+static struct rl_policy *policy;
 static struct rl_store *store;
 static struct rl_workload_keys wkeys;
 static atomic_bool store_done;
@@ -204,8 +206,9 @@ static void stress_store(void)
     char hash[41];
 
     CHECK(rl_options_parse(&opts, 1, argv, (char *[]){ NULL }, err, sizeof(err)) == 0, "%s", err);
-    rl_workload_keys_init(&wkeys, &opts);
-    store = rl_store_new(&opts, rc);
+    policy = rl_policy_new(&opts);
+    rl_workload_keys_init(&wkeys, policy);
+    store = rl_store_new(policy, rc);
     for (int i = 0; i < 4; i++)
         rl_thread_start(&readers[i], "reader", store_reader, NULL);
     for (int gen = 1; gen <= 60; gen++) {
@@ -226,6 +229,7 @@ static void stress_store(void)
     CHECK(atomic_load(&reads) > 0, "no reads happened");
     rl_store_free(store);
     rl_regex_cache_free(rc);
+    rl_policy_free(policy);
     rl_options_release(&opts);
     printf("stress: store: 1 writer, 4 readers, %llu reads: ok\n",
            (unsigned long long)atomic_load(&reads));

@@ -2,6 +2,7 @@
 #include "testutil.h"
 
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,8 @@
 #include <unistd.h>
 
 #include "reloadd/base/clock.h"
+#include "reloadd/config/options.h"
+#include "reloadd/config/policy.h"
 #include "reloadd/base/mem.h"
 #include "reloadd/kube/kube.h"
 
@@ -96,4 +99,27 @@ bool test_is_micro_time(const char *s)
         if (s[i] < '0' || s[i] > '9')
             return false;
     return rl_parse_rfc3339(s, &us) == 0;
+}
+
+struct rl_policy *test_policy(const char *flag, ...)
+{
+    char *argv[32] = { "reloadd" };
+    char *envp[] = { NULL };
+    char err[512];
+    int argc = 1;
+    struct rl_options o;
+    struct rl_policy *p;
+    va_list ap;
+
+    va_start(ap, flag);
+    for (const char *f = flag; f && argc < 31; f = va_arg(ap, const char *))
+        argv[argc++] = (char *)f;
+    va_end(ap);
+    if (rl_options_parse(&o, argc, argv, envp, err, sizeof(err)) != 0) {
+        fprintf(stderr, "test_policy: %s\n", err);
+        abort();
+    }
+    p = rl_policy_new(&o);
+    rl_options_release(&o);
+    return p;
 }

@@ -3,7 +3,7 @@
  *
  * Time for measuring (monotonic seconds), sleeping, environment
  * variables that count only when set and non-empty, what a call writes to
- * stderr, the cluster's test lock, Kubernetes times, and deleting a test's
+ * stderr, the policy of a set of flags, the cluster's test lock, Kubernetes times, and deleting a test's
  * namespace.
  */
 #ifndef RL_TESTUTIL_H
@@ -28,6 +28,14 @@ int test_lock_cluster(const char *cluster_dir, bool exclusive);
 
 /* A Kubernetes MicroTime: RFC 3339 with exactly six fraction digits, in UTC. */
 bool test_is_micro_time(const char *s);
+
+struct rl_policy;
+/*
+ * The policy of reloadd started with these flags (NULL-terminated; the
+ * environment empty), as main resolves it; aborts the test on a bad flag.
+ * Free with rl_policy_free().
+ */
+struct rl_policy *test_policy(const char *flag, ...);
 
 struct rl_kube;
 /* Deletes namespace ns (in the background); errors are ignored. */

@@ -4,6 +4,7 @@
  */
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -14,7 +15,8 @@
 #include "reloadd/base/err.h"
 #include "reloadd/base/mem.h"
 #include "reloadd/base/syntax.h"
-#include "reloadd/config/options.h"
+#include "reloadd/config/policy.h"
+#include "testutil.h"
 #include "reloadd/reload/decide.h"
 
 static struct rl_regex_cache *cache;
@@ -31,14 +33,10 @@ static void teardown(void)
 
 TestSuite(decide, .init = setup, .fini = teardown);
 
-static void opts_with(struct rl_options *o, const char *a1, const char *a2)
+/* The policy of flags a1 and a2 (either may be NULL). */
+static struct rl_policy *opts_with(const char *a1, const char *a2)
 {
-    char *argv[] = { "reloadd", (char *)a1, (char *)a2, NULL };
-    char *envp[] = { NULL };
-    int argc = 1 + (a1 != NULL) + (a2 != NULL);
-    char err[256];
-
-    cr_assert(eq(int, rl_options_parse(o, argc, argv, envp, err, sizeof(err)), 0), "%s", err);
+    return a1 ? test_policy(a1, a2, (char *)NULL) : test_policy(NULL);
 }
 
 /*
@@ -47,7 +45,7 @@ static void opts_with(struct rl_options *o, const char *a1, const char *a2)
  * metadata and pod-template annotation objects.
  */
 static struct rl_workload *wl(enum rl_kind kind, const char *meta, const char *pod,
-                              const struct rl_options *o)
+                              const struct rl_policy *o)
 {
     struct rl_workload_keys keys;
     struct rl_workload *w = NULL;
@@ -80,16 +78,16 @@ struct src {
 static struct rl_decision row(enum rl_kind kind, const char *meta, const char *pod,
                               struct src s, const char *flag1, const char *flag2)
 {
-    struct rl_options o;
+    struct rl_policy *o;
     struct rl_workload *w;
     struct rl_source_desc d = { s.type, s.name, s.ignore, s.match };
     struct rl_decision out;
 
-    opts_with(&o, flag1, flag2);
-    w = wl(kind, meta, pod, &o);
-    rl_decide(w, &d, &o, cache, &out);
+    o = opts_with(flag1, flag2);
+    w = wl(kind, meta, pod, o);
+    rl_decide(w, &d, o, cache, &out);
     rl_workload_free(w);
-    rl_options_release(&o);
+    rl_policy_free(o);
     cr_assert(out.reason[0] != '\0');
     return out;
 }
@@ -144,23 +142,23 @@ Test(decide, quirk_ignore_is_read_on_the_resource_and_beats_everything)
 
 Test(decide, quirk_ignore_and_match_compare_exactly_true)
 {
-    struct rl_options o;
+    struct rl_policy *o;
     struct rl_source_desc sd;
     cJSON *ann = cJSON_Parse("{\"reloader.stakater.com/ignore\":\"True\","
                              "\"reloader.stakater.com/match\":\"1\"}");
 
-    opts_with(&o, NULL, NULL);
-    rl_source_desc_init(&sd, RL_SOURCE_SECRET, "s", ann, &o);
+    o = opts_with(NULL, NULL);
+    rl_source_desc_init(&sd, RL_SOURCE_SECRET, "s", ann, o);
     cr_assert(not(sd.ignore));
     cr_assert(not(sd.match));
     cJSON_Delete(ann);
     ann = cJSON_Parse("{\"reloader.stakater.com/ignore\":\"true\","
                       "\"reloader.stakater.com/match\":\"true\"}");
-    rl_source_desc_init(&sd, RL_SOURCE_SECRET, "s", ann, &o);
+    rl_source_desc_init(&sd, RL_SOURCE_SECRET, "s", ann, o);
     cr_assert(sd.ignore);
     cr_assert(sd.match);
     cJSON_Delete(ann);
-    rl_options_release(&o);
+    rl_policy_free(o);
 }
 
 /* ---- step 2: metadata, else pod template ----------------------------------- */
@@ -367,21 +365,21 @@ Test(decide, quirk_named_reload_beats_auto_false)
 
 Test(decide, quirk_named_reload_needs_no_reference)
 {
-    struct rl_options o;
+    struct rl_policy *o;
     struct rl_workload *w;
     struct rl_source_desc s = { RL_SOURCE_CONFIGMAP, "unreferenced", false, false };
     struct rl_decision d;
 
-    opts_with(&o, NULL, NULL);
-    w = wl(D, CM_RELOAD("unreferenced"), NULL, &o);
-    rl_decide(w, &s, &o, cache, &d);
+    o = opts_with(NULL, NULL);
+    w = wl(D, CM_RELOAD("unreferenced"), NULL, o);
+    rl_decide(w, &s, o, cache, &d);
     cr_assert(d.reload);
     cr_assert(not(d.auto_reload));
     cr_assert(eq(int, rl_workload_pick_container(w, s.type, s.name, d.auto_reload), 0));
     /* auto requires a reference: the same name under auto finds no container. */
     cr_assert(eq(int, rl_workload_pick_container(w, s.type, s.name, true), -1));
     rl_workload_free(w);
-    rl_options_release(&o);
+    rl_policy_free(o);
 }
 
 Test(decide, step4_renamed_annotation_flag)
@@ -512,21 +510,21 @@ Test(decide, quirk_typed_false_vetoes_auto_reload_all_only_for_its_type)
 
 Test(decide, reload_list_and_list_matches)
 {
-    struct rl_options o;
+    struct rl_policy *o;
     struct rl_workload *w;
     char err[128];
 
-    opts_with(&o, NULL, NULL);
-    w = wl(D, "\"secret.reloader.stakater.com/reload\":\"db-.*\"", CM_RELOAD("a,b"), &o);
-    cr_assert(eq(str, (char *)rl_decide_reload_list(w, RL_SOURCE_SECRET, &o), "db-.*"));
-    cr_assert(eq(str, (char *)rl_decide_reload_list(w, RL_SOURCE_CONFIGMAP, &o), "a,b"));
+    o = opts_with(NULL, NULL);
+    w = wl(D, "\"secret.reloader.stakater.com/reload\":\"db-.*\"", CM_RELOAD("a,b"), o);
+    cr_assert(eq(str, (char *)rl_decide_reload_list(w, RL_SOURCE_SECRET, o), "db-.*"));
+    cr_assert(eq(str, (char *)rl_decide_reload_list(w, RL_SOURCE_CONFIGMAP, o), "a,b"));
     cr_assert(eq(int, rl_decide_list_matches(cache, "db-.*", "db-main", err, sizeof(err)), 1));
     cr_assert(eq(int, rl_decide_list_matches(cache, "db-.*", "x-db-main", err, sizeof(err)), 0));
     cr_assert(eq(int, rl_decide_list_matches(cache, "(, x", "x", err, sizeof(err)), 1));
     cr_assert(eq(int, rl_decide_list_matches(cache, "(", "x", err, sizeof(err)), 0));
     cr_assert(strstr(err, "invalid regex '('") != NULL, "%s", err);
     rl_workload_free(w);
-    rl_options_release(&o);
+    rl_policy_free(o);
 }
 
 Test(decide, go_parse_bool)
@@ -646,7 +644,7 @@ Test(decide, a_long_list_of_backtracking_items_shares_one_match_budget)
 
 struct worker_arg {
     const struct rl_workload *w;
-    const struct rl_options *o;
+    const struct rl_policy *o;
     int hits;
 };
 
@@ -668,15 +666,15 @@ static void *worker(void *p)
 
 Test(decide, shared_cache_from_many_threads)
 {
-    struct rl_options o;
+    struct rl_policy *o;
     struct rl_workload *w;
     pthread_t t[4];
     struct worker_arg a[4];
 
-    opts_with(&o, NULL, NULL);
-    w = wl(D, CM_RELOAD("app-[0-9], app-1[0-9]"), NULL, &o);
+    o = opts_with(NULL, NULL);
+    w = wl(D, CM_RELOAD("app-[0-9], app-1[0-9]"), NULL, o);
     for (int i = 0; i < 4; i++) {
-        a[i] = (struct worker_arg){ w, &o, 0 };
+        a[i] = (struct worker_arg){ w, o, 0 };
         pthread_create(&t[i], NULL, worker, &a[i]);
     }
     for (int i = 0; i < 4; i++) {
@@ -685,7 +683,7 @@ Test(decide, shared_cache_from_many_threads)
     }
     cr_assert(eq(sz, rl_regex_cache_size(cache), 1));
     rl_workload_free(w);
-    rl_options_release(&o);
+    rl_policy_free(o);
 }
 
 /* Issue 13: a named-reload list written by a hostile namespace user. */

@@ -7,7 +7,8 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 
-#include "reloadd/config/options.h"
+#include "reloadd/config/policy.h"
+#include "testutil.h"
 #include "reloadd/reload/kind.h"
 
 Test(kind, every_name_kubectl_takes_parses)
@@ -66,16 +67,6 @@ Test(kind, object_paths)
     free(p);
 }
 
-static void parse(struct rl_options *o, const char *flag)
-{
-    char *argv[] = { "reloadd", (char *)flag, NULL };
-    char *envp[] = { NULL };
-    char err[256];
-
-    cr_assert(eq(int, rl_options_parse(o, flag ? 2 : 1, argv, envp, err, sizeof(err)), 0), "%s",
-              err);
-}
-
 Test(kind, which_kinds_the_options_watch)
 {
     static const struct {
@@ -90,12 +81,11 @@ Test(kind, which_kinds_the_options_watch)
     };
 
     for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-        struct rl_options o;
+        struct rl_policy *p = test_policy(cases[c].flag, (char *)NULL);
 
-        parse(&o, cases[c].flag);
         for (int k = 0; k < RL_KIND_COUNT; k++)
-            cr_assert(eq(int, rl_kind_enabled(&o, k), cases[c].want[k]), "%s: %s",
+            cr_assert(eq(int, rl_kind_enabled(p, k), cases[c].want[k]), "%s: %s",
                       cases[c].flag ? cases[c].flag : "(defaults)", rl_kind_name(k));
-        rl_options_release(&o);
+        rl_policy_free(p);
     }
 }

@@ -8,7 +8,9 @@
 
 #include "testutil.h"
 #include "reloadd/base/err.h"
+#include "reloadd/base/syntax.h"
 #include "reloadd/config/options.h"
+#include "reloadd/config/policy.h"
 
 #define MAXARGS 16
 
@@ -416,29 +418,93 @@ Test(options, watch_modes)
 {
     char *envp[] = { "KUBERNETES_NAMESPACE=single", NULL };
     struct rl_options o;
-    const char *const *ns;
-    size_t n;
+    struct rl_policy *p;
     char err[256];
 
     OK(&o, "--namespaces-to-ignore=kube-system");
-    cr_assert(eq(int, rl_options_watch(&o, &ns, &n), RL_WATCH_GLOBAL));
-    cr_assert(eq(sz, n, 1));
-    cr_assert(eq(str, (char *)ns[0], ""));
-    cr_assert(rl_options_namespace_ignored(&o, "kube-system"));
-    cr_assert(not(rl_options_namespace_ignored(&o, "default")));
-    rl_options_release(&o);
+    p = rl_policy_new(&o);
+    rl_options_release(&o);             /* the policy owns its copies */
+    cr_assert(eq(int, p->watch_mode, RL_WATCH_GLOBAL));
+    cr_assert(eq(sz, p->n_namespaces, 1));
+    cr_assert(eq(str, (char *)p->namespaces[0], ""));
+    cr_assert(rl_policy_namespace_ignored(p, "kube-system"));
+    cr_assert(not(rl_policy_namespace_watched(p, "kube-system")));
+    cr_assert(not(rl_policy_namespace_ignored(p, "default")));
+    cr_assert(rl_policy_namespace_watched(p, "default"));
+    rl_policy_free(p);
 
     cr_assert(eq(int, parse(&o, envp, err, sizeof(err), "--namespaces-to-ignore=single", NULL), 0));
-    cr_assert(eq(int, rl_options_watch(&o, &ns, &n), RL_WATCH_NAMESPACE));
-    cr_assert(eq(str, (char *)ns[0], "single"));
-    cr_assert(not(rl_options_namespace_ignored(&o, "single")));     /* global mode only */
+    p = rl_policy_new(&o);
+    cr_assert(eq(int, p->watch_mode, RL_WATCH_NAMESPACE));
+    cr_assert(eq(str, (char *)p->namespaces[0], "single"));
+    cr_assert(not(rl_policy_namespace_ignored(p, "single")));     /* global mode only */
+    cr_assert(rl_policy_namespace_watched(p, "single"));
+    cr_assert(not(rl_policy_namespace_watched(p, "other")));
+    rl_policy_free(p);
     rl_options_release(&o);
 
     cr_assert(eq(int, parse(&o, envp, err, sizeof(err), "--namespaces=a,b", NULL), 0));
-    cr_assert(eq(int, rl_options_watch(&o, &ns, &n), RL_WATCH_SCOPED));
-    cr_assert(eq(sz, n, 2));
-    cr_assert(eq(str, (char *)ns[1], "b"));
+    p = rl_policy_new(&o);
+    cr_assert(eq(int, p->watch_mode, RL_WATCH_SCOPED));
+    cr_assert(eq(sz, p->n_namespaces, 2));
+    cr_assert(eq(str, (char *)p->namespaces[1], "b"));
+    cr_assert(rl_policy_namespace_watched(p, "a"));
+    cr_assert(not(rl_policy_namespace_watched(p, "single")));
+    rl_policy_free(p);
     rl_options_release(&o);
+}
+
+/* What the domain reads: each decision settled once from the flags (policy.h). */
+Test(options, policy_resolves_the_flags)
+{
+    char *envp[] = { NULL };
+    struct rl_options o;
+    struct rl_policy *p;
+    char err[256];
+
+    OK(&o, NULL);
+    p = rl_policy_new(&o);
+    cr_assert(eq(str, (char *)p->key.auto_all, "reloader.stakater.com/auto"));
+    cr_assert(eq(str, (char *)p->key.applied, "reloadd.io/applied"));
+    cr_assert(eq(str, (char *)p->key.restart_budget, "reloadd.io/restart-budget"));
+    cr_assert(eq(str, (char *)p->secret_field_selector, "type!=helm.sh/release.v1"));
+    cr_assert(zero(ptr, (void *)p->resource_selector));
+    cr_assert(zero(ptr, (void *)p->namespace_selector));
+    cr_assert(not(p->reload_on_create || p->reload_on_delete || p->webhook_mode || p->dry_run));
+    cr_assert(eq(u32, p->restart_budget, 30));
+    cr_assert(eq(i64, p->restart_budget_period_s, 600));
+    rl_policy_free(p);
+    rl_options_release(&o);
+
+    /* Reloader's string booleans: only exactly "true" enables (docs/reloader.md §15.15). */
+    cr_assert(eq(int, parse(&o, envp, err, sizeof(err), "--reload-on-create=True",
+                            "--reload-on-delete=true", "--annotation-prefix=acme.io",
+                            "--ignored-workload-types=jobs,cronjobs", "--include-helm-secrets",
+                            "--webhook-url=http://127.0.0.1:1/", "--restart-budget=0",
+                            "--resource-label-selector=team=a", "--namespace-selector=env:prod",
+                            "--reload-strategy=annotations", NULL), 0), "%s", err);
+    p = rl_policy_new(&o);
+    rl_options_release(&o);
+    cr_assert(not(p->reload_on_create));
+    cr_assert(p->reload_on_delete);
+    cr_assert(eq(str, (char *)p->key.applied, "acme.io/applied"));
+    cr_assert(eq(str, (char *)p->key.restart_budget, "acme.io/restart-budget"));
+    cr_assert(p->ignore_jobs && p->ignore_cronjobs);
+    cr_assert(zero(ptr, (void *)p->secret_field_selector));
+    cr_assert(p->webhook_mode);
+    cr_assert(eq(u32, p->restart_budget, 0));
+    cr_assert(eq(str, (char *)p->resource_selector, "team=a"));
+    cr_assert(eq(str, (char *)p->namespace_selector, "env=prod"));
+    cr_assert(eq(int, p->strategy, RL_STRATEGY_ANNOTATIONS));
+    rl_policy_free(p);
+
+    /* One bad entry disables --ignored-workload-types whole (docs/reloader.md §15.16). */
+    cr_assert(eq(int, parse(&o, envp, err, sizeof(err), "--ignored-workload-types=jobs,Pods",
+                            NULL), 0), "%s", err);
+    p = rl_policy_new(&o);
+    rl_options_release(&o);
+    cr_assert(not(p->ignore_jobs || p->ignore_cronjobs));
+    rl_policy_free(p);
 }
 
 Test(options, section_1_2_environment)

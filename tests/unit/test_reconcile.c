@@ -22,7 +22,8 @@
 #include "reloadd/base/hash.h"
 #include "reloadd/base/json.h"
 #include "reloadd/base/mem.h"
-#include "reloadd/config/options.h"
+#include "reloadd/config/policy.h"
+#include "testutil.h"
 #include "reloadd/reload/decide.h"
 #include "reloadd/reload/marker.h"
 #include "reloadd/reload/reconcile.h"
@@ -35,7 +36,7 @@
 enum act { NONE = RL_ACTION_NONE, RECORD = RL_ACTION_RECORD, ROLL = RL_ACTION_ROLLOUT };
 
 struct world {
-    struct rl_options o;
+    struct rl_policy *o;
     struct rl_workload_keys keys;
     struct rl_regex_cache *rc;
     struct rl_store *store;
@@ -51,22 +52,20 @@ struct world {
 static void world_init(struct world *w, enum rl_kind kind, const char *strategy,
                        const char *const *flags)
 {
-    char *argv[16] = { "reloadd", "--is-Argo-Rollouts=true" };
-    char strat[64], err[256];
-    char *envp[] = { NULL };
-    int argc = 2;
+    const char *f[8] = { NULL };
+    char strat[64];
+    int n = 0;
 
     memset(w, 0, sizeof(*w));
     snprintf(strat, sizeof(strat), "--reload-strategy=%s", strategy);
-    argv[argc++] = strat;
-    for (; flags && *flags; flags++)
-        argv[argc++] = (char *)*flags;
-    argv[argc] = NULL;
-    cr_assert(eq(int, rl_options_parse(&w->o, argc, argv, envp, err, sizeof(err)), 0), "%s", err);
-    rl_workload_keys_init(&w->keys, &w->o);
+    for (; flags && *flags && n < 7; flags++)
+        f[n++] = *flags;
+    w->o = test_policy("--is-Argo-Rollouts=true", strat, f[0], f[1], f[2], f[3], f[4], f[5], f[6],
+                       (char *)NULL);
+    rl_workload_keys_init(&w->keys, w->o);
     w->rc = rl_regex_cache_new(64);
-    w->store = rl_store_new(&w->o, w->rc);
-    w->r = rl_reconciler_new(w->store, NULL, &w->o, w->rc, rl_clock_system(), NULL);
+    w->store = rl_store_new(w->o, w->rc);
+    w->r = rl_reconciler_new(w->store, NULL, w->o, w->rc, rl_clock_system(), NULL);
     w->kind = kind;
     w->rv = 100;
     rl_store_workload_key(w->wkey, sizeof(w->wkey), kind, "ns", "app");
@@ -78,7 +77,7 @@ static void world_release(struct world *w)
     rl_store_free(w->store);
     rl_regex_cache_free(w->rc);
     cJSON_Delete(w->obj);
-    rl_options_release(&w->o);
+    rl_policy_free(w->o);
 }
 
 /* The pod template of the workload's JSON, wherever its kind keeps it. */
@@ -197,7 +196,7 @@ static enum act reconcile(struct world *w)
         cr_assert(eq(int, rl_marker_applied_json(&b, pv.rollout.record, pv.rollout.n_record,
                                             pv.rollout.history),
                      0));
-        set_meta_annotation(w->obj, w->o.applied_annotation, b.buf);
+        set_meta_annotation(w->obj, w->o->key.applied, b.buf);
         rl_buf_release(&b);
     } else if (a == ROLL) {
         cr_assert(eq(int, rl_marker_apply(w->obj, w->kind, &pv.rollout), 0));
@@ -224,7 +223,7 @@ static void expect(struct world *w, enum act want, const char *step)
     enum act got = reconcile(w);
 
     cr_assert(eq(int, (int)got, (int)want), "%s: %s (%s): got %s, want %s", step,
-              rl_kind_name(w->kind), w->o.strategy == RL_STRATEGY_ENV_VARS ? "env-vars"
+              rl_kind_name(w->kind), w->o->strategy == RL_STRATEGY_ENV_VARS ? "env-vars"
                                                                          : "annotations",
               names[got], names[want]);
     for (int i = 0; i < 2; i++) {
@@ -536,7 +535,7 @@ static void deleted_while_down(struct world *w, const char *strategy, enum rl_ki
     for (int sync = 0; sync < 2; sync++) {
         world_init(w, kind, strategy, sync ? both : del_only);
         marked_workload(w, strategy, V1);   /* rolled for V1, then cfg went away */
-        set_meta_annotation(w->obj, w->o.applied_annotation, "{\"configmap/cfg\":\"" V1 "\"}");
+        set_meta_annotation(w->obj, w->o->key.applied, "{\"configmap/cfg\":\"" V1 "\"}");
         user_writes_workload(w, false);
         expect(w, sync ? ROLL : RECORD,
                sync ? "deleted while down, --sync-after-restart" : "deleted while down: nothing");
@@ -623,7 +622,7 @@ Test(reconcile, annotation_problems_are_reported_once_per_change)
 
     world_init(&w, RL_KIND_DEPLOYMENT, "env-vars", dry);
     rl_reconciler_free(w.r);
-    w.r = rl_reconciler_new(w.store, NULL, &w.o, w.rc, rl_clock_system(), &hooks);
+    w.r = rl_reconciler_new(w.store, NULL, w.o, w.rc, rl_clock_system(), &hooks);
     w.named = true;
     source(&w, "cfg", V1, false);
     make_workload(&w, NULL, NULL);
@@ -678,7 +677,7 @@ Test(reconcile, the_restart_budget_holds_then_rolls_the_latest_once)
 
     world_init(&w, RL_KIND_DEPLOYMENT, "env-vars", flags);
     rl_reconciler_free(w.r);
-    w.r = rl_reconciler_new(w.store, NULL, &w.o, w.rc, &clk.c, NULL);
+    w.r = rl_reconciler_new(w.store, NULL, w.o, w.rc, &clk.c, NULL);
     source(&w, "cfg", V1, false);
     make_workload(&w, NULL, NULL);
     user_writes_workload(&w, false);
@@ -718,7 +717,7 @@ Test(reconcile, the_restart_budget_annotation_overrides_the_default)
     for (int off = 0; off < 2; off++) {
         world_init(&w, RL_KIND_DEPLOYMENT, "annotations", NULL);
         rl_reconciler_free(w.r);
-        w.r = rl_reconciler_new(w.store, NULL, &w.o, w.rc, &clk.c, NULL);
+        w.r = rl_reconciler_new(w.store, NULL, w.o, w.rc, &clk.c, NULL);
         source(&w, "cfg", V1, false);
         make_workload(&w, NULL, NULL);
         set_meta_annotation(w.obj, "reloadd.io/restart-budget", off ? "off" : "1/1m");
@@ -830,7 +829,7 @@ static void takeover_rolls_what_was_missed(struct world *w, const char *strategy
         world_init(w, kind, strategy, NULL);
         source(w, "cfg", V2, false);            /* listed: changed while this process was away */
         marked_workload(w, strategy, V1);
-        set_meta_annotation(w->obj, w->o.applied_annotation, "{\"configmap/cfg\":\"" V1 "\"}");
+        set_meta_annotation(w->obj, w->o->key.applied, "{\"configmap/cfg\":\"" V1 "\"}");
         user_writes_workload(w, false);
         if (takeover)
             rl_reconciler_assume_missed(w->r);
@@ -862,7 +861,7 @@ static void created_while_down_with_a_marker(struct world *w, const char *strate
         world_init(w, kind, strategy, create ? sync_create : sync_only);
         source(w, "cfg", V2, false);            /* listed: created while reloadd was down */
         marked_workload(w, strategy, V1);
-        set_meta_annotation(w->obj, w->o.applied_annotation, "{}");
+        set_meta_annotation(w->obj, w->o->key.applied, "{}");
         user_writes_workload(w, false);
         enum act got = reconcile(w);
 
@@ -912,8 +911,8 @@ static void restart(struct world *w)
 {
     rl_reconciler_free(w->r);
     rl_store_free(w->store);
-    w->store = rl_store_new(&w->o, w->rc);
-    w->r = rl_reconciler_new(w->store, NULL, &w->o, w->rc, rl_clock_system(), NULL);
+    w->store = rl_store_new(w->o, w->rc);
+    w->r = rl_reconciler_new(w->store, NULL, w->o, w->rc, rl_clock_system(), NULL);
 }
 
 /*

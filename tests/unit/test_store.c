@@ -17,7 +17,8 @@
 
 #include "reloadd/base/json.h"
 #include "reloadd/base/mem.h"
-#include "reloadd/config/options.h"
+#include "reloadd/config/policy.h"
+#include "testutil.h"
 #include "reloadd/reload/decide.h"
 #include "reloadd/reload/store.h"
 #include "reloadd/reload/workload.h"
@@ -25,7 +26,7 @@
 #define H1 "1111111111111111111111111111111111111111"
 #define H2 "2222222222222222222222222222222222222222"
 
-static struct rl_options opts;
+static struct rl_policy *opts;
 static struct rl_workload_keys keys;
 static struct rl_regex_cache *rc;
 static struct rl_store *store;
@@ -45,21 +46,17 @@ static void collect(void *ctx, const char *wkey)
 
 static void setup(void)
 {
-    char *argv[] = { "reloadd", NULL };
-    char *envp[] = { NULL };
-    char err[256];
-
-    cr_assert(eq(int, rl_options_parse(&opts, 1, argv, envp, err, sizeof(err)), 0), "%s", err);
-    rl_workload_keys_init(&keys, &opts);
+    opts = test_policy(NULL);
+    rl_workload_keys_init(&keys, opts);
     rc = rl_regex_cache_new(64);
-    store = rl_store_new(&opts, rc);
+    store = rl_store_new(opts, rc);
 }
 
 static void teardown(void)
 {
     rl_store_free(store);
     rl_regex_cache_free(rc);
-    rl_options_release(&opts);
+    rl_policy_free(opts);
 }
 
 TestSuite(store, .init = setup, .fini = teardown);
@@ -228,7 +225,7 @@ Test(store, a_named_reload_list_matches_sources_of_its_namespace_only)
 
         rl_store_workload_key(wkey, sizeof(wkey), RL_KIND_DEPLOYMENT, "ns", "named");
         rl_store_rdlock(store);
-        rl_decide(rl_store_workload(store, wkey), &desc, &opts, rc, &d);
+        rl_decide(rl_store_workload(store, wkey), &desc, opts, rc, &d);
         rl_store_unlock(store);
     }
     put_cm("ns", "db", H1, 1);

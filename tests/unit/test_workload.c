@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
@@ -5,28 +6,25 @@
 
 #include "reloadd/base/err.h"
 #include "reloadd/base/mem.h"
-#include "reloadd/config/options.h"
+#include "reloadd/config/policy.h"
+#include "testutil.h"
 #include "reloadd/reload/workload.h"
 
 #define H1 "0123456789abcdef0123456789abcdef01234567"
 #define H2 "89abcdef0123456789abcdef0123456789abcdef"
 
-static struct rl_options opts;
+static struct rl_policy *opts;
 static struct rl_workload_keys keys;
 
 static void setup(void)
 {
-    char *argv[] = { "reloadd", NULL };
-    char *envp[] = { NULL };
-    char err[256];
-
-    cr_assert(eq(int, rl_options_parse(&opts, 1, argv, envp, err, sizeof(err)), 0), "%s", err);
-    rl_workload_keys_init(&keys, &opts);
+    opts = test_policy(NULL);
+    rl_workload_keys_init(&keys, opts);
 }
 
 static void teardown(void)
 {
-    rl_options_release(&opts);
+    rl_policy_free(opts);
 }
 
 TestSuite(workload, .init = setup, .fini = teardown);

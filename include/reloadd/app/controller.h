@@ -38,6 +38,7 @@
 #include "reloadd/reload/reconcile.h"
 
 struct rl_options;
+struct rl_policy;
 struct rl_kube;
 struct rl_clock;
 struct rl_controller;
@@ -90,7 +91,8 @@ struct rl_controller_hooks {
     void *ctx;
 };
 
-struct rl_controller *rl_controller_new(const struct rl_options *o, struct rl_kube *kube,
+struct rl_controller *rl_controller_new(const struct rl_options *o, const struct rl_policy *pol,
+                                        struct rl_kube *kube,
                                         const struct rl_clock *clock,
                                         const struct rl_controller_hooks *hooks);
 int rl_controller_start(struct rl_controller *c);

@@ -8,7 +8,9 @@
  *    accepts (1, t, T, TRUE, true, True and their false twins);
  *  - rl_dns_subdomain_ok(): an RFC 1123 DNS subdomain as Kubernetes
  *    validates names and prefixes (lower-case alphanumerics, '-' and '.',
- *    starting and ending alphanumeric, at most 253 characters).
+ *    starting and ending alphanumeric, at most 253 characters);
+ *  - rl_duration_parse(): Go's time.ParseDuration, the syntax of every
+ *    duration flag and annotation.
  *
  * Pure functions; any thread.
  */
@@ -17,12 +19,16 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* The value of s; *ok (if not NULL) says whether s was one. False on anything else, NULL too. */
 bool rl_parse_bool_go(const char *s, bool *ok);
 
 /* Whether the n bytes at s are a DNS subdomain. */
 bool rl_dns_subdomain_ok(const char *s, size_t n);
+
+/* Go's time.ParseDuration ("1h30m", "500ms", "-2s", "0") in nanoseconds; RL_EINVAL if bad. */
+int rl_duration_parse(const char *s, int64_t *ns);
 
 /*
  * A listen address: "host:port", ":port" (every address) or "[v6]:port",

@@ -43,6 +43,10 @@
  * durations parse as Go's time.ParseDuration; numbers are range-checked;
  * lease-duration > renew-deadline > 1.2 * retry-period (client-go).
  *
+ * What the flags decide for the domain is resolved once into a struct
+ * rl_policy (policy.h); only the wiring (src/app/), the meta-info and
+ * the logs read the options themselves.
+ *
  * Ownership: every string and list in the struct is owned by it and freed
  * by rl_options_release(). Threads: parse once in main; afterwards the
  * struct is read-only and may be read from any thread.
@@ -56,21 +60,11 @@
 #include <stdio.h>
 
 #include "reloadd/base/log.h"
+#include "reloadd/config/policy.h"     /* enum rl_reload_strategy, rl_watch_mode */
 
 /* Positive results of rl_options_parse(): the caller prints and exits 0. */
 #define RL_OPTIONS_HELP     1
 #define RL_OPTIONS_VERSION  2
-
-enum rl_reload_strategy {
-    RL_STRATEGY_ENV_VARS,
-    RL_STRATEGY_ANNOTATIONS,
-};
-
-enum rl_watch_mode {
-    RL_WATCH_GLOBAL,        /* all namespaces ("" below) */
-    RL_WATCH_NAMESPACE,     /* KUBERNETES_NAMESPACE */
-    RL_WATCH_SCOPED,        /* --namespaces */
-};
 
 #define RL_OPTIONS_MAX_FLAGS 64
 
@@ -199,27 +193,12 @@ void rl_options_usage(FILE *out);
 void rl_options_log_start(const struct rl_options *o);
 
 /*
- * Resolves the watch mode as Reloader's resolveWatchNamespaces():
- * --namespaces, else KUBERNETES_NAMESPACE, else global. Fills *ns with a
- * borrowed array valid while o lives ({""} for global). Also stored in
- * o->watch_mode/watch_namespaces by rl_options_parse().
- */
-enum rl_watch_mode rl_options_watch(const struct rl_options *o,
-                                    const char *const **ns, size_t *n);
-
-/* True if ns is in --namespaces-to-ignore and the mode is global (docs/reloader.md §1.1). */
-bool rl_options_namespace_ignored(const struct rl_options *o, const char *ns);
-
-/*
  * The log configuration as Reloader applies it: an unknown --log-format
  * returns RL_EINVAL (warn, keep defaults: level info, text) and does not
  * apply the level; an unknown level returns RL_EINVAL with level info.
  */
 int rl_options_log_config(const struct rl_options *o, enum rl_log_level *level,
                           enum rl_log_format *format, char *err, size_t errlen);
-
-/* Go's time.ParseDuration ("1h30m", "500ms", "-2s", "0"); RL_EINVAL if bad. */
-int rl_duration_parse(const char *s, int64_t *ns);
 
 /*
  * pflag's StringSlice syntax: appends the CSV record in s to l. RL_EINVAL

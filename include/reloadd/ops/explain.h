@@ -35,7 +35,7 @@
 #include "reloadd/reload/workload.h"
 
 struct rl_kube;
-struct rl_options;
+struct rl_policy;
 
 /*
  * The explanation of kind ("deployment", "Deployment", "deployments", ...)
@@ -43,7 +43,7 @@ struct rl_options;
  * unknown kind, RL_ENOTFOUND if the workload does not exist or is outside
  * what o watches, or an API error; err holds a message on failure.
  */
-int rl_explain_build(struct rl_kube *kube, const struct rl_options *o, const char *kind,
+int rl_explain_build(struct rl_kube *kube, const struct rl_policy *pol, const char *kind,
                      const char *ns, const char *name, cJSON **out, char *err, size_t errlen);
 
 /*

@@ -32,7 +32,6 @@ struct rl_buf;
 
 #define RL_APPLIED_ROLLOUTS_KEY "@rollouts"
 #define RL_BUDGET_MAX 100               /* rollouts a budget may allow per period */
-#define RL_BUDGET_ANNOTATION "restart-budget"   /* after "<prefix>/" */
 
 struct rl_budget {
     unsigned max;                       /* 0: no budget */

@@ -54,7 +54,7 @@
 
 #include "reloadd/reload/workload.h"
 
-struct rl_options;
+struct rl_policy;
 struct rl_regex_cache;
 
 /* The changed source, as the decision sees it. */
@@ -68,7 +68,7 @@ struct rl_source_desc {
 /* Fills d from a source's metadata.annotations (cJSON object or NULL). */
 void rl_source_desc_init(struct rl_source_desc *d, enum rl_source_type t,
                          const char *name, const cJSON *annotations,
-                         const struct rl_options *o);
+                         const struct rl_policy *pol);
 
 enum rl_decide_rule {
     RL_RULE_WORKLOAD_TYPE_IGNORED,  /* step 0 */
@@ -107,7 +107,7 @@ size_t rl_regex_cache_size(struct rl_regex_cache *c);
 size_t rl_regex_cache_bytes(struct rl_regex_cache *c);
 
 void rl_decide(const struct rl_workload *w, const struct rl_source_desc *src,
-               const struct rl_options *o, struct rl_regex_cache *cache,
+               const struct rl_policy *pol, struct rl_regex_cache *cache,
                struct rl_decision *out);
 
 /*
@@ -117,7 +117,7 @@ void rl_decide(const struct rl_workload *w, const struct rl_source_desc *src,
  * rl_decide_list_matches().
  */
 const char *rl_decide_reload_list(const struct rl_workload *w, enum rl_source_type t,
-                                  const struct rl_options *o);
+                                  const struct rl_policy *pol);
 
 /*
  * Step 4 alone: 1 if an item of list matches name, 0 if none does.
@@ -143,8 +143,8 @@ int rl_decide_list_matches_cached(struct rl_regex_cache *c, const char *list,
                                   const char *name);
 
 /* Reloader's annotation keys for a source type (typed reload/auto/exclude). */
-const char *rl_decide_reload_key(enum rl_source_type t, const struct rl_options *o);
-const char *rl_decide_auto_key(enum rl_source_type t, const struct rl_options *o);
+const char *rl_decide_reload_key(enum rl_source_type t, const struct rl_policy *pol);
+const char *rl_decide_auto_key(enum rl_source_type t, const struct rl_policy *pol);
 const char *rl_decide_exclude_key(enum rl_source_type t);
 
 #endif /* RL_DECIDE_H */

@@ -17,7 +17,7 @@
 #include <stdbool.h>
 
 struct rl_kube;
-struct rl_options;
+struct rl_policy;
 
 enum rl_kind {
     RL_KIND_DEPLOYMENT,
@@ -37,7 +37,7 @@ enum rl_kind_writer {
     RL_WRITER_RECREATE_JOB,             /* delete the Job, create it anew */
 };
 
-/* When the kind is watched (the policy is rl_kind_watched(), options.h). */
+/* When the kind is watched (rl_kind_enabled(), from the flags settled in policy.h). */
 enum rl_kind_gate {
     RL_GATE_ALWAYS,
     RL_GATE_UNLESS_IGNORED_CRONJOBS,    /* --ignored-workload-types cronjobs */
@@ -74,11 +74,11 @@ bool rl_kind_parse(const char *s, enum rl_kind *out);
 char *rl_kind_object_path(enum rl_kind k, const char *ns, const char *name);
 
 /*
- * Whether these options have reloadd watch kind k: no workload at all in
+ * Whether this policy has reloadd watch kind k: no workload at all in
  * --webhook-url mode, the gates of the table otherwise. The one policy
  * that the watches (controller.c), the reconcile and /explain read.
  */
-bool rl_kind_enabled(const struct rl_options *o, enum rl_kind k);
+bool rl_kind_enabled(const struct rl_policy *pol, enum rl_kind k);
 
 /*
  * Whether the API server serves k: true for built-in kinds; for a kind of

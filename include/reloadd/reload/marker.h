@@ -48,7 +48,7 @@
 #include <cjson/cJSON.h>
 
 #include "reloadd/base/buf.h"
-#include "reloadd/config/options.h"
+#include "reloadd/config/policy.h"
 #include "reloadd/reload/workload.h"
 
 /* Reloader's ConvertToEnvVarName(): "my.app-1" -> "MY_APP_1". */

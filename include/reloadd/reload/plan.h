@@ -87,11 +87,10 @@ struct rl_plan {
 
 struct rl_plan_inputs {
     struct rl_store *store;
-    const struct rl_options *opts;
+    const struct rl_policy *policy;
     struct rl_regex_cache *rc;
     /* Judge listed workloads as --sync-after-restart does (the flag, or a missed takeover). */
     bool sync;
-    const char *budget_key;                 /* "<prefix>/restart-budget" */
     struct rl_budget budget;                /* the default restart budget */
     int64_t now_s;                          /* unix seconds, for the budget */
 };

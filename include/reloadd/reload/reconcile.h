@@ -67,7 +67,7 @@
 
 struct rl_store;
 struct rl_kube;
-struct rl_options;
+struct rl_policy;
 struct rl_regex_cache;
 struct rl_clock;
 struct rl_reconciler;
@@ -127,7 +127,7 @@ struct rl_reconcile_hooks {
 };
 
 struct rl_reconciler *rl_reconciler_new(struct rl_store *store, struct rl_kube *kube,
-                                        const struct rl_options *opts,
+                                        const struct rl_policy *policy,
                                         struct rl_regex_cache *rc, const struct rl_clock *clock,
                                         const struct rl_reconcile_hooks *hooks);
 void rl_reconciler_free(struct rl_reconciler *r);

@@ -36,7 +36,7 @@
 
 #include "reloadd/reload/workload.h"
 
-struct rl_options;
+struct rl_policy;
 struct rl_regex_cache;
 struct rl_store;
 
@@ -65,7 +65,7 @@ uint64_t rl_store_parse_rv(const char *rv);
 
 typedef void rl_store_enqueue_fn(void *ctx, const char *wkey);
 
-struct rl_store *rl_store_new(const struct rl_options *o, struct rl_regex_cache *rc);
+struct rl_store *rl_store_new(const struct rl_policy *pol, struct rl_regex_cache *rc);
 void rl_store_free(struct rl_store *s);
 
 /* "configmap/ns/name" / "deployment/ns/name" into out. */

@@ -44,7 +44,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "reloadd/config/options.h"
+#include "reloadd/config/policy.h"
 #include "reloadd/reload/kind.h"
 
 enum rl_source_type {
@@ -89,7 +89,7 @@ struct rl_workload_keys {
 };
 
 /* Keys of o (borrowed: o must outlive k). */
-void rl_workload_keys_init(struct rl_workload_keys *k, const struct rl_options *o);
+void rl_workload_keys_init(struct rl_workload_keys *k, const struct rl_policy *pol);
 
 struct rl_kv {
     const char *key;
