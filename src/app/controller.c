@@ -541,7 +541,7 @@ static bool may_write(void *ctx)
 
     if (!atomic_load(&c->leader))
         return false;
-    return !c->hooks.may_write || c->hooks.may_write(c->hooks.ctx);
+    return !c->hooks.may_write || c->hooks.may_write(c->hooks.fence_ctx);
 }
 
 /* The worker threads' write fence (kube.h): judged again before every send. */
@@ -551,7 +551,7 @@ static uint64_t fence_left(void *ctx)
 
     if (!may_write(c))
         return 0;
-    return c->hooks.fence_left_ms ? c->hooks.fence_left_ms(c->hooks.ctx) : UINT64_MAX;
+    return c->hooks.fence_left_ms ? c->hooks.fence_left_ms(c->hooks.fence_ctx) : UINT64_MAX;
 }
 
 static int work(void *ctx, unsigned shard, const char *wkey)

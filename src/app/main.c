@@ -28,6 +28,7 @@
 #include "reloadd/ops/httpd.h"
 #include "reloadd/ops/metainfo.h"
 #include "reloadd/ops/metrics.h"
+#include "reloadd/ops/report.h"
 #include "reloadd/reload/reconcile.h"
 #include "reloadd/reload/workload.h"
 #include "reloadd/version.h"
@@ -52,20 +53,12 @@ struct app {
     struct rl_events *events;
     struct rl_alerts *alerts;           /* ALERT_ON_RELOAD */
     struct rl_alerts *webhook;          /* --webhook-url mode */
-    struct rl_metric *notifications;    /* reloader_notifications_total */
+    struct rl_report *report;           /* metrics, Events, alerts, webhook posts */
 
     atomic_bool publish_pending;        /* the meta-info ConfigMap is due */
-    _Atomic uint64_t acquired_ms;       /* mono ms of the latest acquisition; 0: reported */
 };
 
-static const struct rl_metric_desc notifications_desc = {
-    .name = "reloader_notifications_total",
-    .help = "Kubernetes Events, alerts and --webhook-url posts, by kind and outcome.",
-    .type = RL_METRIC_COUNTER,
-    .labels = RL_METRIC_LABELS("kind", "result"),
-};
-
-/* --- glue: metrics, probes, explain, leadership ---------------------------- */
+/* --- glue: probes, explain, leadership, the API client's metrics ------------ */
 
 static void observe_api(void *ctx, const char *verb, const char *resource, long status,
                         double seconds)
@@ -73,286 +66,19 @@ static void observe_api(void *ctx, const char *verb, const char *resource, long 
     rl_metrics_api_request(ctx, verb, resource, (int)status, seconds);
 }
 
-/* "reloader-configmaps", as Reloader's per-resource recorders name themselves. */
-static const char *component_of(enum rl_source_type t)
-{
-    return t == RL_SOURCE_SECRET ? "reloader-secrets" : "reloader-configmaps";
-}
-
-static void record_event(struct app *a, const struct rl_reconcile_result *res)
-{
-    struct rl_buf msg;
-    struct rl_event ev = {
-        .kind = res->kind,
-        .ns = res->ns,
-        .name = res->name,
-        .uid = res->uid,
-        .component = component_of(res->first_type),
-    };
-
-    rl_buf_init(&msg, 0);
-    if (res->err) {
-        ev.type = "Warning";
-        ev.reason = "ReloadFail";
-        rl_event_failed_message(&msg, res->name, rl_kind_name(res->kind), res->ns,
-                                rl_strerror(res->err));
-    } else {
-        ev.type = "Normal";
-        ev.reason = "Reloaded";
-        rl_event_reloaded_message(&msg, res->first_name, rl_source_type_upper(res->first_type),
-                                  res->ns, res->name, rl_kind_name(res->kind));
-    }
-    ev.message = msg.buf;
-    rl_events_post(a->events, &ev);
-    rl_buf_release(&msg);
-}
-
-/*
- * A workload whose annotations cannot be honoured (a bad regex, a reload
- * list over the caps, ...) gets a Warning "ReloadFail" Event in Reloader's
- * words, once per change of its problems: its owner sees why it will not
- * roll with kubectl describe, without access to our log.
- */
-static void on_problem(void *ctx, enum rl_kind kind, const char *ns, const char *name,
-                       const char *uid, const char *problems)
+/* With HA only the leader counts Reloader's event and reconcile families (report.h). */
+static bool counts(void *ctx)
 {
     struct app *a = ctx;
-    struct rl_buf msg;
-    char err[600];
-    struct rl_event ev = {
-        .kind = kind, .ns = ns, .name = name, .uid = uid,
-        .type = "Warning", .reason = "ReloadFail", .component = "reloader-configmaps",
-    };
 
-    if (!a->events)
-        return;
-    snprintf(err, sizeof(err), "its annotations need attention: %.500s%s", problems,
-             strlen(problems) > 500 ? "..." : "");
-    rl_buf_init(&msg, 0);
-    rl_event_failed_message(&msg, name, rl_kind_name(kind), ns, err);
-    ev.message = msg.buf;
-    rl_events_post(a->events, &ev);
-    rl_buf_release(&msg);
-}
-
-/*
- * A rollout held by the workload's restart budget: a Warning "ReloadHeld"
- * Event on it, an alert, and the counter, once per hold.
- */
-static void on_held(void *ctx, enum rl_kind kind, const char *ns, const char *name,
-                    const char *uid, unsigned used, unsigned max, int64_t period_s,
-                    int64_t held_until_s)
-{
-    struct app *a = ctx;
-    char msg[600], until[32], what[400];
-    struct rl_event ev = {
-        .kind = kind, .ns = ns, .name = name, .uid = uid,
-        .type = "Warning", .reason = "ReloadHeld", .component = "reloader-configmaps",
-    };
-
-    rl_metrics_restart_budget_held(a->metrics, rl_kind_name(kind));
-    rl_format_rfc3339(held_until_s * 1000000, until);
-    snprintf(msg, sizeof(msg), "Rollout of '%s' of type '%s' in namespace '%s' held: %u of its "
-             "restart budget of %u per %llds used; it rolls once, with the latest changes, "
-             "at %s", name, rl_kind_name(kind), ns, used, max, (long long)period_s, until);
-    if (a->events) {
-        ev.message = msg;
-        rl_events_post(a->events, &ev);
-    }
-    if (a->alerts) {
-        snprintf(what, sizeof(what), "%s/%s/%s", rl_kind_name(kind), ns, name);
-        rl_alerts_post(a->alerts, msg, what);
-    }
-}
-
-static void send_alert(struct app *a, const struct rl_reconcile_result *res)
-{
-    struct rl_buf msg;
-    char what[400];
-
-    rl_buf_init(&msg, 0);
-    rl_alert_message(&msg, a->opts.alert_additional_info, res->first_name,
-                     rl_source_type_upper(res->first_type), res->ns, res->name,
-                     rl_kind_name(res->kind));
-    snprintf(what, sizeof(what), "%s/%s/%s", rl_kind_name(res->kind), res->ns, res->name);
-    rl_alerts_post(a->alerts, msg.buf, what);
-    rl_buf_release(&msg);
-}
-
-static void on_result(void *ctx, const struct rl_reconcile_result *res)
-{
-    struct app *a = ctx;
-    bool ok = res->err == 0;
-    uint64_t acquired;
-
-    if (res->err == RL_ENOTLEADER)
-        return;
-    if (ok && !res->dry_run) {
-        acquired = atomic_exchange(&a->acquired_ms, 0);
-        if (acquired) {
-            double s = (double)(rl_mono_ms() - acquired) / 1000.0;
-            char v[32];
-
-            rl_metrics_first_write_after_acquire(a->metrics, s);
-            snprintf(v, sizeof(v), "%.3f", s);
-            rl_log_kv(RL_LOG_INFO, "first reconcile as leader", "seconds_after_acquire", v,
-                      NULL);
-        }
-    }
-    if (res->action != RL_ACTION_ROLLOUT)
-        return;
-    rl_metrics_reload_executed(a->metrics, ok, res->ns);
-    rl_metrics_action(a->metrics, rl_kind_name(res->kind), ok, res->seconds);
-    if (ok)
-        rl_metrics_workloads_matched(a->metrics, rl_kind_name(res->kind), 1);
-    if (ok && res->since_event_s >= 0)
-        rl_metrics_reconcile_latency(a->metrics, res->since_event_s);
-    if (res->dry_run)
-        return;
-    /* One Event per rollout write, as Reloader records one per upgradeResource(). */
-    record_event(a, res);
-    if (ok && a->alerts)
-        send_alert(a, res);
-}
-
-/*
- * Whether this replica counts what only Reloader's leader would: Reloader's
- * followers run no informer, so its event and reconcile families move on
- * the leader alone. reloadd's followers keep warm caches; were they to
- * count too, a sum() over the default two replicas would double every
- * panel and alert written for Reloader. Without HA the one replica counts.
- */
-static bool counts(const struct app *a)
-{
     return !a->elector || rl_elector_is_leader(a->elector);
 }
 
-static void on_reconciled(void *ctx, enum rl_kind kind, int err, double seconds, double queued_s)
-{
-    struct app *a = ctx;
-    enum rl_metrics_result r = err == 0              ? RL_METRICS_SUCCESS
-                               : err == RL_ENOTLEADER ? RL_METRICS_SKIPPED
-                                                      : RL_METRICS_ERROR;
-
-    (void)kind;
-    if (!counts(a))
-        return;
-    if (queued_s >= 0)
-        rl_metrics_workqueue_latency(a->metrics, queued_s);
-    /* A failed attempt is an error as Reloader's failed Handle() is; successes count per event. */
-    if (r == RL_METRICS_ERROR) {
-        rl_metrics_reconcile(a->metrics, r, seconds);
-        rl_metrics_error(a->metrics, RL_METRICS_ERR_HANDLER);
-        rl_metrics_retry(a->metrics);
-    }
-}
-
-static void on_enqueue(void *ctx)
+static void workloads_in(void *ctx, const char *ns, size_t n[RL_KIND_COUNT])
 {
     struct app *a = ctx;
 
-    if (counts(a))
-        rl_metrics_workqueue_add(a->metrics);
-}
-
-/*
- * reconcile_total and workloads_scanned_total count what Reloader's worker
- * counts for one queued event: Reloader queues every selected update (one
- * whose data did not change is a "skipped" reconcile), and a create or a
- * delete only with --reload-on-create / --reload-on-delete; for each event
- * it handles it lists every workload of each kind in the source's
- * namespace. reloadd lists nothing (its store answers), but counts the
- * same, so a panel or alert made for Reloader reads the same for the same
- * changes. A failed rollout attempt adds an "error" (on_reconciled).
- */
-static void count_handled(struct app *a, const struct rl_source_event *ev)
-{
-    bool handled = ev->type == RL_SOURCE_EVENT_UPDATE ||
-                   (ev->type == RL_SOURCE_EVENT_ADD && a->policy->reload_on_create) ||
-                   (ev->type == RL_SOURCE_EVENT_DELETE && a->policy->reload_on_delete);
-    size_t n[RL_KIND_COUNT];
-    int64_t t0 = rl_clock_wall_us(rl_clock_system()), dt;
-
-    if (!ev->selected || !handled)
-        return;
-    if (ev->type == RL_SOURCE_EVENT_UPDATE && !ev->data_changed) {
-        rl_metrics_reconcile(a->metrics, RL_METRICS_SKIPPED, 0);
-        return;
-    }
-    if (!a->webhook) {              /* webhook mode: Reloader posts and lists nothing */
-        rl_controller_workloads_in(a->ctl, ev->ns, n);
-        for (int k = 0; k < RL_KIND_COUNT; k++)
-            if (rl_kind_enabled(a->policy, k))
-                rl_metrics_workloads_scanned(a->metrics, rl_kind_name(k), n[k]);
-    }
-    dt = rl_clock_wall_us(rl_clock_system()) - t0;
-    rl_metrics_reconcile(a->metrics, RL_METRICS_SUCCESS, dt > 0 ? (double)dt / 1e6 : 0);
-}
-
-/*
- * A ConfigMap or Secret changed. Counted as Reloader counts its informer
- * events; in --webhook-url mode (docs/reloader.md §9.1) a qualifying change
- * is posted.
- */
-static void on_source_event(void *ctx, const struct rl_source_event *ev)
-{
-    struct app *a = ctx;
-    enum rl_metrics_event me = ev->type == RL_SOURCE_EVENT_ADD      ? RL_METRICS_EVENT_ADD
-                               : ev->type == RL_SOURCE_EVENT_UPDATE ? RL_METRICS_EVENT_UPDATE
-                                                                    : RL_METRICS_EVENT_DELETE;
-    bool qualifies;
-
-    if (counts(a)) {
-        rl_metrics_event_received(a->metrics, me, ev->resource);
-        if (!ev->selected)
-            rl_metrics_skipped(a->metrics, RL_METRICS_SKIP_IGNORED_OR_NOT_SELECTED);
-        else if (ev->type == RL_SOURCE_EVENT_UPDATE && !ev->data_changed)
-            rl_metrics_skipped(a->metrics, RL_METRICS_SKIP_NO_DATA_CHANGE);
-        rl_metrics_event_processed(a->metrics, me, ev->resource, !ev->selected);
-        count_handled(a, ev);
-    }
-    if (!ev->selected)
-        return;
-    if (!a->webhook)
-        return;
-    qualifies = (ev->type == RL_SOURCE_EVENT_ADD && a->policy->reload_on_create) ||
-                (ev->type == RL_SOURCE_EVENT_UPDATE && ev->data_changed) ||
-                (ev->type == RL_SOURCE_EVENT_DELETE && a->policy->reload_on_delete);
-    if (!qualifies || !rl_controller_may_write(a->ctl))
-        return;
-    {
-        char what[400], to[RL_REDACTED_URL_SIZE];
-
-        /* The URL's path and query are its credentials: name its host only. */
-        rl_log(RL_LOG_INFO, "Changes detected in '%s' of type '%s' in namespace '%s', "
-               "Sending webhook to '%s'", ev->name, rl_source_type_upper(ev->source), ev->ns,
-               rl_redact_url(a->opts.webhook_url, to, sizeof(to)));
-        snprintf(what, sizeof(what), "%s/%s/%s", rl_source_type_lower(ev->source), ev->ns,
-                 ev->name);
-        if (a->policy->dry_run)
-            rl_log_kv(RL_LOG_INFO, "dry-run: would send webhook", "source", what, NULL);
-        else
-            rl_alerts_post(a->webhook, "", what);
-    }
-}
-
-static void on_skip(void *ctx, const char *reason)
-{
-    struct app *a = ctx;
-
-    (void)reason;
-    if (counts(a))
-        rl_metrics_skipped(a->metrics, RL_METRICS_SKIP_IGNORED_OR_NOT_SELECTED);
-}
-
-static void on_watch(void *ctx, const char *resource, bool relist)
-{
-    struct app *a = ctx;
-
-    if (relist)
-        rl_metrics_relist(a->metrics, resource);
-    else
-        rl_metrics_watch_restart(a->metrics, resource);
+    rl_controller_workloads_in(a->ctl, ns, n);
 }
 
 static bool may_write(void *ctx)
@@ -360,6 +86,14 @@ static bool may_write(void *ctx)
     struct app *a = ctx;
 
     return !a->elector || rl_elector_may_write(a->elector);
+}
+
+/* A --webhook-url post is a write: the leader's, while its Lease is fresh. */
+static bool webhook_may_write(void *ctx)
+{
+    struct app *a = ctx;
+
+    return rl_controller_may_write(a->ctl);
 }
 
 static uint64_t fence_left_ms(void *ctx)
@@ -446,33 +180,7 @@ static void on_collect(struct rl_metrics *m, void *ctx)
     if (done)
         rl_metrics_startup_sync(m, (double)done / 1000.0);
     rl_metrics_leader(m, a->elector ? rl_elector_is_leader(a->elector) : true);
-    if (a->notifications) {
-        static const char *const results[3] = { "sent", "failed", "dropped" };
-        static const char *const what[3] = { "event", "alert", "webhook" };
-        uint64_t v[3][3] = { { 0 } };
-
-        if (a->events) {
-            struct rl_events_stats es;
-
-            rl_events_stats(a->events, &es);
-            v[0][0] = es.created, v[0][1] = es.failed, v[0][2] = es.dropped;
-        }
-        for (int i = 1; i < 3; i++) {
-            struct rl_alerts *al = i == 1 ? a->alerts : a->webhook;
-            struct rl_alerts_stats as;
-
-            if (!al)
-                continue;
-            rl_alerts_stats(al, &as);
-            v[i][0] = as.sent, v[i][1] = as.failed, v[i][2] = as.dropped;
-        }
-        for (int i = 0; i < 3; i++)
-            for (int j = 0; j < 3; j++) {
-                const char *labels[2] = { what[i], results[j] };
-
-                rl_series_set(rl_metric_series(a->notifications, labels, 2), (double)v[i][j]);
-            }
-    }
+    rl_report_collect(a->report);
 }
 
 static void started_leading(void *ctx)
@@ -480,7 +188,7 @@ static void started_leading(void *ctx)
     struct app *a = ctx;
 
     rl_log_kv(RL_LOG_INFO, "became leader", "identity", a->opts.pod_name, NULL);
-    atomic_store(&a->acquired_ms, rl_mono_ms());
+    rl_report_leading(a->report, rl_mono_ms());
     atomic_store(&a->publish_pending, true);
     if (rl_elector_took_over(a->elector))
         rl_controller_assume_missed(a->ctl);
@@ -492,7 +200,6 @@ static void stopped_leading(void *ctx)
     struct app *a = ctx;
 
     rl_log_kv(RL_LOG_WARN, "stopped leading; no more writes", "identity", a->opts.pod_name, NULL);
-    atomic_store(&a->acquired_ms, 0);
     rl_controller_set_leader(a->ctl, false);
 }
 
@@ -510,15 +217,15 @@ static int run(struct app *a)
     struct rl_controller_hooks ch = {
         .may_write = may_write,
         .fence_left_ms = fence_left_ms,
-        .on_result = on_result,
-        .on_skip = on_skip,
-        .on_watch = on_watch,
-        .on_source_event = on_source_event,
-        .on_reconciled = on_reconciled,
-        .on_enqueue = on_enqueue,
-        .on_problem = on_problem,
-        .on_held = on_held,
-        .ctx = a,
+        .fence_ctx = a,
+        .on_result = rl_report_result,
+        .on_skip = rl_report_skip,
+        .on_watch = rl_report_watch,
+        .on_source_event = rl_report_source_event,
+        .on_reconciled = rl_report_reconciled,
+        .on_enqueue = rl_report_enqueued,
+        .on_problem = rl_report_problem,
+        .on_held = rl_report_held,
     };
     struct rl_kube_opts ko = {
         .qps = a->opts.kube_api_qps,
@@ -553,8 +260,6 @@ static int run(struct app *a)
         mo.api_host = rl_kube_server(a->kube);
         a->metrics = rl_metrics_new(&mo);
     }
-    if (rl_metrics_register(a->metrics, &notifications_desc, &a->notifications) != 0)
-        a->notifications = NULL;
     rl_metrics_on_collect(a->metrics, on_collect, a);
     a->events = rl_events_new(a->kube, rl_clock_system(), NULL);
     if (a->opts.alert_on_reload) {
@@ -588,6 +293,24 @@ static int run(struct app *a)
         }
     }
     rl_kube_set_observer(a->kube, observe_api, a->metrics);
+    {
+        struct rl_report_opts ro = {
+            .policy = a->policy,
+            .metrics = a->metrics,
+            .events = a->events,
+            .alerts = a->alerts,
+            .webhook = a->webhook,
+            .webhook_url = a->opts.webhook_url,
+            .alert_additional_info = a->opts.alert_additional_info,
+            .counts = counts,
+            .may_write = webhook_may_write,
+            .workloads_in = workloads_in,
+            .ctx = a,
+        };
+
+        a->report = rl_report_new(&ro);
+        ch.ctx = a->report;
+    }
     a->ctl = rl_controller_new(&a->opts, a->policy, a->kube, rl_clock_system(), &ch);
 
     if (a->opts.enable_ha) {
@@ -789,6 +512,7 @@ int main(int argc, char **argv)
     rl_alerts_free(a.webhook);
     rl_kube_free(a.kube);
     rl_kube_free(a.elector_kube);
+    rl_report_free(a.report);
     rl_metrics_free(a.metrics);
     rl_policy_free(a.policy);
     rl_options_release(&a.opts);

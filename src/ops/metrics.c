@@ -891,6 +891,13 @@ void rl_metrics_cached_objects(struct rl_metrics *m, const char *kind, size_t n)
         rl_series_set(SERIES(m, RL_M_CACHED_OBJECTS, kind), (double)n);
 }
 
+void rl_metrics_notifications(struct rl_metrics *m, const char *kind, const char *result,
+                              uint64_t n)
+{
+    if (m)
+        rl_series_set(SERIES(m, RL_M_NOTIFICATIONS, kind, result), (double)n);
+}
+
 void rl_metrics_restart_budget_held(struct rl_metrics *m, const char *kind)
 {
     if (m)

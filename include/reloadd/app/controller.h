@@ -33,6 +33,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "reloadd/ops/report.h"          /* struct rl_source_event */
 #include "reloadd/base/buf.h"
 #include "reloadd/kube/informer.h"
 #include "reloadd/reload/reconcile.h"
@@ -44,30 +45,15 @@ struct rl_clock;
 struct rl_controller;
 struct rl_store;
 
-enum rl_source_event_type {
-    RL_SOURCE_EVENT_ADD,
-    RL_SOURCE_EVENT_UPDATE,
-    RL_SOURCE_EVENT_DELETE,
-};
-
-/* A live change of a ConfigMap or Secret (after its informer's first list). */
-struct rl_source_event {
-    enum rl_source_event_type type;
-    enum rl_source_type source;
-    const char *resource;           /* "configmaps", "secrets" */
-    const char *ns, *name;
-    bool selected;                  /* its namespace is watched (not ignored, selected) */
-    bool data_changed;              /* update: the data hash changed; add/delete: true */
-};
-
 struct rl_controller_hooks {
-    bool (*may_write)(void *ctx);   /* fencing; NULL: always (no HA) */
+    bool (*may_write)(void *fence_ctx);   /* fencing; NULL: always (no HA) */
     /*
      * Milliseconds the fence has left (0: may not write), asked by the
      * API client before every send of a write (kube.h, rl_kube_thread_fence);
      * NULL: may_write alone decides.
      */
     uint64_t (*fence_left_ms)(void *ctx);
+    void *fence_ctx;                /* the ctx of may_write and fence_left_ms */
     /* After each write reconcile wanted; since_event_s filled in. */
     void (*on_result)(void *ctx, const struct rl_reconcile_result *res);
     void (*on_skip)(void *ctx, const char *reason);

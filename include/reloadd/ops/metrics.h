@@ -177,6 +177,9 @@ struct rl_metric_desc {
     X(FIRST_WRITE_AFTER_ACQUIRE, GAUGE, "reloader_first_write_after_acquire_seconds",       \
       "Seconds from the latest lease acquisition to the first write that followed it.",     \
       RL_METRIC_NO_LABELS, RL_METRIC_NO_BUCKETS)                                            \
+    X(NOTIFICATIONS, COUNTER, "reloader_notifications_total",                               \
+      "Kubernetes Events, alerts and --webhook-url posts, by kind and outcome.",            \
+      RL_METRIC_LABELS("kind", "result"), RL_METRIC_NO_BUCKETS)                             \
     X(PROCESS_RSS, GAUGE, "process_resident_memory_bytes",                                  \
       "Resident memory size in bytes.", RL_METRIC_NO_LABELS, RL_METRIC_NO_BUCKETS)          \
     X(PROCESS_VSIZE, GAUGE, "process_virtual_memory_bytes",                                 \
@@ -296,6 +299,9 @@ void rl_metrics_watch_progress(struct rl_metrics *m, const char *resource, doubl
 /* Leadership is now is_leader; a change counts one transition. */
 void rl_metrics_leader(struct rl_metrics *m, bool is_leader);
 void rl_metrics_first_write_after_acquire(struct rl_metrics *m, double seconds);
+/* kind event|alert|webhook, result sent|failed|dropped: the sender's running count. */
+void rl_metrics_notifications(struct rl_metrics *m, const char *kind, const char *result,
+                              uint64_t n);
 
 /* ---- the generic registry ---- */
 
