@@ -408,10 +408,11 @@ static void upsert(void *ctx, struct rl_informer *inf, const cJSON *obj, bool fr
         epoch = f->epoch;
     }
     if (f->is_source) {
-        char hash[RL_HASH_HEX_SIZE];
+        struct rl_sha1 hash;
         const cJSON *ann = rl_json_obj(meta, "annotations");
 
-        err = f->type == RL_SOURCE_SECRET ? rl_hash_secret(obj, hash) : rl_hash_configmap(obj, hash);
+        err = f->type == RL_SOURCE_SECRET ? rl_hash_secret(obj, &hash)
+                                          : rl_hash_configmap(obj, &hash);
         if (err) {
             rl_log_kv(RL_LOG_WARN, "cannot hash source; ignoring this version",
                       "kind", rl_source_type_lower(f->type), "namespace", ns, "name", name,
@@ -426,19 +427,15 @@ static void upsert(void *ctx, struct rl_informer *inf, const cJSON *obj, bool fr
             rl_store_rdlock(c->store);
             old = rl_store_source(c->store, f->type, ns, name);
             existed = old != NULL;
-            if (old) {
-                char oldhex[RL_HASH_HEX_SIZE];
-
-                rl_hash_to_hex(old->sha1, oldhex);
-                changed = strcmp(oldhex, hash) != 0;
-            }
+            if (old)
+                changed = !rl_sha1_eq(&old->sha1, &hash);
             rl_store_unlock(c->store);
             /* A relist reports only what it found new or changed. */
             if (!from_list || !existed || changed)
                 report_source(c, f, existed ? RL_SOURCE_EVENT_UPDATE : RL_SOURCE_EVENT_ADD, ns,
                               name, true, changed);
         }
-        rl_store_put_source(c->store, f->type, ns, name, hash,
+        rl_store_put_source(c->store, f->type, ns, name, &hash,
                             annotation_true(ann, c->pol->key.ignore),
                             annotation_true(ann, c->pol->key.match), live_rv,
                             epoch, enqueue_source, c);

@@ -30,15 +30,21 @@ _Static_assert(RL_HASH_SIZE == SHA_DIGEST_LENGTH, "a SHA-1 is 20 bytes");
 static const char b64[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-void rl_hash_to_hex(const unsigned char sha1[RL_HASH_SIZE], char out[RL_HASH_HEX_SIZE])
+void rl_hex_lower(const void *in, size_t n, char *out)
 {
     static const char hex[] = "0123456789abcdef";
+    const unsigned char *b = in;
 
-    for (size_t i = 0; i < RL_HASH_SIZE; i++) {
-        out[2 * i] = hex[sha1[i] >> 4];
-        out[2 * i + 1] = hex[sha1[i] & 15];
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex[b[i] >> 4];
+        out[2 * i + 1] = hex[b[i] & 15];
     }
-    out[RL_HASH_HEX_SIZE - 1] = '\0';
+    out[2 * n] = '\0';
+}
+
+void rl_sha1_hex(const struct rl_sha1 *h, char out[RL_HASH_HEX_SIZE])
+{
+    rl_hex_lower(h->b, RL_HASH_SIZE, out);
 }
 
 static int hex_nibble(char c)
@@ -50,22 +56,27 @@ static int hex_nibble(char c)
     return -1;
 }
 
-bool rl_hash_from_hex(const char *hex, unsigned char out[RL_HASH_SIZE])
+bool rl_sha1_from_hex(const char *hex, struct rl_sha1 *out)
 {
     memset(out, 0, RL_HASH_SIZE);
     if (!rl_hash_is_hex(hex))
         return false;
     for (size_t i = 0; i < RL_HASH_SIZE; i++)
-        out[i] = (unsigned char)(hex_nibble(hex[2 * i]) << 4 | hex_nibble(hex[2 * i + 1]));
+        out->b[i] = (unsigned char)(hex_nibble(hex[2 * i]) << 4 | hex_nibble(hex[2 * i + 1]));
     return true;
+}
+
+void rl_sha1_of(const void *data, size_t len, struct rl_sha1 *out)
+{
+    SHA1(data, len, out->b);
 }
 
 void rl_hash_sha1_hex(const void *data, size_t len, char out[RL_HASH_HEX_SIZE])
 {
-    unsigned char md[SHA_DIGEST_LENGTH];
+    struct rl_sha1 h;
 
-    SHA1(data, len, md);
-    rl_hash_to_hex(md, out);
+    rl_sha1_of(data, len, &h);
+    rl_sha1_hex(&h, out);
 }
 
 bool rl_hash_is_hex(const char *s)
@@ -237,7 +248,7 @@ static int item_cmp(const void *a, const void *b)
     return x->len < y->len ? -1 : x->len > y->len;
 }
 
-static void items_digest(struct items *it, char out[RL_HASH_HEX_SIZE])
+static void items_digest(struct items *it, struct rl_sha1 *out)
 {
     unsigned char *pre;
     size_t total = 0, o = 0;
@@ -253,7 +264,7 @@ static void items_digest(struct items *it, char out[RL_HASH_HEX_SIZE])
         memcpy(pre + o, it->v[i].p, it->v[i].len);
         o += it->v[i].len;
     }
-    rl_hash_sha1_hex(pre, total, out);
+    rl_sha1_of(pre, total, out);
     if (it->secret)
         rl_wipe(pre, total + 1);
     free(pre);
@@ -287,7 +298,7 @@ static int decode_bytes(const cJSON *v, unsigned char **outp, size_t *outlen)
     return 0;
 }
 
-int rl_hash_configmap(const cJSON *cm, char out[RL_HASH_HEX_SIZE])
+int rl_hash_configmap(const cJSON *cm, struct rl_sha1 *out)
 {
     struct items it = { 0 };
     const cJSON *data = rl_json_get(cm, "data");
@@ -295,7 +306,7 @@ int rl_hash_configmap(const cJSON *cm, char out[RL_HASH_HEX_SIZE])
     const cJSON *e;
     int err = RL_EPARSE;
 
-    out[0] = '\0';
+    memset(out, 0, sizeof(*out));
     if (!cJSON_IsObject(cm))
         goto out;
     if ((data && !cJSON_IsObject(data) && !cJSON_IsNull(data)) ||
@@ -335,14 +346,14 @@ out:
     return err;
 }
 
-int rl_hash_secret(const cJSON *secret, char out[RL_HASH_HEX_SIZE])
+int rl_hash_secret(const cJSON *secret, struct rl_sha1 *out)
 {
     struct items it = { .secret = true };
     const cJSON *data = rl_json_get(secret, "data");
     const cJSON *e;
     int err = RL_EPARSE;
 
-    out[0] = '\0';
+    memset(out, 0, sizeof(*out));
     if (!cJSON_IsObject(secret))
         goto out;
     if (data && !cJSON_IsObject(data) && !cJSON_IsNull(data))
@@ -368,7 +379,7 @@ out:
     return err;
 }
 
-int rl_hash_spc_pod_status(const cJSON *obj, char out[RL_HASH_HEX_SIZE])
+int rl_hash_spc_pod_status(const cJSON *obj, struct rl_sha1 *out)
 {
     struct items it = { 0 };
     const cJSON *status = rl_json_obj(obj, "status");
@@ -377,7 +388,7 @@ int rl_hash_spc_pod_status(const cJSON *obj, char out[RL_HASH_HEX_SIZE])
     const cJSON *e;
     int err = RL_EPARSE;
 
-    out[0] = '\0';
+    memset(out, 0, sizeof(*out));
     if (!cJSON_IsObject(obj))
         goto out;
     if (objects && !cJSON_IsArray(objects) && !cJSON_IsNull(objects))

@@ -61,15 +61,16 @@ static int put_source(void *ctx, const cJSON *item)
     const cJSON *ann = rl_json_obj(meta, "annotations");
     const char *ns = rl_json_str_or(meta, "namespace", "");
     const char *name = rl_json_str(meta, "name");
-    char hash[RL_HASH_HEX_SIZE];
+    struct rl_sha1 hash;
     int err;
 
     if (!name)
         return 0;
-    err = l->type == RL_SOURCE_SECRET ? rl_hash_secret(item, hash) : rl_hash_configmap(item, hash);
+    err = l->type == RL_SOURCE_SECRET ? rl_hash_secret(item, &hash)
+                                      : rl_hash_configmap(item, &hash);
     if (err)
         return 0;       /* as the informer: an unhashable version is ignored */
-    rl_store_put_source(l->store, l->type, ns, name, hash,
+    rl_store_put_source(l->store, l->type, ns, name, &hash,
                         annotation_true(ann, l->pol->key.ignore),
                         annotation_true(ann, l->pol->key.match), 0, EPOCH,
                         no_enqueue, NULL);
@@ -189,8 +190,8 @@ static void fp_key_init(void)
 
 bool rl_explain_secret_fingerprint(const char *hash, char out[RL_EXPLAIN_FP_SIZE])
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
+    char hex[2 * EVP_MAX_MD_SIZE + 1];
     unsigned int mdlen = 0;
     size_t n = sizeof(RL_EXPLAIN_FP_PREFIX) - 1;
 
@@ -201,8 +202,8 @@ bool rl_explain_secret_fingerprint(const char *hash, char out[RL_EXPLAIN_FP_SIZE
               strlen(hash), md, &mdlen) || mdlen * 2 < RL_EXPLAIN_FP_HEX)
         return false;
     memcpy(out, RL_EXPLAIN_FP_PREFIX, n);
-    for (size_t i = 0; i < RL_EXPLAIN_FP_HEX; i++)
-        out[n + i] = hex[(md[i / 2] >> (i % 2 ? 0 : 4)) & 0xf];
+    rl_hex_lower(md, mdlen, hex);
+    memcpy(out + n, hex, RL_EXPLAIN_FP_HEX);
     out[n + RL_EXPLAIN_FP_HEX] = '\0';
     return true;
 }

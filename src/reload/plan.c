@@ -305,7 +305,7 @@ static void judge(const struct rl_plan_inputs *in, const struct rl_workload *w, 
     }
     it->container = rl_xstrdup(w->containers[c]);
     if (src)
-        rl_hash_to_hex(src->sha1, it->desired);
+        rl_sha1_hex(&src->sha1, it->desired);   /* to meet the records' text */
     recorded = rl_workload_recorded(w, it->type, it->name, pol->strategy, c, &it->from);
     if (recorded)
         strlcpy(it->recorded, recorded, sizeof(it->recorded));

@@ -259,17 +259,15 @@ static void bury(struct rl_store *s, const char *key, const struct rl_source *sr
 }
 
 void rl_store_put_source(struct rl_store *s, enum rl_source_type t, const char *ns,
-                         const char *name, const char *sha1_hex, bool ignore, bool match,
+                         const char *name, const struct rl_sha1 *sha1, bool ignore, bool match,
                          uint64_t live_rv, uint32_t epoch, rl_store_enqueue_fn *enqueue,
                          void *ctx)
 {
     char key[KEY_MAX];
     struct rl_source *src;
-    unsigned char sha1[20];
     bool changed;
 
     rl_store_source_key(key, sizeof(key), t, ns, name);
-    rl_hash_from_hex(sha1_hex, sha1);
     rl_rwlock_wrlock(&s->lock);
     if (live_rv)
         live_rv = stamp(s, live_rv);
@@ -281,13 +279,13 @@ void rl_store_put_source(struct rl_store *s, enum rl_source_type t, const char *
         src->created_rv = live_rv;
         changed = true;
     } else {
-        bool new_data = memcmp(src->sha1, sha1, 20) != 0;
+        bool new_data = !rl_sha1_eq(&src->sha1, sha1);
 
         if (new_data && live_rv)
             src->changed_rv = live_rv;
         changed = new_data || src->ignore != ignore || src->match != match;
     }
-    memcpy(src->sha1, sha1, 20);
+    src->sha1 = *sha1;
     src->ignore = ignore;
     src->match = match;
     src->epoch = epoch;

@@ -916,6 +916,7 @@ static void check_sources(struct rl_store *s, const struct truth *t, int type,
     cJSON_ArrayForEach(item, t->items[type]) {
         const char *name = item_name(item);
         char hash[RL_HASH_HEX_SIZE], have[RL_HASH_HEX_SIZE];
+        struct rl_sha1 real;
         const struct rl_source *src;
         int err;
 
@@ -923,15 +924,16 @@ static void check_sources(struct rl_store *s, const struct truth *t, int type,
             continue;               /* excluded by the field selector */
         rl_map_put(&want, name, NULL);
         tc->sources[type]++;
-        err = type == 0 ? rl_hash_configmap(item, hash) : rl_hash_secret(item, hash);
+        err = type == 0 ? rl_hash_configmap(item, &real) : rl_hash_secret(item, &real);
         cr_assert(eq(int, err, 0), "hash of %s %s", type_lower[type], name);
+        rl_sha1_hex(&real, hash);
         src = rl_store_source(s, type == 0 ? RL_SOURCE_CONFIGMAP : RL_SOURCE_SECRET, ns, name);
         if (!src) {
             diff_add(d, "%s %s exists but is not cached", type_lower[type], name);
             continue;
         }
-        rl_hash_to_hex(src->sha1, have);
-        if (strcmp(have, hash) != 0)
+        rl_sha1_hex(&src->sha1, have);
+        if (!rl_sha1_eq(&src->sha1, &real))
             diff_add(d, "%s %s: cached hash %s, real %s", type_lower[type], name, have, hash);
         if (src->ignore != ann_true(item, ANN_IGNORE) || src->match != ann_true(item, ANN_MATCH))
             diff_add(d, "%s %s: cached ignore/match %d/%d, real %d/%d", type_lower[type], name,
@@ -1726,9 +1728,13 @@ static void ec_put(const char *ns2, const char *plural, const char *json, bool c
                   r.message);
     doc = rl_kube_response_json(&r);
     cr_assert(ne(ptr, doc, NULL));
-    if (hash)
-        cr_assert(eq(int, (strcmp(plural, "secrets") == 0 ? rl_hash_secret(doc, hash)
-                                                         : rl_hash_configmap(doc, hash)), 0));
+    if (hash) {
+        struct rl_sha1 h;
+
+        cr_assert(eq(int, (strcmp(plural, "secrets") == 0 ? rl_hash_secret(doc, &h)
+                                                         : rl_hash_configmap(doc, &h)), 0));
+        rl_sha1_hex(&h, hash);
+    }
     cJSON_Delete(doc);
     rl_kube_response_release(&r);
     free(obj);
@@ -1785,7 +1791,7 @@ static bool ec_store_has(struct rl_controller *c, enum rl_source_type t, const c
     rl_store_rdlock(s);
     src = rl_store_source(s, t, ns2, name);
     if (src)
-        rl_hash_to_hex(src->sha1, hex);
+        rl_sha1_hex(&src->sha1, hex);
     rl_store_unlock(s);
     return strcmp(hex, hash) == 0;
 }

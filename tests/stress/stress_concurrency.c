@@ -216,8 +216,11 @@ static void stress_store(void)
             rl_store_put_workload(store, make_workload(i, gen), (uint64_t)gen, (uint32_t)gen, NULL,
                                   NULL);
         for (int i = 0; i < 20; i++) {
+            struct rl_sha1 sha1;
+
             snprintf(hash, sizeof(hash), "%040d", gen * 100 + i);
-            rl_store_put_source(store, RL_SOURCE_CONFIGMAP, "ns", i % 2 ? "cm-3" : "cm-4", hash,
+            rl_sha1_from_hex(hash, &sha1);
+            rl_store_put_source(store, RL_SOURCE_CONFIGMAP, "ns", i % 2 ? "cm-3" : "cm-4", &sha1,
                                 false, false, (uint64_t)gen, (uint32_t)gen, NULL, NULL);
         }
         if (gen % 10 == 0)

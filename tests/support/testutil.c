@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "reloadd/base/clock.h"
+#include "reloadd/base/hash.h"
 #include "reloadd/config/options.h"
 #include "reloadd/config/policy.h"
 #include "reloadd/base/mem.h"
@@ -122,4 +123,17 @@ struct rl_policy *test_policy(const char *flag, ...)
     p = rl_policy_new(&o);
     rl_options_release(&o);
     return p;
+}
+
+const struct rl_sha1 *test_sha1(const char *hex)
+{
+    static _Thread_local struct rl_sha1 slot[8];
+    static _Thread_local unsigned next;
+    struct rl_sha1 *h = &slot[next++ % 8];
+
+    if (!rl_sha1_from_hex(hex, h)) {
+        fprintf(stderr, "test_sha1: '%s' is not 40 lower-case hex digits\n", hex);
+        abort();
+    }
+    return h;
 }

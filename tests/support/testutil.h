@@ -29,6 +29,13 @@ int test_lock_cluster(const char *cluster_dir, bool exclusive);
 /* A Kubernetes MicroTime: RFC 3339 with exactly six fraction digits, in UTC. */
 bool test_is_micro_time(const char *s);
 
+struct rl_sha1;
+/*
+ * The SHA-1 whose 40 hex digits are hex (aborts the test if not), in a
+ * per-thread slot valid until this thread's 8th next call.
+ */
+const struct rl_sha1 *test_sha1(const char *hex);
+
 struct rl_policy;
 /*
  * The policy of reloadd started with these flags (NULL-terminated; the

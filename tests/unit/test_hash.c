@@ -14,12 +14,33 @@ static cJSON *parse(const char *s)
     return j;
 }
 
+/* The digest's hex as Reloader writes it; "" on an error, whose digest must be all zero. */
+static int as_hex(int (*fn)(const cJSON *, struct rl_sha1 *), const cJSON *j,
+                  char out[RL_HASH_HEX_SIZE])
+{
+    static const struct rl_sha1 zero;
+    struct rl_sha1 h;
+    int err = fn(j, &h);
+
+    if (err) {
+        cr_assert(rl_sha1_eq(&h, &zero), "a failed hash leaves its digest all zero");
+        out[0] = '\0';
+        return err;
+    }
+    rl_sha1_hex(&h, out);
+    return 0;
+}
+
+#define cm_hex(j, out) as_hex(rl_hash_configmap, (j), (out))
+#define secret_hex(j, out) as_hex(rl_hash_secret, (j), (out))
+#define spc_hex(j, out) as_hex(rl_hash_spc_pod_status, (j), (out))
+
 static void check_cm(const char *json, const char *want)
 {
     char out[RL_HASH_HEX_SIZE];
     cJSON *cm = parse(json);
 
-    cr_assert(eq(int, rl_hash_configmap(cm, out), 0), "%s", json);
+    cr_assert(eq(int, cm_hex(cm, out), 0), "%s", json);
     cr_assert(eq(str, out, (char *)want), "%s", json);
     cJSON_Delete(cm);
 }
@@ -29,7 +50,7 @@ static void check_secret(const char *json, const char *want)
     char out[RL_HASH_HEX_SIZE];
     cJSON *s = parse(json);
 
-    cr_assert(eq(int, rl_hash_secret(s, out), 0), "%s", json);
+    cr_assert(eq(int, secret_hex(s, out), 0), "%s", json);
     cr_assert(eq(str, out, (char *)want), "%s", json);
     cJSON_Delete(s);
 }
@@ -84,16 +105,16 @@ Test(hash, configmap_known_ambiguities_are_kept)
     cJSON *x = parse("{\"data\":{\"a\":\"\"}}");
     cJSON *y = parse("{\"binaryData\":{\"a\":\"\"}}");
 
-    cr_assert(eq(int, rl_hash_configmap(x, a), 0));
-    cr_assert(eq(int, rl_hash_configmap(y, b), 0));
+    cr_assert(eq(int, cm_hex(x, a), 0));
+    cr_assert(eq(int, cm_hex(y, b), 0));
     cr_assert(eq(str, a, b));
     cJSON_Delete(x);
     cJSON_Delete(y);
     /* "a=1;b=2" either way. */
     x = parse("{\"data\":{\"a\":\"1;b=2\"}}");
     y = parse("{\"data\":{\"a\":\"1\",\"b\":\"2\"}}");
-    cr_assert(eq(int, rl_hash_configmap(x, a), 0));
-    cr_assert(eq(int, rl_hash_configmap(y, b), 0));
+    cr_assert(eq(int, cm_hex(x, a), 0));
+    cr_assert(eq(int, cm_hex(y, b), 0));
     cr_assert(eq(str, a, b));
     cJSON_Delete(x);
     cJSON_Delete(y);
@@ -122,11 +143,11 @@ Test(hash, configmap_rejects_wrong_types)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         cJSON *j = parse(bad[i]);
 
-        cr_assert(eq(int, rl_hash_configmap(j, out), RL_EPARSE), "%s", bad[i]);
+        cr_assert(eq(int, cm_hex(j, out), RL_EPARSE), "%s", bad[i]);
         cr_assert(eq(str, out, ""));
         cJSON_Delete(j);
     }
-    cr_assert(eq(int, rl_hash_configmap(NULL, out), RL_EPARSE));
+    cr_assert(eq(int, cm_hex(NULL, out), RL_EPARSE));
 }
 
 Test(hash, secret_vectors_hash_raw_bytes)
@@ -152,7 +173,7 @@ Test(hash, secret_rejects_bad_base64)
     char out[RL_HASH_HEX_SIZE];
     cJSON *j = parse("{\"data\":{\"password\":\"c2VjcmV0=\"}}");
 
-    cr_assert(eq(int, rl_hash_secret(j, out), RL_EPARSE));
+    cr_assert(eq(int, secret_hex(j, out), RL_EPARSE));
     cJSON_Delete(j);
 }
 
@@ -162,7 +183,7 @@ Test(hash, spc_pod_status_vector)
     cJSON *j = parse("{\"status\":{\"secretProviderClassName\":\"my-spc\","
                      "\"objects\":[{\"id\":\"secret/password\",\"version\":\"v1\"}]}}");
 
-    cr_assert(eq(int, rl_hash_spc_pod_status(j, out), 0));
+    cr_assert(eq(int, spc_hex(j, out), 0));
     cr_assert(eq(str, out, "fb6920c4cb0a155ac970eb6f6049bef371105ac8"));
     cJSON_Delete(j);
 }
@@ -201,23 +222,27 @@ Test(hash, is_hex)
 
 Test(hash, hex_round_trip_and_refusals)
 {
-    unsigned char sha1[RL_HASH_SIZE], back[RL_HASH_SIZE];
+    static const struct rl_sha1 zero;
+    struct rl_sha1 sha1, back;
     char hex[RL_HASH_HEX_SIZE], again[RL_HASH_HEX_SIZE];
 
     rl_hash_sha1_hex("reloadd", 7, hex);
-    cr_assert(rl_hash_from_hex(hex, sha1));
-    rl_hash_to_hex(sha1, again);
+    cr_assert(rl_sha1_from_hex(hex, &sha1));
+    rl_sha1_hex(&sha1, again);
     cr_assert(eq(str, again, hex));
+    rl_sha1_of("reloadd", 7, &back);
+    cr_assert(rl_sha1_eq(&sha1, &back));
     for (int i = 0; i < RL_HASH_SIZE; i++)
-        sha1[i] = (unsigned char)(i * 13 + 7);
-    rl_hash_to_hex(sha1, hex);
-    cr_assert(rl_hash_from_hex(hex, back));
-    cr_assert(eq(int, memcmp(sha1, back, RL_HASH_SIZE), 0));
+        sha1.b[i] = (unsigned char)(i * 13 + 7);
+    rl_sha1_hex(&sha1, hex);
+    cr_assert(rl_sha1_from_hex(hex, &back));
+    cr_assert(rl_sha1_eq(&sha1, &back));
+    back.b[RL_HASH_SIZE - 1] ^= 1;
+    cr_assert(not(rl_sha1_eq(&sha1, &back)));
     /* Not 40 lower-case hex digits: refused, all zero. */
-    cr_assert(not(rl_hash_from_hex("AAAA", back)));
-    cr_assert(not(rl_hash_from_hex(RL_HASH_EMPTY "0", back)));
+    cr_assert(not(rl_sha1_from_hex("AAAA", &back)));
+    cr_assert(not(rl_sha1_from_hex(RL_HASH_EMPTY "0", &back)));
     hex[0] = 'G';
-    cr_assert(not(rl_hash_from_hex(hex, back)));
-    for (int i = 0; i < RL_HASH_SIZE; i++)
-        cr_assert(eq(int, back[i], 0));
+    cr_assert(not(rl_sha1_from_hex(hex, &back)));
+    cr_assert(rl_sha1_eq(&back, &zero));
 }

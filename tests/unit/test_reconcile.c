@@ -152,7 +152,7 @@ static void user_writes_workload(struct world *w, bool live)
 static void source(struct world *w, const char *name, const char *hash, bool live)
 {
     w->rv++;
-    rl_store_put_source(w->store, RL_SOURCE_CONFIGMAP, "ns", name, hash, false, false,
+    rl_store_put_source(w->store, RL_SOURCE_CONFIGMAP, "ns", name, test_sha1(hash), false, false,
                         live ? w->rv : 0, 1, NULL, NULL);
 }
 
@@ -573,20 +573,20 @@ Test(reconcile, the_informer_path_never_compiles_a_reload_list)
     make_workload(&w, NULL, NULL);
     user_writes_workload(&w, true);
     w.rv++;
-    rl_store_put_source(w.store, RL_SOURCE_CONFIGMAP, "ns", "other", V1, false, false, w.rv, 1,
-                        count_enqueue, &queued);
+    rl_store_put_source(w.store, RL_SOURCE_CONFIGMAP, "ns", "other", test_sha1(V1), false, false,
+                        w.rv, 1, count_enqueue, &queued);
     cr_assert(eq(sz, rl_regex_cache_size(w.rc), 0), "the informer path compiled the list");
     cr_assert(eq(u32, queued, 1), "an uncompiled list must hand its workload to a worker");
     reconcile(&w);                          /* the worker's decision compiles it */
     cr_assert(eq(sz, rl_regex_cache_size(w.rc), 1));
     queued = 0;
     w.rv++;
-    rl_store_put_source(w.store, RL_SOURCE_CONFIGMAP, "ns", "another", V1, false, false, w.rv, 1,
-                        count_enqueue, &queued);
+    rl_store_put_source(w.store, RL_SOURCE_CONFIGMAP, "ns", "another", test_sha1(V1), false, false,
+                        w.rv, 1, count_enqueue, &queued);
     cr_assert(eq(u32, queued, 0), "compiled, the list does not match 'another'");
     w.rv++;
-    rl_store_put_source(w.store, RL_SOURCE_CONFIGMAP, "ns", "cfg", V2, false, false, w.rv, 1,
-                        count_enqueue, &queued);
+    rl_store_put_source(w.store, RL_SOURCE_CONFIGMAP, "ns", "cfg", test_sha1(V2), false, false,
+                        w.rv, 1, count_enqueue, &queued);
     cr_assert(eq(u32, queued, 1), "compiled, the list matches 'cfg'");
     world_release(&w);
 }
@@ -989,8 +989,8 @@ static void search_delete_restart(struct world *w, const char *strategy, enum rl
 
     world_init(w, kind, strategy, flags);
     w->rv++;
-    rl_store_put_source(w->store, RL_SOURCE_CONFIGMAP, "ns", "cfg", V1, false, true, 0, 1, NULL,
-                        NULL);
+    rl_store_put_source(w->store, RL_SOURCE_CONFIGMAP, "ns", "cfg", test_sha1(V1), false, true, 0,
+                        1, NULL, NULL);
     make_workload(w, NULL, NULL);
     del_meta_annotation(w->obj, "reloader.stakater.com/auto");
     set_meta_annotation(w->obj, "reloader.stakater.com/search", "true");

@@ -110,15 +110,15 @@ static void put_deployment(const char *ns, const char *name, const char *ann, co
 static void put_cm(const char *ns, const char *name, const char *hash, uint32_t epoch)
 {
     got[0] = '\0';
-    rl_store_put_source(store, RL_SOURCE_CONFIGMAP, ns, name, hash, false, false, ++rv, epoch,
-                        collect, NULL);
+    rl_store_put_source(store, RL_SOURCE_CONFIGMAP, ns, name, test_sha1(hash), false, false, ++rv,
+                        epoch, collect, NULL);
 }
 
 static void put_secret(const char *ns, const char *name, const char *hash)
 {
     got[0] = '\0';
-    rl_store_put_source(store, RL_SOURCE_SECRET, ns, name, hash, false, false, ++rv, 1, collect,
-                        NULL);
+    rl_store_put_source(store, RL_SOURCE_SECRET, ns, name, test_sha1(hash), false, false, ++rv, 1,
+                        collect, NULL);
 }
 
 static const char *dependents(enum rl_source_type t, const char *ns, const char *name)

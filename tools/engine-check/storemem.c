@@ -31,6 +31,7 @@
 #include "reloadd/base/map.h"
 #include "reloadd/base/mem.h"
 #include "reloadd/config/options.h"
+#include "reloadd/config/policy.h"
 #include "reloadd/engine/workqueue.h"
 #include "reloadd/reload/decide.h"
 #include "reloadd/reload/store.h"
@@ -101,6 +102,7 @@ static bool ann_true(const cJSON *meta, const char *key)
 int main(int argc, char **argv)
 {
     struct rl_options o;
+    struct rl_policy *pol;
     char err[256], *text;
     char *oargv[] = { "storemem", NULL };
     char *envp[] = { NULL };
@@ -135,10 +137,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "storemem: %s is not a List\n", argv[1]);
         return 2;
     }
-    rl_workload_keys_init(&keys, &o);
+    pol = rl_policy_new(&o);
+    rl_workload_keys_init(&keys, pol);
     keys.intern = intern;
     rc = rl_regex_cache_new(4096);
-    s = rl_store_new(&o, rc);
+    s = rl_store_new(pol, rc);
     wqo.shards = argc > 2 ? (unsigned)strtoul(argv[2], NULL, 10) : 2;
     wqo.coalesce_ms = 0;
     if (rl_workqueue_new(&wq, &wqo, rl_clock_system()) != 0)
@@ -150,25 +153,25 @@ int main(int argc, char **argv)
             const char *kind = rl_json_str_or(item, "kind", "");
             const cJSON *meta = rl_json_obj(item, "metadata");
             const char *ns = rl_json_str_or(meta, "namespace", ""), *name = rl_json_str(meta, "name");
-            char hash[RL_HASH_HEX_SIZE];
+            struct rl_sha1 hash;
 
             if (!name)
                 continue;
             if (pass == 0 && strcmp(kind, "ConfigMap") == 0) {
-                if (rl_hash_configmap(item, hash) == 0) {
-                    rl_store_put_source(s, RL_SOURCE_CONFIGMAP, ns, name, hash,
-                                        ann_true(meta, o.ignore_annotation),
-                                        ann_true(meta, o.search_match_annotation), 0, 1,
+                if (rl_hash_configmap(item, &hash) == 0) {
+                    rl_store_put_source(s, RL_SOURCE_CONFIGMAP, ns, name, &hash,
+                                        ann_true(meta, pol->key.ignore),
+                                        ann_true(meta, pol->key.match), 0, 1,
                                         NULL, NULL);
                     n_cm++;
                 }
             } else if (pass == 1 && strcmp(kind, "Secret") == 0) {
                 if (strcmp(rl_json_str_or(item, "type", ""), "helm.sh/release.v1") == 0) {
                     n_skipped++;
-                } else if (rl_hash_secret(item, hash) == 0) {
-                    rl_store_put_source(s, RL_SOURCE_SECRET, ns, name, hash,
-                                        ann_true(meta, o.ignore_annotation),
-                                        ann_true(meta, o.search_match_annotation), 0, 1,
+                } else if (rl_hash_secret(item, &hash) == 0) {
+                    rl_store_put_source(s, RL_SOURCE_SECRET, ns, name, &hash,
+                                        ann_true(meta, pol->key.ignore),
+                                        ann_true(meta, pol->key.match), 0, 1,
                                         NULL, NULL);
                     n_sec++;
                 }
@@ -223,6 +226,7 @@ int main(int argc, char **argv)
     rl_regex_cache_free(rc);
     rl_map_release(&interned, NULL);
     cJSON_Delete(root);
+    rl_policy_free(pol);
     rl_options_release(&o);
     return 0;
 }

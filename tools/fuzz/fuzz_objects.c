@@ -62,6 +62,7 @@
 #include "reloadd/base/map.h"
 #include "reloadd/base/mem.h"
 #include "reloadd/config/options.h"
+#include "reloadd/config/policy.h"
 #include "reloadd/kube/watch.h"
 #include "reloadd/reload/decide.h"
 #include "reloadd/reload/store.h"
@@ -82,7 +83,7 @@ static const char *const opt_args[OPTS][4] = {
       "--annotation-prefix=x.example.com", NULL },
 };
 
-static struct rl_options opts[OPTS];
+static struct rl_policy *opts[OPTS];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -98,8 +99,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         for (int j = 0; opt_args[i][j]; j++)
             av[ac++] = (char *)opt_args[i][j];
         av[ac] = NULL;
-        if (rl_options_parse(&opts[i], ac, av, envp, err, sizeof(err)) != 0)
+        struct rl_options o;
+
+        if (rl_options_parse(&o, ac, av, envp, err, sizeof(err)) != 0)
             abort();
+        opts[i] = rl_policy_new(&o);
+        rl_options_release(&o);
     }
     return 0;
 }
@@ -131,7 +136,7 @@ struct feed {
 };
 
 struct world {
-    const struct rl_options *o;
+    const struct rl_policy *o;
     struct rl_workload_keys keys;
     struct rl_regex_cache *rc;
     struct rl_store *store;
@@ -173,24 +178,28 @@ static bool name_valid(const char *ns, const char *name)
 
 /* ---- checks ------------------------------------------------------------- */
 
-static void hex_of(const unsigned char sha1[20], char out[RL_HASH_HEX_SIZE])
+/* The hash as hex, "" on an error (whose digest must be all zero). */
+static int hash_hex(const cJSON *obj, enum rl_source_type t, char out[RL_HASH_HEX_SIZE])
 {
-    static const char hex[] = "0123456789abcdef";
+    static const struct rl_sha1 zero;
+    struct rl_sha1 h;
+    int err = t == RL_SOURCE_SECRET ? rl_hash_secret(obj, &h) : rl_hash_configmap(obj, &h);
 
-    for (int i = 0; i < 20; i++) {
-        out[2 * i] = hex[sha1[i] >> 4];
-        out[2 * i + 1] = hex[sha1[i] & 15];
-    }
-    out[40] = '\0';
+    if (err && !rl_sha1_eq(&h, &zero))
+        abort();
+    if (err)
+        out[0] = '\0';
+    else
+        rl_sha1_hex(&h, out);
+    return err;
 }
 
 /* The hash, twice, and once more with the data keys in reverse order. */
 static int hash_source(const cJSON *obj, enum rl_source_type t, char out[RL_HASH_HEX_SIZE])
 {
     char again[RL_HASH_HEX_SIZE];
-    int err = t == RL_SOURCE_SECRET ? rl_hash_secret(obj, out) : rl_hash_configmap(obj, out);
-    int err2 = t == RL_SOURCE_SECRET ? rl_hash_secret(obj, again)
-                                     : rl_hash_configmap(obj, again);
+    int err = hash_hex(obj, t, out);
+    int err2 = hash_hex(obj, t, again);
     cJSON *rev;
 
     if (err != err2 || strcmp(out, again) != 0 || (err == 0) != rl_hash_is_hex(out) ||
@@ -218,7 +227,7 @@ static int hash_source(const cJSON *obj, enum rl_source_type t, char out[RL_HASH
             prev->prev = c;
         }
     }
-    err2 = t == RL_SOURCE_SECRET ? rl_hash_secret(rev, again) : rl_hash_configmap(rev, again);
+    err2 = hash_hex(rev, t, again);
     if (rev && (err != err2 || strcmp(out, again) != 0))
         abort();
     cJSON_Delete(rev);
@@ -290,7 +299,7 @@ static void check_world(struct world *wd)
         src = rl_store_source(wd->store, t, ns, s2 + 1);
         if (!src)
             abort();
-        hex_of(src->sha1, hex);
+        rl_sha1_hex(&src->sha1, hex);
         if (strcmp(hex, m->hex) != 0 || src->ignore != m->ignore || src->match != m->match)
             abort();
         if (rl_store_tombstone(wd->store, t, ns, s2 + 1, &ig, &ma) != 0)
@@ -398,14 +407,14 @@ static void upsert(struct feed *f, const cJSON *obj, bool from_list)
     uint64_t live_rv = live ? rv : 0;
     char key[KEYLEN];
 
-    if (!name || rl_options_namespace_ignored(wd->o, ns))
+    if (!name || rl_policy_namespace_ignored(wd->o, ns))
         return;
     rl_map_release(&wd->enqueued, NULL);
     if (f->is_source) {
         char hash[RL_HASH_HEX_SIZE];
         const cJSON *ann = rl_json_obj(meta, "annotations");
-        bool ignore = annotation_true(ann, wd->o->ignore_annotation);
-        bool match = annotation_true(ann, wd->o->search_match_annotation);
+        bool ignore = annotation_true(ann, wd->o->key.ignore);
+        bool match = annotation_true(ann, wd->o->key.match);
         struct msrc *m;
         const struct rl_source *src;
         uint64_t old_changed = 0;
@@ -421,7 +430,10 @@ static void upsert(struct feed *f, const cJSON *obj, bool from_list)
             old_changed = rl_store_source(wd->store, f->type, ns, name)->changed_rv;
             rl_store_unlock(wd->store);
         }
-        rl_store_put_source(wd->store, f->type, ns, name, hash, ignore, match, live_rv,
+        struct rl_sha1 sha1;
+
+        rl_sha1_from_hex(hash, &sha1);
+        rl_store_put_source(wd->store, f->type, ns, name, &sha1, ignore, match, live_rv,
                             f->epoch, enqueue, wd);
         rl_store_rdlock(wd->store);
         src = rl_store_source(wd->store, f->type, ns, name);
@@ -719,7 +731,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     memset(&wd, 0, sizeof(wd));
-    wd.o = &opts[data[0] % OPTS];
+    wd.o = opts[data[0] % OPTS];
     wd.workers = data[0] & 0x08;
     rl_workload_keys_init(&wd.keys, wd.o);
     rl_map_init(&wd.interned);

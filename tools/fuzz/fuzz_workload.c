@@ -49,6 +49,7 @@
 #include "reloadd/base/map.h"
 #include "reloadd/base/mem.h"
 #include "reloadd/config/options.h"
+#include "reloadd/config/policy.h"
 #include "reloadd/reload/decide.h"
 #include "reloadd/reload/marker.h"
 #include "reloadd/reload/workload.h"
@@ -71,7 +72,7 @@ static const char *const opt_args[OPTS][6] = {
     { "--ignored-workload-types=jobs,bogus", "--auto-reload-all", NULL },
 };
 
-static struct rl_options opts[OPTS];
+static struct rl_policy *opts[OPTS];
 static struct rl_workload_keys keys[OPTS];
 static struct rl_regex_cache *shared_cache;     /* the whole run's */
 static struct rl_regex_cache *no_cache;         /* keeps nothing */
@@ -90,9 +91,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         for (int j = 0; opt_args[i][j]; j++)
             av[ac++] = (char *)opt_args[i][j];
         av[ac] = NULL;
-        if (rl_options_parse(&opts[i], ac, av, envp, err, sizeof(err)) != 0)
+        struct rl_options o;
+
+        if (rl_options_parse(&o, ac, av, envp, err, sizeof(err)) != 0)
             abort();
-        rl_workload_keys_init(&keys[i], &opts[i]);
+        opts[i] = rl_policy_new(&o);
+        rl_options_release(&o);
+        rl_workload_keys_init(&keys[i], opts[i]);
     }
     shared_cache = rl_regex_cache_new(256);
     no_cache = rl_regex_cache_new(0);
@@ -379,7 +384,7 @@ static int check_list(struct rl_regex_cache *fresh, const char *list, const char
     return m;
 }
 
-static void decide_all(const struct rl_workload *w, const struct rl_options *o,
+static void decide_all(const struct rl_workload *w, const struct rl_policy *o,
                        const struct names *ns, bool ignore, bool match,
                        struct rl_regex_cache *fresh)
 {
@@ -484,7 +489,7 @@ static void check_record_patch(const struct rl_buf *b, const char *applied_key,
     cJSON_Delete(j);
 }
 
-static void markers(const cJSON *root, const struct rl_workload *w, const struct rl_options *o,
+static void markers(const cJSON *root, const struct rl_workload *w, const struct rl_policy *o,
                     const struct rl_workload_keys *k, const struct names *ns, bool del)
 {
     struct rl_marker m[MAX_NAMES];
@@ -713,11 +718,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         names_add(&ns, w->lrf_name, strlen(w->lrf_name));
 
     fresh = rl_regex_cache_new(16);
-    decide_all(w, &opts[oi], &ns, ignore, match, fresh);
+    decide_all(w, opts[oi], &ns, ignore, match, fresh);
     /* The reload lists the decision did not read (metadata or template). */
     for (int t = 0; t < RL_SOURCE_COUNT && ns.n; t++) {
-        const char *key = rl_decide_reload_key((enum rl_source_type)t, &opts[oi]);
-        const char *read = rl_decide_reload_list(w, (enum rl_source_type)t, &opts[oi]);
+        const char *key = rl_decide_reload_key((enum rl_source_type)t, opts[oi]);
+        const char *read = rl_decide_reload_list(w, (enum rl_source_type)t, opts[oi]);
 
         if (rl_workload_meta(w, key) != read)
             (void)check_list(fresh, rl_workload_meta(w, key), ns.v[ns.n - 1]);
@@ -727,7 +732,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rl_regex_cache_free(fresh);
 
     if (do_markers)
-        markers(root, w, &opts[oi], &keys[oi], &ns, del);
+        markers(root, w, opts[oi], &keys[oi], &ns, del);
 
     rl_workload_free(w);
     rl_workload_free(w2);

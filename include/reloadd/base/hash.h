@@ -19,7 +19,12 @@
  *
  * Input: the object as cJSON, as the API returns it (the whole object, not
  * its .data). A value of the wrong JSON type, or bad base64, is RL_EPARSE
- * and *out is left as "".
+ * and *out is left all zero.
+ *
+ * Inside the process a digest is a struct rl_sha1, 20 bytes compared with
+ * rl_sha1_eq(); it becomes the 40 lower-case hex digits Reloader writes
+ * (env var values, annotations) only where it meets such text:
+ * rl_sha1_hex() and rl_sha1_from_hex().
  *
  * Threads: pure, any thread.
  */
@@ -32,7 +37,12 @@
 #include <cjson/cJSON.h>
 
 #define RL_HASH_HEX_SIZE 41     /* 40 hex digits and a NUL */
-#define RL_HASH_SIZE 20         /* the SHA-1 itself, as the store keeps it */
+#define RL_HASH_SIZE 20         /* the SHA-1 itself */
+
+/* A SHA-1 digest, a value: copy it, compare it with rl_sha1_eq(). */
+struct rl_sha1 {
+    unsigned char b[RL_HASH_SIZE];
+};
 
 /* sha1("") */
 #define RL_HASH_EMPTY "da39a3ee5e6b4b0d3255bfef95601890afd80709"
@@ -44,20 +54,34 @@
 void rl_hash_sha1_hex(const void *data, size_t len, char out[RL_HASH_HEX_SIZE]);
 
 /* A ConfigMap object: .data and .binaryData. */
-int rl_hash_configmap(const cJSON *cm, char out[RL_HASH_HEX_SIZE]);
+int rl_hash_configmap(const cJSON *cm, struct rl_sha1 *out);
 
 /* A Secret object: base64-decoded .data; decoded bytes are wiped. */
-int rl_hash_secret(const cJSON *secret, char out[RL_HASH_HEX_SIZE]);
+int rl_hash_secret(const cJSON *secret, struct rl_sha1 *out);
 
 /* A SecretProviderClassPodStatus object: .status. */
-int rl_hash_spc_pod_status(const cJSON *obj, char out[RL_HASH_HEX_SIZE]);
+int rl_hash_spc_pod_status(const cJSON *obj, struct rl_sha1 *out);
+
+/* The SHA-1 of len bytes at data. */
+void rl_sha1_of(const void *data, size_t len, struct rl_sha1 *out);
+
+static inline bool rl_sha1_eq(const struct rl_sha1 *a, const struct rl_sha1 *b)
+{
+    for (int i = 0; i < RL_HASH_SIZE; i++)
+        if (a->b[i] != b->b[i])
+            return false;
+    return true;
+}
+
+/* The 2n lower-case hex digits of the n bytes at in, NUL-terminated (out holds 2n + 1). */
+void rl_hex_lower(const void *in, size_t n, char *out);
 
 /* True if s is 40 lower-case hex digits. */
 bool rl_hash_is_hex(const char *s);
 
 /* The 40 lower-case hex digits of a SHA-1, and back (false, all zero, unless rl_hash_is_hex). */
-void rl_hash_to_hex(const unsigned char sha1[RL_HASH_SIZE], char out[RL_HASH_HEX_SIZE]);
-bool rl_hash_from_hex(const char *hex, unsigned char out[RL_HASH_SIZE]);
+void rl_sha1_hex(const struct rl_sha1 *h, char out[RL_HASH_HEX_SIZE]);
+bool rl_sha1_from_hex(const char *hex, struct rl_sha1 *out);
 
 /*
  * Standard base64 with '=' padding (Go's base64.StdEncoding). Decode is

@@ -34,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "reloadd/base/hash.h"
 #include "reloadd/reload/workload.h"
 
 struct rl_policy;
@@ -41,7 +42,7 @@ struct rl_regex_cache;
 struct rl_store;
 
 struct rl_source {
-    unsigned char sha1[20];
+    struct rl_sha1 sha1;
     bool ignore;                    /* its ignore annotation == "true" */
     bool match;                     /* its match annotation == "true" */
     /*
@@ -83,7 +84,7 @@ bool rl_store_parse_workload_key(const char *key, enum rl_kind *k, const char **
  * object (or RL_STORE_RV_UNKNOWN).
  */
 void rl_store_put_source(struct rl_store *s, enum rl_source_type t, const char *ns,
-                         const char *name, const char *sha1_hex, bool ignore, bool match,
+                         const char *name, const struct rl_sha1 *sha1, bool ignore, bool match,
                          uint64_t live_rv, uint32_t epoch, rl_store_enqueue_fn *enqueue,
                          void *ctx);
 /*
