@@ -449,6 +449,7 @@ static void upsert(void *ctx, struct rl_informer *inf, const cJSON *obj, bool fr
                       "error", rl_strerror(err), NULL);
             return;
         }
+        rl_reconciler_observed(c->rec, w);
         rl_store_put_workload(c->store, w, live_rv, epoch, enqueue, c);
     }
 }
@@ -493,6 +494,8 @@ static void check_synced(struct rl_controller *c)
         return;
     atomic_store(&c->synced, true);
     rl_log_kv(RL_LOG_INFO, "caches synced", NULL);
+    if (atomic_load(&c->leader))
+        rl_reconciler_adopt_rollouts(c->rec);
     /*
      * Every replica computes the startup pass; only a leader's workers
      * write, and a follower's reconcile is refused before any write.
@@ -905,9 +908,15 @@ void rl_controller_set_leader(struct rl_controller *c, bool leader)
     if (leader && !was && atomic_load(&c->synced)) {
         /* Filled while following: the old leader's last writes may not be in it yet. */
         rl_reconciler_verify_takeover(c->rec);
+        rl_reconciler_adopt_rollouts(c->rec);
         serve_owed(c);
         reconcile_all(c, "became leader");
     }
+}
+
+void rl_controller_cap_counts(struct rl_controller *c, struct rl_cap_counts *out)
+{
+    rl_reconciler_cap_counts(c->rec, out);
 }
 
 bool rl_controller_may_write(struct rl_controller *c)

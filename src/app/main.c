@@ -29,6 +29,7 @@
 #include "reloadd/ops/metainfo.h"
 #include "reloadd/ops/metrics.h"
 #include "reloadd/ops/report.h"
+#include "reloadd/reload/cap.h"
 #include "reloadd/reload/reconcile.h"
 #include "reloadd/reload/workload.h"
 #include "reloadd/version.h"
@@ -181,6 +182,12 @@ static void on_collect(struct rl_metrics *m, void *ctx)
         rl_metrics_startup_sync(m, (double)done / 1000.0);
     rl_metrics_leader(m, a->elector ? rl_elector_is_leader(a->elector) : true);
     rl_report_collect(a->report);
+    {
+        struct rl_cap_counts cc;
+
+        rl_controller_cap_counts(a->ctl, &cc);
+        rl_metrics_rollout_cap(m, cc.in_flight, cc.waiting, cc.expired_total);
+    }
 }
 
 static void started_leading(void *ctx)

@@ -125,6 +125,12 @@ static const struct flag flags[] = {
     { "cronjob-strategy", NULL, F_STR, OFF(cronjob_strategy), "run", 0, 0,
       "a CronJob whose source changed: run (start a Job now, as Reloader) or template (update "
       "its job template for the next scheduled run: no off-schedule Job, suspended stays idle)" },
+    { "max-concurrent-rollouts", NULL, F_INT, OFF(max_concurrent_rollouts), "0", 0, 100000,
+      "at most this many workloads in a rollout at once, cluster-wide; the others wait in order "
+      "of arrival (0: no cap)" },
+    { "rollout-timeout", NULL, F_DURATION, OFF(rollout_timeout_ms), "10m", 1000, 86400000,
+      "a rollout counts against --max-concurrent-rollouts until the workload is available, or "
+      "this long" },
     { "metrics-addr", NULL, F_STR, OFF(metrics_addr), ":9090", 0, 0,
       "address of /metrics, /live, /readyz" },
     { "explain-addr", NULL, F_STR, OFF(explain_addr), "127.0.0.1:9091", 0, 0,

@@ -76,6 +76,9 @@ struct rl_policy *rl_policy_new(const struct rl_options *o)
     pub->cronjob_template = o->cronjob_template;
     pub->restart_budget = o->restart_budget > 0 ? (unsigned)o->restart_budget : 0;
     pub->restart_budget_period_s = (int64_t)(o->restart_budget_period_ms / 1000);
+    pub->max_concurrent_rollouts = o->max_concurrent_rollouts > 0
+                                   ? (unsigned)o->max_concurrent_rollouts : 0;
+    pub->rollout_timeout_ms = o->rollout_timeout_ms;
 
     pub->webhook_mode = o->webhook_url && *o->webhook_url;
     pub->argo_rollouts = o->argo_rollouts;

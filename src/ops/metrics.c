@@ -891,6 +891,16 @@ void rl_metrics_cached_objects(struct rl_metrics *m, const char *kind, size_t n)
         rl_series_set(SERIES(m, RL_M_CACHED_OBJECTS, kind), (double)n);
 }
 
+void rl_metrics_rollout_cap(struct rl_metrics *m, size_t in_flight, size_t waiting,
+                            uint64_t timed_out)
+{
+    if (!m)
+        return;
+    rl_series_set(SINGLE(m, RL_M_ROLLOUTS_IN_FLIGHT), (double)in_flight);
+    rl_series_set(SINGLE(m, RL_M_ROLLOUTS_WAITING), (double)waiting);
+    rl_series_set(SINGLE(m, RL_M_ROLLOUTS_TIMED_OUT), (double)timed_out);
+}
+
 void rl_metrics_notifications(struct rl_metrics *m, const char *kind, const char *result,
                               uint64_t n)
 {

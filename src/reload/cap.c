@@ -125,6 +125,16 @@ void rl_cap_free(struct rl_cap *c)
     free(c);
 }
 
+void rl_cap_clear(struct rl_cap *c)
+{
+    rl_mutex_lock(&c->mu);
+    while (c->waiting.head)
+        entry_drop(c, c->waiting.head);
+    while (c->flight.head)
+        entry_drop(c, c->flight.head);
+    rl_mutex_unlock(&c->mu);
+}
+
 enum rl_cap_verdict rl_cap_admit(struct rl_cap *c, const char *key, uint64_t now_ms)
 {
     enum rl_cap_verdict v = RL_CAP_ROLL;

@@ -364,6 +364,7 @@ int rl_plan_make(const struct rl_plan_inputs *in, const char *wkey, struct rl_pl
         return RL_ENOENT;
     }
     p->kind = w->kind;
+    p->generation = w->generation;
     p->ns = rl_xstrdup(w->ns);
     p->name = rl_xstrdup(w->name);
     p->uid = w->uid ? rl_xstrdup(w->uid) : NULL;

@@ -28,6 +28,8 @@
 #include "reloadd/reload/pause.h"
 #include "reloadd/reload/plan.h"
 #include "reloadd/reload/store.h"
+#include "reloadd/reload/cap.h"
+#include "reloadd/reload/progress.h"
 #include "reloadd/base/banned.h"
 
 /* Waiting for the watch to show our last write of W (struct echo). */
@@ -74,6 +76,10 @@ struct rl_reconciler {
     struct rl_map warned;           /* wkey -> hash of the problems last logged */
     struct rl_map held;             /* wkey -> held_until_s last reported */
     struct rl_budget budget;        /* --restart-budget per --restart-budget-period */
+    /* --max-concurrent-rollouts (cap.h); NULL: no cap. */
+    struct rl_cap *cap;
+    struct rl_map flight;           /* wkey -> 1 + its generation before our write (mu) */
+    struct rl_map capped;           /* wkey -> waiting was logged (mu) */
     /* rl_reconciler_assume_missed(): judge listed workloads as --sync-after-restart does. */
     atomic_bool missed_while_away;
     /* rl_reconciler_verify_takeover(): 0, or the takeover whose first rollouts are verified. */
@@ -100,6 +106,10 @@ struct rl_reconciler *rl_reconciler_new(struct rl_store *store, struct rl_kube *
     rl_map_init(&r->held);
     r->budget.max = policy->restart_budget;
     r->budget.period_s = policy->restart_budget_period_s;
+    rl_map_init(&r->flight);
+    rl_map_init(&r->capped);
+    if (policy->max_concurrent_rollouts)
+        r->cap = rl_cap_new(policy->max_concurrent_rollouts, policy->rollout_timeout_ms);
     return r;
 }
 
@@ -110,6 +120,9 @@ void rl_reconciler_free(struct rl_reconciler *r)
     rl_map_release(&r->last, free);
     rl_map_release(&r->warned, NULL);
     rl_map_release(&r->held, NULL);
+    rl_map_release(&r->flight, NULL);
+    rl_map_release(&r->capped, NULL);
+    rl_cap_free(r->cap);
     rl_mutex_destroy(&r->mu);
     free(r);
 }
@@ -553,13 +566,20 @@ void rl_reconciler_verify_takeover(struct rl_reconciler *r)
     atomic_fetch_add(&r->verify_epoch, 1);
 }
 
+static void cap_drain(struct rl_reconciler *r);
+
 static void forget(struct rl_reconciler *r, const char *wkey)
 {
     rl_mutex_lock(&r->mu);
     free(rl_map_del(&r->last, wkey));
     rl_map_del(&r->warned, wkey);
     rl_map_del(&r->held, wkey);
+    rl_map_del(&r->flight, wkey);
+    rl_map_del(&r->capped, wkey);
     rl_mutex_unlock(&r->mu);
+    /* A deleted workload leaves the cap's queue and frees its slot. */
+    if (r->cap && rl_cap_remove(r->cap, wkey))
+        cap_drain(r);
 }
 
 /* An auto annotation whose value Go's ParseBool rejects counts as false. */
@@ -718,6 +738,173 @@ static void plan_rollout(const struct rl_reconciler *r, const struct rl_plan *p,
     };
 }
 
+/* --- the rollout cap (--max-concurrent-rollouts, cap.h) ------------------ */
+
+/* Queues the keys the cap lets roll now: their reconcile finds them in flight. */
+static void cap_drain(struct rl_reconciler *r)
+{
+    uint64_t now = rl_clock_mono_ms(r->clock);
+    char *k;
+
+    while ((k = rl_cap_next_ready(r->cap, now)) != NULL) {
+        requeue(r, k, 0);
+        free(k);
+    }
+}
+
+static void flight_forget(struct rl_reconciler *r, const char *wkey)
+{
+    rl_mutex_lock(&r->mu);
+    rl_map_del(&r->flight, wkey);
+    rl_mutex_unlock(&r->mu);
+}
+
+static void cap_expired(void *ctx, const char *wkey)
+{
+    struct rl_reconciler *r = ctx;
+
+    flight_forget(r, wkey);
+    rl_log_kv(RL_LOG_WARN, "rollout not available within --rollout-timeout; its slot goes to "
+              "the next workload", "workload", wkey, NULL);
+}
+
+/*
+ * No rollout of W is due (any more): if it waited, or was handed a slot and
+ * has not written, it leaves the cap - a change reverted while it waited
+ * must not hold a slot. A rollout of ours in flight keeps its slot.
+ */
+static void cap_nothing_due(struct rl_reconciler *r, const char *wkey)
+{
+    bool ours;
+
+    rl_mutex_lock(&r->mu);
+    ours = rl_map_has(&r->flight, wkey);
+    rl_map_del(&r->capped, wkey);
+    rl_mutex_unlock(&r->mu);
+    if (!ours && rl_cap_remove(r->cap, wkey))
+        cap_drain(r);
+}
+
+/* W's rollout is over, or was never written: its slot goes to the next in line. */
+static void cap_finish(struct rl_reconciler *r, const char *wkey)
+{
+    flight_forget(r, wkey);
+    if (rl_cap_finish(r->cap, wkey))
+        cap_drain(r);
+}
+
+/*
+ * Whether W may roll now. If not, it waits in order of arrival: nothing is
+ * written, so its change stays pending and the reconcile that the cap
+ * queues when a slot frees rolls W once, with whatever its sources hold
+ * then. A waiting W is also looked at again after --rollout-timeout, which
+ * expires a slot that nothing reported on.
+ */
+static bool cap_admit(struct rl_reconciler *r, const char *wkey, const struct rl_plan *p)
+{
+    uint64_t now = rl_clock_mono_ms(r->clock);
+    bool logged;
+
+    if (rl_cap_expire(r->cap, now, cap_expired, r))
+        cap_drain(r);
+    if (rl_cap_admit(r->cap, wkey, now) == RL_CAP_ROLL) {
+        rl_mutex_lock(&r->mu);
+        rl_map_put(&r->flight, wkey, (void *)(uintptr_t)(p->generation + 1));
+        rl_map_del(&r->capped, wkey);
+        rl_mutex_unlock(&r->mu);
+        return true;
+    }
+    requeue(r, wkey, r->policy->rollout_timeout_ms + 100);
+    rl_mutex_lock(&r->mu);
+    logged = rl_map_has(&r->capped, wkey);
+    if (!logged)
+        rl_map_put(&r->capped, wkey, NULL);
+    rl_mutex_unlock(&r->mu);
+    if (!logged) {
+        char max[16];
+
+        snprintf(max, sizeof(max), "%u", r->policy->max_concurrent_rollouts);
+        rl_log_kv(RL_LOG_INFO, "rollout waits: --max-concurrent-rollouts workloads are rolling",
+                  "workload", wkey, "max", max, NULL);
+    }
+    return false;
+}
+
+void rl_reconciler_observed(struct rl_reconciler *r, const struct rl_workload *w)
+{
+    char wkey[RL_STORE_KEY_MAX];
+    void *v;
+
+    if (!r->cap || w->progress == RL_PROGRESS_RUNNING)
+        return;
+    rl_store_workload_key(wkey, sizeof(wkey), w->kind, w->ns, w->name);
+    rl_mutex_lock(&r->mu);
+    v = rl_map_get(&r->flight, wkey);
+    rl_mutex_unlock(&r->mu);
+    /* Ours in flight, and this is the object after our write, not an older status. */
+    if (!v || w->generation < (int64_t)(uintptr_t)v)
+        return;
+    if (w->progress == RL_PROGRESS_FAILED)
+        rl_log_kv(RL_LOG_WARN, "rollout failed; its slot goes to the next workload",
+                  "workload", wkey, NULL);
+    cap_finish(r, wkey);
+}
+
+static void adopt_one(void *ctx, const char *wkey)
+{
+    struct rl_reconciler *r = ctx;
+    const struct rl_workload *w = rl_store_workload(r->store, wkey);
+    int64_t now_s = rl_clock_wall_us(r->clock) / 1000000;
+    uint64_t age_ms;
+
+    if (!w || !rl_cap_in_rollout(w, (enum rl_progress)w->progress, now_s,
+                                 (int64_t)(r->policy->rollout_timeout_ms / 1000), &age_ms))
+        return;
+    rl_cap_adopt(r->cap, wkey, age_ms, rl_clock_mono_ms(r->clock));
+    rl_mutex_lock(&r->mu);
+    rl_map_put(&r->flight, wkey, (void *)(uintptr_t)w->generation);
+    rl_mutex_unlock(&r->mu);
+}
+
+void rl_reconciler_adopt_rollouts(struct rl_reconciler *r)
+{
+    struct rl_cap_counts n;
+
+    if (!r->cap)
+        return;
+    rl_cap_clear(r->cap);
+    rl_mutex_lock(&r->mu);
+    rl_map_release(&r->flight, NULL);
+    rl_map_init(&r->flight);
+    rl_mutex_unlock(&r->mu);
+    rl_store_rdlock(r->store);
+    rl_store_each_workload(r->store, adopt_one, r);
+    rl_store_unlock(r->store);
+    rl_cap_counts(r->cap, rl_clock_mono_ms(r->clock), &n);
+    if (n.in_flight) {
+        char v[32];
+
+        snprintf(v, sizeof(v), "%zu", n.in_flight);
+        rl_log_kv(RL_LOG_INFO, "rollouts of reloadd still in flight count against "
+                  "--max-concurrent-rollouts", "workloads", v, NULL);
+    }
+}
+
+void rl_reconciler_cap_counts(struct rl_reconciler *r, struct rl_cap_counts *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (r->cap)
+        rl_cap_counts(r->cap, rl_clock_mono_ms(r->clock), out);
+}
+
+/* Whether a rollout of kind k is over once written (a Job run is its own rollout). */
+static bool rolls_at_once(enum rl_kind k)
+{
+    enum rl_kind_writer wr = rl_kind_info(k)->writer;
+
+    return wr == RL_WRITER_CRONJOB || wr == RL_WRITER_RECREATE_JOB;
+}
+
 int rl_reconcile(struct rl_reconciler *r, const char *wkey)
 {
     const struct rl_policy *o = r->policy;
@@ -728,7 +915,7 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
     struct rl_rollout ro;
     struct rl_buf body, history;
     struct rl_pause pz = { .state = RL_PAUSE_NONE };
-    bool pausing = false;
+    bool pausing = false, capped;
     size_t nrec, nmark = 0;
     uint64_t t0;
     int err;
@@ -765,6 +952,8 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
         if (p->items[i].verdict == RL_VERDICT_SKIP && r->hooks.on_skip)
             r->hooks.on_skip(r->hooks.ctx, "not_matched");
     if (p->action == RL_ACTION_NONE || p->held_until_s) {
+        if (r->cap)
+            cap_nothing_due(r, wkey);
         if (p->held_until_s)
             hold(r, wkey, p);
         rl_plan_release(p);
@@ -773,6 +962,12 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
     }
     if (p->action == RL_ACTION_ROLLOUT && !o->dry_run && cache_behind_after_takeover(r, wkey, p))
         return wait_for_watch(r, wkey, p);
+    capped = p->action == RL_ACTION_ROLLOUT && !o->dry_run && r->cap;
+    if (capped && !cap_admit(r, wkey, p)) {
+        rl_plan_release(p);
+        free(p);
+        return 0;
+    }
     plan_rollout(r, p, markers, rec, &ro);
     rl_buf_init(&history, 0);
     plan_history(p, &ro, &history);
@@ -864,6 +1059,8 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
     }
     if (err != RL_ENOTLEADER)
         remember(r, wkey, p->action, err);
+    if (capped && (err || rolls_at_once(p->kind)))
+        cap_finish(r, wkey);
     expect_echo(r, wkey, p);
     if (r->hooks.on_result)
         r->hooks.on_result(r->hooks.ctx, &res);
@@ -943,6 +1140,21 @@ cJSON *rl_reconcile_explain(struct rl_reconciler *r, const char *wkey)
         }
         if (p->budget_problem[0])
             cJSON_AddStringToObject(bj, "problem", p->budget_problem);
+    }
+    if (r->cap) {
+        cJSON *cj = cJSON_AddObjectToObject(out, "rolloutCap");
+        struct rl_cap_counts n;
+        bool flying, waiting;
+
+        rl_cap_counts(r->cap, rl_clock_mono_ms(r->clock), &n);
+        rl_mutex_lock(&r->mu);
+        flying = rl_map_has(&r->flight, wkey);
+        waiting = rl_map_has(&r->capped, wkey);
+        rl_mutex_unlock(&r->mu);
+        cJSON_AddNumberToObject(cj, "max", n.max);
+        cJSON_AddNumberToObject(cj, "inFlight", (double)n.in_flight);
+        cJSON_AddNumberToObject(cj, "waiting", (double)n.waiting);
+        cJSON_AddStringToObject(cj, "this", flying ? "in flight" : waiting ? "waiting" : "none");
     }
     if (rl_kind_info(p->kind)->pausable && (p->pause_period || (p->paused_at && *p->paused_at))) {
         struct rl_pause pz;

@@ -16,7 +16,7 @@
 #include "reloadd/reload/decide.h"
 #include "reloadd/base/banned.h"
 
-#define KEY_MAX 600     /* kind (≤ 12) + namespace (≤ 63) + name (≤ 253) + slack */
+#define KEY_MAX RL_STORE_KEY_MAX
 
 /* A set of workload keys; the strings belong to the workloads map. */
 struct keyset {

@@ -14,6 +14,7 @@
 #include "reloadd/base/mem.h"
 #include "reloadd/reload/budget.h"
 #include "reloadd/reload/marker.h"
+#include "reloadd/reload/progress.h"
 #include "reloadd/base/banned.h"
 
 #define MAX_ITEMS 65535u
@@ -506,6 +507,7 @@ int rl_workload_decode(const cJSON *obj, enum rl_kind kind,
     }
     *out = layout(&b, kind, rl_json_int(meta, "generation", 0));
     (*out)->template_digest = rl_json_digest(tmpl);
+    (*out)->progress = (uint8_t)rl_progress_judge(obj, kind, 0, NULL, 0);
     err = 0;
 out:
     builder_release(&b);

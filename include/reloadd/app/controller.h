@@ -82,6 +82,9 @@ struct rl_controller *rl_controller_new(const struct rl_options *o, const struct
                                         const struct rl_clock *clock,
                                         const struct rl_controller_hooks *hooks);
 int rl_controller_start(struct rl_controller *c);
+/* The rollout cap's counts (cap.h); all zero without --max-concurrent-rollouts. */
+struct rl_cap_counts;
+void rl_controller_cap_counts(struct rl_controller *c, struct rl_cap_counts *out);
 /*
  * Before a stop: serves the changes still in their coalescing window (and
  * any seen meanwhile) while this replica still holds the Lease, waiting up

@@ -65,6 +65,8 @@ struct rl_policy {
     bool cronjob_template;          /* --cronjob-strategy=template */
     unsigned restart_budget;        /* rollouts of one workload per period; 0: none */
     int64_t restart_budget_period_s;
+    unsigned max_concurrent_rollouts;   /* cluster-wide; 0: no cap */
+    uint64_t rollout_timeout_ms;        /* a rollout holds its slot this long at most */
 
     /* Which workloads: none at all in webhook mode (a change is POSTed). */
     bool webhook_mode;

@@ -177,6 +177,15 @@ struct rl_metric_desc {
     X(FIRST_WRITE_AFTER_ACQUIRE, GAUGE, "reloader_first_write_after_acquire_seconds",       \
       "Seconds from the latest lease acquisition to the first write that followed it.",     \
       RL_METRIC_NO_LABELS, RL_METRIC_NO_BUCKETS)                                            \
+    X(ROLLOUTS_IN_FLIGHT, GAUGE, "reloader_rollouts_in_flight",                             \
+      "Rollouts counted against --max-concurrent-rollouts: written, not yet available.",    \
+      RL_METRIC_NO_LABELS, RL_METRIC_NO_BUCKETS)                                            \
+    X(ROLLOUTS_WAITING, GAUGE, "reloader_rollouts_waiting",                                 \
+      "Workloads whose rollout waits for a slot under --max-concurrent-rollouts.",          \
+      RL_METRIC_NO_LABELS, RL_METRIC_NO_BUCKETS)                                            \
+    X(ROLLOUTS_TIMED_OUT, COUNTER, "reloader_rollout_timeouts_total",                       \
+      "Rollouts not available within --rollout-timeout, whose slot went to the next.",      \
+      RL_METRIC_NO_LABELS, RL_METRIC_NO_BUCKETS)                                            \
     X(NOTIFICATIONS, COUNTER, "reloader_notifications_total",                               \
       "Kubernetes Events, alerts and --webhook-url posts, by kind and outcome.",            \
       RL_METRIC_LABELS("kind", "result"), RL_METRIC_NO_BUCKETS)                             \
@@ -299,6 +308,9 @@ void rl_metrics_watch_progress(struct rl_metrics *m, const char *resource, doubl
 /* Leadership is now is_leader; a change counts one transition. */
 void rl_metrics_leader(struct rl_metrics *m, bool is_leader);
 void rl_metrics_first_write_after_acquire(struct rl_metrics *m, double seconds);
+/* The rollout cap at a scrape: in flight, waiting, and timed out so far. */
+void rl_metrics_rollout_cap(struct rl_metrics *m, size_t in_flight, size_t waiting,
+                            uint64_t timed_out);
 /* kind event|alert|webhook, result sent|failed|dropped: the sender's running count. */
 void rl_metrics_notifications(struct rl_metrics *m, const char *kind, const char *result,
                               uint64_t n);

@@ -73,6 +73,13 @@ enum rl_cap_verdict {
 struct rl_cap *rl_cap_new(unsigned max, uint64_t timeout_ms);
 void rl_cap_free(struct rl_cap *c);
 
+/*
+ * Forgets every key, waiting or in flight: a new leader starts from the
+ * cluster (rl_cap_adopt() below) and its own pass, not from what it saw
+ * while it followed.
+ */
+void rl_cap_clear(struct rl_cap *c);
+
 /* May `key` roll now? If not, it waits (in its old place if it already did). */
 enum rl_cap_verdict rl_cap_admit(struct rl_cap *c, const char *key, uint64_t now_ms);
 

@@ -64,6 +64,7 @@ struct rl_plan {
     char *ns, *name;
     char *uid;
     uint64_t rv;                    /* W's resourceVersion in the cache */
+    int64_t generation;             /* W's metadata.generation in the cache */
     char *pause_period;             /* Deployments: the annotations, or NULL */
     char *paused_at;
     enum rl_reload_strategy strategy;

@@ -150,6 +150,24 @@ void rl_reconciler_assume_missed(struct rl_reconciler *r);
  */
 void rl_reconciler_verify_takeover(struct rl_reconciler *r);
 
+/*
+ * The rollout cap (--max-concurrent-rollouts, cap.h). A rollout write is
+ * admitted by the cap first: beyond it, W waits in order of arrival with
+ * its change pending (nothing written) and is queued again when a slot
+ * frees. A written rollout holds its slot until the workload shows it
+ * done or failed - rl_reconciler_observed(), called by the watch for
+ * every new version of a workload, with its judged progress (progress.h)
+ * - or until --rollout-timeout; a failed write, or a kind whose rollout
+ * is its write (a Job), frees it at once. rl_reconciler_adopt_rollouts():
+ * on gaining the lead (and at start), the cap restarts from the cluster:
+ * the workloads the store shows in a rollout of reloadd's (rl_cap_in_rollout)
+ * hold their slots. Any thread; no-ops without a cap.
+ */
+void rl_reconciler_observed(struct rl_reconciler *r, const struct rl_workload *w);
+void rl_reconciler_adopt_rollouts(struct rl_reconciler *r);
+struct rl_cap_counts;
+void rl_reconciler_cap_counts(struct rl_reconciler *r, struct rl_cap_counts *out);
+
 /* Reconciles the workload "<kind>/<ns>/<name>". 0, or an error to retry. */
 int rl_reconcile(struct rl_reconciler *r, const char *wkey);
 

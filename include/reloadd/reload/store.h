@@ -69,6 +69,9 @@ typedef void rl_store_enqueue_fn(void *ctx, const char *wkey);
 struct rl_store *rl_store_new(const struct rl_policy *pol, struct rl_regex_cache *rc);
 void rl_store_free(struct rl_store *s);
 
+/* Room for any store key: kind (≤ 12) + namespace (≤ 63) + name (≤ 253) + slack. */
+#define RL_STORE_KEY_MAX 600
+
 /* "configmap/ns/name" / "deployment/ns/name" into out. */
 void rl_store_source_key(char *out, size_t len, enum rl_source_type t, const char *ns,
                          const char *name);

@@ -163,6 +163,8 @@ struct rl_workload {
     const char *rollouts;
     size_t mem_bytes;               /* size of the single allocation */
 
+    /* Its rollout as the object shows it (enum rl_progress, progress.h), judged at decode. */
+    uint8_t progress;
     /* Digest of the whole pod template: when it changes, new pods start. */
     uint64_t template_digest;
     /*
