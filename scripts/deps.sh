@@ -9,7 +9,7 @@ pkgs=(
     libcurl4-openssl-dev libcjson-dev libssl-dev libbsd-dev libcriterion-dev
     libyaml-dev libmicrohttpd-dev libpcre2-dev
     clang llvm libclang-rt-dev valgrind gdb openssl curl jq iproute2 procps python3-yaml
-    bc
+    bc tzdata
 )
 missing=()
 for p in "${pkgs[@]}"; do
