@@ -6,7 +6,6 @@
 # PID; every namespace it made is deleted.
 
 E2E_PIDS=()
-E2E_NAMESPACES=()
 # Exit status of a case that cannot run where it is (e2e_needs); e2e/run.sh
 # counts it as skipped, not failed.
 E2E_SKIP_CODE=77
@@ -50,9 +49,12 @@ e2e_cleanup() {
             tail -25 "$f" >&2
         done
     fi
-    for ns in "${E2E_NAMESPACES[@]}"; do
-        kubectl delete namespace "$ns" --wait=false >/dev/null 2>&1 || true
-    done
+    # Listed in a file: e2e_ns runs in the $(...) of its caller, a subshell.
+    if [ -f "$E2E_DIR/namespaces" ]; then
+        while read -r ns; do
+            kubectl delete namespace "$ns" --wait=false >/dev/null 2>&1 || true
+        done <"$E2E_DIR/namespaces"
+    fi
     exit $rc
 }
 
@@ -139,7 +141,7 @@ e2e_audit_log() { # [fixed]
 e2e_ns() {
     local ns="e2e-${1:-t}-$(openssl rand -hex 3)"
     kubectl create namespace "$ns" >/dev/null
-    E2E_NAMESPACES+=("$ns")
+    echo "$ns" >>"$E2E_DIR/namespaces"     # for e2e_cleanup
     echo "$ns"
 }
 
