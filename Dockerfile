@@ -26,7 +26,7 @@ FROM ${BASE_IMAGE} AS build
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends \
-      ca-certificates cmake gcc libc6-dev make pkg-config \
+      ca-certificates cmake gcc libc6-dev make pkg-config tzdata \
       libcurl4-openssl-dev libcjson-dev libssl-dev libbsd-dev \
       libyaml-dev libmicrohttpd-dev libpcre2-dev \
  && rm -rf /var/lib/apt/lists/*

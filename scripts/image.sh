@@ -91,6 +91,25 @@ rootfs_assemble() { # BIN DIR
     # the distribution and release the packages come from.
     take /etc/os-release
     take /etc/debian_version
+    # The time zones of maintenance windows (docs/windows.md): tzdata's
+    # zoneinfo without its leap-second copies (right/), 2 MB. One package
+    # owns them all, so no dpkg-query per file.
+    if dpkg-query -W -f='${Status}' tzdata 2>/dev/null | grep -q 'ok installed'; then
+        while read -r f; do
+            # localtime points at the host's /etc/localtime: the image has none (UTC).
+            case $f in /usr/share/zoneinfo/right/* | /usr/share/zoneinfo/localtime) continue ;; esac
+            if [ -L "$f" ]; then
+                mkdir -p "$R$(dirname "$f")"
+                ln -s "$(readlink "$f")" "$R$f"
+            elif [ -f "$f" ]; then
+                mkdir -p "$R$(dirname "$f")"
+                cp -p "$f" "$R$f"
+            else
+                continue
+            fi
+            owner[$f]=tzdata
+        done < <(dpkg-query -L tzdata | grep '^/usr/share/zoneinfo/')
+    fi
     cp /etc/ssl/certs/ca-certificates.crt "$R/etc/ssl/certs/"
     printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' >"$R/etc/passwd"
     printf 'root:x:0:\nnonroot:x:65532:\n' >"$R/etc/group"
@@ -108,7 +127,7 @@ rootfs_assemble() { # BIN DIR
         dpkg-query -s "$pkg" >"$R/var/lib/dpkg/status.d/$pkg"
         f=/usr/share/doc/$pkg/copyright
         [ -f "$f" ] || { echo "rootfs: $pkg has no $f" >&2; return 1; }
-        dpkg-query -L "$pkg" | grep -qx "$f" || { echo "rootfs: $pkg does not own $f" >&2; return 1; }
+        dpkg-query -L "$pkg" | grep -x "$f" >/dev/null || { echo "rootfs: $pkg does not own $f" >&2; return 1; }
         mkdir -p "$R$(dirname "$f")"
         cp -p "$f" "$R$f"
         owner[$f]=$pkg
