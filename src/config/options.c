@@ -125,6 +125,9 @@ static const struct flag flags[] = {
     { "cronjob-strategy", NULL, F_STR, OFF(cronjob_strategy), "run", 0, 0,
       "a CronJob whose source changed: run (start a Job now, as Reloader) or template (update "
       "its job template for the next scheduled run: no off-schedule Job, suspended stays idle)" },
+    { "workload-kinds-file", NULL, F_STR, OFF(workload_kinds_file), "", 0, 0,
+      "YAML file declaring more workload kinds (CRDs: group, version, kind, plural, template, "
+      "rollout); a bad declaration refuses to start" },
     { "metrics-addr", NULL, F_STR, OFF(metrics_addr), ":9090", 0, 0,
       "address of /metrics, /live, /readyz" },
     { "explain-addr", NULL, F_STR, OFF(explain_addr), "127.0.0.1:9091", 0, 0,
