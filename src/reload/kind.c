@@ -66,8 +66,9 @@ static const struct rl_kind_info unknown = {
  * The declared kinds (rl_kind_declare()), after the built-ins, and the
  * strings they point to. Written before any thread starts, read-only after.
  */
+#define ROW_STRS 10                     /* the strings of a row: keep()'s slots */
 static struct rl_kind_info declared[RL_KIND_DECLARED_MAX];
-static char *declared_strs[RL_KIND_DECLARED_MAX][10];
+static char *declared_strs[RL_KIND_DECLARED_MAX][ROW_STRS];
 static size_t n_declared;
 
 const struct rl_kind_info *rl_kind_info(enum rl_kind k)
@@ -97,7 +98,7 @@ bool rl_kind_is_declared(enum rl_kind k)
 static void forget_declared(void)
 {
     for (size_t i = 0; i < n_declared; i++)
-        for (size_t j = 0; j < sizeof(declared_strs[i]) / sizeof(declared_strs[i][0]); j++) {
+        for (size_t j = 0; j < ROW_STRS; j++) {
             free(declared_strs[i][j]);
             declared_strs[i][j] = NULL;
         }
@@ -193,9 +194,8 @@ bool rl_kind_parse(const char *s, enum rl_kind *out)
                 hit = strcasecmp(s, i->name) == 0 || strcasecmp(s, i->plural) == 0 ||
                       (i->short_name && strcasecmp(s, i->short_name) == 0);
             else
-                hit = i->group && (strcasecmp(s, i->key) == 0 ||
-                                   qualified_is(s, i->name, i->group) ||
-                                   qualified_is(s, i->plural, i->group));
+                hit = i->group && (qualified_is(s, i->name, i->group) ||
+                                   qualified_is(s, i->plural, i->group));   /* the key */
             if (hit) {
                 *out = (enum rl_kind)k;
                 return true;
