@@ -282,7 +282,7 @@ static void reconcile_all(struct rl_controller *c, const char *why)
     size_t n = 0;
 
     rl_store_counts(c->store, &counts);
-    for (int k = 0; k < RL_KIND_COUNT; k++)
+    for (int k = 0; k < rl_kind_count(); k++)
         n += counts.workloads[k];
     rl_log_kv(RL_LOG_INFO, "reconciling every workload from the cache", "why", why, NULL);
     rl_store_rdlock(c->store);
@@ -765,7 +765,7 @@ struct rl_controller *rl_controller_new(const struct rl_options *o, const struct
         .on_held = on_held,
         .ctx = c,
     };
-    bool watched[RL_KIND_COUNT];
+    bool watched[RL_KIND_MAX];
 
     c->o = o;
     c->pol = pol;
@@ -818,8 +818,8 @@ struct rl_controller *rl_controller_new(const struct rl_options *o, const struct
         c->ns_selector = true;
         c->ns_informer = rl_informers_add(c->informers, &spec, &h);
     }
-    for (int k = 0; k < RL_KIND_COUNT; k++)
-        watched[k] = rl_kind_enabled(pol, k) && rl_kind_served(kube, k);
+    for (int k = 0; k < rl_kind_count(); k++)
+        watched[k] = rl_kind_enabled(pol, k) && rl_kind_watchable(kube, pol, k);
     for (size_t i = 0; i < pol->n_namespaces; i++) {
         const char *ns = pol->namespaces[i];
 
@@ -830,7 +830,7 @@ struct rl_controller *rl_controller_new(const struct rl_options *o, const struct
             add_feed(c, "secrets", "v1", ns, true, RL_SOURCE_SECRET, 0,
                      pol->resource_selector, pol->secret_field_selector);
         /* No workload kind in --webhook-url mode (rl_kind_enabled). */
-        for (int k = 0; k < RL_KIND_COUNT; k++) {
+        for (int k = 0; k < rl_kind_count(); k++) {
             if (watched[k])
                 add_feed(c, rl_kind_info(k)->plural, rl_kind_info(k)->api_version, ns, false, 0,
                          (enum rl_kind)k, NULL, NULL);
@@ -990,7 +990,7 @@ cJSON *rl_controller_explain(struct rl_controller *c, const char *kind, const ch
 }
 
 void rl_controller_workloads_in(struct rl_controller *c, const char *ns,
-                                size_t out[RL_KIND_COUNT])
+                                size_t out[RL_KIND_MAX])
 {
     rl_store_count_in(c->store, ns, out);
 }

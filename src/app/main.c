@@ -30,6 +30,7 @@
 #include "reloadd/ops/metrics.h"
 #include "reloadd/ops/report.h"
 #include "reloadd/reload/cap.h"
+#include "reloadd/reload/kindfile.h"
 #include "reloadd/reload/reconcile.h"
 #include "reloadd/reload/workload.h"
 #include "reloadd/version.h"
@@ -75,7 +76,7 @@ static bool counts(void *ctx)
     return !a->elector || rl_elector_is_leader(a->elector);
 }
 
-static void workloads_in(void *ctx, const char *ns, size_t n[RL_KIND_COUNT])
+static void workloads_in(void *ctx, const char *ns, size_t n[RL_KIND_MAX])
 {
     struct app *a = ctx;
 
@@ -130,7 +131,7 @@ static int explain(void *ctx, const char *kind, const char *ns, const char *name
         rl_buf_addf(json, "{\"error\":\"unknown kind\"}");
         return RL_EINVAL;
     }
-    out = rl_controller_explain(a->ctl, rl_kind_name(k), ns, name);
+    out = rl_controller_explain(a->ctl, rl_kind_key(k), ns, name);
     if (!out) {
         rl_buf_addf(json, "{\"error\":\"workload not found in the cache\"}");
         return RL_ENOTFOUND;
@@ -164,8 +165,8 @@ static void on_collect(struct rl_metrics *m, void *ctx)
     rl_controller_watch_progress(a->ctl, collect_progress, m);
     rl_metrics_cached_objects(m, "configmaps", st.sources[RL_SOURCE_CONFIGMAP]);
     rl_metrics_cached_objects(m, "secrets", st.sources[RL_SOURCE_SECRET]);
-    for (int k = 0; k < RL_KIND_COUNT; k++)
-        rl_metrics_cached_objects(m, rl_kind_info(k)->plural, st.workloads[k]);
+    for (int k = 0; k < rl_kind_count(); k++)
+        rl_metrics_cached_objects(m, rl_kind_metric_plural(k), st.workloads[k]);
     {
         struct rl_workqueue *wq = rl_controller_queue(a->ctl);
         unsigned n = rl_workqueue_shards(wq);
@@ -451,7 +452,7 @@ static int run(struct app *a)
 int main(int argc, char **argv)
 {
     struct app a;
-    char err[512] = "";
+    char err[512] = "", names[1024];
     enum rl_log_level level;
     enum rl_log_format format;
     int rc;
@@ -502,6 +503,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "reloadd: warning: %s\n", err);
     rl_log_setup(level, format);
     rl_options_log_start(&a.opts);
+    if (a.opts.workload_kinds_file && *a.opts.workload_kinds_file) {
+        /* Before any thread: the kind table is immutable once they run. */
+        rc = rl_kindfile_load(a.opts.workload_kinds_file, err, sizeof(err));
+        if (rc) {
+            fprintf(stderr, "reloadd: %s\n", err);
+            rl_options_release(&a.opts);
+            return 2;
+        }
+        rl_log_kv(RL_LOG_INFO, "workload kinds declared", "file", a.opts.workload_kinds_file,
+                  "kinds", rl_kind_declared_names(names, sizeof(names)), NULL);
+    }
     a.policy = rl_policy_new(&a.opts);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "reloadd: cannot initialise libcurl\n");
@@ -523,6 +535,7 @@ int main(int argc, char **argv)
     rl_metrics_free(a.metrics);
     rl_policy_free(a.policy);
     rl_options_release(&a.opts);
+    rl_kind_declare(NULL, 0);
     curl_global_cleanup();
     return rc;
 }

@@ -131,6 +131,9 @@ static const struct flag flags[] = {
     { "rollout-timeout", NULL, F_DURATION, OFF(rollout_timeout_ms), "10m", 1000, 86400000,
       "a rollout counts against --max-concurrent-rollouts until the workload is available, or "
       "this long" },
+    { "workload-kinds-file", NULL, F_STR, OFF(workload_kinds_file), "", 0, 0,
+      "YAML file declaring more workload kinds (CRDs: group, version, kind, plural, template, "
+      "rollout); a bad declaration refuses to start" },
     { "metrics-addr", NULL, F_STR, OFF(metrics_addr), ":9090", 0, 0,
       "address of /metrics, /live, /readyz" },
     { "explain-addr", NULL, F_STR, OFF(explain_addr), "127.0.0.1:9091", 0, 0,

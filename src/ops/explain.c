@@ -22,6 +22,7 @@
 #include "reloadd/kube/kube.h"
 #include "reloadd/kube/kubeconfig.h"
 #include "reloadd/reload/decide.h"
+#include "reloadd/reload/kindfile.h"
 #include "reloadd/reload/reconcile.h"
 #include "reloadd/reload/store.h"
 #include "reloadd/reload/workload.h"
@@ -315,6 +316,12 @@ int rl_explain_main(int argc, char **argv)
         goto out;
     }
     rl_log_setup(RL_LOG_ERROR, RL_LOG_TEXT);
+    if (o.workload_kinds_file && *o.workload_kinds_file &&
+        rl_kindfile_load(o.workload_kinds_file, err, sizeof(err)) != 0) {
+        fprintf(stderr, "reloadd explain: %s\n", err);
+        status = 2;
+        goto out;
+    }
     rc = rl_kubeconfig_load(&cfg, o.kubeconfig, o.context, err, sizeof(err));
     if (rc) {
         fprintf(stderr, "reloadd explain: %s\n", err[0] ? err : rl_strerror(rc));
@@ -345,6 +352,7 @@ out:
     rl_kube_free(kube);
     rl_policy_free(policy);
     rl_options_release(&o);
+    rl_kind_declare(NULL, 0);
     free(kind);
     free(rest);
     return status;

@@ -123,9 +123,9 @@ void rl_report_result(void *report, const struct rl_reconcile_result *res)
     if (res->action != RL_ACTION_ROLLOUT)
         return;
     rl_metrics_reload_executed(r->o.metrics, ok, res->ns);
-    rl_metrics_action(r->o.metrics, rl_kind_name(res->kind), ok, res->seconds);
+    rl_metrics_action(r->o.metrics, rl_kind_metric_name(res->kind), ok, res->seconds);
     if (ok)
-        rl_metrics_workloads_matched(r->o.metrics, rl_kind_name(res->kind), 1);
+        rl_metrics_workloads_matched(r->o.metrics, rl_kind_metric_name(res->kind), 1);
     if (ok && res->since_event_s >= 0)
         rl_metrics_reconcile_latency(r->o.metrics, res->since_event_s);
     if (res->dry_run)
@@ -173,7 +173,7 @@ static bool handled(const struct rl_policy *p, const struct rl_source_event *ev)
 /* reconcile_total and workloads_scanned_total for one event (report.h). */
 static void count_handled(struct rl_report *r, const struct rl_source_event *ev)
 {
-    size_t n[RL_KIND_COUNT];
+    size_t n[RL_KIND_MAX];
     int64_t t0 = rl_clock_wall_us(rl_clock_system()), dt;
 
     if (!ev->selected || !handled(r->o.policy, ev))
@@ -184,9 +184,9 @@ static void count_handled(struct rl_report *r, const struct rl_source_event *ev)
     }
     if (!r->o.webhook && r->o.workloads_in) {   /* webhook mode: Reloader lists nothing */
         r->o.workloads_in(r->o.ctx, ev->ns, n);
-        for (int k = 0; k < RL_KIND_COUNT; k++)
+        for (int k = 0; k < rl_kind_count(); k++)
             if (rl_kind_enabled(r->o.policy, k))
-                rl_metrics_workloads_scanned(r->o.metrics, rl_kind_name(k), n[k]);
+                rl_metrics_workloads_scanned(r->o.metrics, rl_kind_metric_name(k), n[k]);
     }
     dt = rl_clock_wall_us(rl_clock_system()) - t0;
     rl_metrics_reconcile(r->o.metrics, RL_METRICS_SUCCESS, dt > 0 ? (double)dt / 1e6 : 0);
@@ -291,7 +291,7 @@ void rl_report_held(void *report, enum rl_kind kind, const char *ns, const char 
         .type = "Warning", .reason = "ReloadHeld", .component = "reloader-configmaps",
     };
 
-    rl_metrics_restart_budget_held(r->o.metrics, rl_kind_name(kind));
+    rl_metrics_restart_budget_held(r->o.metrics, rl_kind_metric_name(kind));
     rl_format_rfc3339(held_until_s * 1000000, until);
     snprintf(msg, sizeof(msg), "Rollout of '%s' of type '%s' in namespace '%s' held: %u of its "
              "restart budget of %u per %llds used; it rolls once, with the latest changes, "

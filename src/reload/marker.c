@@ -347,11 +347,13 @@ static int format_rfc3339(char *buf, size_t len, int64_t t)
     return 0;
 }
 
-int rl_patch_rollout_restart(struct rl_buf *out, const struct rl_rollout *r)
+int rl_patch_set_field(struct rl_buf *out, const struct rl_rollout *r, const char *path)
 {
     char ts[64];
-    int err = format_rfc3339(ts, sizeof(ts), r->now_s);
+    int err = format_rfc3339(ts, sizeof(ts), r->now_s), depth = 0;
 
+    if (!path || !*path)
+        return RL_EINVAL;
     err = err ? err : rl_buf_addc(out, '{');
     if (!err && r->applied_key) {
         err = rl_buf_adds(out, "\"metadata\":{\"annotations\":{");
@@ -359,11 +361,26 @@ int rl_patch_rollout_restart(struct rl_buf *out, const struct rl_rollout *r)
                                                     r->history);
         err = err ? err : rl_buf_adds(out, "}},");
     }
-    /* Reloader's literal spacing: {"spec": {"restartAt": "<ts>"}} */
-    err = err ? err : rl_buf_adds(out, "\"spec\": {\"restartAt\": ");
+    /* Reloader's literal spacing for spec.restartAt: {"spec": {"restartAt": "<ts>"}} */
+    for (const char *seg = path; !err && seg; depth++) {
+        const char *dot = strchr(seg, '.');
+        char *name = rl_xstrndup(seg, dot ? (size_t)(dot - seg) : strlen(seg));
+
+        err = depth ? rl_buf_addc(out, '{') : 0;
+        err = err ? err : rl_buf_add_json_str(out, name);
+        err = err ? err : rl_buf_adds(out, ": ");
+        free(name);
+        seg = dot ? dot + 1 : NULL;
+    }
     err = err ? err : rl_buf_add_json_str(out, ts);
-    err = err ? err : rl_buf_adds(out, "}}");
+    while (!err && depth-- > 0)
+        err = rl_buf_addc(out, '}');
     return err;
+}
+
+int rl_patch_rollout_restart(struct rl_buf *out, const struct rl_rollout *r)
+{
+    return rl_patch_set_field(out, r, "spec.restartAt");
 }
 
 /* ---- whole-object mutation ---------------------------------------------- */
@@ -512,7 +529,7 @@ int rl_marker_apply(cJSON *obj, enum rl_kind kind, const struct rl_rollout *r)
 {
     int err;
 
-    if (!cJSON_IsObject(obj) || (unsigned)kind >= RL_KIND_COUNT)
+    if (!cJSON_IsObject(obj) || !rl_kind_valid(kind))
         return RL_EINVAL;
     err = apply_template(template_of(obj, kind), r);
     return err ? err : set_record(obj, r);

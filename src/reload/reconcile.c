@@ -306,6 +306,16 @@ static int write_rollout(struct rl_reconciler *r, struct rl_plan *p,
         if (!err)
             err = update_object(r, p, obj, ro, "cannot update rollout");
         break;
+    case RL_WRITER_UPDATE_TEMPLATE:     /* a declared kind: no strategic merge for CRDs */
+        err = get_object(r, p, &obj);
+        if (!err)
+            err = update_object(r, p, obj, ro, "cannot update workload");
+        break;
+    case RL_WRITER_SET_FIELD:
+        err = rl_patch_set_field(&body, ro, rl_kind_info(p->kind)->field_path);
+        if (!err)
+            err = do_patch(r, p, "application/merge-patch+json", body.buf);
+        break;
     case RL_WRITER_CRONJOB:
         /*
          * --cronjob-strategy=template: the markers go into the job template,

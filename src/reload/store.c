@@ -31,7 +31,7 @@ struct wentry {
 
 /* The workloads of one namespace, by kind (what Reloader would list per event). */
 struct ns_count {
-    size_t kinds[RL_KIND_COUNT];
+    size_t kinds[RL_KIND_MAX];
     size_t total;
 };
 
@@ -82,7 +82,7 @@ bool rl_store_parse_workload_key(const char *key, enum rl_kind *k, const char **
     s2 = strchr(s1 + 1, '/');
     if (!s2 || !s2[1])
         return false;
-    for (int i = 0; i < RL_KIND_COUNT; i++) {
+    for (int i = 0; i < rl_kind_count(); i++) {
         const char *kk = rl_kind_key((enum rl_kind)i);
 
         if (strlen(kk) == (size_t)(s1 - key) && strncmp(kk, key, (size_t)(s1 - key)) == 0) {
@@ -706,13 +706,13 @@ void rl_store_dependents(struct rl_store *s, enum rl_source_type t, const char *
     enqueue_dependents(s, t, ns, name, key, fn, ctx);
 }
 
-void rl_store_count_in(struct rl_store *s, const char *ns, size_t out[RL_KIND_COUNT])
+void rl_store_count_in(struct rl_store *s, const char *ns, size_t out[RL_KIND_MAX])
 {
     const struct ns_count *c;
 
     rl_rwlock_rdlock(&s->lock);
     c = rl_map_get(&s->per_ns, ns);
-    for (int k = 0; k < RL_KIND_COUNT; k++)
+    for (int k = 0; k < RL_KIND_MAX; k++)
         out[k] = c ? c->kinds[k] : 0;
     rl_rwlock_unlock(&s->lock);
 }

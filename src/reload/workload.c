@@ -471,7 +471,7 @@ int rl_workload_decode(const cJSON *obj, enum rl_kind kind,
     rl_map_init(&b.seen);
     rl_map_init(&b.volnames);
     b.lrf_name = b.lrf_hash = b.rollouts = NO_STR;
-    if ((unsigned)kind >= RL_KIND_COUNT || !name || !*name)
+    if (!rl_kind_valid(kind) || !name || !*name)
         goto out;
 
     if (keys->intern)

@@ -194,6 +194,29 @@ refuses "namespaces with watchGlobally=true is a template error" "needs reloader
 refuses "an unknown reloadStrategy is refused" "reloadStrategy" --set reloader.reloadStrategy=restart
 refuses "an unknown custom_annotations key is refused" "custom_annotations" --set reloader.custom_annotations.bogus=x
 
+# Workload kinds by configuration (README): a ConfigMap mounted as
+# --workload-kinds-file, its checksum on the pods, RBAC per declared kind.
+kinds_json='[{"group":"serving.knative.dev","version":"v1","kind":"Service","plural":"services","template":"spec.template"},{"group":"apps.kruise.io","version":"v1alpha1","kind":"CloneSet","plural":"clonesets","rollout":"set-field","field":"spec.restartAt"}]'
+render kinds --set-json "reloadd.workloadKinds=$kinds_json"
+check "kinds: --workload-kinds-file of the mounted ConfigMap, its checksum on the pods" q kinds \
+    "($ctr | (.args | index(\"--workload-kinds-file=/etc/reloadd/workload-kinds/workload-kinds.yaml\") != null) and ([.volumeMounts[] | select(.name==\"workload-kinds\" and .mountPath==\"/etc/reloadd/workload-kinds\" and .readOnly)] | length == 1)) and ($dep | .spec.template.spec.volumes[] | select(.name==\"workload-kinds\") | .configMap.name == \"rl-reloader-workload-kinds\") and ($dep | .spec.template.metadata.annotations[\"checksum/workload-kinds\"] | length == 64)"
+check "kinds: get, list, watch, patch on each declared kind, update for patch-template only" q kinds \
+    '[.[] | select(.kind=="ClusterRole") | .rules[] | select(.apiGroups[0] | test("knative|kruise")) | {g: .apiGroups, r: .resources, v: (.verbs|sort)}] == [{g:["serving.knative.dev"],r:["services"],v:["get","list","patch","update","watch"]},{g:["apps.kruise.io"],r:["clonesets"],v:["get","list","patch","watch"]}]'
+check "default: no workload-kinds ConfigMap, flag or volume" q default \
+    '([.[] | select(.kind=="ConfigMap")] | length == 0) and ([.[] | select(.kind=="Deployment") | .spec.template.spec.volumes[]?.name] | index("workload-kinds") == null)'
+jq -r '.[] | select(.kind=="ConfigMap" and .metadata.name=="rl-reloader-workload-kinds") | .data["workload-kinds.yaml"]' \
+    "$work/kinds.json" >"$work/workload-kinds.yaml"
+if [ -x "${RELOADD_BIN:-$root/build/reloadd}" ]; then
+    # reloadd parses the file before it looks for a cluster: exit 1 (no kubeconfig), not 2.
+    check "kinds: reloadd accepts the rendered file" bash -c \
+        "\"\$1\" --workload-kinds-file=\"\$2\" --kubeconfig=/nonexistent >/dev/null 2>&1; [ \$? -eq 1 ]" _ \
+        "${RELOADD_BIN:-$root/build/reloadd}" "$work/workload-kinds.yaml"
+fi
+refuses "an unknown key of a declared kind is refused" "additional properties" \
+    --set-json 'reloadd.workloadKinds=[{"group":"g.example","version":"v1","kind":"K","plural":"ks","templat":"spec.template"}]'
+refuses "an unknown rollout of a declared kind is refused" "rollout" \
+    --set-json 'reloadd.workloadKinds=[{"group":"g.example","version":"v1","kind":"K","plural":"ks","rollout":"restart"}]'
+
 render ignsec --set reloader.ignoreSecrets=true
 check "ignsec: --resources-to-ignore=secrets, no secrets RBAC" q ignsec \
     "($ctr | .args | index(\"--resources-to-ignore=secrets\") != null) and ([.[] | select(.kind==\"ClusterRole\") | .rules[] | .resources[]] | index(\"secrets\") == null)"

@@ -34,7 +34,7 @@ static bool leader(void *ctx)
     return ((struct fixture *)ctx)->leader;
 }
 
-static void workloads_in(void *ctx, const char *ns, size_t n[RL_KIND_COUNT])
+static void workloads_in(void *ctx, const char *ns, size_t n[RL_KIND_MAX])
 {
     (void)ns;
     for (int k = 0; k < RL_KIND_COUNT; k++)

@@ -283,7 +283,7 @@ Test(store, a_relist_drops_what_it_did_not_see_as_deletions)
 
 Test(store, workloads_are_counted_per_namespace_and_kind)
 {
-    size_t n[RL_KIND_COUNT];
+    size_t n[RL_KIND_MAX];
 
     put_deployment("ns", "one", AUTO, "", 1);
     put_deployment("ns", "two", AUTO, "", 1);

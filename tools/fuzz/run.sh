@@ -12,7 +12,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 secs=${1:-120}
 shift || true
-targets=${*:-fuzz_watch fuzz_kubeconfig fuzz_decode fuzz_httpd fuzz_workload fuzz_objects}
+targets=${*:-fuzz_watch fuzz_kubeconfig fuzz_decode fuzz_httpd fuzz_workload fuzz_objects fuzz_kindfile}
 out=${RL_FUZZ_BUILD:-$root/build-fuzz}
 
 CC=clang cmake -S "$root" -B "$out" -DRL_FUZZ=ON -DRL_TESTS=OFF \

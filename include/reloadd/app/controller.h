@@ -136,7 +136,7 @@ cJSON *rl_controller_explain(struct rl_controller *c, const char *kind, const ch
 struct rl_controller_stats {
     size_t queue_depth;
     size_t sources[RL_SOURCE_COUNT];    /* cached, by type */
-    size_t workloads[RL_KIND_COUNT];    /* cached, by kind */
+    size_t workloads[RL_KIND_MAX];    /* cached, by kind */
     size_t index_edges;
     uint64_t reconciles;
     uint64_t watch_events;
@@ -146,7 +146,7 @@ struct rl_controller_stats {
 void rl_controller_stats(struct rl_controller *c, struct rl_controller_stats *out);
 /* The workloads of each kind cached in namespace ns. */
 void rl_controller_workloads_in(struct rl_controller *c, const char *ns,
-                                size_t out[RL_KIND_COUNT]);
+                                size_t out[RL_KIND_MAX]);
 /* Per watched resource, the mono ms of its watch's last progress (informer.h). */
 void rl_controller_watch_progress(struct rl_controller *c, rl_informers_progress_fn *fn,
                                   void *ctx);

@@ -123,6 +123,7 @@ struct rl_options {
     int restart_budget;                 /* 30 rollouts of one workload per period; 0: off */
     char *cronjob_strategy;             /* "run" (a Job now, Reloader's) or "template" */
     bool cronjob_template;              /* ... is "template" */
+    char *workload_kinds_file;          /* "": only the built-in kinds (reload/kindfile.h) */
     uint64_t restart_budget_period_ms;  /* 10m */
     int max_concurrent_rollouts;        /* 0: no cap */
     uint64_t rollout_timeout_ms;        /* 10m */

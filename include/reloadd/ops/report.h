@@ -72,7 +72,7 @@ struct rl_report_opts {
     /* Whether this replica may write now (a webhook POST is a write); NULL: always. */
     bool (*may_write)(void *ctx);
     /* The cached workloads of each kind in namespace ns. */
-    void (*workloads_in)(void *ctx, const char *ns, size_t n[RL_KIND_COUNT]);
+    void (*workloads_in)(void *ctx, const char *ns, size_t n[RL_KIND_MAX]);
     void *ctx;
 };
 

@@ -22,8 +22,9 @@
  *    record at once: one rollout for many stale sources (docs/reconcile.md);
  *  - rl_patch_record(): metadata-only merge patch recording baselines;
  *  - rl_patch_rollout_restart(): Argo Rollout `spec.restartAt` merge patch;
+ *    rl_patch_set_field(): the same at a declared kind's field;
  *  - rl_marker_apply(): the same markers applied to a whole object (Argo
- *    Rollout update, i.e. PUT);
+ *    Rollout and declared kinds' update, i.e. PUT);
  *  - rl_job_from_cronjob(), rl_job_recreate(): docs/reloader.md §3.4 bodies.
  *
  * Fix (docs/reloader.md §3.1): every string is JSON-escaped (Reloader
@@ -125,6 +126,13 @@ int rl_patch_record(struct rl_buf *out, const char *applied_key,
  * record in metadata if r->applied_key is set.
  */
 int rl_patch_rollout_restart(struct rl_buf *out, const struct rl_rollout *r);
+
+/*
+ * The same for any field (a declared kind's rollout: set-field): the
+ * RFC 3339 UTC time of now_s at the dotted path ("spec.restartAt"), plus
+ * the applied record. RL_EINVAL for an empty path.
+ */
+int rl_patch_set_field(struct rl_buf *out, const struct rl_rollout *r, const char *path);
 
 /*
  * Applies r to a whole object of the given kind in place: markers into the

@@ -146,7 +146,7 @@ void rl_store_dependents(struct rl_store *s, enum rl_source_type t, const char *
 
 struct rl_store_counts {
     size_t sources[RL_SOURCE_COUNT];
-    size_t workloads[RL_KIND_COUNT];
+    size_t workloads[RL_KIND_MAX];
     size_t index_edges;             /* source -> workload links */
     size_t named_workloads;         /* workloads with a named-reload list */
     size_t workload_bytes;          /* sum of rl_workload.mem_bytes */
@@ -154,6 +154,6 @@ struct rl_store_counts {
 };
 void rl_store_counts(struct rl_store *s, struct rl_store_counts *out);
 /* The workloads of each kind cached in namespace ns (takes the read lock). */
-void rl_store_count_in(struct rl_store *s, const char *ns, size_t out[RL_KIND_COUNT]);
+void rl_store_count_in(struct rl_store *s, const char *ns, size_t out[RL_KIND_MAX]);
 
 #endif /* RL_STORE_H */

@@ -189,6 +189,12 @@ annotations:
   resources: [rollouts]
   verbs: [get, list, watch, patch, update]
 {{- end }}
+{{- /* Declared kinds: update is patch-template's PUT; patch the record and set-field. */}}
+{{- range .root.Values.reloadd.workloadKinds }}
+- apiGroups: [{{ .group | quote }}]
+  resources: [{{ .plural | quote }}]
+  verbs: [get, list, watch, patch{{ if ne (default "patch-template" .rollout) "set-field" }}, update{{ end }}]
+{{- end }}
 - apiGroups: [""]
   resources: [events]
   verbs: [create]
