@@ -212,6 +212,7 @@ if [ -x "${RELOADD_BIN:-$root/build/reloadd}" ]; then
         "\"\$1\" --workload-kinds-file=\"\$2\" --kubeconfig=/nonexistent >/dev/null 2>&1; [ \$? -eq 1 ]" _ \
         "${RELOADD_BIN:-$root/build/reloadd}" "$work/workload-kinds.yaml"
 fi
+refuses "an unknown --cronjob-strategy is refused" "cronjobStrategy" --set reloadd.cronjobStrategy=later
 refuses "an unknown key of a declared kind is refused" "additional properties" \
     --set-json 'reloadd.workloadKinds=[{"group":"g.example","version":"v1","kind":"K","plural":"ks","templat":"spec.template"}]'
 refuses "an unknown rollout of a declared kind is refused" "rollout" \
@@ -282,6 +283,11 @@ reloadd:
   workers: 4
   kubeApiQps: 50
   coalesceWindow: 2s
+  restartBudget: 0
+  restartBudgetPeriod: 1h
+  maxConcurrentRollouts: 5
+  rolloutTimeout: 5m
+  cronjobStrategy: template
   leaseName: my-lock
   dryRun: true
   extraArgs: [--kube-api-burst=80]
@@ -293,7 +299,9 @@ for a in --auto-reload-all=true --is-Argo-Rollouts=true --reload-on-create=true 
          --log-level=debug --enable-csi-integration=true --webhook-url=https://hook.example/x \
          --configmap-annotation=my.io/cm-reload --auto-annotation=my.io/auto \
          --pause-deployment-annotation=my.io/pause --enable-ha=true --workers=4 --kube-api-qps=50 \
-         --coalesce-window=2s --lease-name=my-lock --dry-run=true --kube-api-burst=80 --metrics-addr=:9090; do
+         --coalesce-window=2s --lease-name=my-lock --dry-run=true --kube-api-burst=80 --metrics-addr=:9090 \
+         --restart-budget=0 --restart-budget-period=1h --max-concurrent-rollouts=5 --rollout-timeout=5m \
+         --cronjob-strategy=template; do
     check "full: $a" has_arg full "$a"
 done
 check "full: image by digest from global.imageRegistry, pull secret" q full \
