@@ -131,6 +131,10 @@ static const struct flag flags[] = {
     { "rollout-timeout", NULL, F_DURATION, OFF(rollout_timeout_ms), "10m", 1000, 86400000,
       "a rollout counts against --max-concurrent-rollouts until the workload is available, or "
       "this long" },
+    { "rollout-window", NULL, F_STR, OFF(rollout_window), "", 0, 0,
+      "roll workloads only inside this maintenance window, \"<cron>; <duration>[; <zone>]\" "
+      "(docs/windows.md); outside it a change is pending and rolls once when it opens (\"\": "
+      "always open; annotation <prefix>/rollout-window: a window, or always)" },
     { "metrics-addr", NULL, F_STR, OFF(metrics_addr), ":9090", 0, 0,
       "address of /metrics, /live, /readyz" },
     { "explain-addr", NULL, F_STR, OFF(explain_addr), "127.0.0.1:9091", 0, 0,

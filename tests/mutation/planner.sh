@@ -21,10 +21,12 @@ mutations=(
 "baseline|a source without a record is a baseline, not a rollout|s/verdict\(it, RL_VERDICT_BASELINE, it->desired, \"no record yet\", why\)/verdict(it, RL_VERDICT_ROLL, it->desired, \"no record yet\", why)/"
 "stale|a change after the template rolls|s/src->changed_rv > counts_after \|\|/src->changed_rv > counts_after + 1000000 ||/"
 "adopt|a stale record from before reloadd watched is adopted without --sync-after-restart|s/verdict\(it, RL_VERDICT_ADOPT, it->desired,/verdict(it, RL_VERDICT_ROLL, it->desired,/"
-"created|a created source rolls only with --reload-on-create|s/bool created = o->reload_on_create_enabled && /bool created = /"
+"created|a created source rolls only with --reload-on-create|s/bool created = pol->reload_on_create && /bool created = /"
 "deleted|a deleted source rolls only with --reload-on-delete|s/if \(roll && delete_rolls\)/if (roll)/"
-"deleted-env-vars|under env-vars a delete with no env var to remove rolls nothing|s/\(o->strategy != RL_STRATEGY_ENV_VARS \|\| marker\)/true/"
+"deleted-env-vars|under env-vars a delete with no env var to remove rolls nothing|s/\(pol->strategy != RL_STRATEGY_ENV_VARS \|\| marker\)/true/"
 "one-write|several stale sources are one rollout, whichever is judged last|s/roll \|= p->items\[i\].verdict == RL_VERDICT_ROLL \|\|/roll = p->items[i].verdict == RL_VERDICT_ROLL ||/"
+"window|a rollout due while the window is closed is held until it opens|s/if \(!p->window_open\)/if (false)/"
+"pending-ignored|a pending mark rolls the stale sources at the opening, even after a restart|s/judge_source\(pol, in->sync \|\| w->pending_since_s, w, src,/judge_source(pol, in->sync, w, src,/"
 "nothing|an up-to-date workload gets no write|s/else if \(p->record_differs && \(nrec > 0 \|\| w_had_entries\)\)/else if (nrec > 0 || w_had_entries)/"
 )
 
