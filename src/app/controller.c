@@ -631,6 +631,15 @@ static void on_held(void *ctx, enum rl_kind kind, const char *ns, const char *na
         c->hooks.on_held(c->hooks.ctx, kind, ns, name, uid, used, max, period_s, held_until_s);
 }
 
+static void on_window_held(void *ctx, enum rl_kind kind, const char *ns, const char *name,
+                           const char *uid, const char *window, int64_t opens_at_s)
+{
+    struct rl_controller *c = ctx;
+
+    if (c->hooks.on_window_held)
+        c->hooks.on_window_held(c->hooks.ctx, kind, ns, name, uid, window, opens_at_s);
+}
+
 static void on_skip(void *ctx, const char *reason)
 {
     struct rl_controller *c = ctx;
@@ -763,6 +772,7 @@ struct rl_controller *rl_controller_new(const struct rl_options *o, const struct
         .requeue_after = requeue_after,
         .on_problem = on_problem,
         .on_held = on_held,
+        .on_window_held = on_window_held,
         .ctx = c,
     };
     bool watched[RL_KIND_MAX];

@@ -32,6 +32,7 @@
 #include "reloadd/reload/cap.h"
 #include "reloadd/reload/kindfile.h"
 #include "reloadd/reload/reconcile.h"
+#include "reloadd/reload/window.h"
 #include "reloadd/reload/workload.h"
 #include "reloadd/version.h"
 #include "reloadd/base/banned.h"
@@ -234,6 +235,7 @@ static int run(struct app *a)
         .on_enqueue = rl_report_enqueued,
         .on_problem = rl_report_problem,
         .on_held = rl_report_held,
+        .on_window_held = rl_report_window_held,
     };
     struct rl_kube_opts ko = {
         .qps = a->opts.kube_api_qps,
@@ -515,6 +517,19 @@ int main(int argc, char **argv)
                   "kinds", rl_kind_declared_names(names, sizeof(names)), NULL);
     }
     a.policy = rl_policy_new(&a.opts);
+    {
+        struct rl_window_cache *wc = NULL;
+
+        /* The policy's layer cannot parse a window (window.h is the domain's): checked here. */
+        if (rl_window_cache_new(a.policy->rollout_window, NULL, &wc, err, sizeof(err)) != 0) {
+            fprintf(stderr, "reloadd: invalid value \"%s\" for flag --rollout-window: %s\n",
+                    a.policy->rollout_window, err);
+            rl_policy_free(a.policy);
+            rl_options_release(&a.opts);
+            return 2;
+        }
+        rl_window_cache_free(wc);
+    }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "reloadd: cannot initialise libcurl\n");
         return 1;

@@ -134,6 +134,10 @@ static const struct flag flags[] = {
     { "workload-kinds-file", NULL, F_STR, OFF(workload_kinds_file), "", 0, 0,
       "YAML file declaring more workload kinds (CRDs: group, version, kind, plural, template, "
       "rollout); a bad declaration refuses to start" },
+    { "rollout-window", NULL, F_STR, OFF(rollout_window), "", 0, 0,
+      "roll workloads only inside this maintenance window, \"<cron>; <duration>[; <zone>]\" "
+      "(docs/windows.md); outside it a change is pending and rolls once when it opens (\"\": "
+      "always open; annotation <prefix>/rollout-window: a window, or always)" },
     { "metrics-addr", NULL, F_STR, OFF(metrics_addr), ":9090", 0, 0,
       "address of /metrics, /live, /readyz" },
     { "explain-addr", NULL, F_STR, OFF(explain_addr), "127.0.0.1:9091", 0, 0,

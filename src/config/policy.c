@@ -49,7 +49,7 @@ struct rl_policy *rl_policy_new(const struct rl_options *o)
     struct policy *p = rl_xcalloc(1, sizeof(*p));
     struct rl_policy *pub = &p->pub;
     struct rl_policy_keys *k = &pub->key;
-    char *budget_key;
+    char *budget_key, *window_key;
 
     k->configmap_reload = own(p, o->configmap_annotation);
     k->secret_reload = own(p, o->secret_annotation);
@@ -66,6 +66,9 @@ struct rl_policy *rl_policy_new(const struct rl_options *o)
     budget_key = rl_xasprintf("%s/restart-budget", o->annotation_prefix);
     k->restart_budget = own(p, budget_key);
     free(budget_key);
+    window_key = rl_xasprintf("%s/rollout-window", o->annotation_prefix);
+    k->rollout_window = own(p, window_key);
+    free(window_key);
 
     pub->strategy = o->strategy;
     pub->auto_reload_all = o->auto_reload_all;
@@ -79,6 +82,7 @@ struct rl_policy *rl_policy_new(const struct rl_options *o)
     pub->max_concurrent_rollouts = o->max_concurrent_rollouts > 0
                                    ? (unsigned)o->max_concurrent_rollouts : 0;
     pub->rollout_timeout_ms = o->rollout_timeout_ms;
+    pub->rollout_window = own(p, o->rollout_window ? o->rollout_window : "");
 
     pub->webhook_mode = o->webhook_url && *o->webhook_url;
     pub->argo_rollouts = o->argo_rollouts;

@@ -306,6 +306,28 @@ void rl_report_held(void *report, enum rl_kind kind, const char *ns, const char 
     }
 }
 
+/* A rollout held until its maintenance window opens: a Normal "ReloadDeferred" Event, the counter. */
+void rl_report_window_held(void *report, enum rl_kind kind, const char *ns, const char *name,
+                           const char *uid, const char *window, int64_t opens_at_s)
+{
+    struct rl_report *r = report;
+    char msg[700], until[32];
+    struct rl_event ev = {
+        .kind = kind, .ns = ns, .name = name, .uid = uid,
+        .type = "Normal", .reason = "ReloadDeferred", .component = "reloader-configmaps",
+    };
+
+    rl_metrics_window_held(r->o.metrics, rl_kind_name(kind));
+    if (!r->o.events)
+        return;
+    rl_format_rfc3339(opens_at_s * 1000000, until);
+    snprintf(msg, sizeof(msg), "Rollout of '%s' of type '%s' in namespace '%s' deferred until "
+             "its maintenance window \"%.260s\" opens at %s; it rolls once, with the latest "
+             "changes", name, rl_kind_name(kind), ns, window, until);
+    ev.message = msg;
+    rl_events_post(r->o.events, &ev);
+}
+
 void rl_report_collect(struct rl_report *r)
 {
     static const char *const result[3] = { "sent", "failed", "dropped" };

@@ -11,6 +11,7 @@
 #include "reloadd/base/json.h"
 #include "reloadd/base/mem.h"
 #include "reloadd/reload/budget.h"
+#include "reloadd/reload/window.h"
 #include "reloadd/base/banned.h"
 
 /* ---- names ------------------------------------------------------------- */
@@ -102,7 +103,7 @@ static int keyed_cmp(const void *a, const void *b)
 }
 
 int rl_marker_applied_json(struct rl_buf *out, const struct rl_applied_entry *e, size_t n,
-                           const char *history)
+                           const char *history, int64_t pending_s)
 {
     struct keyed *k = n ? rl_xcalloc(n, sizeof(*k)) : NULL;
     size_t m = 0;
@@ -119,8 +120,12 @@ int rl_marker_applied_json(struct rl_buf *out, const struct rl_applied_entry *e,
     if (m)
         qsort(k, m, sizeof(*k), keyed_cmp);
     err = rl_buf_addc(out, '{');
-    if (!err && history && *history) {      /* "@" sorts before every "<type>/" */
-        err = rl_buf_add_json_str(out, RL_APPLIED_ROLLOUTS_KEY);
+    if (!err && pending_s > 0)              /* "@" sorts before every "<type>/" */
+        err = rl_buf_addf(out, "\"%s\":\"%lld\"", RL_APPLIED_PENDING_KEY, (long long)pending_s);
+    if (!err && history && *history) {
+        if (out->buf[out->len - 1] != '{')
+            err = rl_buf_addc(out, ',');
+        err = err ? err : rl_buf_add_json_str(out, RL_APPLIED_ROLLOUTS_KEY);
         err = err ? err : rl_buf_addc(out, ':');
         err = err ? err : rl_buf_add_json_str(out, history);
     }
@@ -143,13 +148,14 @@ out:
 
 /* Appends "\"<key>\":\"<record json>\"" (the record as a JSON string). */
 static int add_record_member(struct rl_buf *out, const char *key,
-                             const struct rl_applied_entry *e, size_t n, const char *history)
+                             const struct rl_applied_entry *e, size_t n, const char *history,
+                             int64_t pending_s)
 {
     struct rl_buf rec;
     int err;
 
     rl_buf_init(&rec, 0);
-    err = rl_marker_applied_json(&rec, e, n, history);
+    err = rl_marker_applied_json(&rec, e, n, history, pending_s);
     err = err ? err : rl_buf_add_json_str(out, key);
     err = err ? err : rl_buf_addc(out, ':');
     err = err ? err : rl_buf_add_json_str(out, rec.buf);
@@ -303,7 +309,7 @@ int rl_patch_rollout(struct rl_buf *out, const struct rl_rollout *r)
     if (!err && r->applied_key) {
         err = rl_buf_adds(out, "\"metadata\":{\"annotations\":{");
         err = err ? err : add_record_member(out, r->applied_key, r->record, r->n_record,
-                                                    r->history);
+                                                    r->history, r->pending_s);
         err = err ? err : rl_buf_adds(out, "}},");
     }
     err = err ? err : rl_buf_adds(out, "\"spec\":{\"template\":{");
@@ -325,14 +331,15 @@ int rl_patch_rollout(struct rl_buf *out, const struct rl_rollout *r)
 }
 
 int rl_patch_record(struct rl_buf *out, const char *applied_key,
-                    const struct rl_applied_entry *e, size_t n, const char *history)
+                    const struct rl_applied_entry *e, size_t n, const char *history,
+                    int64_t pending_s)
 {
     int err;
 
     if (!applied_key)
         return RL_EINVAL;
     err = rl_buf_adds(out, "{\"metadata\":{\"annotations\":{");
-    err = err ? err : add_record_member(out, applied_key, e, n, history);
+    err = err ? err : add_record_member(out, applied_key, e, n, history, pending_s);
     err = err ? err : rl_buf_adds(out, "}}}");
     return err;
 }
@@ -358,7 +365,7 @@ int rl_patch_set_field(struct rl_buf *out, const struct rl_rollout *r, const cha
     if (!err && r->applied_key) {
         err = rl_buf_adds(out, "\"metadata\":{\"annotations\":{");
         err = err ? err : add_record_member(out, r->applied_key, r->record, r->n_record,
-                                                    r->history);
+                                                    r->history, r->pending_s);
         err = err ? err : rl_buf_adds(out, "}},");
     }
     /* Reloader's literal spacing for spec.restartAt: {"spec": {"restartAt": "<ts>"}} */
@@ -413,7 +420,7 @@ static int set_record(cJSON *obj, const struct rl_rollout *r)
     if (!r->applied_key)
         return 0;
     rl_buf_init(&rec, 0);
-    err = rl_marker_applied_json(&rec, r->record, r->n_record, r->history);
+    err = rl_marker_applied_json(&rec, r->record, r->n_record, r->history, r->pending_s);
     if (!err) {
         ann = ensure_obj(ensure_obj(obj, "metadata"), "annotations");
         set_str(ann, r->applied_key, rec.buf);

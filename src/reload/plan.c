@@ -311,7 +311,8 @@ static void judge(const struct rl_plan_inputs *in, const struct rl_workload *w, 
         strlcpy(it->recorded, recorded, sizeof(it->recorded));
     applied = rl_workload_applied(w, it->type, it->name);
     marker = rl_workload_marker(w, it->type, it->name, pol->strategy, c, &mfrom);
-    judge_source(pol, in->sync, w, src,
+    /* A rollout held by a window is still due after a restart or a failover (window.h). */
+    judge_source(pol, in->sync || w->pending_since_s, w, src,
                  deleted_rv, applied, marker, reacted_since_record(in, w, &desc, it), it,
                  d.reason);
 }
@@ -323,12 +324,14 @@ size_t rl_plan_record(const struct rl_plan *p, struct rl_applied_entry *out)
 
     for (size_t i = 0; i < p->n; i++) {
         const struct rl_plan_item *it = &p->items[i];
+        bool rolls = it->verdict == RL_VERDICT_ROLL || it->verdict == RL_VERDICT_ROLL_DELETED;
+        const char *h = p->window_opens_at_s && rolls ? it->recorded : it->record;
 
-        if (!it->record[0])
+        if (!h[0])
             continue;
         out[n].type = it->type;
         out[n].name = it->name;
-        out[n].hash = it->record;
+        out[n].hash = h;
         n++;
     }
     return n;
@@ -347,6 +350,23 @@ static bool record_differs(const struct rl_workload *w, const struct rl_applied_
     return false;
 }
 
+/* W's maintenance window (its annotation, else the default) and its state at now. */
+static void plan_window(const struct rl_plan_inputs *in, const struct rl_workload *w,
+                        struct rl_plan *p)
+{
+    const char *v = rl_workload_meta(w, in->policy->key.rollout_window);
+    struct rl_window win;
+
+    p->windowed = rl_window_cache_get(in->windows, v, &win, p->window_problem,
+                                      sizeof(p->window_problem));
+    strlcpy(p->window_value, v && !p->window_problem[0] ? v
+                             : rl_window_cache_default(in->windows), sizeof(p->window_value));
+    p->window_open = true;
+    if (p->windowed && rl_window_state(&win, in->now_s, &p->window_open, &p->window_opens_s,
+                                       &p->window_closes_s) != 0)
+        p->window_open = true;      /* no opening ahead (or now out of range): never hold */
+}
+
 /* Builds the plan under the store's read lock. RL_ENOENT if W is gone. */
 int rl_plan_make(const struct rl_plan_inputs *in, const char *wkey, struct rl_plan *p)
 {
@@ -357,6 +377,7 @@ int rl_plan_make(const struct rl_plan_inputs *in, const char *wkey, struct rl_pl
     size_t nrec;
 
     memset(p, 0, sizeof(*p));
+    p->window_open = true;
     rl_store_rdlock(in->store);
     w = rl_store_workload(in->store, wkey);
     if (!w) {
@@ -423,6 +444,9 @@ int rl_plan_make(const struct rl_plan_inputs *in, const char *wkey, struct rl_pl
     if (rl_budget_parse(rl_workload_meta(w, in->policy->key.restart_budget), &in->budget, &p->budget,
                         p->budget_problem, sizeof(p->budget_problem)) != 0)
         p->budget = in->budget;
+    p->pending_since_s = w->pending_since_s;
+    if (in->windows)
+        plan_window(in, w, p);
     rl_store_unlock(in->store);
 
     if (p->truncated)
@@ -430,11 +454,19 @@ int rl_plan_make(const struct rl_plan_inputs *in, const char *wkey, struct rl_pl
                   "workload", wkey, NULL);
     if (roll) {
         p->action = RL_ACTION_ROLLOUT;
-        p->held_until_s = rl_budget_held_until(&p->budget, p->history,
-                                               in->now_s);
+        /* The window first: a rollout it holds takes no slot and spends no budget. */
+        if (!p->window_open)
+            p->window_opens_at_s = p->window_opens_s;
+        else
+            p->held_until_s = rl_budget_held_until(&p->budget, p->history,
+                                                   in->now_s);
     } else if (record && p->record_differs)
         p->action = RL_ACTION_RECORD;
     else if (p->record_differs && (nrec > 0 || w_had_entries))
         p->action = RL_ACTION_RECORD;   /* a source dropped out of the record, even the last */
+    else if (p->pending_since_s) {
+        p->record_differs = true;       /* nothing to roll any more: the mark goes */
+        p->action = RL_ACTION_RECORD;
+    }
     return 0;
 }

@@ -30,6 +30,7 @@
 #include "reloadd/reload/store.h"
 #include "reloadd/reload/cap.h"
 #include "reloadd/reload/progress.h"
+#include "reloadd/reload/window.h"
 #include "reloadd/base/banned.h"
 
 /* Waiting for the watch to show our last write of W (struct echo). */
@@ -76,6 +77,7 @@ struct rl_reconciler {
     struct rl_map warned;           /* wkey -> hash of the problems last logged */
     struct rl_map held;             /* wkey -> held_until_s last reported */
     struct rl_budget budget;        /* --restart-budget per --restart-budget-period */
+    struct rl_window_cache *windows;    /* --rollout-window and the annotations' windows */
     /* --max-concurrent-rollouts (cap.h); NULL: no cap. */
     struct rl_cap *cap;
     struct rl_map flight;           /* wkey -> 1 + its generation before our write (mu) */
@@ -106,6 +108,14 @@ struct rl_reconciler *rl_reconciler_new(struct rl_store *store, struct rl_kube *
     rl_map_init(&r->held);
     r->budget.max = policy->restart_budget;
     r->budget.period_s = policy->restart_budget_period_s;
+    {
+        char err[300];
+
+        /* main refuses a bad --rollout-window before this; a tool's policy may not. */
+        if (rl_window_cache_new(policy->rollout_window, NULL, &r->windows, err,
+                                sizeof(err)) != 0)
+            rl_log_kv(RL_LOG_ERROR, "--rollout-window ignored", "error", err, NULL);
+    }
     rl_map_init(&r->flight);
     rl_map_init(&r->capped);
     if (policy->max_concurrent_rollouts)
@@ -123,6 +133,7 @@ void rl_reconciler_free(struct rl_reconciler *r)
     rl_map_release(&r->flight, NULL);
     rl_map_release(&r->capped, NULL);
     rl_cap_free(r->cap);
+    rl_window_cache_free(r->windows);
     rl_mutex_destroy(&r->mu);
     free(r);
 }
@@ -136,6 +147,7 @@ static int make_plan(struct rl_reconciler *r, const char *wkey, struct rl_plan *
         .sync = r->policy->sync_after_restart || atomic_load(&r->missed_while_away),
         .budget = r->budget,
         .now_s = rl_clock_wall_us(r->clock) / 1000000,
+        .windows = r->windows,
     };
 
     return rl_plan_make(&in, wkey, p);
@@ -338,7 +350,7 @@ static int write_rollout(struct rl_reconciler *r, struct rl_plan *p,
         if (!err)
             err = create_job(r, p, job);
         if (!err) {
-            err = rl_patch_record(&body, ro->applied_key, rec, nrec, ro->history);
+            err = rl_patch_record(&body, ro->applied_key, rec, nrec, ro->history, ro->pending_s);
             if (!err)
                 err = do_patch(r, p, "application/merge-patch+json", body.buf);
         }
@@ -646,6 +658,9 @@ static void warn_problems(struct rl_reconciler *r, const char *wkey, const struc
     rl_store_unlock(r->store);
     if (p->budget_problem[0])
         rl_buf_addf(&b, "%s; ", p->budget_problem);
+    if (p->window_problem[0])
+        rl_buf_addf(&b, "annotation %s: %s (the default applies); ",
+                    o->key.rollout_window, p->window_problem);
     for (size_t i = 0; i < p->n; i++)
         if (p->items[i].problem[0] && !(p->items[i].regex && bad_list[p->items[i].type]))
             rl_buf_addf(&b, "%s/%s: %s; ", rl_source_type_lower(p->items[i].type),
@@ -672,15 +687,18 @@ static void warn_problems(struct rl_reconciler *r, const char *wkey, const struc
 }
 
 /*
- * A rollout is due but W's restart budget is spent: no write (the change
- * stays pending: nothing records it), W is reconciled again when the
- * budget frees, and the leader reports it once per hold.
+ * A rollout is due but W's restart budget is spent, or its window is
+ * closed: no rollout (the change stays pending: nothing records it), W is
+ * reconciled again when the budget frees or the window opens, and the
+ * leader reports it once per hold.
  */
 static void hold(struct rl_reconciler *r, const char *wkey, const struct rl_plan *p)
 {
     int64_t now_s = rl_clock_wall_us(r->clock) / 1000000;
-    int64_t left_s = p->held_until_s > now_s ? p->held_until_s - now_s : 0;
+    int64_t until_s = p->window_opens_at_s ? p->window_opens_at_s : p->held_until_s;
+    int64_t left_s = until_s > now_s ? until_s - now_s : 0;
     unsigned used = rl_budget_used(&p->budget, p->history, now_s);
+    char until[32];
     uintptr_t was;
 
     requeue(r, wkey, (uint64_t)left_s * 1000 + 500);
@@ -688,15 +706,23 @@ static void hold(struct rl_reconciler *r, const char *wkey, const struct rl_plan
         return;
     rl_mutex_lock(&r->mu);
     was = (uintptr_t)rl_map_get(&r->held, wkey);
-    if (was != (uintptr_t)p->held_until_s)
-        rl_map_put(&r->held, wkey, (void *)(uintptr_t)p->held_until_s);
+    if (was != (uintptr_t)until_s)
+        rl_map_put(&r->held, wkey, (void *)(uintptr_t)until_s);
     rl_mutex_unlock(&r->mu);
-    if (was == (uintptr_t)p->held_until_s)
+    if (was == (uintptr_t)until_s)
         return;
+    rl_format_rfc3339(until_s * 1000000, until);
+    if (p->window_opens_at_s) {
+        rl_log_kv(RL_LOG_INFO, "maintenance window closed: rollout pending until it opens",
+                  "workload", wkey, "window", p->window_value, "until", until, NULL);
+        if (r->hooks.on_window_held)
+            r->hooks.on_window_held(r->hooks.ctx, p->kind, p->ns, p->name, p->uid,
+                                    p->window_value, until_s);
+        return;
+    }
     {
-        char until[32], budget[64];
+        char budget[64];
 
-        rl_format_rfc3339(p->held_until_s * 1000000, until);
         snprintf(budget, sizeof(budget), "%u rollouts per %llds", p->budget.max,
                  (long long)p->budget.period_s);
         rl_log_kv(RL_LOG_WARN, "restart budget spent: rollout held", "workload", wkey,
@@ -724,8 +750,9 @@ static void plan_rollout(const struct rl_reconciler *r, const struct rl_plan *p,
                          struct rl_applied_entry rec[RL_PLAN_MAX_SOURCES], struct rl_rollout *ro)
 {
     size_t nmark = 0;
+    int64_t now_s = rl_clock_wall_us(r->clock) / 1000000;
 
-    for (size_t i = 0; i < p->n; i++) {
+    for (size_t i = 0; i < p->n && !p->window_opens_at_s; i++) {
         const struct rl_plan_item *it = &p->items[i];
 
         if (it->verdict != RL_VERDICT_ROLL && it->verdict != RL_VERDICT_ROLL_DELETED)
@@ -744,7 +771,9 @@ static void plan_rollout(const struct rl_reconciler *r, const struct rl_plan *p,
         .record = rec,
         .n_record = rl_plan_record(p, rec),
         .applied_key = r->policy->key.applied,
-        .now_s = rl_clock_wall_us(r->clock) / 1000000,
+        /* Held by a window: the record as it stands, marked pending (since the first hold). */
+        .pending_s = !p->window_opens_at_s ? 0 : p->pending_since_s ? p->pending_since_s : now_s,
+        .now_s = now_s,
     };
 }
 
@@ -961,14 +990,17 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
     for (size_t i = 0; i < p->n; i++)
         if (p->items[i].verdict == RL_VERDICT_SKIP && r->hooks.on_skip)
             r->hooks.on_skip(r->hooks.ctx, "not_matched");
-    if (p->action == RL_ACTION_NONE || p->held_until_s) {
+    if (p->action == RL_ACTION_NONE || p->held_until_s || p->window_opens_at_s) {
         if (r->cap)
             cap_nothing_due(r, wkey);
-        if (p->held_until_s)
+        if (p->held_until_s || p->window_opens_at_s)
             hold(r, wkey, p);
-        rl_plan_release(p);
-        free(p);
-        return 0;
+        if (!p->window_opens_at_s || p->pending_since_s) {
+            rl_plan_release(p);
+            free(p);
+            return 0;
+        }
+        p->action = RL_ACTION_RECORD;   /* first held by the window: the pending mark */
     }
     if (p->action == RL_ACTION_ROLLOUT && !o->dry_run && cache_behind_after_takeover(r, wkey, p))
         return wait_for_watch(r, wkey, p);
@@ -1039,7 +1071,7 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
     } else if (p->action == RL_ACTION_ROLLOUT) {
         err = write_rollout(r, p, &ro, rec, nrec, pausing);
     } else {
-        err = rl_patch_record(&body, o->key.applied, rec, nrec, ro.history);
+        err = rl_patch_record(&body, o->key.applied, rec, nrec, ro.history, ro.pending_s);
         if (!err)
             err = do_patch(r, p, "application/merge-patch+json", body.buf);
     }
@@ -1091,6 +1123,35 @@ void rl_reconciler_assume_missed(struct rl_reconciler *r)
 
 /* --- explain ------------------------------------------------------------- */
 
+static void add_time(cJSON *o, const char *key, int64_t unix_s)
+{
+    char ts[32];
+
+    if (unix_s == RL_WINDOW_FOREVER) {
+        cJSON_AddStringToObject(o, key, "never");
+        return;
+    }
+    rl_format_rfc3339(unix_s * 1000000, ts);
+    cJSON_AddStringToObject(o, key, ts);
+}
+
+/* "rolloutWindow": W's maintenance window, its state and W's pending rollout. */
+static void explain_window(cJSON *out, const struct rl_plan *p)
+{
+    cJSON *wj = cJSON_AddObjectToObject(out, "rolloutWindow");
+
+    cJSON_AddStringToObject(wj, "value", p->windowed ? p->window_value : RL_WINDOW_ALWAYS);
+    cJSON_AddBoolToObject(wj, "open", p->window_open);
+    if (p->windowed && !p->window_open)
+        add_time(wj, "opensAt", p->window_opens_s);
+    if (p->windowed)
+        add_time(wj, "closesAt", p->window_closes_s);
+    if (p->pending_since_s)
+        add_time(wj, "pendingSince", p->pending_since_s);
+    if (p->window_problem[0])
+        cJSON_AddStringToObject(wj, "problem", p->window_problem);
+}
+
 cJSON *rl_reconcile_explain(struct rl_reconciler *r, const char *wkey)
 {
     struct rl_plan *p = rl_xmalloc(sizeof(*p));
@@ -1134,7 +1195,10 @@ cJSON *rl_reconcile_explain(struct rl_reconciler *r, const char *wkey)
         cJSON_AddStringToObject(s, "reason", it->reason);
         cJSON_AddItemToArray(srcs, s);
     }
-    cJSON_AddStringToObject(out, "decision", p->held_until_s ? "held" : actions[p->action]);
+    cJSON_AddStringToObject(out, "decision", p->held_until_s || p->window_opens_at_s
+                                                 ? "held" : actions[p->action]);
+    if (p->windowed || p->window_problem[0] || p->pending_since_s)
+        explain_window(out, p);
     if (p->budget.max) {
         cJSON *bj = cJSON_AddObjectToObject(out, "restartBudget");
         int64_t now_s = rl_clock_wall_us(r->clock) / 1000000;
@@ -1142,12 +1206,8 @@ cJSON *rl_reconcile_explain(struct rl_reconciler *r, const char *wkey)
         cJSON_AddNumberToObject(bj, "max", p->budget.max);
         cJSON_AddNumberToObject(bj, "periodSeconds", (double)p->budget.period_s);
         cJSON_AddNumberToObject(bj, "used", rl_budget_used(&p->budget, p->history, now_s));
-        if (p->held_until_s) {
-            char ts[32];
-
-            rl_format_rfc3339(p->held_until_s * 1000000, ts);
-            cJSON_AddStringToObject(bj, "heldUntil", ts);
-        }
+        if (p->held_until_s)
+            add_time(bj, "heldUntil", p->held_until_s);
         if (p->budget_problem[0])
             cJSON_AddStringToObject(bj, "problem", p->budget_problem);
     }
@@ -1229,7 +1289,10 @@ int rl_reconcile_preview(struct rl_reconciler *r, const char *wkey,
         return err;
     }
     out->action = pv->plan.held_until_s ? RL_ACTION_NONE : pv->plan.action;
+    if (pv->plan.window_opens_at_s)     /* as rl_reconcile(): the pending mark, once */
+        out->action = pv->plan.pending_since_s ? RL_ACTION_NONE : RL_ACTION_RECORD;
     out->held_until_s = pv->plan.held_until_s;
+    out->window_opens_at_s = pv->plan.window_opens_at_s;
     out->kind = pv->plan.kind;
     out->argo_restart = pv->plan.argo_restart;
     plan_rollout(r, &pv->plan, pv->markers, pv->rec, &out->rollout);

@@ -2,10 +2,16 @@
 #include "reloadd/reload/window.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <bsd/string.h>
 
 #include "reloadd/base/cron.h"
 #include "reloadd/base/err.h"
+#include "reloadd/base/map.h"
+#include "reloadd/base/mem.h"
+#include "reloadd/base/sync.h"
 #include "reloadd/base/syntax.h"
 #include "reloadd/base/tz.h"
 #include "reloadd/base/banned.h"
@@ -172,4 +178,151 @@ int rl_window_state(const struct rl_window *w, int64_t now_s, bool *open, int64_
     *opens_at_s = s;
     *closes_at_s = merged_end(w, s, now_s);
     return 0;
+}
+
+/* --- the process's cache ------------------------------------------------- */
+
+struct cached_value {
+    bool windowed;
+    struct rl_window w;             /* zone borrowed from the cache */
+    char err[200];                  /* "" if the value parsed */
+};
+
+struct rl_window_cache {
+    pthread_mutex_t mu;
+    struct rl_map zones;            /* name -> struct rl_tz * */
+    struct rl_map values;           /* annotation value -> struct cached_value */
+    size_t n_zones, n_values;
+    char *zoneinfo_dir;
+    char *dflt_value;
+    struct cached_value dflt;
+};
+
+static void free_zone(void *z)
+{
+    rl_tz_free(z);
+}
+
+/* rl_window_zone_fn over the cache (c->mu held). */
+static int cached_zone(void *ctx, const char *name, const struct rl_tz **tz, char *err,
+                       size_t errlen)
+{
+    struct rl_window_cache *c = ctx;
+    struct rl_tz *z = rl_map_get(&c->zones, name);
+    int rc;
+
+    if (z) {
+        *tz = z;
+        return 0;
+    }
+    if (c->n_zones >= RL_WINDOW_CACHE_ZONES) {
+        snprintf(err, errlen, "maintenance window: more than %d distinct time zones in use",
+                 RL_WINDOW_CACHE_ZONES);
+        return RL_ETOOBIG;
+    }
+    rc = rl_tz_load(name, c->zoneinfo_dir, &z, err, errlen);
+    if (rc)
+        return rc;
+    rl_map_put(&c->zones, name, z);
+    c->n_zones++;
+    *tz = z;
+    return 0;
+}
+
+static bool is_always(const char *v)
+{
+    return !v || !*v || strcmp(v, RL_WINDOW_ALWAYS) == 0 || strcmp(v, "off") == 0;
+}
+
+/* Parses value into *cv (c->mu held): 0 or the parser's code, the reason in cv->err. */
+static int parse_cached(struct rl_window_cache *c, const char *value, struct cached_value *cv)
+{
+    int rc = 0;
+
+    memset(cv, 0, sizeof(*cv));
+    if (!is_always(value)) {
+        rc = rl_window_parse_with(value, cached_zone, c, &cv->w, cv->err, sizeof(cv->err));
+        cv->windowed = rc == 0;
+    }
+    return rc;
+}
+
+int rl_window_cache_new(const char *dflt, const char *zoneinfo_dir, struct rl_window_cache **out,
+                        char *err, size_t errlen)
+{
+    struct rl_window_cache *c = rl_xcalloc(1, sizeof(*c));
+    int rc;
+
+    rl_mutex_init(&c->mu);
+    rl_map_init(&c->zones);
+    rl_map_init(&c->values);
+    c->zoneinfo_dir = zoneinfo_dir ? rl_xstrdup(zoneinfo_dir) : NULL;
+    c->dflt_value = rl_xstrdup(dflt ? dflt : "");
+    rc = parse_cached(c, dflt, &c->dflt);
+    if (rc) {
+        strlcpy(err, c->dflt.err, errlen);
+        rl_window_cache_free(c);
+        c = NULL;
+    }
+    *out = c;
+    return rc;
+}
+
+void rl_window_cache_free(struct rl_window_cache *c)
+{
+    if (!c)
+        return;
+    rl_map_release(&c->values, free);
+    rl_map_release(&c->zones, free_zone);
+    rl_mutex_destroy(&c->mu);
+    free(c->zoneinfo_dir);
+    free(c->dflt_value);
+    free(c);
+}
+
+const char *rl_window_cache_default(const struct rl_window_cache *c)
+{
+    return c->dflt_value;
+}
+
+bool rl_window_cache_get(struct rl_window_cache *c, const char *value, struct rl_window *out,
+                         char *err, size_t errlen)
+{
+    struct cached_value *cv, parsed;
+    int rc;
+
+    if (errlen)
+        err[0] = '\0';
+    if (!value) {
+        *out = c->dflt.w;
+        return c->dflt.windowed;
+    }
+    rl_mutex_lock(&c->mu);
+    cv = rl_map_get(&c->values, value);
+    if (!cv) {
+        rc = parse_cached(c, value, &parsed);
+        cv = &parsed;
+        /* Keep answers that depend on the value alone (not a read error). */
+        if (strlen(value) <= RL_WINDOW_MAX_LEN &&
+            (rc == 0 || rc == RL_EINVAL || rc == RL_ENOENT)) {
+            if (c->n_values >= RL_WINDOW_CACHE_VALUES) {
+                rl_map_release(&c->values, free);
+                rl_map_init(&c->values);
+                c->n_values = 0;
+            }
+            cv = rl_xmalloc(sizeof(*cv));
+            *cv = parsed;
+            rl_map_put(&c->values, value, cv);
+            c->n_values++;
+        }
+    }
+    if (cv->err[0]) {
+        strlcpy(err, cv->err, errlen);
+        *out = c->dflt.w;
+        rl_mutex_unlock(&c->mu);
+        return c->dflt.windowed;
+    }
+    *out = cv->w;
+    rl_mutex_unlock(&c->mu);
+    return cv->windowed;
 }

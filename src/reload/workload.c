@@ -15,6 +15,7 @@
 #include "reloadd/reload/budget.h"
 #include "reloadd/reload/marker.h"
 #include "reloadd/reload/progress.h"
+#include "reloadd/reload/window.h"
 #include "reloadd/base/banned.h"
 
 #define MAX_ITEMS 65535u
@@ -48,6 +49,7 @@ struct builder {
     size_t ns, name, uid, rv, lrf_name, lrf_hash, rollouts;
     const char *ns_interned;
     bool lrf_valid, applied_invalid, has_record;
+    int64_t pending_since_s;
     uint8_t lrf_type;
     int err;                            /* first error, sticky */
 };
@@ -175,6 +177,17 @@ static void parse_applied(struct builder *b, const char *value)
         if (strcmp(e->string, RL_APPLIED_ROLLOUTS_KEY) == 0) {
             if (cJSON_IsString(e) && rl_rollouts_valid(e->valuestring))
                 b->rollouts = str_add(b, e->valuestring);
+            else
+                b->applied_invalid = true;
+            continue;
+        }
+        if (strcmp(e->string, RL_APPLIED_PENDING_KEY) == 0) {
+            const char *v = cJSON_IsString(e) ? e->valuestring : "";
+            char *end = NULL;
+            long long at = *v >= '1' && *v <= '9' ? strtoll(v, &end, 10) : 0;
+
+            if (at > 0 && end && !*end && at < RL_WINDOW_PENDING_MAX)
+                b->pending_since_s = at;
             else
                 b->applied_invalid = true;
             continue;
@@ -449,6 +462,7 @@ static struct rl_workload *layout(const struct builder *b, enum rl_kind kind, in
     w->applied_invalid = b->applied_invalid;
     w->has_record = b->has_record;
     w->rollouts = S(b->rollouts);
+    w->pending_since_s = b->pending_since_s;
     w->mem_bytes = total;
 #undef S
     return w;

@@ -25,6 +25,8 @@ mutations=(
 "deleted|a deleted source rolls only with --reload-on-delete|s/if \(roll && delete_rolls\)/if (roll)/"
 "deleted-env-vars|under env-vars a delete with no env var to remove rolls nothing|s/\(pol->strategy != RL_STRATEGY_ENV_VARS \|\| marker\)/true/"
 "one-write|several stale sources are one rollout, whichever is judged last|s/roll \|= p->items\[i\].verdict == RL_VERDICT_ROLL \|\|/roll = p->items[i].verdict == RL_VERDICT_ROLL ||/"
+"window|a rollout due while the window is closed is held until it opens|s/if \(!p->window_open\)/if (false)/"
+"pending-ignored|a pending mark rolls the stale sources at the opening, even after a restart|s/judge_source\(pol, in->sync \|\| w->pending_since_s, w, src,/judge_source(pol, in->sync, w, src,/"
 "nothing|an up-to-date workload gets no write|s/else if \(p->record_differs && \(nrec > 0 \|\| w_had_entries\)\)/else if (nrec > 0 || w_had_entries)/"
 )
 

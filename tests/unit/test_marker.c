@@ -138,11 +138,11 @@ Test(marker, applied_json_sorted_and_deduplicated)
     struct rl_buf b;
 
     rl_buf_init(&b, 0);
-    cr_assert(eq(int, rl_marker_applied_json(&b, e, 3, NULL), 0));
+    cr_assert(eq(int, rl_marker_applied_json(&b, e, 3, NULL, 0), 0));
     cr_assert(eq(str, b.buf, "{\"configmap/a\":\"" H2 "\",\"configmap/b\":\"" H1 "\","
                              "\"secret/db\":\"" H2 "\"}"));
     rl_buf_reset(&b);
-    cr_assert(eq(int, rl_marker_applied_json(&b, NULL, 0, NULL), 0));
+    cr_assert(eq(int, rl_marker_applied_json(&b, NULL, 0, NULL, 0), 0));
     cr_assert(eq(str, b.buf, "{}"));
     rl_buf_release(&b);
 }
@@ -261,7 +261,7 @@ Test(marker, record_only_patch)
     struct rl_buf b;
 
     rl_buf_init(&b, 0);
-    cr_assert(eq(int, rl_patch_record(&b, "reloadd.io/applied", rec, 1, NULL), 0));
+    cr_assert(eq(int, rl_patch_record(&b, "reloadd.io/applied", rec, 1, NULL, 0), 0));
     cr_assert(eq(str, b.buf, "{\"metadata\":{\"annotations\":{\"reloadd.io/applied\":"
                              "\"{\\\"secret/s\\\":\\\"" H1 "\\\"}\"}}}"));
     rl_buf_release(&b);

@@ -194,7 +194,7 @@ static enum act reconcile(struct world *w)
 
         rl_buf_init(&b, 0);
         cr_assert(eq(int, rl_marker_applied_json(&b, pv.rollout.record, pv.rollout.n_record,
-                                            pv.rollout.history),
+                                            pv.rollout.history, pv.rollout.pending_s),
                      0));
         set_meta_annotation(w->obj, w->o->key.applied, b.buf);
         rl_buf_release(&b);
@@ -1007,4 +1007,143 @@ static void search_delete_restart(struct world *w, const char *strategy, enum rl
 Test(reconcile, a_delete_marker_of_a_searched_source_survives_a_restart)
 {
     each(search_delete_restart);
+}
+
+/* --- maintenance windows (window.h) -------------------------------------- */
+
+#define T0 1800000000LL                     /* 2027-01-15T08:00:00Z */
+#define NOON (T0 + 4 * 3600)                /* the window "0 12 * * *; 1h" opens */
+
+static struct hand_clock window_clock = { { hand_mono_ms, hand_wall_us }, T0 };
+
+/* A fresh reconciler on the hand clock (what a restart or a new leader brings). */
+static void use_hand_clock(struct world *w)
+{
+    rl_reconciler_free(w->r);
+    w->r = rl_reconciler_new(w->store, NULL, w->o, w->rc, &window_clock.c, NULL);
+}
+
+/* reloadd stops and starts again, on the hand clock: everything is listed anew. */
+static void restart_listing(struct world *w)
+{
+    restart(w);
+    use_hand_clock(w);
+    w->rv++;
+    rl_store_put_source(w->store, RL_SOURCE_CONFIGMAP, "ns", "cfg", test_sha1(V3), false, false,
+                        0, 1, NULL, NULL);
+    user_writes_workload(w, false);
+}
+
+static const struct rl_workload *held_workload(const struct world *w)
+{
+    return rl_store_workload(w->store, w->wkey);
+}
+
+/*
+ * Issue 17: a change outside the window is recorded as pending - one
+ * record-only write that keeps the recorded version - and nothing more
+ * while it is closed, even for a second change; at the opening W rolls
+ * once, with the latest value, and the mark leaves the record. A restart
+ * while held (no --sync-after-restart: a stale record would be adopted)
+ * still rolls at the opening: the mark says the change is due.
+ */
+static void window_holds(struct world *w, const char *strategy, enum rl_kind kind)
+{
+    static const char *const flags[] = { "--rollout-window=0 12 * * *; 1h", NULL };
+    struct rl_reconcile_preview pv;
+
+    for (int with_restart = 0; with_restart < 2; with_restart++) {
+        window_clock.now_s = T0;
+        world_init(w, kind, strategy, flags);
+        use_hand_clock(w);
+        source(w, "cfg", V1, false);
+        make_workload(w, NULL, NULL);
+        user_writes_workload(w, false);
+        expect(w, RECORD, "baseline");
+        source(w, "cfg", V2, true);
+        expect(w, RECORD, "outside the window: the pending mark, once");
+        cr_assert(eq(i64, held_workload(w)->pending_since_s, T0));
+        cr_assert(eq(str, (char *)rl_workload_applied(held_workload(w), RL_SOURCE_CONFIGMAP,
+                                                       "cfg"), V1), "the record kept V1");
+        window_clock.now_s = T0 + 60;
+        source(w, "cfg", V3, true);
+        expect(w, NONE, "changed again while held: no second write");
+        cr_assert(eq(int, rl_reconcile_preview(w->r, w->wkey, &pv), 0));
+        cr_assert(eq(i64, pv.window_opens_at_s, NOON));
+        rl_reconcile_preview_release(&pv);
+        if (with_restart) {
+            restart_listing(w);
+            expect(w, NONE, "after a restart, still held");
+        }
+        window_clock.now_s = NOON;
+        expect(w, ROLL, with_restart ? "the opening, after a restart" : "the opening");
+        cr_assert(eq(u32, w->rollouts, 1));
+        cr_assert(eq(str, (char *)rl_workload_applied(held_workload(w), RL_SOURCE_CONFIGMAP,
+                                                       "cfg"), V3), "rolled with the latest");
+        cr_assert(eq(i64, held_workload(w)->pending_since_s, 0), "the mark left the record");
+        world_release(w);
+    }
+}
+Test(reconcile, a_closed_window_holds_a_change_pending_and_rolls_it_once_at_the_opening)
+{
+    each(window_holds);
+}
+
+/*
+ * The workload's annotation overrides the flag: "always" lifts the window,
+ * a value that does not parse is reported and the flag's window applies,
+ * and a workload's own window holds without a flag. A change reverted
+ * while held drops the mark (a record write), and rolls nothing.
+ */
+Test(reconcile, the_rollout_window_annotation_overrides_the_default)
+{
+    static const char *const flagged[] = { "--rollout-window=0 12 * * *; 1h", "--dry-run=true",
+                                           NULL };
+    static const char *const dry[] = { "--dry-run=true", NULL };
+    static const struct {
+        const char *flag_ann;               /* NULL: no annotation */
+        bool flag;
+        enum act want;
+        const char *problem;                /* expected in the problem, or NULL */
+    } cases[] = {
+        { "always", true, ROLL, NULL },
+        { "off", true, ROLL, NULL },
+        { "0 12 * * *; 1h; Nowhere/Atlantis", true, RECORD, "Nowhere/Atlantis" },
+        { "every day", true, RECORD, "maintenance window" },
+        { "0 12 * * *; 1h", false, RECORD, NULL },
+        { "0 8 * * *; 30m; UTC", true, ROLL, NULL },    /* its own window is open */
+        { NULL, false, ROLL, NULL },
+    };
+    struct problems_seen ps;
+    struct rl_reconcile_hooks hooks = { .on_problem = note_problem, .ctx = &ps };
+    struct world w;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        memset(&ps, 0, sizeof(ps));
+        window_clock.now_s = T0;
+        world_init(&w, RL_KIND_DEPLOYMENT, "env-vars", cases[i].flag ? flagged : dry);
+        rl_reconciler_free(w.r);
+        w.r = rl_reconciler_new(w.store, NULL, w.o, w.rc, &window_clock.c, &hooks);
+        source(&w, "cfg", V1, false);
+        make_workload(&w, NULL, NULL);
+        if (cases[i].flag_ann)
+            set_meta_annotation(w.obj, "reloadd.io/rollout-window", cases[i].flag_ann);
+        user_writes_workload(&w, false);
+        expect(&w, RECORD, "baseline");
+        source(&w, "cfg", V2, true);
+        cr_assert(eq(int, rl_reconcile(w.r, w.wkey), 0));   /* no API: reports, writes fail */
+        expect(&w, cases[i].want, cases[i].flag_ann ? cases[i].flag_ann : "no window");
+        if (cases[i].problem)
+            cr_assert(strstr(ps.last, cases[i].problem) != NULL, "%s: problems: %s",
+                      cases[i].flag_ann, ps.last);
+        else
+            cr_assert(eq(u32, ps.n, 0), "%s: problems: %s", cases[i].flag_ann, ps.last);
+        if (cases[i].want == RECORD) {
+            source(&w, "cfg", V1, true);
+            expect(&w, RECORD, "reverted while held: the mark goes");
+            cr_assert(eq(i64, held_workload(&w)->pending_since_s, 0));
+            cr_assert(eq(u32, w.rollouts, 0));
+        }
+        world_release(&w);
+    }
 }

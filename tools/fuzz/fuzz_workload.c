@@ -545,7 +545,7 @@ static void markers(const cJSON *root, const struct rl_workload *w, const struct
     if (rl_patch_rollout_restart(&b, &r) == 0)
         check_json(&b);
     rl_buf_reset(&b);
-    if (rl_patch_record(&b, k->applied_key, rec, nr, w->rollouts) != 0)
+    if (rl_patch_record(&b, k->applied_key, rec, nr, w->rollouts, w->pending_since_s) != 0)
         abort();
     check_record_patch(&b, k->applied_key, rec, nr);
     rl_buf_release(&b);

@@ -74,6 +74,9 @@ struct rl_controller_hooks {
     void (*on_held)(void *ctx, enum rl_kind kind, const char *ns, const char *name,
                     const char *uid, unsigned used, unsigned max, int64_t period_s,
                     int64_t held_until_s);
+    /* ... held until its maintenance window opens (reconcile.h); the leader only. */
+    void (*on_window_held)(void *ctx, enum rl_kind kind, const char *ns, const char *name,
+                           const char *uid, const char *window, int64_t opens_at_s);
     void *ctx;
 };
 

@@ -127,6 +127,7 @@ struct rl_options {
     uint64_t restart_budget_period_ms;  /* 10m */
     int max_concurrent_rollouts;        /* 0: no cap */
     uint64_t rollout_timeout_ms;        /* 10m */
+    char *rollout_window;               /* "" (always open); checked by main (window.h) */
     uint64_t ready_progress_timeout_ms; /* 90s: /readyz needs a watch's progress this recent */
     char *metrics_addr;                 /* ":9090" */
     char *explain_addr;                 /* "127.0.0.1:9091"; "" (or "off" given): none */

@@ -50,6 +50,7 @@ struct rl_policy_keys {
     const char *prefix;             /* reloadd.io: reloadd's own keys below */
     const char *applied;            /* <prefix>/applied, the record */
     const char *restart_budget;     /* <prefix>/restart-budget */
+    const char *rollout_window;     /* <prefix>/rollout-window */
 };
 
 struct rl_policy {
@@ -67,6 +68,7 @@ struct rl_policy {
     int64_t restart_budget_period_s;
     unsigned max_concurrent_rollouts;   /* cluster-wide; 0: no cap */
     uint64_t rollout_timeout_ms;        /* a rollout holds its slot this long at most */
+    const char *rollout_window;         /* the default maintenance window; "": always open */
 
     /* Which workloads: none at all in webhook mode (a change is POSTed). */
     bool webhook_mode;

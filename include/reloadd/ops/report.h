@@ -96,6 +96,8 @@ void rl_report_problem(void *report, enum rl_kind kind, const char *ns, const ch
 void rl_report_held(void *report, enum rl_kind kind, const char *ns, const char *name,
                     const char *uid, unsigned used, unsigned max, int64_t period_s,
                     int64_t held_until_s);
+void rl_report_window_held(void *report, enum rl_kind kind, const char *ns, const char *name,
+                           const char *uid, const char *window, int64_t opens_at_s);
 
 /* At a scrape: reloader_notifications_total from the senders' counters. */
 void rl_report_collect(struct rl_report *r);

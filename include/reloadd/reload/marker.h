@@ -65,7 +65,8 @@ int rl_marker_reload_source_json(struct rl_buf *out, enum rl_source_type t,
 
 /*
  * Appends the value of "<prefix>/applied": entries sorted by key, after the
- * rollout history (budget.h) if history is neither NULL nor "".
+ * pending mark (window.h) if pending_s > 0 and the rollout history
+ * (budget.h) if history is neither NULL nor "".
  */
 struct rl_applied_entry {
     enum rl_source_type type;
@@ -73,7 +74,7 @@ struct rl_applied_entry {
     const char *hash;               /* 40 hex */
 };
 int rl_marker_applied_json(struct rl_buf *out, const struct rl_applied_entry *e, size_t n,
-                           const char *history);
+                           const char *history, int64_t pending_s);
 
 /* One source to mark in a rollout. */
 struct rl_marker {
@@ -93,6 +94,7 @@ struct rl_rollout {
     size_t n_record;
     const char *applied_key;        /* "<prefix>/applied" */
     const char *history;            /* the record's rollout history (budget.h), or NULL */
+    int64_t pending_s;              /* the record's pending mark (window.h); 0: none */
     int64_t now_s;                  /* observedAt, restartAt (unix seconds) */
 };
 
@@ -118,7 +120,8 @@ int rl_patch_nest_template(struct rl_buf *patch, const char *field);
 
 /* Merge patch setting only metadata.annotations[applied_key]. */
 int rl_patch_record(struct rl_buf *out, const char *applied_key,
-                    const struct rl_applied_entry *e, size_t n, const char *history);
+                    const struct rl_applied_entry *e, size_t n, const char *history,
+                    int64_t pending_s);
 
 /*
  * Argo `rollout-strategy: restart` (application/merge-patch+json):

@@ -24,6 +24,7 @@
 #include "reloadd/reload/budget.h"
 #include "reloadd/reload/reconcile.h"
 #include "reloadd/reload/store.h"
+#include "reloadd/reload/window.h"
 #include "reloadd/reload/workload.h"
 
 #define RL_PLAN_MAX_SOURCES 256
@@ -79,6 +80,18 @@ struct rl_plan {
     char *history;                  /* from the record, or NULL */
     char budget_problem[200];       /* W's budget annotation did not parse */
     int64_t held_until_s;           /* a rollout is due but the budget holds it; 0: not */
+    /*
+     * The maintenance window (window.h): W's own or the default. A rollout
+     * due while it is closed is held (action stays ROLLOUT) until it opens;
+     * rl_plan_record() is then the record as it stands, without the rolls.
+     */
+    bool windowed;                  /* a window applies (else always open) */
+    char window_value[RL_WINDOW_MAX_LEN + 1];
+    bool window_open;               /* rl_window_state() at now_s */
+    int64_t window_opens_s, window_closes_s;
+    char window_problem[300];       /* W's window annotation did not parse */
+    int64_t window_opens_at_s;      /* a rollout is due but the window is closed; 0: not */
+    int64_t pending_since_s;        /* the record's pending mark; 0: none */
     /* Filled by reconcile.c's writers: what the API server answered our last write. */
     uint64_t wrote_rv;
     char wrote_uid[RL_PLAN_UID_MAX];
@@ -93,13 +106,18 @@ struct rl_plan_inputs {
     /* Judge listed workloads as --sync-after-restart does (the flag, or a missed takeover). */
     bool sync;
     struct rl_budget budget;                /* the default restart budget */
-    int64_t now_s;                          /* unix seconds, for the budget */
+    int64_t now_s;                          /* unix seconds: the budget, the window */
+    struct rl_window_cache *windows;        /* NULL: no windows */
 };
 
 /* Plans W (a store key); RL_ENOENT if the store does not hold it. */
 int rl_plan_make(const struct rl_plan_inputs *in, const char *wkey, struct rl_plan *p);
 void rl_plan_release(struct rl_plan *p);
-/* The record the plan stores: every judged source with a hash, sorted as marker.h wants. */
+/*
+ * The record the plan stores: every judged source with a hash, sorted as
+ * marker.h wants; while a window holds the rollout, the sources to roll keep
+ * what W records now.
+ */
 size_t rl_plan_record(const struct rl_plan *p, struct rl_applied_entry *out);
 
 #endif /* RL_PLAN_H */

@@ -39,6 +39,13 @@
  * write needs the whole object: CronJob (a Job is created from it), Job
  * (recreated) and Argo Rollout with the update strategy.
  *
+ * Maintenance window (window.h): a rollout due while W's window is closed
+ * is held; the first reconcile that holds it writes the record as it
+ * stands with a pending mark (one record-only write), and asks
+ * hooks->requeue_after() for the opening, when W rolls once with the
+ * latest values (the mark leaves the record in the same write). The mark
+ * makes a restarted or new leader roll the stale sources at the opening.
+ *
  * Pause period (pause.h, docs/reloader.md §10): a rollout of a Deployment
  * whose metadata carries the pause-period annotation also pauses it, in
  * the same patch; a reconcile of a Deployment paused by reloadd resumes it
@@ -123,6 +130,13 @@ struct rl_reconcile_hooks {
     void (*on_held)(void *ctx, enum rl_kind kind, const char *ns, const char *name,
                     const char *uid, unsigned used, unsigned max, int64_t period_s,
                     int64_t held_until_s);
+    /*
+     * A rollout of W is due but its maintenance window (window.h) is
+     * closed: held until opens_at_s (unix), pending on W. Once per hold,
+     * by the replica that may write. NULL: log only.
+     */
+    void (*on_window_held)(void *ctx, enum rl_kind kind, const char *ns, const char *name,
+                           const char *uid, const char *window, int64_t opens_at_s);
     void *ctx;
 };
 
@@ -185,8 +199,10 @@ cJSON *rl_reconcile_explain(struct rl_reconciler *r, const char *wkey);
  * preview until rl_reconcile_preview_release(). RL_ENOENT if W is unknown.
  */
 struct rl_reconcile_preview {
-    enum rl_reconcile_action action;  /* NONE while the budget holds a rollout */
+    /* NONE while the budget or a window holds a rollout (RECORD: the window's pending mark) */
+    enum rl_reconcile_action action;
     int64_t held_until_s;           /* a rollout held by the restart budget: until (unix s) */
+    int64_t window_opens_at_s;      /* a rollout held by a closed window: until (unix s) */
     enum rl_kind kind;
     bool argo_restart;
     struct rl_rollout rollout;

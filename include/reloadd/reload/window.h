@@ -1,10 +1,11 @@
 /*
  * window.h - a maintenance window: when a workload may be rolled
  *
- * Not wired yet (issue 17 item 4): the plan is an annotation on a workload,
- * and a flag for the default, holding a window; outside it a change is
- * recorded as pending and the workload rolls once when the window opens.
- * This file is the value and its arithmetic, with no clock of its own.
+ * Issue 17 item 4: an annotation on a workload, and --rollout-window for
+ * the default, hold a window; outside it a change is recorded as pending
+ * and the workload rolls once when the window opens (plan.h, reconcile.h).
+ * This file is the value, its arithmetic, with no clock of its own, and
+ * the process's cache of parsed windows.
  *
  * Syntax (at most RL_WINDOW_MAX_LEN bytes; spaces and tabs around each part
  * are ignored):
@@ -64,6 +65,16 @@ struct rl_tz;
  */
 #define RL_WINDOW_HORIZON_S (8 * 86400LL)
 #define RL_WINDOW_FOREVER INT64_MAX
+/*
+ * A rollout held by a closed window is pending: the workload's applied
+ * record carries "@pending": "<unix seconds it was first held>" (beside
+ * budget.h's "@rollouts"), written once, record-only; the rollout at the
+ * opening writes the record without it. A record with the mark makes the
+ * planner roll its stale sources (as --sync-after-restart does), so a
+ * restart or a failover before the opening still rolls.
+ */
+#define RL_APPLIED_PENDING_KEY "@pending"
+#define RL_WINDOW_PENDING_MAX 253402300800LL    /* exclusive: year 10000 */
 
 struct rl_window {
     struct rl_cron cron;
@@ -108,5 +119,44 @@ void rl_window_release(struct rl_window *w);
  */
 int rl_window_state(const struct rl_window *w, int64_t now_s, bool *open, int64_t *opens_at_s,
                     int64_t *closes_at_s);
+
+/*
+ * The process's windows (the reconciler keeps one): the default of
+ * --rollout-window, and every workload's "<prefix>/rollout-window" parsed
+ * at most once per distinct value. Zones are loaded once each and kept
+ * until the cache is freed (at most RL_WINDOW_CACHE_ZONES; an unknown zone
+ * is not kept), so a reconcile reads no file; values are kept up to
+ * RL_WINDOW_CACHE_VALUES, then the values are all forgotten (a window is
+ * handed out as a copy whose zone the cache owns: nothing dangles).
+ * Annotation values come from any namespace user: sizes are capped, and a
+ * value that does not parse is an error with its reason, never a crash.
+ * Threads: any; one mutex.
+ */
+#define RL_WINDOW_CACHE_ZONES 64
+#define RL_WINDOW_CACHE_VALUES 256
+#define RL_WINDOW_ALWAYS "always"       /* (or "off") no window: always open */
+
+struct rl_window_cache;
+
+/*
+ * dflt: the default window ("", NULL, "always" or "off": none). 0, or the
+ * code of rl_window_parse() with its reason in err (the cache is then not
+ * made).
+ */
+int rl_window_cache_new(const char *dflt, const char *zoneinfo_dir, struct rl_window_cache **out,
+                        char *err, size_t errlen);
+void rl_window_cache_free(struct rl_window_cache *c);
+
+/* The default as given ("" for none). */
+const char *rl_window_cache_default(const struct rl_window_cache *c);
+
+/*
+ * The window of a workload whose annotation is value (NULL: absent, the
+ * default applies): true and *out (borrowing the cache's zone) if a window
+ * applies, false if always open. A value that does not parse: the
+ * default's answer, and the reason in err (err[0] is "" otherwise).
+ */
+bool rl_window_cache_get(struct rl_window_cache *c, const char *value, struct rl_window *out,
+                         char *err, size_t errlen);
 
 #endif /* RL_WINDOW_H */

@@ -161,6 +161,8 @@ struct rl_workload {
     bool applied_invalid;           /* "<prefix>/applied" present but bad */
     /* The record's rollout history (RL_APPLIED_ROLLOUTS_KEY), or NULL. */
     const char *rollouts;
+    /* The record's pending mark (RL_APPLIED_PENDING_KEY, window.h): unix seconds, or 0. */
+    int64_t pending_since_s;
     size_t mem_bytes;               /* size of the single allocation */
 
     /* Its rollout as the object shows it (enum rl_progress, progress.h), judged at decode. */
