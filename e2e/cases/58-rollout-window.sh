@@ -1,4 +1,4 @@
-# Maintenance windows (issue 17.4): a window opening ~30 s from now, one
+# Maintenance windows (issue 17.4): a window opening 45-105 s from now, one
 # minute long ("M H * * *; 1m", UTC). A Deployment whose ConfigMap changes
 # (twice) before the opening is not rolled: one record-only write marks it
 # pending ("@pending" in reloadd.io/applied), nothing more; at the opening it
@@ -10,7 +10,7 @@
 e2e_needs replicas signals audit-log
 one=$(e2e_ns window) ha=$(e2e_ns window-ha)
 now=$(date -u +%s)
-open=$(((now + 30 + 59) / 60 * 60))
+open=$(((now + 45 + 59) / 60 * 60))     # room for the setup on a loaded machine
 window="$(date -u -d "@$open" +'%-M %-H') * * *; 1m"
 e2e_log "window \"$window\" opens at $(date -u -d "@$open" +%H:%M:%S) (in $((open - now)) s)"
 env='        envFrom: [{configMapRef: {name: cfg}}]'
@@ -21,7 +21,7 @@ kubectl delete lease -n reloadd stakater-reloader-lock --ignore-not-found >/dev/
 e2e_start_reloadd --namespaces="$one" --coalesce-window=200ms --rollout-window="$window"
 lease_args=(--lease-duration=4s --renew-deadline=3s --retry-period=500ms --namespaces="$ha" --coalesce-window=200ms)
 for r in w0 w1; do e2e_start_replica "$r" "${lease_args[@]}"; done
-e2e_wait 10 "a leader" bash -c "[ -n \"\$(kubectl get lease -n reloadd stakater-reloader-lock -o jsonpath='{.spec.holderIdentity}')\" ]"
+e2e_wait 30 "a leader" bash -c "[ -n \"\$(kubectl get lease -n reloadd stakater-reloader-lock -o jsonpath='{.spec.holderIdentity}')\" ]"
 e2e_wait_recorded "$one" Deployment/app
 e2e_wait_recorded "$ha" Deployment/app
 sleep 1
@@ -31,7 +31,7 @@ pending() { kubectl get -n "$1" deployment/app -o json | jq -er '.metadata.annot
 marker() { kubectl get -n "$1" deployment/app -o json | jq -r '[.spec.template.spec.containers[0].env[]? | select(.name == "STAKATER_CFG_CONFIGMAP") | .value][0] // ""'; }
 want() { kubectl get cm -n "$1" cfg -o json | jq -r '.data | to_entries | map("\(.key)=\(.value)") | sort | join(";")' | tr -d '\n' | sha1sum | cut -c1-40; }
 for ns in "$one" "$ha"; do e2e_cm "$ns" cfg v=1; done
-for ns in "$one" "$ha"; do e2e_wait 10 "the pending mark in $ns" pending "$ns"; done
+for ns in "$one" "$ha"; do e2e_wait 30 "the pending mark in $ns" pending "$ns"; done
 for ns in "$one" "$ha"; do e2e_cm "$ns" cfg v=2; done
 sleep 2
 leader=$(e2e_lease_holder)
@@ -59,7 +59,7 @@ for ns in "$one" "$ha"; do
     e2e_wait $((open - $(date -u +%s) + 15)) "$ns rolled at the opening" bash -c "[ -n \"\$(kubectl get -n $ns deployment/app -o json | jq -r '[.spec.template.spec.containers[0].env[]? | select(.name == \"STAKATER_CFG_CONFIGMAP\")][0].value // empty')\" ]"
     late=$(($(date -u +%s) - open))
     e2e_log "$ns rolled $late s after the opening"
-    [ "$late" -ge 0 ] && [ "$late" -le 6 ] || e2e_fail "$ns rolled $late s after the opening"
+    [ "$late" -ge 0 ] && [ "$late" -le 10 ] || e2e_fail "$ns rolled $late s after the opening"
 done
 for ns in "$one" "$ha"; do
     e2e_settled "$ns" 3 Deployment/app
