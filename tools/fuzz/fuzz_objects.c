@@ -61,12 +61,12 @@
 #include "reloadd/base/json.h"
 #include "reloadd/base/map.h"
 #include "reloadd/base/mem.h"
-#include "reloadd/config/options.h"
-#include "reloadd/config/policy.h"
 #include "reloadd/kube/watch.h"
 #include "reloadd/reload/decide.h"
 #include "reloadd/reload/store.h"
 #include "reloadd/reload/workload.h"
+
+#include "fuzz_policy.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -91,20 +91,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     rl_json_init_hooks();
     for (int i = 0; i < OPTS; i++) {
-        char *av[6] = { (char *)"reloadd" };
-        char *envp[] = { NULL };
-        char err[256];
-        int ac = 1;
-
-        for (int j = 0; opt_args[i][j]; j++)
-            av[ac++] = (char *)opt_args[i][j];
-        av[ac] = NULL;
-        struct rl_options o;
-
-        if (rl_options_parse(&o, ac, av, envp, err, sizeof(err)) != 0)
-            abort();
-        opts[i] = rl_policy_new(&o);
-        rl_options_release(&o);
+        opts[i] = fuzz_policy(opt_args[i]);
     }
     return 0;
 }

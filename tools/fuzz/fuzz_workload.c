@@ -48,11 +48,11 @@
 #include "reloadd/base/json.h"
 #include "reloadd/base/map.h"
 #include "reloadd/base/mem.h"
-#include "reloadd/config/options.h"
-#include "reloadd/config/policy.h"
 #include "reloadd/reload/decide.h"
 #include "reloadd/reload/marker.h"
 #include "reloadd/reload/workload.h"
+
+#include "fuzz_policy.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -83,20 +83,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     rl_json_init_hooks();
     for (int i = 0; i < OPTS; i++) {
-        char *av[8] = { (char *)"reloadd" };
-        char *envp[] = { NULL };
-        char err[256];
-        int ac = 1;
-
-        for (int j = 0; opt_args[i][j]; j++)
-            av[ac++] = (char *)opt_args[i][j];
-        av[ac] = NULL;
-        struct rl_options o;
-
-        if (rl_options_parse(&o, ac, av, envp, err, sizeof(err)) != 0)
-            abort();
-        opts[i] = rl_policy_new(&o);
-        rl_options_release(&o);
+        opts[i] = fuzz_policy(opt_args[i]);
         rl_workload_keys_init(&keys[i], opts[i]);
     }
     shared_cache = rl_regex_cache_new(256);
