@@ -779,14 +779,15 @@ static int wait_spare(struct rl_kube *k)
     uint64_t wait, waited = 0;
 
     for (;;) {
-        if (background_give_up && atomic_load(background_give_up))
-            return RL_ESHUTDOWN;
         rl_mutex_lock(&k->mu);
         wait = rl_bucket_try_take(&k->bucket, rl_clock_mono_ms(k->clock),
                                   floor(k->bucket.burst / 2));
         rl_mutex_unlock(&k->mu);
         if (!wait)
             return 0;
+        /* Given up (a stop began): sent only if the budget allows at once, as just tried. */
+        if (background_give_up && atomic_load(background_give_up))
+            return RL_ESHUTDOWN;
         if (waited >= RL_KUBE_BACKGROUND_WAIT_MS)
             return RL_EBUSY;
         wait = wait < 100 ? wait : 100;
