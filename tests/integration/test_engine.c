@@ -1811,6 +1811,42 @@ struct ec {
     struct rl_controller *c;
 };
 
+/*
+ * Waits until the controller manager has written ec-app's status (its
+ * resourceVersion still for a second): a status write landing between
+ * reloadd's list and its takeover check would make that check wait for a
+ * watch these tests block, a race the TSan build lost.
+ */
+static void ec_settle_app(const char *ns2)
+{
+    char *path = rl_xasprintf("/apis/apps/v1/namespaces/%s/deployments/ec-app", ns2);
+    char rv[64] = "";
+    double still_since = test_now_s(), end = test_now_s() + 30;
+    bool observed = false;
+
+    while (test_now_s() < end && !(observed && test_now_s() - still_since >= 1.0)) {
+        struct rl_kube_response r;
+        const cJSON *meta;
+        cJSON *doc;
+
+        test_sleep_ms(200);
+        rl_kube_response_init(&r);
+        cr_assert(eq(int, rl_kube_get(admin, path, &r), 0), "get ec-app: %s", r.message);
+        doc = rl_kube_response_json(&r);
+        meta = rl_json_obj(doc, "metadata");
+        if (strcmp(rl_json_str_or(meta, "resourceVersion", ""), rv) != 0) {
+            snprintf(rv, sizeof(rv), "%s", rl_json_str_or(meta, "resourceVersion", ""));
+            still_since = test_now_s();
+        }
+        observed = rl_json_int(rl_json_obj(doc, "status"), "observedGeneration", 0) >=
+                   rl_json_int(meta, "generation", 1);
+        cJSON_Delete(doc);
+        rl_kube_response_release(&r);
+    }
+    cr_assert(observed, "the controller manager never observed ec-app");
+    free(path);
+}
+
 static void ec_world(struct ec *w, const char *prefix, const char *pod_name)
 {
     char *ns2 = w->ns, *cm1 = w->cm1, *sec1 = w->sec1;
@@ -1845,6 +1881,7 @@ static void ec_world(struct ec *w, const char *prefix, const char *pod_name)
         "{\"secretRef\":{\"name\":\"ec-sec\"}}]}]}}}}", cm1, sec1);
     ec_put(ns2, "deployments", json, true, "ec-app", NULL);
     free(json);
+    ec_settle_app(ns2);
 }
 
 /* A controller for o2 through a fault proxy that refuses the watches named in `blocked`, synced. */
