@@ -9,6 +9,7 @@
 
 #include "reloadd/base/err.h"
 #include "reloadd/base/log.h"
+#include "reloadd/base/syntax.h"
 #include "reloadd/base/mem.h"
 #include "reloadd/config/policy.h"
 #include "reloadd/reload/decide.h"
@@ -367,6 +368,25 @@ static void plan_window(const struct rl_plan_inputs *in, const struct rl_workloa
         p->window_open = true;      /* no opening ahead (or now out of range): never hold */
 }
 
+/* Whether W is health-gated: its annotation ("true"/"false", Go's ParseBool), else the flag. */
+static void plan_gate(const struct rl_plan_inputs *in, const struct rl_workload *w,
+                      struct rl_plan *p)
+{
+    const char *v = rl_workload_meta(w, in->policy->key.health_gate);
+    bool ok = true, on;
+
+    p->gated = in->policy->health_gate;
+    if (!v || !*v)
+        return;
+    on = rl_parse_bool_go(v, &ok);
+    if (ok)
+        p->gated = on;
+    else
+        snprintf(p->gate_problem, sizeof(p->gate_problem),
+                 "annotation %s has value \"%.64s\", not a boolean (the default applies)",
+                 in->policy->key.health_gate, v);
+}
+
 /* Builds the plan under the store's read lock. RL_ENOENT if W is gone. */
 int rl_plan_make(const struct rl_plan_inputs *in, const char *wkey, struct rl_plan *p)
 {
@@ -447,6 +467,7 @@ int rl_plan_make(const struct rl_plan_inputs *in, const char *wkey, struct rl_pl
     p->pending_since_s = w->pending_since_s;
     if (in->windows)
         plan_window(in, w, p);
+    plan_gate(in, w, p);
     rl_store_unlock(in->store);
 
     if (p->truncated)
