@@ -319,14 +319,14 @@ static void judge(const struct rl_plan_inputs *in, const struct rl_workload *w, 
 }
 
 /* The record to store: every judged source with a hash, sorted by marker.h. */
-size_t rl_plan_record(const struct rl_plan *p, struct rl_applied_entry *out)
+static size_t plan_record(const struct rl_plan *p, bool held, struct rl_applied_entry *out)
 {
     size_t n = 0;
 
     for (size_t i = 0; i < p->n; i++) {
         const struct rl_plan_item *it = &p->items[i];
         bool rolls = it->verdict == RL_VERDICT_ROLL || it->verdict == RL_VERDICT_ROLL_DELETED;
-        const char *h = p->window_opens_at_s && rolls ? it->recorded : it->record;
+        const char *h = held && rolls ? it->recorded : it->record;
 
         if (!h[0])
             continue;
@@ -336,6 +336,16 @@ size_t rl_plan_record(const struct rl_plan *p, struct rl_applied_entry *out)
         n++;
     }
     return n;
+}
+
+size_t rl_plan_record(const struct rl_plan *p, struct rl_applied_entry *out)
+{
+    return plan_record(p, p->window_opens_at_s != 0, out);
+}
+
+size_t rl_plan_record_held(const struct rl_plan *p, struct rl_applied_entry *out)
+{
+    return plan_record(p, true, out);
 }
 
 static bool record_differs(const struct rl_workload *w, const struct rl_applied_entry *e, size_t n)

@@ -1103,6 +1103,33 @@ static void gate_ask(struct rl_reconciler *r, const char *wkey, const struct rl_
     }
 }
 
+/*
+ * The first hold of W by the gate: the record as it stands, marked pending
+ * (one record-only write, as a closed window's), so that a restarted or new
+ * leader still rolls W for the held version - a record with @pending judges
+ * stale sources as --sync-after-restart does - and asks the gate again,
+ * instead of adopting the version W never got. The rollout for a later
+ * version drops the mark in its write; a change reverted drops it too.
+ */
+static int gate_mark_pending(struct rl_reconciler *r, const char *wkey, struct rl_plan *p)
+{
+    struct rl_applied_entry rec[RL_PLAN_MAX_SOURCES];
+    struct rl_buf body;
+    size_t n = rl_plan_record_held(p, rec);
+    int err;
+
+    rl_buf_init(&body, 0);
+    err = rl_patch_record(&body, r->policy->key.applied, rec, n, p->history,
+                          rl_clock_wall_us(r->clock) / 1000000);
+    if (!err)
+        err = do_patch(r, p, "application/merge-patch+json", body.buf);
+    rl_buf_release(&body);
+    if (err != RL_ENOTLEADER)
+        remember(r, wkey, RL_ACTION_RECORD, err);
+    expect_echo(r, wkey, p);
+    return err;
+}
+
 /* W is held by the gate: reported once per W and held version, by the leader. */
 static void gate_hold(struct rl_reconciler *r, const char *wkey, const struct rl_plan *p,
                       const struct gate_answer *a)
@@ -1140,19 +1167,22 @@ static void gate_hold(struct rl_reconciler *r, const char *wkey, const struct rl
 /*
  * Whether W may roll now as far as the gate goes. WAIT: nothing written,
  * W looks again when the batch's first member times out (the batch coming
- * out wakes it sooner). HOLD: nothing written, reported; a new version of
- * the source queues W.
+ * out wakes it sooner). HOLD: no rollout, reported, W marked pending once
+ * (*err: that write's error, to retry); a new version of the source queues W.
  */
-static bool gate_admit(struct rl_reconciler *r, const char *wkey, const struct rl_plan *p)
+static bool gate_admit(struct rl_reconciler *r, const char *wkey, struct rl_plan *p, int *err)
 {
     struct gate_answer a;
     uint64_t now, delay;
 
+    *err = 0;
     gate_ask(r, wkey, p, &a);
     if (a.v == RL_GATE_ROLL)
         return true;
     if (a.v == RL_GATE_HOLD) {
         gate_hold(r, wkey, p, &a);
+        if (!p->pending_since_s)
+            *err = gate_mark_pending(r, wkey, p);
         return false;
     }
     now = rl_clock_mono_ms(r->clock);
@@ -1317,12 +1347,12 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
     }
     /* The gate once the cap gave a slot: a batch member's clock runs from its write. */
     gated = p->action == RL_ACTION_ROLLOUT && !o->dry_run && p->gated && check_write(r) == 0;
-    if (gated && !gate_admit(r, wkey, p)) {
+    if (gated && !gate_admit(r, wkey, p, &err)) {
         if (capped)
             cap_finish(r, wkey);
         rl_plan_release(p);
         free(p);
-        return 0;
+        return err;
     }
     plan_rollout(r, p, markers, rec, &ro);
     rl_buf_init(&history, 0);
@@ -1481,6 +1511,8 @@ static bool explain_gate(struct rl_reconciler *r, cJSON *out, const char *wkey,
                             (double)r->policy->health_gate_timeout_ms / 1000.0);
     if (p->gate_problem[0])
         cJSON_AddStringToObject(gj, "problem", p->gate_problem);
+    if (p->pending_since_s)
+        add_time(gj, "pendingSince", p->pending_since_s);
     arr = cJSON_AddArrayToObject(gj, "sources");
     for (size_t i = 0; p->gated && p->action == RL_ACTION_ROLLOUT && i < p->n; i++) {
         const struct rl_plan_item *it = &p->items[i];

@@ -1190,10 +1190,21 @@ static void note_requeue(void *ctx, const char *wkey, uint64_t delay_ms)
  * generation; `gate_ann` its health-gate annotation (NULL: none). Handed to
  * the store as the watch would (rl_reconciler_observed first).
  */
+static void gate_deployment_pending(struct world *w, const char *name, const char *recorded,
+                                    long long pending_s, int generation, const char *status,
+                                    const char *gate_ann, bool live);
+
 static void gate_deployment(struct world *w, const char *name, const char *recorded,
                             int generation, const char *status, const char *gate_ann, bool live)
 {
-    char buf[4096], ann[256], cond[256] = "";
+    gate_deployment_pending(w, name, recorded, 0, generation, status, gate_ann, live);
+}
+
+static void gate_deployment_pending(struct world *w, const char *name, const char *recorded,
+                                    long long pending_s, int generation, const char *status,
+                                    const char *gate_ann, bool live)
+{
+    char buf[4096], ann[256], cond[256] = "", pending[64] = "";
     struct rl_workload *wl = NULL;
     cJSON *obj;
 
@@ -1202,18 +1213,20 @@ static void gate_deployment(struct world *w, const char *name, const char *recor
                  "\"status\":\"False\",\"reason\":\"ProgressDeadlineExceeded\"}]");
     snprintf(ann, sizeof(ann), "%s%s%s", gate_ann ? ",\"reloadd.io/health-gate\":\"" : "",
              gate_ann ? gate_ann : "", gate_ann ? "\"" : "");
+    if (pending_s)
+        snprintf(pending, sizeof(pending), "\\\"@pending\\\":\\\"%lld\\\",", pending_s);
     w->rv++;
     snprintf(buf, sizeof(buf),
              "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"ns\",\"uid\":\"uid-%s\","
              "\"generation\":%d,\"resourceVersion\":\"%llu\",\"annotations\":{"
              "\"reloader.stakater.com/auto\":\"true\","
-             "\"reloadd.io/applied\":\"{\\\"configmap/cfg\\\":\\\"%s\\\"}\"%s}},"
+             "\"reloadd.io/applied\":\"{%s\\\"configmap/cfg\\\":\\\"%s\\\"}\"%s}},"
              "\"spec\":{\"replicas\":1,\"template\":{\"metadata\":{\"labels\":{\"app\":\"a\"}},"
              "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"img:1\","
              "\"envFrom\":[{\"configMapRef\":{\"name\":\"cfg\"}}]}]}}},"
              "\"status\":{\"observedGeneration\":%d,\"replicas\":1,\"updatedReplicas\":1,"
              "\"availableReplicas\":%d%s}}",
-             name, name, generation, (unsigned long long)w->rv, recorded, ann, generation,
+             name, name, generation, (unsigned long long)w->rv, pending, recorded, ann, generation,
              strcmp(status, "done") == 0 ? 1 : 0, cond);
     obj = cJSON_Parse(buf);
     cr_assert(obj != NULL, "bad fixture");
@@ -1316,11 +1329,27 @@ Test(reconcile, the_health_gate_rolls_a_first_batch_and_holds_a_failed_version)
     cr_assert(eq(u32, gs.n_requeued, 0), "still running: nobody woken");
     gate_deployment(&w, "a", V2, 2, "failed", NULL, true);
     cr_assert(eq(u32, gs.n_requeued, 3), "the held version wakes the source's dependents");
+    cr_assert(eq(int, gate_reconcile(&w, "b"), 0));
+    cr_assert(eq(int, gate_reconcile(&w, "c"), 0));
+    cr_assert(eq(sz, http_sink_count(sink), 3), "held: no rollout, the record marked pending");
+    {
+        struct http_sink_req req;
+
+        cr_assert(http_sink_request(sink, 1, &req));
+        cr_assert(eq(str, req.method, "PATCH"));
+        cr_assert(strstr(req.body, "@pending") && strstr(req.body, V1) &&
+                      strstr(req.body, V2) == NULL,
+                  "the record as it stands, marked pending: %s", req.body);
+        cr_assert(strstr(req.body, "STAKATER_") == NULL, "no marker: %s", req.body);
+        http_sink_req_release(&req);
+    }
+    gate_deployment_pending(&w, "b", V1, clk.now_s, 1, "done", NULL, true);
+    gate_deployment_pending(&w, "c", V1, clk.now_s, 1, "done", NULL, true);
     for (int i = 0; i < 2; i++) {
         cr_assert(eq(int, gate_reconcile(&w, "b"), 0));
         cr_assert(eq(int, gate_reconcile(&w, "c"), 0));
     }
-    cr_assert(eq(sz, http_sink_count(sink), 1), "held: nothing written");
+    cr_assert(eq(sz, http_sink_count(sink), 3), "marked once: nothing more written");
     cr_assert(eq(u32, gs.gated, 2), "reported once per workload and version");
     cr_assert(eq(u32, gs.failed, 1));
     expect_gate(&w, "b", "held", "hold");
@@ -1331,17 +1360,25 @@ Test(reconcile, the_health_gate_rolls_a_first_batch_and_holds_a_failed_version)
     gs.n_requeued = 0;
     source(&w, "cfg", V3, true);
     cr_assert(eq(int, gate_reconcile(&w, "b"), 0));
-    cr_assert(eq(sz, http_sink_count(sink), 2));
+    cr_assert(eq(sz, http_sink_count(sink), 4));
+    {
+        struct http_sink_req req;
+
+        cr_assert(http_sink_request(sink, 3, &req));
+        cr_assert(strstr(req.body, V3) && strstr(req.body, "@pending") == NULL,
+                  "the rollout drops the mark: %s", req.body);
+        http_sink_req_release(&req);
+    }
     cr_assert(eq(int, gate_reconcile(&w, "c"), 0));
     cr_assert(eq(int, gate_reconcile(&w, "a"), 0));
-    cr_assert(eq(sz, http_sink_count(sink), 2), "waiting for b");
+    cr_assert(eq(sz, http_sink_count(sink), 4), "waiting for b");
     gate_deployment(&w, "b", V3, 1, "done", NULL, true);   /* an older status: not ours */
     cr_assert(eq(u32, gs.n_requeued, 0));
     gate_deployment(&w, "b", V3, 2, "done", NULL, true);
     cr_assert(eq(u32, gs.n_requeued, 3), "the version passed: its dependents are queued");
     cr_assert(eq(int, gate_reconcile(&w, "c"), 0));
     cr_assert(eq(int, gate_reconcile(&w, "a"), 0));
-    cr_assert(eq(sz, http_sink_count(sink), 4), "the rest roll once the batch is done");
+    cr_assert(eq(sz, http_sink_count(sink), 6), "the rest roll once the batch is done");
     cr_assert(eq(u32, gs.gated, 2));
 
     /* A member not available within the timeout holds the version. */
@@ -1349,7 +1386,7 @@ Test(reconcile, the_health_gate_rolls_a_first_batch_and_holds_a_failed_version)
     gate_deployment(&w, "c", V3, 2, "done", NULL, true);
     source(&w, "cfg", V4, true);
     cr_assert(eq(int, gate_reconcile(&w, "c"), 0));
-    cr_assert(eq(sz, http_sink_count(sink), 5));
+    cr_assert(eq(sz, http_sink_count(sink), 7));
     gate_deployment(&w, "c", V4, 3, "running", NULL, true);
     clk.now_s += 19;
     cr_assert(eq(int, gate_reconcile(&w, "a"), 0));
@@ -1359,16 +1396,17 @@ Test(reconcile, the_health_gate_rolls_a_first_batch_and_holds_a_failed_version)
     expect_gate(&w, "a", "held", "hold");
     cr_assert(eq(u32, gs.gated, 3));
     cr_assert(eq(u32, gs.timed_out, 1));
+    cr_assert(eq(sz, http_sink_count(sink), 8), "a marked pending");
+    gate_deployment_pending(&w, "a", V3, clk.now_s, 3, "done", NULL, true);
     /* b opted out: it rolls whatever the gate says. */
     gate_deployment(&w, "b", V3, 2, "done", "false", true);
     cr_assert(eq(int, gate_reconcile(&w, "b"), 0));
-    cr_assert(eq(sz, http_sink_count(sink), 6), "an opted-out workload is not gated");
-    cr_assert(eq(sz, http_sink_count(sink), 6));
+    cr_assert(eq(sz, http_sink_count(sink), 9), "an opted-out workload is not gated");
 
     /* A new leader starts the gate afresh: the held version rolls one more first batch. */
     rl_reconciler_adopt_rollouts(w.r);
     cr_assert(eq(int, gate_reconcile(&w, "a"), 0));
-    cr_assert(eq(sz, http_sink_count(sink), 7));
+    cr_assert(eq(sz, http_sink_count(sink), 10));
     world_release(&w);
     rl_kube_free(kube);
     http_sink_stop(sink);
@@ -1414,6 +1452,32 @@ Test(reconcile, the_health_gate_annotation_opts_in_and_out)
             cr_assert(eq(int, cJSON_GetObjectItem(g, "problem") != NULL, cases[i].problem),
                       "case %zu", i);
         }
+        cJSON_Delete(e);
+        world_release(&w);
+    }
+}
+
+/*
+ * A held workload's change survives a restart: its record marked pending
+ * judges it as --sync-after-restart does, so the new process rolls it (the
+ * gate asked afresh); unmarked, a stale record listed at start is adopted.
+ */
+Test(reconcile, a_held_workload_is_still_pending_after_a_restart)
+{
+    static const char *const flags[] = { "--health-gate", NULL };
+
+    for (int marked = 0; marked < 2; marked++) {
+        const char *d, *v;
+        struct world w;
+        cJSON *e;
+
+        world_init(&w, RL_KIND_DEPLOYMENT, "env-vars", flags);
+        source(&w, "cfg", V2, false);
+        gate_deployment_pending(&w, "b", V1, marked ? 1800000000 : 0, 1, "done", NULL, false);
+        e = gate_explain(&w, "b", &d, &v);
+        cr_assert(eq(str, (char *)d, marked ? "rollout" : "record"), "marked %d: %s", marked, d);
+        if (marked)
+            cr_assert(eq(str, (char *)v, "roll"));
         cJSON_Delete(e);
         world_release(&w);
     }

@@ -126,5 +126,7 @@ void rl_plan_release(struct rl_plan *p);
  * what W records now.
  */
 size_t rl_plan_record(const struct rl_plan *p, struct rl_applied_entry *out);
+/* The record as it stands while something else holds the rollout (the health gate). */
+size_t rl_plan_record_held(const struct rl_plan *p, struct rl_applied_entry *out);
 
 #endif /* RL_PLAN_H */

@@ -204,13 +204,15 @@ void rl_reconciler_observed(struct rl_reconciler *r, const struct rl_workload *w
  * when the batch's first deadline passes, and when the batch comes out:
  * the source's dependents are queued) until every member is available,
  * then roll; a member that FAILED or was not available within
- * --health-gate-timeout of its write HOLDS the version: nothing written,
- * hooks->on_gated() once per W and held versions, until a new version of
- * the source starts a new batch. Members are judged by
+ * --health-gate-timeout of its write HOLDS the version: no rollout,
+ * hooks->on_gated() once per W and held versions, and the first hold marks
+ * W's record pending (one record-only write, the window's @pending), until
+ * a new version of the source starts a new batch. Members are judged by
  * rl_reconciler_observed() (the object after our write only: its
  * generation past the one planned from). The gate lives in memory: a new
- * leader (rl_reconciler_adopt_rollouts) starts it afresh, so a held
- * version rolls one more first batch after a restart or a failover.
+ * leader (rl_reconciler_adopt_rollouts) starts it afresh; the pending mark
+ * makes it roll a held W rather than adopt it, so a held version rolls one
+ * more first batch after a restart or a failover.
  * Followers and --dry-run do not ask it.
  */
 
