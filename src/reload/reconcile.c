@@ -947,12 +947,26 @@ static void wake_one(void *ctx, const char *wkey)
     requeue(ctx, wkey, 0);
 }
 
-/* A version's batch came out (passed or held): its waiting workloads look again now. */
-static void gate_wake(struct rl_reconciler *r, const struct gate_src *gs)
+/*
+ * A final judgement of W's rollout for one version (gs) it is a batch member
+ * of; a batch that comes out of it (passed or held) has its source's
+ * dependents look again now. Whether W was of that batch.
+ */
+static bool gate_report_final(struct rl_reconciler *r, const struct gate_src *gs,
+                              const char *wkey, enum rl_progress pr, uint64_t now)
 {
-    rl_store_rdlock(r->store);
-    rl_store_dependents(r->store, gs->type, gs->ns, gs->name, wake_one, r);
-    rl_store_unlock(r->store);
+    struct rl_gate_info before, after;
+
+    rl_gate_info(r->gate, gs->key, now, &before);
+    if (!rl_gate_report(r->gate, gs->key, gs->version, wkey, pr, now))
+        return false;
+    rl_gate_info(r->gate, gs->key, now, &after);
+    if (after.verdict != before.verdict) {
+        rl_store_rdlock(r->store);
+        rl_store_dependents(r->store, gs->type, gs->ns, gs->name, wake_one, r);
+        rl_store_unlock(r->store);
+    }
+    return true;
 }
 
 /*
@@ -966,6 +980,7 @@ static void gate_report(struct rl_reconciler *r, const char *wkey, int64_t gener
 {
     uint64_t now = rl_clock_mono_ms(r->clock);
     struct gate_flight *gf;
+    bool failed = false;
 
     rl_mutex_lock(&r->mu);
     gf = rl_map_get(&r->gflight, wkey);
@@ -981,18 +996,9 @@ static void gate_report(struct rl_reconciler *r, const char *wkey, int64_t gener
     }
     rl_map_del(&r->gflight, wkey);
     rl_mutex_unlock(&r->mu);
-    for (size_t i = 0; i < gf->n; i++) {
-        const struct gate_src *gs = &gf->src[i];
-        struct rl_gate_info before, after;
-
-        rl_gate_info(r->gate, gs->key, now, &before);
-        if (!rl_gate_report(r->gate, gs->key, gs->version, wkey, pr, now))
-            continue;
-        rl_gate_info(r->gate, gs->key, now, &after);
-        if (after.verdict != before.verdict)
-            gate_wake(r, gs);
-    }
-    if (pr == RL_PROGRESS_FAILED)
+    for (size_t i = 0; i < gf->n; i++)
+        failed |= gate_report_final(r, &gf->src[i], wkey, pr, now) && pr == RL_PROGRESS_FAILED;
+    if (failed)
         rl_log_kv(RL_LOG_WARN, "health gate: a first-batch rollout failed; the source version "
                   "stops propagating", "workload", wkey, "source", gf->src[0].key, NULL);
     gate_flight_free(gf);
@@ -1097,9 +1103,20 @@ static void gate_ask(struct rl_reconciler *r, const char *wkey, const struct rl_
     }
     if (n_in && a->v == RL_GATE_ROLL) {
         gate_note_flight(r, wkey, p, in, n_in);
-    } else if (n_in) {
-        gate_note_flight(r, wkey, p, in, n_in);
-        gate_report(r, wkey, INT64_MAX, RL_PROGRESS_DONE);
+        return;
+    }
+    for (size_t i = 0; i < p->n && n_in; i++) {
+        const struct rl_plan_item *it = &p->items[i];
+        char key[RL_STORE_KEY_MAX], name[RL_STORE_KEY_MAX], ns[RL_STORE_KEY_MAX];
+        struct gate_src gs = { .type = it->type, .ns = ns, .name = name, .key = key };
+
+        if (!in[i])
+            continue;
+        rl_store_source_key(key, sizeof(key), it->type, p->ns, it->name);
+        strlcpy(ns, p->ns, sizeof(ns));
+        strlcpy(name, it->name, sizeof(name));
+        strlcpy(gs.version, it->desired, sizeof(gs.version));
+        gate_report_final(r, &gs, wkey, RL_PROGRESS_DONE, now);
     }
 }
 
