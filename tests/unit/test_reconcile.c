@@ -28,6 +28,7 @@
 #include "reloadd/kube/kube.h"
 #include "reloadd/kube/kubeconfig.h"
 #include "testutil.h"
+#include "reloadd/reload/cap.h"
 #include "reloadd/reload/decide.h"
 #include "reloadd/reload/marker.h"
 #include "reloadd/reload/reconcile.h"
@@ -1286,6 +1287,23 @@ static struct rl_kube *sink_client(struct http_sink *sink)
 }
 
 /*
+ * Deployments a, b and c of ConfigMap cfg, recorded at V1, listed; then cfg
+ * changes to V2. The reconciler writes to kube, on clock clk, with hooks.
+ */
+static void gate_world(struct world *w, const char *const *flags, struct rl_kube *kube,
+                       const struct rl_clock *clk, const struct rl_reconcile_hooks *hooks)
+{
+    world_init(w, RL_KIND_DEPLOYMENT, "env-vars", flags);
+    rl_reconciler_free(w->r);
+    w->r = rl_reconciler_new(w->store, kube, w->o, w->rc, clk, hooks);
+    source(w, "cfg", V1, false);
+    gate_deployment(w, "a", V1, 1, "done", NULL, false);
+    gate_deployment(w, "b", V1, 1, "done", NULL, false);
+    gate_deployment(w, "c", V1, 1, "done", NULL, false);
+    source(w, "cfg", V2, true);
+}
+
+/*
  * Issue 17.3: one ConfigMap, three gated Deployments, a batch of 1. The
  * first to ask rolls (one PATCH); the others wait, writing nothing; its
  * rollout failing holds the version (the waiting ones are queued at once,
@@ -1305,14 +1323,7 @@ Test(reconcile, the_health_gate_rolls_a_first_batch_and_holds_a_failed_version)
                                         .requeue_after = note_requeue, .ctx = &gs };
     struct world w;
 
-    world_init(&w, RL_KIND_DEPLOYMENT, "env-vars", flags);
-    rl_reconciler_free(w.r);
-    w.r = rl_reconciler_new(w.store, kube, w.o, w.rc, &clk.c, &hooks);
-    source(&w, "cfg", V1, false);
-    gate_deployment(&w, "a", V1, 1, "done", NULL, false);
-    gate_deployment(&w, "b", V1, 1, "done", NULL, false);
-    gate_deployment(&w, "c", V1, 1, "done", NULL, false);
-    source(&w, "cfg", V2, true);
+    gate_world(&w, flags, kube, &clk.c, &hooks);
 
     expect_gate(&w, "a", "rollout", "roll");
     cr_assert(eq(int, gate_reconcile(&w, "a"), 0));
@@ -1481,4 +1492,41 @@ Test(reconcile, a_held_workload_is_still_pending_after_a_restart)
         cJSON_Delete(e);
         world_release(&w);
     }
+}
+
+/*
+ * With the cap: a workload waiting on the gate gives its slot back (the
+ * gate is asked once the cap admitted it), so the gate's waiting never
+ * holds slots; the first batch's rollout keeps its slot until it is done.
+ */
+Test(reconcile, a_workload_waiting_on_the_gate_gives_its_cap_slot_back)
+{
+    static const char *const flags[] = { "--health-gate", "--max-concurrent-rollouts=2", NULL };
+    struct hand_clock clk = { { hand_mono_ms, hand_wall_us }, 1800000000 };
+    struct http_sink *sink = http_sink_start();
+    struct rl_kube *kube = sink_client(sink);
+    struct gate_seen gs = { 0 };
+    struct rl_reconcile_hooks hooks = { .requeue_after = note_requeue, .ctx = &gs };
+    struct rl_cap_counts n;
+    struct world w;
+
+    gate_world(&w, flags, kube, &clk.c, &hooks);
+    cr_assert(eq(int, gate_reconcile(&w, "a"), 0));
+    cr_assert(eq(int, gate_reconcile(&w, "b"), 0));
+    cr_assert(eq(int, gate_reconcile(&w, "c"), 0));
+    cr_assert(eq(sz, http_sink_count(sink), 1));
+    rl_reconciler_cap_counts(w.r, &n);
+    cr_assert(eq(sz, n.in_flight, 1), "only the first batch's rollout holds a slot");
+    cr_assert(eq(sz, n.waiting, 0));
+    gate_deployment(&w, "a", V2, 2, "done", NULL, true);
+    rl_reconciler_cap_counts(w.r, &n);
+    cr_assert(eq(sz, n.in_flight, 0), "done: the slot is free");
+    cr_assert(eq(int, gate_reconcile(&w, "b"), 0));
+    cr_assert(eq(int, gate_reconcile(&w, "c"), 0));
+    cr_assert(eq(sz, http_sink_count(sink), 3), "the batch passed: both roll, under the cap");
+    rl_reconciler_cap_counts(w.r, &n);
+    cr_assert(eq(sz, n.in_flight, 2));
+    world_release(&w);
+    rl_kube_free(kube);
+    http_sink_stop(sink);
 }
