@@ -203,6 +203,29 @@ e2e_template() { # ns kind/name
 }
 e2e_generation() { kubectl get -n "$1" "$2" -o jsonpath='{.metadata.generation}'; }
 
+# e2e_apps NS N [SPEC_EXTRA [LABELS_EXTRA]] : Deployments app-1..app-N of 1 replica, auto,
+# taking ConfigMap cfg by envFrom; SPEC_EXTRA (yaml flow-map entries, e.g.
+# "progressDeadlineSeconds: 15,") goes into their spec, LABELS_EXTRA (e.g.
+# ", reloadd.test/never-ready: \"true\"") into their pods' labels.
+e2e_apps() {
+    local ns=$1 n=$2 spec=${3:-} labels=${4:-} i
+    for i in $(seq 1 "$n"); do
+        cat <<YAML
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: app-$i, annotations: {reloader.stakater.com/auto: "true"}}
+spec: {$spec
+  replicas: 1,
+  selector: {matchLabels: {app: app-$i}},
+  template: {
+    metadata: {labels: {app: app-$i$labels}},
+    spec: {containers: [{name: app, image: registry.invalid/app:1,
+                         envFrom: [{configMapRef: {name: cfg}}]}]}}}
+---
+YAML
+    done | kubectl apply -n "$ns" -f - >/dev/null
+}
+
 # e2e_deploy NS NAME ANNOTATIONS(yaml flow map) POD_SPEC_EXTRA(yaml, indented 6)
 # Makes a 1-replica Deployment whose container "app" gets the extra spec.
 e2e_deploy() {

@@ -9,24 +9,7 @@ ns=$(e2e_ns cap)
 n=${E2E_CAP_WORKLOADS:-100}
 max=5
 e2e_cm "$ns" cfg v=0
-for i in $(seq 1 "$n"); do
-    cat <<YAML
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: app-$i, annotations: {reloader.stakater.com/auto: "true"}}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: app-$i}}
-  template:
-    metadata: {labels: {app: app-$i}}
-    spec:
-      containers:
-      - name: app
-        image: registry.invalid/app:1
-        envFrom: [{configMapRef: {name: cfg}}]
----
-YAML
-done | kubectl apply -n "$ns" -f - >/dev/null
+e2e_apps "$ns" "$n"
 kubectl wait -n "$ns" --for=condition=Available deployment --all --timeout=300s >/dev/null ||
     e2e_fail "the $n Deployments did not become available"
 e2e_start_reloadd --namespaces="$ns" --max-concurrent-rollouts=$max --rollout-timeout=120s \

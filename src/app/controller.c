@@ -640,6 +640,14 @@ static void on_window_held(void *ctx, enum rl_kind kind, const char *ns, const c
         c->hooks.on_window_held(c->hooks.ctx, kind, ns, name, uid, window, opens_at_s);
 }
 
+static void on_gated(void *ctx, const struct rl_gate_hold *h)
+{
+    struct rl_controller *c = ctx;
+
+    if (c->hooks.on_gated)
+        c->hooks.on_gated(c->hooks.ctx, h);
+}
+
 static void on_skip(void *ctx, const char *reason)
 {
     struct rl_controller *c = ctx;
@@ -773,6 +781,7 @@ struct rl_controller *rl_controller_new(const struct rl_options *o, const struct
         .on_problem = on_problem,
         .on_held = on_held,
         .on_window_held = on_window_held,
+        .on_gated = on_gated,
         .ctx = c,
     };
     bool watched[RL_KIND_MAX];

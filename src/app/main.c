@@ -236,6 +236,7 @@ static int run(struct app *a)
         .on_problem = rl_report_problem,
         .on_held = rl_report_held,
         .on_window_held = rl_report_window_held,
+        .on_gated = rl_report_gated,
     };
     struct rl_kube_opts ko = {
         .qps = a->opts.kube_api_qps,

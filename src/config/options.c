@@ -138,6 +138,14 @@ static const struct flag flags[] = {
       "roll workloads only inside this maintenance window, \"<cron>; <duration>[; <zone>]\" "
       "(docs/windows.md); outside it a change is pending and rolls once when it opens (\"\": "
       "always open; annotation <prefix>/rollout-window: a window, or always)" },
+    { "health-gate", NULL, F_BOOL, OFF(health_gate), "false", 0, 0,
+      "health-gated propagation for every workload: a new version of a source rolls a first "
+      "batch of its workloads, the others only once the batch is available; a batch that fails "
+      "or times out holds that version (annotation <prefix>/health-gate: true or false)" },
+    { "health-gate-batch", NULL, F_INT, OFF(health_gate_batch), "1", 1, 1000,
+      "workloads in the first batch of each source version (--health-gate)" },
+    { "health-gate-timeout", NULL, F_DURATION, OFF(health_gate_timeout_ms), "5m", 1000,
+      86400000, "a batch member not available this long after its rollout holds the version" },
     { "metrics-addr", NULL, F_STR, OFF(metrics_addr), ":9090", 0, 0,
       "address of /metrics, /live, /readyz" },
     { "explain-addr", NULL, F_STR, OFF(explain_addr), "127.0.0.1:9091", 0, 0,

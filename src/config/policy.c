@@ -49,7 +49,7 @@ struct rl_policy *rl_policy_new(const struct rl_options *o)
     struct policy *p = rl_xcalloc(1, sizeof(*p));
     struct rl_policy *pub = &p->pub;
     struct rl_policy_keys *k = &pub->key;
-    char *budget_key, *window_key;
+    char *budget_key, *window_key, *gate_key;
 
     k->configmap_reload = own(p, o->configmap_annotation);
     k->secret_reload = own(p, o->secret_annotation);
@@ -69,6 +69,9 @@ struct rl_policy *rl_policy_new(const struct rl_options *o)
     window_key = rl_xasprintf("%s/rollout-window", o->annotation_prefix);
     k->rollout_window = own(p, window_key);
     free(window_key);
+    gate_key = rl_xasprintf("%s/health-gate", o->annotation_prefix);
+    k->health_gate = own(p, gate_key);
+    free(gate_key);
 
     pub->strategy = o->strategy;
     pub->auto_reload_all = o->auto_reload_all;
@@ -83,6 +86,9 @@ struct rl_policy *rl_policy_new(const struct rl_options *o)
                                    ? (unsigned)o->max_concurrent_rollouts : 0;
     pub->rollout_timeout_ms = o->rollout_timeout_ms;
     pub->rollout_window = own(p, o->rollout_window ? o->rollout_window : "");
+    pub->health_gate = o->health_gate;
+    pub->health_gate_batch = o->health_gate_batch > 0 ? (unsigned)o->health_gate_batch : 1;
+    pub->health_gate_timeout_ms = o->health_gate_timeout_ms;
 
     pub->webhook_mode = o->webhook_url && *o->webhook_url;
     pub->argo_rollouts = o->argo_rollouts;

@@ -920,6 +920,12 @@ void rl_metrics_window_held(struct rl_metrics *m, const char *kind)
         rl_series_inc(SERIES(m, RL_M_WINDOW_HELD, kind));
 }
 
+void rl_metrics_health_gate_held(struct rl_metrics *m, const char *kind)
+{
+    if (m)
+        rl_series_inc(SERIES(m, RL_M_HEALTH_GATE_HELD, kind));
+}
+
 void rl_metrics_watch_progress(struct rl_metrics *m, const char *resource, double unix_s)
 {
     if (m)

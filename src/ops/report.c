@@ -328,6 +328,35 @@ void rl_report_window_held(void *report, enum rl_kind kind, const char *ns, cons
     rl_events_post(r->o.events, &ev);
 }
 
+/*
+ * A rollout held by the health gate: a Warning "ReloadGated" Event on the
+ * held workload, an alert, the counter (once per workload and version).
+ */
+void rl_report_gated(void *report, const struct rl_gate_hold *h)
+{
+    struct rl_report *r = report;
+    char msg[1200], what[400];
+    struct rl_event ev = {
+        .kind = h->kind, .ns = h->ns, .name = h->name, .uid = h->uid,
+        .type = "Warning", .reason = "ReloadGated", .component = "reloader-configmaps",
+    };
+
+    rl_metrics_health_gate_held(r->o.metrics, rl_kind_metric_name(h->kind));
+    snprintf(msg, sizeof(msg), "Rollout of '%s' of type '%s' in namespace '%s' held by the "
+             "health gate: the first %u workloads rolled for version %.12s of %s '%.253s' "
+             "(%u failed, %u not available in time); it rolls no further until %.253s "
+             "changes again", h->name, rl_kind_name(h->kind), h->ns, h->batch, h->version,
+             rl_source_type_lower(h->type), h->source, h->failed, h->timed_out, h->source);
+    if (r->o.events) {
+        ev.message = msg;
+        rl_events_post(r->o.events, &ev);
+    }
+    if (r->o.alerts) {
+        snprintf(what, sizeof(what), "%s/%s/%s", rl_kind_name(h->kind), h->ns, h->name);
+        rl_alerts_post(r->o.alerts, msg, what);
+    }
+}
+
 void rl_report_collect(struct rl_report *r)
 {
     static const char *const result[3] = { "sent", "failed", "dropped" };

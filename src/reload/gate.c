@@ -127,6 +127,14 @@ static struct member *member_of(struct source *s, const char *wkey)
     return NULL;
 }
 
+/* Source src, if it is tracked at this version. g->mu held. */
+static struct source *at_version(struct rl_gate *g, const char *src, const char *version)
+{
+    struct source *s = rl_map_get(&g->sources, src);
+
+    return s && strncmp(s->version, version, RL_GATE_VERSION_MAX) == 0 ? s : NULL;
+}
+
 /* Drops one source to make room: least recently asked, passed before held before open. */
 static void evict_one(struct rl_gate *g)
 {
@@ -205,8 +213,8 @@ bool rl_gate_report(struct rl_gate *g, const char *src, const char *version, con
     if (!g->batch)
         return false;
     rl_mutex_lock(&g->mu);
-    s = rl_map_get(&g->sources, src);
-    if (s && strncmp(s->version, version, RL_GATE_VERSION_MAX) == 0)
+    s = at_version(g, src, version);
+    if (s)
         m = member_of(s, wkey);
     if (m && m->outcome == RL_PROGRESS_RUNNING) {
         if (p == RL_PROGRESS_RUNNING && !m->started) {
@@ -220,6 +228,20 @@ bool rl_gate_report(struct rl_gate *g, const char *src, const char *version, con
     }
     rl_mutex_unlock(&g->mu);
     return m != NULL;
+}
+
+bool rl_gate_member(struct rl_gate *g, const char *src, const char *version, const char *wkey)
+{
+    struct source *s;
+    bool in;
+
+    if (!g->batch)
+        return false;
+    rl_mutex_lock(&g->mu);
+    s = at_version(g, src, version);
+    in = s && member_of(s, wkey) != NULL;
+    rl_mutex_unlock(&g->mu);
+    return in;
 }
 
 void rl_gate_forget_workload(struct rl_gate *g, const char *wkey)
@@ -256,6 +278,14 @@ void rl_gate_forget_source(struct rl_gate *g, const char *src)
     rl_mutex_unlock(&g->mu);
 }
 
+void rl_gate_clear(struct rl_gate *g)
+{
+    rl_mutex_lock(&g->mu);
+    rl_map_release(&g->sources, source_free);
+    rl_map_init(&g->sources);
+    rl_mutex_unlock(&g->mu);
+}
+
 void rl_gate_info(struct rl_gate *g, const char *src, uint64_t now_ms, struct rl_gate_info *out)
 {
     struct source *s;
@@ -275,6 +305,12 @@ void rl_gate_info(struct rl_gate *g, const char *src, uint64_t now_ms, struct rl
             out->done += s->members[i].outcome == RL_PROGRESS_DONE;
             out->failed += s->members[i].outcome == RL_PROGRESS_FAILED;
             out->timed_out += timed_out(g, &s->members[i], now_ms);
+            if (g->timeout_ms && s->members[i].outcome == RL_PROGRESS_RUNNING) {
+                uint64_t d = s->members[i].since_ms + g->timeout_ms;
+
+                if (!out->deadline_ms || d < out->deadline_ms)
+                    out->deadline_ms = d;
+            }
         }
         out->verdict = s->state == ST_HELD     ? RL_GATE_HOLD
                        : s->state == ST_PASSED ? RL_GATE_ROLL

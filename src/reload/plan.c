@@ -9,6 +9,7 @@
 
 #include "reloadd/base/err.h"
 #include "reloadd/base/log.h"
+#include "reloadd/base/syntax.h"
 #include "reloadd/base/mem.h"
 #include "reloadd/config/policy.h"
 #include "reloadd/reload/decide.h"
@@ -318,14 +319,14 @@ static void judge(const struct rl_plan_inputs *in, const struct rl_workload *w, 
 }
 
 /* The record to store: every judged source with a hash, sorted by marker.h. */
-size_t rl_plan_record(const struct rl_plan *p, struct rl_applied_entry *out)
+static size_t plan_record(const struct rl_plan *p, bool held, struct rl_applied_entry *out)
 {
     size_t n = 0;
 
     for (size_t i = 0; i < p->n; i++) {
         const struct rl_plan_item *it = &p->items[i];
         bool rolls = it->verdict == RL_VERDICT_ROLL || it->verdict == RL_VERDICT_ROLL_DELETED;
-        const char *h = p->window_opens_at_s && rolls ? it->recorded : it->record;
+        const char *h = held && rolls ? it->recorded : it->record;
 
         if (!h[0])
             continue;
@@ -335,6 +336,16 @@ size_t rl_plan_record(const struct rl_plan *p, struct rl_applied_entry *out)
         n++;
     }
     return n;
+}
+
+size_t rl_plan_record(const struct rl_plan *p, struct rl_applied_entry *out)
+{
+    return plan_record(p, p->window_opens_at_s != 0, out);
+}
+
+size_t rl_plan_record_held(const struct rl_plan *p, struct rl_applied_entry *out)
+{
+    return plan_record(p, true, out);
 }
 
 static bool record_differs(const struct rl_workload *w, const struct rl_applied_entry *e, size_t n)
@@ -365,6 +376,25 @@ static void plan_window(const struct rl_plan_inputs *in, const struct rl_workloa
     if (p->windowed && rl_window_state(&win, in->now_s, &p->window_open, &p->window_opens_s,
                                        &p->window_closes_s) != 0)
         p->window_open = true;      /* no opening ahead (or now out of range): never hold */
+}
+
+/* Whether W is health-gated: its annotation ("true"/"false", Go's ParseBool), else the flag. */
+static void plan_gate(const struct rl_plan_inputs *in, const struct rl_workload *w,
+                      struct rl_plan *p)
+{
+    const char *v = rl_workload_meta(w, in->policy->key.health_gate);
+    bool ok = true, on;
+
+    p->gated = in->policy->health_gate;
+    if (!v || !*v)
+        return;
+    on = rl_parse_bool_go(v, &ok);
+    if (ok)
+        p->gated = on;
+    else
+        snprintf(p->gate_problem, sizeof(p->gate_problem),
+                 "annotation %s has value \"%.64s\", not a boolean (the default applies)",
+                 in->policy->key.health_gate, v);
 }
 
 /* Builds the plan under the store's read lock. RL_ENOENT if W is gone. */
@@ -447,6 +477,7 @@ int rl_plan_make(const struct rl_plan_inputs *in, const char *wkey, struct rl_pl
     p->pending_since_s = w->pending_since_s;
     if (in->windows)
         plan_window(in, w, p);
+    plan_gate(in, w, p);
     rl_store_unlock(in->store);
 
     if (p->truncated)

@@ -29,6 +29,7 @@
 #include "reloadd/reload/plan.h"
 #include "reloadd/reload/store.h"
 #include "reloadd/reload/cap.h"
+#include "reloadd/reload/gate.h"
 #include "reloadd/reload/progress.h"
 #include "reloadd/reload/window.h"
 #include "reloadd/base/banned.h"
@@ -64,6 +65,34 @@ struct last_write {
     int64_t verify_since_ms;
 };
 
+/* The health gate (gate.h): sources tracked at most. */
+#define GATE_MAX_SOURCES 4096
+#define GATE_POLL_MIN_MS 1000       /* a waiting W looks again at the batch's deadline, */
+#define GATE_POLL_MAX_MS 60000      /* ... within these bounds */
+
+/* W is of the first batch of these source versions: what its rollout reports to. */
+struct gate_flight {
+    int64_t min_generation;         /* the object after our write: past the one planned */
+    size_t n;
+    struct gate_src {
+        enum rl_source_type type;
+        char *ns, *name, *key;
+        char version[RL_HASH_HEX_SIZE];
+    } src[];
+};
+
+static void gate_flight_free(void *v)
+{
+    struct gate_flight *gf = v;
+
+    for (size_t i = 0; gf && i < gf->n; i++) {
+        free(gf->src[i].ns);
+        free(gf->src[i].name);
+        free(gf->src[i].key);
+    }
+    free(gf);
+}
+
 struct rl_reconciler {
     struct rl_store *store;
     struct rl_kube *kube;
@@ -82,6 +111,10 @@ struct rl_reconciler {
     struct rl_cap *cap;
     struct rl_map flight;           /* wkey -> 1 + its generation before our write (mu) */
     struct rl_map capped;           /* wkey -> waiting was logged (mu) */
+    /* The health gate (gate.h): always there, asked for gated workloads only. */
+    struct rl_gate *gate;
+    struct rl_map gflight;          /* wkey -> struct gate_flight: batch member (mu) */
+    struct rl_map gheld;            /* wkey -> hash of the held versions reported (mu) */
     /* rl_reconciler_assume_missed(): judge listed workloads as --sync-after-restart does. */
     atomic_bool missed_while_away;
     /* rl_reconciler_verify_takeover(): 0, or the takeover whose first rollouts are verified. */
@@ -120,6 +153,10 @@ struct rl_reconciler *rl_reconciler_new(struct rl_store *store, struct rl_kube *
     rl_map_init(&r->capped);
     if (policy->max_concurrent_rollouts)
         r->cap = rl_cap_new(policy->max_concurrent_rollouts, policy->rollout_timeout_ms);
+    r->gate = rl_gate_new(policy->health_gate_batch ? policy->health_gate_batch : 1,
+                          policy->health_gate_timeout_ms, GATE_MAX_SOURCES);
+    rl_map_init(&r->gflight);
+    rl_map_init(&r->gheld);
     return r;
 }
 
@@ -133,6 +170,9 @@ void rl_reconciler_free(struct rl_reconciler *r)
     rl_map_release(&r->flight, NULL);
     rl_map_release(&r->capped, NULL);
     rl_cap_free(r->cap);
+    rl_map_release(&r->gflight, gate_flight_free);
+    rl_map_release(&r->gheld, NULL);
+    rl_gate_free(r->gate);
     rl_window_cache_free(r->windows);
     rl_mutex_destroy(&r->mu);
     free(r);
@@ -598,7 +638,11 @@ static void forget(struct rl_reconciler *r, const char *wkey)
     rl_map_del(&r->held, wkey);
     rl_map_del(&r->flight, wkey);
     rl_map_del(&r->capped, wkey);
+    gate_flight_free(rl_map_del(&r->gflight, wkey));
+    rl_map_del(&r->gheld, wkey);
     rl_mutex_unlock(&r->mu);
+    /* A deleted workload leaves every first batch: the next to ask takes its place. */
+    rl_gate_forget_workload(r->gate, wkey);
     /* A deleted workload leaves the cap's queue and frees its slot. */
     if (r->cap && rl_cap_remove(r->cap, wkey))
         cap_drain(r);
@@ -661,6 +705,8 @@ static void warn_problems(struct rl_reconciler *r, const char *wkey, const struc
     if (p->window_problem[0])
         rl_buf_addf(&b, "annotation %s: %s (the default applies); ",
                     o->key.rollout_window, p->window_problem);
+    if (p->gate_problem[0])
+        rl_buf_addf(&b, "%s; ", p->gate_problem);
     for (size_t i = 0; i < p->n; i++)
         if (p->items[i].problem[0] && !(p->items[i].regex && bad_list[p->items[i].type]))
             rl_buf_addf(&b, "%s/%s: %s; ", rl_source_type_lower(p->items[i].type),
@@ -869,14 +915,312 @@ static bool cap_admit(struct rl_reconciler *r, const char *wkey, const struct rl
     return false;
 }
 
+/* --- the health gate (--health-gate, gate.h) ----------------------------- */
+
+/* Whether item it's rollout asks the gate: a change to a new version (a deletion does not). */
+static bool gate_item(const struct rl_plan_item *it)
+{
+    return it->verdict == RL_VERDICT_ROLL && it->desired[0];
+}
+
+/*
+ * What the gate says of W for item it's version, without joining a batch:
+ * /explain's view, and rl_reconcile()'s look before it asks.
+ */
+static enum rl_gate_verdict gate_peek(struct rl_reconciler *r, const char *wkey,
+                                      const struct rl_plan *p, const struct rl_plan_item *it,
+                                      struct rl_gate_info *info, bool *member)
+{
+    char key[RL_STORE_KEY_MAX];
+
+    rl_store_source_key(key, sizeof(key), it->type, p->ns, it->name);
+    rl_gate_info(r->gate, key, rl_clock_mono_ms(r->clock), info);
+    *member = false;
+    if (!info->tracked || strncmp(info->version, it->desired, RL_GATE_VERSION_MAX) != 0)
+        return RL_GATE_ROLL;            /* a new version: a new batch, W may be of it */
+    *member = rl_gate_member(r->gate, key, it->desired, wkey);
+    return *member ? RL_GATE_ROLL : info->verdict;
+}
+
+static void wake_one(void *ctx, const char *wkey)
+{
+    requeue(ctx, wkey, 0);
+}
+
+/*
+ * A final judgement of W's rollout for one version (gs) it is a batch member
+ * of; a batch that comes out of it (passed or held) has its source's
+ * dependents look again now. Whether W was of that batch.
+ */
+static bool gate_report_final(struct rl_reconciler *r, const struct gate_src *gs,
+                              const char *wkey, enum rl_progress pr, uint64_t now)
+{
+    struct rl_gate_info before, after;
+
+    rl_gate_info(r->gate, gs->key, now, &before);
+    if (!rl_gate_report(r->gate, gs->key, gs->version, wkey, pr, now))
+        return false;
+    rl_gate_info(r->gate, gs->key, now, &after);
+    if (after.verdict != before.verdict) {
+        rl_store_rdlock(r->store);
+        rl_store_dependents(r->store, gs->type, gs->ns, gs->name, wake_one, r);
+        rl_store_unlock(r->store);
+    }
+    return true;
+}
+
+/*
+ * W's rollout as the judge sees it, reported to the batches W is of, if
+ * this is the object after our write (generation past the one planned
+ * from); a final judgement ends W's membership, and a batch that comes out
+ * of it wakes its source's dependents.
+ */
+static void gate_report(struct rl_reconciler *r, const char *wkey, int64_t generation,
+                        enum rl_progress pr)
+{
+    uint64_t now = rl_clock_mono_ms(r->clock);
+    struct gate_flight *gf;
+    bool failed = false;
+
+    rl_mutex_lock(&r->mu);
+    gf = rl_map_get(&r->gflight, wkey);
+    if (!gf || generation < gf->min_generation) {
+        rl_mutex_unlock(&r->mu);
+        return;
+    }
+    if (pr == RL_PROGRESS_RUNNING) {
+        for (size_t i = 0; i < gf->n; i++)
+            rl_gate_report(r->gate, gf->src[i].key, gf->src[i].version, wkey, pr, now);
+        rl_mutex_unlock(&r->mu);
+        return;
+    }
+    rl_map_del(&r->gflight, wkey);
+    rl_mutex_unlock(&r->mu);
+    for (size_t i = 0; i < gf->n; i++)
+        failed |= gate_report_final(r, &gf->src[i], wkey, pr, now) && pr == RL_PROGRESS_FAILED;
+    if (failed)
+        rl_log_kv(RL_LOG_WARN, "health gate: a first-batch rollout failed; the source version "
+                  "stops propagating", "workload", wkey, "source", gf->src[0].key, NULL);
+    gate_flight_free(gf);
+}
+
+/* W joined the first batch of the versions of items marked in `in`: its rollout reports there. */
+static void gate_note_flight(struct rl_reconciler *r, const char *wkey, const struct rl_plan *p,
+                             const bool *in, size_t n_in)
+{
+    struct gate_flight *old, *gf;
+    size_t n = 0;
+
+    rl_mutex_lock(&r->mu);
+    old = rl_map_del(&r->gflight, wkey);
+    gf = rl_xmalloc(sizeof(*gf) + (n_in + (old ? old->n : 0)) * sizeof(gf->src[0]));
+    for (size_t i = 0; i < p->n; i++) {
+        const struct rl_plan_item *it = &p->items[i];
+        char key[RL_STORE_KEY_MAX];
+
+        if (!in[i])
+            continue;
+        rl_store_source_key(key, sizeof(key), it->type, p->ns, it->name);
+        gf->src[n].type = it->type;
+        gf->src[n].ns = rl_xstrdup(p->ns);
+        gf->src[n].name = rl_xstrdup(it->name);
+        gf->src[n].key = rl_xstrdup(key);
+        strlcpy(gf->src[n].version, it->desired, sizeof(gf->src[n].version));
+        n++;
+    }
+    /* A rollout still judged for other versions: this one's progress stands for it too. */
+    for (size_t j = 0; old && j < old->n; j++) {
+        bool dup = false;
+
+        for (size_t i = 0; i < n && !dup; i++)
+            dup = strcmp(gf->src[i].key, old->src[j].key) == 0;
+        if (dup)
+            continue;
+        gf->src[n++] = old->src[j];
+        old->src[j].ns = old->src[j].name = old->src[j].key = NULL;
+    }
+    gf->n = n;
+    gf->min_generation = p->generation + 1;
+    rl_map_put(&r->gflight, wkey, gf);
+    rl_mutex_unlock(&r->mu);
+    gate_flight_free(old);
+}
+
+/* The gate's answer for W: the worst of its sources' (HOLD over WAIT over ROLL). */
+struct gate_answer {
+    enum rl_gate_verdict v;
+    const struct rl_plan_item *it;      /* the source held or waited on */
+    struct rl_gate_info info;           /* ... its version's batch */
+};
+
+static void gate_worse(struct gate_answer *a, enum rl_gate_verdict v,
+                       const struct rl_plan_item *it, const struct rl_gate_info *info)
+{
+    if (v == RL_GATE_ROLL || a->v == RL_GATE_HOLD || (a->v == RL_GATE_WAIT && v == RL_GATE_WAIT))
+        return;
+    a->v = v;
+    a->it = it;
+    a->info = *info;
+}
+
+/*
+ * Asks the gate for each version W is to roll for. A look first, so that W
+ * joins no batch while another version holds it back; then the asks, which
+ * may join batches. Should one ask not ROLL after all (another worker
+ * filled a batch meanwhile), W writes nothing for the batches it joined
+ * and reports them DONE (gate.h).
+ */
+static void gate_ask(struct rl_reconciler *r, const char *wkey, const struct rl_plan *p,
+                     struct gate_answer *a)
+{
+    uint64_t now = rl_clock_mono_ms(r->clock);
+    bool in[RL_PLAN_MAX_SOURCES] = { false }, member;
+    struct rl_gate_info info;
+    size_t n_in = 0;
+
+    memset(a, 0, sizeof(*a));
+    a->v = RL_GATE_ROLL;
+    for (size_t i = 0; i < p->n; i++)
+        if (gate_item(&p->items[i]))
+            gate_worse(a, gate_peek(r, wkey, p, &p->items[i], &info, &member), &p->items[i],
+                       &info);
+    if (a->v != RL_GATE_ROLL)
+        return;
+    for (size_t i = 0; i < p->n; i++) {
+        const struct rl_plan_item *it = &p->items[i];
+        char key[RL_STORE_KEY_MAX];
+        enum rl_gate_verdict v;
+
+        if (!gate_item(it))
+            continue;
+        rl_store_source_key(key, sizeof(key), it->type, p->ns, it->name);
+        v = rl_gate_check(r->gate, key, it->desired, wkey, now, &in[i]);
+        n_in += in[i];
+        if (v != RL_GATE_ROLL) {
+            rl_gate_info(r->gate, key, now, &info);
+            gate_worse(a, v, it, &info);
+        }
+    }
+    if (n_in && a->v == RL_GATE_ROLL) {
+        gate_note_flight(r, wkey, p, in, n_in);
+        return;
+    }
+    for (size_t i = 0; i < p->n && n_in; i++) {
+        const struct rl_plan_item *it = &p->items[i];
+        char key[RL_STORE_KEY_MAX], name[RL_STORE_KEY_MAX], ns[RL_STORE_KEY_MAX];
+        struct gate_src gs = { .type = it->type, .ns = ns, .name = name, .key = key };
+
+        if (!in[i])
+            continue;
+        rl_store_source_key(key, sizeof(key), it->type, p->ns, it->name);
+        strlcpy(ns, p->ns, sizeof(ns));
+        strlcpy(name, it->name, sizeof(name));
+        strlcpy(gs.version, it->desired, sizeof(gs.version));
+        gate_report_final(r, &gs, wkey, RL_PROGRESS_DONE, now);
+    }
+}
+
+/*
+ * The first hold of W by the gate: the record as it stands, marked pending
+ * (one record-only write, as a closed window's), so that a restarted or new
+ * leader still rolls W for the held version - a record with @pending judges
+ * stale sources as --sync-after-restart does - and asks the gate again,
+ * instead of adopting the version W never got. The rollout for a later
+ * version drops the mark in its write; a change reverted drops it too.
+ */
+static int gate_mark_pending(struct rl_reconciler *r, const char *wkey, struct rl_plan *p)
+{
+    struct rl_applied_entry rec[RL_PLAN_MAX_SOURCES];
+    struct rl_buf body;
+    size_t n = rl_plan_record_held(p, rec);
+    int err;
+
+    rl_buf_init(&body, 0);
+    err = rl_patch_record(&body, r->policy->key.applied, rec, n, p->history,
+                          rl_clock_wall_us(r->clock) / 1000000);
+    if (!err)
+        err = do_patch(r, p, "application/merge-patch+json", body.buf);
+    rl_buf_release(&body);
+    if (err != RL_ENOTLEADER)
+        remember(r, wkey, RL_ACTION_RECORD, err);
+    expect_echo(r, wkey, p);
+    return err;
+}
+
+/* W is held by the gate: reported once per W and held version, by the leader. */
+static void gate_hold(struct rl_reconciler *r, const char *wkey, const struct rl_plan *p,
+                      const struct gate_answer *a)
+{
+    char key[RL_STORE_KEY_MAX], what[RL_STORE_KEY_MAX + RL_HASH_HEX_SIZE + 2], batch[64];
+    uintptr_t h, was;
+
+    rl_store_source_key(key, sizeof(key), a->it->type, p->ns, a->it->name);
+    snprintf(what, sizeof(what), "%s@%s", key, a->it->desired);
+    h = (uintptr_t)rl_hash_str(what) | 1;
+    rl_mutex_lock(&r->mu);
+    was = (uintptr_t)rl_map_get(&r->gheld, wkey);
+    if (was != h)
+        rl_map_put(&r->gheld, wkey, (void *)h);
+    rl_mutex_unlock(&r->mu);
+    if (was == h)
+        return;
+    snprintf(batch, sizeof(batch), "%u of %u: %u failed, %u timed out", a->info.members,
+             r->policy->health_gate_batch, a->info.failed, a->info.timed_out);
+    rl_log_kv(RL_LOG_WARN, "health gate: the source version's first batch is not available; "
+              "rollout held until the source changes", "workload", wkey, "source", key,
+              "version", a->it->desired, "batch", batch, NULL);
+    if (r->hooks.on_gated) {
+        struct rl_gate_hold gh = {
+            .kind = p->kind, .ns = p->ns, .name = p->name, .uid = p->uid,
+            .type = a->it->type, .source = a->it->name, .version = a->it->desired,
+            .batch = r->policy->health_gate_batch, .members = a->info.members,
+            .failed = a->info.failed, .timed_out = a->info.timed_out,
+        };
+
+        r->hooks.on_gated(r->hooks.ctx, &gh);
+    }
+}
+
+/*
+ * Whether W may roll now as far as the gate goes. WAIT: nothing written,
+ * W looks again when the batch's first member times out (the batch coming
+ * out wakes it sooner). HOLD: no rollout, reported, W marked pending once
+ * (*err: that write's error, to retry); a new version of the source queues W.
+ */
+static bool gate_admit(struct rl_reconciler *r, const char *wkey, struct rl_plan *p, int *err)
+{
+    struct gate_answer a;
+    uint64_t now, delay;
+
+    *err = 0;
+    gate_ask(r, wkey, p, &a);
+    if (a.v == RL_GATE_ROLL)
+        return true;
+    if (a.v == RL_GATE_HOLD) {
+        gate_hold(r, wkey, p, &a);
+        if (!p->pending_since_s)
+            *err = gate_mark_pending(r, wkey, p);
+        return false;
+    }
+    now = rl_clock_mono_ms(r->clock);
+    delay = a.info.deadline_ms > now ? a.info.deadline_ms - now + 100 : GATE_POLL_MAX_MS;
+    delay = delay < GATE_POLL_MIN_MS ? GATE_POLL_MIN_MS
+          : delay > GATE_POLL_MAX_MS ? GATE_POLL_MAX_MS : delay;
+    requeue(r, wkey, delay);
+    rl_log_kv(RL_LOG_DEBUG, "health gate: waiting for the source version's first batch",
+              "workload", wkey, "source", a.it->name, "version", a.it->desired, NULL);
+    return false;
+}
+
 void rl_reconciler_observed(struct rl_reconciler *r, const struct rl_workload *w)
 {
     char wkey[RL_STORE_KEY_MAX];
     void *v;
 
+    rl_store_workload_key(wkey, sizeof(wkey), w->kind, w->ns, w->name);
+    gate_report(r, wkey, w->generation, (enum rl_progress)w->progress);
     if (!r->cap || w->progress == RL_PROGRESS_RUNNING)
         return;
-    rl_store_workload_key(wkey, sizeof(wkey), w->kind, w->ns, w->name);
     rl_mutex_lock(&r->mu);
     v = rl_map_get(&r->flight, wkey);
     rl_mutex_unlock(&r->mu);
@@ -909,6 +1253,14 @@ void rl_reconciler_adopt_rollouts(struct rl_reconciler *r)
 {
     struct rl_cap_counts n;
 
+    /* The gate starts afresh: a version held before rolls one more first batch. */
+    rl_gate_clear(r->gate);
+    rl_mutex_lock(&r->mu);
+    rl_map_release(&r->gflight, gate_flight_free);
+    rl_map_init(&r->gflight);
+    rl_map_release(&r->gheld, NULL);
+    rl_map_init(&r->gheld);
+    rl_mutex_unlock(&r->mu);
     if (!r->cap)
         return;
     rl_cap_clear(r->cap);
@@ -954,7 +1306,7 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
     struct rl_rollout ro;
     struct rl_buf body, history;
     struct rl_pause pz = { .state = RL_PAUSE_NONE };
-    bool pausing = false, capped;
+    bool pausing = false, capped, gated;
     size_t nrec, nmark = 0;
     uint64_t t0;
     int err;
@@ -1009,6 +1361,15 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
         rl_plan_release(p);
         free(p);
         return 0;
+    }
+    /* The gate once the cap gave a slot: a batch member's clock runs from its write. */
+    gated = p->action == RL_ACTION_ROLLOUT && !o->dry_run && p->gated && check_write(r) == 0;
+    if (gated && !gate_admit(r, wkey, p, &err)) {
+        if (capped)
+            cap_finish(r, wkey);
+        rl_plan_release(p);
+        free(p);
+        return err;
     }
     plan_rollout(r, p, markers, rec, &ro);
     rl_buf_init(&history, 0);
@@ -1103,6 +1464,8 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
         remember(r, wkey, p->action, err);
     if (capped && (err || rolls_at_once(p->kind)))
         cap_finish(r, wkey);
+    if (gated && !err && rolls_at_once(p->kind))
+        gate_report(r, wkey, INT64_MAX, RL_PROGRESS_DONE);
     expect_echo(r, wkey, p);
     if (r->hooks.on_result)
         r->hooks.on_result(r->hooks.ctx, &res);
@@ -1152,12 +1515,63 @@ static void explain_window(cJSON *out, const struct rl_plan *p)
         cJSON_AddStringToObject(wj, "problem", p->window_problem);
 }
 
+/* "healthGate": whether W is gated, and for each version it is to roll for, the gate's view. */
+static bool explain_gate(struct rl_reconciler *r, cJSON *out, const char *wkey,
+                         const struct rl_plan *p)
+{
+    cJSON *gj = cJSON_AddObjectToObject(out, "healthGate"), *arr;
+    bool held = false;
+
+    cJSON_AddBoolToObject(gj, "enabled", p->gated);
+    cJSON_AddNumberToObject(gj, "batch", r->policy->health_gate_batch);
+    cJSON_AddNumberToObject(gj, "timeoutSeconds",
+                            (double)r->policy->health_gate_timeout_ms / 1000.0);
+    if (p->gate_problem[0])
+        cJSON_AddStringToObject(gj, "problem", p->gate_problem);
+    if (p->pending_since_s)
+        add_time(gj, "pendingSince", p->pending_since_s);
+    arr = cJSON_AddArrayToObject(gj, "sources");
+    for (size_t i = 0; p->gated && p->action == RL_ACTION_ROLLOUT && i < p->n; i++) {
+        const struct rl_plan_item *it = &p->items[i];
+        struct rl_gate_info info;
+        enum rl_gate_verdict v;
+        bool member;
+        cJSON *sj;
+
+        if (!gate_item(it))
+            continue;
+        v = gate_peek(r, wkey, p, it, &info, &member);
+        held |= v == RL_GATE_HOLD;
+        sj = cJSON_CreateObject();
+        cJSON_AddStringToObject(sj, "type", rl_source_type_lower(it->type));
+        cJSON_AddStringToObject(sj, "name", it->name);
+        cJSON_AddStringToObject(sj, "version", it->desired);
+        cJSON_AddStringToObject(sj, "verdict", rl_gate_verdict_name(v));
+        cJSON_AddBoolToObject(sj, "inBatch", member);
+        if (info.tracked && strncmp(info.version, it->desired, RL_GATE_VERSION_MAX) == 0) {
+            cJSON_AddNumberToObject(sj, "batchMembers", info.members);
+            cJSON_AddNumberToObject(sj, "done", info.done);
+            cJSON_AddNumberToObject(sj, "failed", info.failed);
+            cJSON_AddNumberToObject(sj, "timedOut", info.timed_out);
+        }
+        if (v == RL_GATE_HOLD)
+            cJSON_AddStringToObject(sj, "why", "the first batch of this version failed or was "
+                                    "not available in time: it rolls no further until the "
+                                    "source changes");
+        else if (v == RL_GATE_WAIT)
+            cJSON_AddStringToObject(sj, "why", "waiting until the first batch of this version "
+                                    "is available");
+        cJSON_AddItemToArray(arr, sj);
+    }
+    return held;
+}
+
 cJSON *rl_reconcile_explain(struct rl_reconciler *r, const char *wkey)
 {
     struct rl_plan *p = rl_xmalloc(sizeof(*p));
     cJSON *out, *srcs;
     struct last_write lw;
-    bool have_last = false;
+    bool have_last = false, gate_held;
     static const char *const actions[] = { "none", "record", "rollout" };
 
     if (make_plan(r, wkey, p) == RL_ENOENT) {
@@ -1195,7 +1609,8 @@ cJSON *rl_reconcile_explain(struct rl_reconciler *r, const char *wkey)
         cJSON_AddStringToObject(s, "reason", it->reason);
         cJSON_AddItemToArray(srcs, s);
     }
-    cJSON_AddStringToObject(out, "decision", p->held_until_s || p->window_opens_at_s
+    gate_held = (p->gated || p->gate_problem[0]) && explain_gate(r, out, wkey, p);
+    cJSON_AddStringToObject(out, "decision", p->held_until_s || p->window_opens_at_s || gate_held
                                                  ? "held" : actions[p->action]);
     if (p->windowed || p->window_problem[0] || p->pending_since_s)
         explain_window(out, p);

@@ -288,6 +288,9 @@ reloadd:
   maxConcurrentRollouts: 5
   rolloutTimeout: 5m
   cronjobStrategy: template
+  healthGate: true
+  healthGateBatch: 2
+  healthGateTimeout: 90s
   leaseName: my-lock
   dryRun: true
   extraArgs: [--kube-api-burst=80]
@@ -301,7 +304,8 @@ for a in --auto-reload-all=true --is-Argo-Rollouts=true --reload-on-create=true 
          --pause-deployment-annotation=my.io/pause --enable-ha=true --workers=4 --kube-api-qps=50 \
          --coalesce-window=2s --lease-name=my-lock --dry-run=true --kube-api-burst=80 --metrics-addr=:9090 \
          --restart-budget=0 --restart-budget-period=1h --max-concurrent-rollouts=5 --rollout-timeout=5m \
-         --cronjob-strategy=template; do
+         --cronjob-strategy=template --health-gate=true --health-gate-batch=2 \
+         --health-gate-timeout=90s; do
     check "full: $a" has_arg full "$a"
 done
 check "full: image by digest from global.imageRegistry, pull secret" q full \

@@ -28,6 +28,9 @@ mutations=(
 "window|a rollout due while the window is closed is held until it opens|s/if \(!p->window_open\)/if (false)/"
 "pending-ignored|a pending mark rolls the stale sources at the opening, even after a restart|s/judge_source\(pol, in->sync \|\| w->pending_since_s, w, src,/judge_source(pol, in->sync, w, src,/"
 "nothing|an up-to-date workload gets no write|s/else if \(p->record_differs && \(nrec > 0 \|\| w_had_entries\)\)/else if (nrec > 0 || w_had_entries)/"
+"gate-flag|--health-gate gates every workload without the annotation|s/p->gated = in->policy->health_gate;/p->gated = false;/"
+"gate-annotation|the workload's health-gate annotation opts it in or out|s/p->gated = on;/p->gated = true;/"
+"gate-held-record|a held workload's pending mark keeps the record as it stands|s/return plan_record\(p, true, out\);/return plan_record(p, false, out);/"
 )
 
 mkdir -p "$tmp/src"

@@ -311,3 +311,40 @@ Test(gate, concurrent_checks_and_reports)
     cr_assert(eq(sz, n.held, 0), "nothing failed");
     rl_gate_free(g);
 }
+
+/* The wiring's reads: membership without joining, the first deadline, a new leader's clear. */
+Test(gate, member_deadline_and_clear)
+{
+    struct rl_gate *g = rl_gate_new(2, 60000, 10);
+    struct rl_gate_info info;
+    struct rl_gate_counts n;
+
+    cr_assert(not(rl_gate_member(g, SRC, V1, "d/ns/a")), "nothing tracked yet");
+    cr_assert(eq(int, check(g, V1, "d/ns/a", T0), ROLL));
+    cr_assert(eq(int, check(g, V1, "d/ns/b", T0 + 500), ROLL));
+    cr_assert(rl_gate_member(g, SRC, V1, "d/ns/a"));
+    cr_assert(not(rl_gate_member(g, SRC, V1, "d/ns/c")));
+    cr_assert(not(rl_gate_member(g, SRC, V2, "d/ns/a")), "another version");
+    cr_assert(not(rl_gate_member(g, "configmap/ns/other", V1, "d/ns/a")));
+    rl_gate_info(g, SRC, T0 + 1000, &info);
+    cr_assert(eq(int, info.verdict, WAIT));
+    cr_assert(eq(u64, info.deadline_ms, T0 + 60000), "the first member's deadline");
+    /* The first RUNNING report restarts a's clock: b's deadline comes first now. */
+    cr_assert(rl_gate_report(g, SRC, V1, "d/ns/a", RL_PROGRESS_RUNNING, T0 + 2000));
+    rl_gate_info(g, SRC, T0 + 2000, &info);
+    cr_assert(eq(u64, info.deadline_ms, T0 + 500 + 60000));
+    cr_assert(rl_gate_report(g, SRC, V1, "d/ns/b", RL_PROGRESS_DONE, T0 + 3000));
+    rl_gate_info(g, SRC, T0 + 3000, &info);
+    cr_assert(eq(u64, info.deadline_ms, T0 + 2000 + 60000), "only running members count");
+    cr_assert(eq(int, check(g, V1, "d/ns/c", T0 + 61000), WAIT));
+    cr_assert(eq(int, check(g, V1, "d/ns/c", T0 + 62000), HOLD));
+    rl_gate_clear(g);
+    rl_gate_counts(g, &n);
+    cr_assert(eq(sz, n.sources, 0));
+    cr_assert(eq(u64, n.held_total, 1), "the counters stay");
+    cr_assert(not(rl_gate_member(g, SRC, V1, "d/ns/a")));
+    /* After a clear the version starts a first batch again: c is of it. */
+    cr_assert(eq(int, check(g, V1, "d/ns/c", T0 + 63000), ROLL));
+    cr_assert(rl_gate_member(g, SRC, V1, "d/ns/c"));
+    rl_gate_free(g);
+}

@@ -473,8 +473,29 @@ Test(options, policy_resolves_the_flags)
     cr_assert(not(p->reload_on_create || p->reload_on_delete || p->webhook_mode || p->dry_run));
     cr_assert(eq(u32, p->restart_budget, 30));
     cr_assert(eq(i64, p->restart_budget_period_s, 600));
+    cr_assert(eq(str, (char *)p->key.health_gate, "reloadd.io/health-gate"));
+    cr_assert(not(p->health_gate));
+    cr_assert(eq(u32, p->health_gate_batch, 1));
+    cr_assert(eq(u64, p->health_gate_timeout_ms, 300000));
     rl_policy_free(p);
     rl_options_release(&o);
+
+    /* The health gate (gate.h): on for all, its batch and timeout. */
+    cr_assert(eq(int, parse(&o, envp, err, sizeof(err), "--health-gate",
+                            "--health-gate-batch=3", "--health-gate-timeout=20s",
+                            "--annotation-prefix=acme.io", NULL), 0), "%s", err);
+    p = rl_policy_new(&o);
+    rl_options_release(&o);
+    cr_assert(p->health_gate);
+    cr_assert(eq(u32, p->health_gate_batch, 3));
+    cr_assert(eq(u64, p->health_gate_timeout_ms, 20000));
+    cr_assert(eq(str, (char *)p->key.health_gate, "acme.io/health-gate"));
+    rl_policy_free(p);
+    /* A batch of 0 would gate nothing: refused, as a timeout under a second. */
+    expect_error(noenv, "invalid value \"0\" for flag --health-gate-batch: out of range "
+                 "[1, 1000]", "--health-gate-batch=0", NULL);
+    expect_error(noenv, "invalid value \"500ms\" for flag --health-gate-timeout: out of range "
+                 "[1000ms, 8.64e+07ms]", "--health-gate-timeout=500ms", NULL);
 
     /* Reloader's string booleans: only exactly "true" enables (docs/reloader.md §15.15). */
     cr_assert(eq(int, parse(&o, envp, err, sizeof(err), "--reload-on-create=True",

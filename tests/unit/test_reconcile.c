@@ -12,6 +12,7 @@
  * for every kind and both strategies.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
@@ -23,7 +24,11 @@
 #include "reloadd/base/json.h"
 #include "reloadd/base/mem.h"
 #include "reloadd/config/policy.h"
+#include "http_sink.h"
+#include "reloadd/kube/kube.h"
+#include "reloadd/kube/kubeconfig.h"
 #include "testutil.h"
+#include "reloadd/reload/cap.h"
 #include "reloadd/reload/decide.h"
 #include "reloadd/reload/marker.h"
 #include "reloadd/reload/reconcile.h"
@@ -32,6 +37,7 @@
 #define V1 "1111111111111111111111111111111111111111"
 #define V2 "2222222222222222222222222222222222222222"
 #define V3 "3333333333333333333333333333333333333333"
+#define V4 "4444444444444444444444444444444444444444"
 
 enum act { NONE = RL_ACTION_NONE, RECORD = RL_ACTION_RECORD, ROLL = RL_ACTION_ROLLOUT };
 
@@ -1146,4 +1152,381 @@ Test(reconcile, the_rollout_window_annotation_overrides_the_default)
         }
         world_release(&w);
     }
+}
+
+/* --- the health gate (gate.h), through rl_reconcile() and an API server that says yes --- */
+
+struct gate_seen {
+    unsigned gated;                 /* on_gated calls */
+    char last[128];                 /* ... the workload */
+    unsigned timed_out, failed;
+    char requeued[8][128];          /* requeue_after calls with delay 0 */
+    unsigned n_requeued;
+    uint64_t last_delay;
+};
+
+static void note_gated(void *ctx, const struct rl_gate_hold *h)
+{
+    struct gate_seen *gs = ctx;
+
+    gs->gated++;
+    snprintf(gs->last, sizeof(gs->last), "%s", h->name);
+    gs->timed_out = h->timed_out;
+    gs->failed = h->failed;
+    cr_assert(eq(str, (char *)h->source, "cfg"));
+}
+
+static void note_requeue(void *ctx, const char *wkey, uint64_t delay_ms)
+{
+    struct gate_seen *gs = ctx;
+
+    gs->last_delay = delay_ms;
+    if (delay_ms == 0 && gs->n_requeued < 8)
+        snprintf(gs->requeued[gs->n_requeued++], sizeof(gs->requeued[0]), "%s", wkey);
+}
+
+/*
+ * Deployment `name` taking ConfigMap cfg, its record holding `recorded`,
+ * at `generation`, its status: "done", "running" or "failed" for that
+ * generation; `gate_ann` its health-gate annotation (NULL: none). Handed to
+ * the store as the watch would (rl_reconciler_observed first).
+ */
+static void gate_deployment_pending(struct world *w, const char *name, const char *recorded,
+                                    long long pending_s, int generation, const char *status,
+                                    const char *gate_ann, bool live);
+
+static void gate_deployment(struct world *w, const char *name, const char *recorded,
+                            int generation, const char *status, const char *gate_ann, bool live)
+{
+    gate_deployment_pending(w, name, recorded, 0, generation, status, gate_ann, live);
+}
+
+static void gate_deployment_pending(struct world *w, const char *name, const char *recorded,
+                                    long long pending_s, int generation, const char *status,
+                                    const char *gate_ann, bool live)
+{
+    char buf[4096], ann[256], cond[256] = "", pending[64] = "";
+    struct rl_workload *wl = NULL;
+    cJSON *obj;
+
+    if (strcmp(status, "failed") == 0)
+        snprintf(cond, sizeof(cond), ",\"conditions\":[{\"type\":\"Progressing\","
+                 "\"status\":\"False\",\"reason\":\"ProgressDeadlineExceeded\"}]");
+    snprintf(ann, sizeof(ann), "%s%s%s", gate_ann ? ",\"reloadd.io/health-gate\":\"" : "",
+             gate_ann ? gate_ann : "", gate_ann ? "\"" : "");
+    if (pending_s)
+        snprintf(pending, sizeof(pending), "\\\"@pending\\\":\\\"%lld\\\",", pending_s);
+    w->rv++;
+    snprintf(buf, sizeof(buf),
+             "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"ns\",\"uid\":\"uid-%s\","
+             "\"generation\":%d,\"resourceVersion\":\"%llu\",\"annotations\":{"
+             "\"reloader.stakater.com/auto\":\"true\","
+             "\"reloadd.io/applied\":\"{%s\\\"configmap/cfg\\\":\\\"%s\\\"}\"%s}},"
+             "\"spec\":{\"replicas\":1,\"template\":{\"metadata\":{\"labels\":{\"app\":\"a\"}},"
+             "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"img:1\","
+             "\"envFrom\":[{\"configMapRef\":{\"name\":\"cfg\"}}]}]}}},"
+             "\"status\":{\"observedGeneration\":%d,\"replicas\":1,\"updatedReplicas\":1,"
+             "\"availableReplicas\":%d%s}}",
+             name, name, generation, (unsigned long long)w->rv, pending, recorded, ann, generation,
+             strcmp(status, "done") == 0 ? 1 : 0, cond);
+    obj = cJSON_Parse(buf);
+    cr_assert(obj != NULL, "bad fixture");
+    cr_assert(eq(int, rl_workload_decode(obj, RL_KIND_DEPLOYMENT, &w->keys, &wl), 0));
+    cJSON_Delete(obj);
+    rl_reconciler_observed(w->r, wl);
+    rl_store_put_workload(w->store, wl, live ? w->rv : 0, 1, NULL, NULL);
+}
+
+static cJSON *gate_explain(struct world *w, const char *name, const char **decision,
+                           const char **verdict)
+{
+    char wkey[128];
+    cJSON *e, *src;
+
+    rl_store_workload_key(wkey, sizeof(wkey), RL_KIND_DEPLOYMENT, "ns", name);
+    e = rl_reconcile_explain(w->r, wkey);
+    cr_assert(e != NULL);
+    *decision = cJSON_GetStringValue(cJSON_GetObjectItem(e, "decision"));
+    src = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(e, "healthGate"),
+                                                 "sources"), 0);
+    *verdict = src ? cJSON_GetStringValue(cJSON_GetObjectItem(src, "verdict")) : "";
+    return e;
+}
+
+static void expect_gate(struct world *w, const char *name, const char *decision,
+                        const char *verdict)
+{
+    const char *d, *v;
+    cJSON *e = gate_explain(w, name, &d, &v);
+
+    cr_assert(eq(str, (char *)d, (char *)decision), "%s: decision %s", name, d);
+    cr_assert(eq(str, (char *)v, (char *)verdict), "%s: gate verdict %s", name, v);
+    cJSON_Delete(e);
+}
+
+static int gate_reconcile(struct world *w, const char *name)
+{
+    char wkey[128];
+
+    rl_store_workload_key(wkey, sizeof(wkey), RL_KIND_DEPLOYMENT, "ns", name);
+    return rl_reconcile(w->r, wkey);
+}
+
+static struct rl_kube *sink_client(struct http_sink *sink)
+{
+    struct rl_kubeconfig *cfg = NULL;
+    char errbuf[512];
+    char *yaml = rl_xasprintf("clusters:\n- name: c\n  cluster: {server: '%s'}\n"
+                              "contexts:\n- name: x\n  context: {cluster: c}\n"
+                              "current-context: x\n", http_sink_url(sink));
+
+    cr_assert(eq(int, rl_kubeconfig_parse(&cfg, "/t/config", yaml, strlen(yaml), NULL, errbuf,
+                                          sizeof(errbuf)), 0), "%s", errbuf);
+    free(yaml);
+    return rl_kube_new(cfg, NULL, NULL);
+}
+
+/*
+ * Deployments a, b and c of ConfigMap cfg, recorded at V1, listed; then cfg
+ * changes to V2. The reconciler writes to kube, on clock clk, with hooks.
+ */
+static void gate_world(struct world *w, const char *const *flags, struct rl_kube *kube,
+                       const struct rl_clock *clk, const struct rl_reconcile_hooks *hooks)
+{
+    world_init(w, RL_KIND_DEPLOYMENT, "env-vars", flags);
+    rl_reconciler_free(w->r);
+    w->r = rl_reconciler_new(w->store, kube, w->o, w->rc, clk, hooks);
+    source(w, "cfg", V1, false);
+    gate_deployment(w, "a", V1, 1, "done", NULL, false);
+    gate_deployment(w, "b", V1, 1, "done", NULL, false);
+    gate_deployment(w, "c", V1, 1, "done", NULL, false);
+    source(w, "cfg", V2, true);
+}
+
+/*
+ * Issue 17.3: one ConfigMap, three gated Deployments, a batch of 1. The
+ * first to ask rolls (one PATCH); the others wait, writing nothing; its
+ * rollout failing holds the version (the waiting ones are queued at once,
+ * then reported once each, never written); a new version starts afresh:
+ * a new first batch, whose rollout coming out done lets the rest roll.
+ * A member not available within the timeout holds the version too.
+ */
+Test(reconcile, the_health_gate_rolls_a_first_batch_and_holds_a_failed_version)
+{
+    static const char *const flags[] = { "--health-gate", "--health-gate-batch=1",
+                                         "--health-gate-timeout=20s", NULL };
+    struct hand_clock clk = { { hand_mono_ms, hand_wall_us }, 1800000000 };
+    struct http_sink *sink = http_sink_start();
+    struct rl_kube *kube = sink_client(sink);
+    struct gate_seen gs = { 0 };
+    struct rl_reconcile_hooks hooks = { .on_gated = note_gated,
+                                        .requeue_after = note_requeue, .ctx = &gs };
+    struct world w;
+
+    gate_world(&w, flags, kube, &clk.c, &hooks);
+
+    expect_gate(&w, "a", "rollout", "roll");
+    cr_assert(eq(int, gate_reconcile(&w, "a"), 0));
+    cr_assert(eq(sz, http_sink_count(sink), 1), "the first batch rolls");
+    expect_gate(&w, "b", "rollout", "wait");
+    cr_assert(eq(int, gate_reconcile(&w, "b"), 0));
+    cr_assert(eq(int, gate_reconcile(&w, "c"), 0));
+    cr_assert(eq(sz, http_sink_count(sink), 1), "the others wait: nothing written");
+    cr_assert(gs.last_delay >= 20000 && gs.last_delay <= 21000,
+              "a waiting workload looks again at the batch's deadline: %llu ms",
+              (unsigned long long)gs.last_delay);
+    /* Our write comes back through the watch, then the rollout fails. */
+    gate_deployment(&w, "a", V2, 2, "running", NULL, true);
+    cr_assert(eq(u32, gs.n_requeued, 0), "still running: nobody woken");
+    gate_deployment(&w, "a", V2, 2, "failed", NULL, true);
+    cr_assert(eq(u32, gs.n_requeued, 3), "the held version wakes the source's dependents");
+    cr_assert(eq(int, gate_reconcile(&w, "b"), 0));
+    cr_assert(eq(int, gate_reconcile(&w, "c"), 0));
+    cr_assert(eq(sz, http_sink_count(sink), 3), "held: no rollout, the record marked pending");
+    {
+        struct http_sink_req req;
+
+        cr_assert(http_sink_request(sink, 1, &req));
+        cr_assert(eq(str, req.method, "PATCH"));
+        cr_assert(strstr(req.body, "@pending") && strstr(req.body, V1) &&
+                      strstr(req.body, V2) == NULL,
+                  "the record as it stands, marked pending: %s", req.body);
+        cr_assert(strstr(req.body, "STAKATER_") == NULL, "no marker: %s", req.body);
+        http_sink_req_release(&req);
+    }
+    gate_deployment_pending(&w, "b", V1, clk.now_s, 1, "done", NULL, true);
+    gate_deployment_pending(&w, "c", V1, clk.now_s, 1, "done", NULL, true);
+    for (int i = 0; i < 2; i++) {
+        cr_assert(eq(int, gate_reconcile(&w, "b"), 0));
+        cr_assert(eq(int, gate_reconcile(&w, "c"), 0));
+    }
+    cr_assert(eq(sz, http_sink_count(sink), 3), "marked once: nothing more written");
+    cr_assert(eq(u32, gs.gated, 2), "reported once per workload and version");
+    cr_assert(eq(u32, gs.failed, 1));
+    expect_gate(&w, "b", "held", "hold");
+    expect_gate(&w, "a", "none", "");
+
+    /* A new version starts afresh: b is its first batch, and done lets the others roll. */
+    clk.now_s += 5;
+    gs.n_requeued = 0;
+    source(&w, "cfg", V3, true);
+    cr_assert(eq(int, gate_reconcile(&w, "b"), 0));
+    cr_assert(eq(sz, http_sink_count(sink), 4));
+    {
+        struct http_sink_req req;
+
+        cr_assert(http_sink_request(sink, 3, &req));
+        cr_assert(strstr(req.body, V3) && strstr(req.body, "@pending") == NULL,
+                  "the rollout drops the mark: %s", req.body);
+        http_sink_req_release(&req);
+    }
+    cr_assert(eq(int, gate_reconcile(&w, "c"), 0));
+    cr_assert(eq(int, gate_reconcile(&w, "a"), 0));
+    cr_assert(eq(sz, http_sink_count(sink), 4), "waiting for b");
+    gate_deployment(&w, "b", V3, 1, "done", NULL, true);   /* an older status: not ours */
+    cr_assert(eq(u32, gs.n_requeued, 0));
+    gate_deployment(&w, "b", V3, 2, "done", NULL, true);
+    cr_assert(eq(u32, gs.n_requeued, 3), "the version passed: its dependents are queued");
+    cr_assert(eq(int, gate_reconcile(&w, "c"), 0));
+    cr_assert(eq(int, gate_reconcile(&w, "a"), 0));
+    cr_assert(eq(sz, http_sink_count(sink), 6), "the rest roll once the batch is done");
+    cr_assert(eq(u32, gs.gated, 2));
+
+    /* A member not available within the timeout holds the version. */
+    gate_deployment(&w, "a", V3, 3, "done", NULL, true);
+    gate_deployment(&w, "c", V3, 2, "done", NULL, true);
+    source(&w, "cfg", V4, true);
+    cr_assert(eq(int, gate_reconcile(&w, "c"), 0));
+    cr_assert(eq(sz, http_sink_count(sink), 7));
+    gate_deployment(&w, "c", V4, 3, "running", NULL, true);
+    clk.now_s += 19;
+    cr_assert(eq(int, gate_reconcile(&w, "a"), 0));
+    expect_gate(&w, "a", "rollout", "wait");
+    clk.now_s += 2;
+    cr_assert(eq(int, gate_reconcile(&w, "a"), 0));
+    expect_gate(&w, "a", "held", "hold");
+    cr_assert(eq(u32, gs.gated, 3));
+    cr_assert(eq(u32, gs.timed_out, 1));
+    cr_assert(eq(sz, http_sink_count(sink), 8), "a marked pending");
+    gate_deployment_pending(&w, "a", V3, clk.now_s, 3, "done", NULL, true);
+    /* b opted out: it rolls whatever the gate says. */
+    gate_deployment(&w, "b", V3, 2, "done", "false", true);
+    cr_assert(eq(int, gate_reconcile(&w, "b"), 0));
+    cr_assert(eq(sz, http_sink_count(sink), 9), "an opted-out workload is not gated");
+
+    /* A new leader starts the gate afresh: the held version rolls one more first batch. */
+    rl_reconciler_adopt_rollouts(w.r);
+    cr_assert(eq(int, gate_reconcile(&w, "a"), 0));
+    cr_assert(eq(sz, http_sink_count(sink), 10));
+    world_release(&w);
+    rl_kube_free(kube);
+    http_sink_stop(sink);
+}
+
+/* The flag off, a workload opts in; a value that is not a boolean is a problem, default kept. */
+Test(reconcile, the_health_gate_annotation_opts_in_and_out)
+{
+    static const char *const on[] = { "--health-gate", NULL };
+    static const struct {
+        const char *const *flags;
+        const char *ann;
+        bool gated;
+        bool problem;
+    } cases[] = {
+        { NULL, NULL, false, false },
+        { NULL, "true", true, false },
+        { NULL, "1", true, false },
+        { on, NULL, true, false },
+        { on, "false", false, false },
+        { on, "F", false, false },
+        { on, "yes", true, true },
+        { NULL, "yes", false, true },
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct world w;
+        cJSON *e, *g;
+
+        world_init(&w, RL_KIND_DEPLOYMENT, "env-vars", cases[i].flags);
+        source(&w, "cfg", V1, false);
+        gate_deployment(&w, "a", V1, 1, "done", cases[i].ann, false);
+        source(&w, "cfg", V2, true);
+        e = rl_reconcile_explain(w.r, "deployment/ns/a");
+        cr_assert(e != NULL);
+        g = cJSON_GetObjectItem(e, "healthGate");
+        if (!cases[i].gated && !cases[i].problem) {
+            cr_assert(g == NULL, "case %zu: not gated, no healthGate", i);
+        } else {
+            cr_assert(g != NULL, "case %zu", i);
+            cr_assert(eq(int, cJSON_IsTrue(cJSON_GetObjectItem(g, "enabled")), cases[i].gated),
+                      "case %zu", i);
+            cr_assert(eq(int, cJSON_GetObjectItem(g, "problem") != NULL, cases[i].problem),
+                      "case %zu", i);
+        }
+        cJSON_Delete(e);
+        world_release(&w);
+    }
+}
+
+/*
+ * A held workload's change survives a restart: its record marked pending
+ * judges it as --sync-after-restart does, so the new process rolls it (the
+ * gate asked afresh); unmarked, a stale record listed at start is adopted.
+ */
+Test(reconcile, a_held_workload_is_still_pending_after_a_restart)
+{
+    static const char *const flags[] = { "--health-gate", NULL };
+
+    for (int marked = 0; marked < 2; marked++) {
+        const char *d, *v;
+        struct world w;
+        cJSON *e;
+
+        world_init(&w, RL_KIND_DEPLOYMENT, "env-vars", flags);
+        source(&w, "cfg", V2, false);
+        gate_deployment_pending(&w, "b", V1, marked ? 1800000000 : 0, 1, "done", NULL, false);
+        e = gate_explain(&w, "b", &d, &v);
+        cr_assert(eq(str, (char *)d, marked ? "rollout" : "record"), "marked %d: %s", marked, d);
+        if (marked)
+            cr_assert(eq(str, (char *)v, "roll"));
+        cJSON_Delete(e);
+        world_release(&w);
+    }
+}
+
+/*
+ * With the cap: a workload waiting on the gate gives its slot back (the
+ * gate is asked once the cap admitted it), so the gate's waiting never
+ * holds slots; the first batch's rollout keeps its slot until it is done.
+ */
+Test(reconcile, a_workload_waiting_on_the_gate_gives_its_cap_slot_back)
+{
+    static const char *const flags[] = { "--health-gate", "--max-concurrent-rollouts=2", NULL };
+    struct hand_clock clk = { { hand_mono_ms, hand_wall_us }, 1800000000 };
+    struct http_sink *sink = http_sink_start();
+    struct rl_kube *kube = sink_client(sink);
+    struct gate_seen gs = { 0 };
+    struct rl_reconcile_hooks hooks = { .requeue_after = note_requeue, .ctx = &gs };
+    struct rl_cap_counts n;
+    struct world w;
+
+    gate_world(&w, flags, kube, &clk.c, &hooks);
+    cr_assert(eq(int, gate_reconcile(&w, "a"), 0));
+    cr_assert(eq(int, gate_reconcile(&w, "b"), 0));
+    cr_assert(eq(int, gate_reconcile(&w, "c"), 0));
+    cr_assert(eq(sz, http_sink_count(sink), 1));
+    rl_reconciler_cap_counts(w.r, &n);
+    cr_assert(eq(sz, n.in_flight, 1), "only the first batch's rollout holds a slot");
+    cr_assert(eq(sz, n.waiting, 0));
+    gate_deployment(&w, "a", V2, 2, "done", NULL, true);
+    rl_reconciler_cap_counts(w.r, &n);
+    cr_assert(eq(sz, n.in_flight, 0), "done: the slot is free");
+    cr_assert(eq(int, gate_reconcile(&w, "b"), 0));
+    cr_assert(eq(int, gate_reconcile(&w, "c"), 0));
+    cr_assert(eq(sz, http_sink_count(sink), 3), "the batch passed: both roll, under the cap");
+    rl_reconciler_cap_counts(w.r, &n);
+    cr_assert(eq(sz, n.in_flight, 2));
+    world_release(&w);
+    rl_kube_free(kube);
+    http_sink_stop(sink);
 }

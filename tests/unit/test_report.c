@@ -210,3 +210,22 @@ Test(report, notifications_are_in_the_table)
     cr_assert(not(zero(ptr, (void *)rl_metrics_find(f.metrics, "reloader_notifications_total"))));
     teardown(&f);
 }
+
+/* A rollout held by the health gate counts once per report, by kind (no Events here: no sink). */
+Test(report, a_health_gate_hold_counts)
+{
+    struct fixture f;
+    struct rl_gate_hold h = {
+        .kind = RL_KIND_DEPLOYMENT, .ns = "ns", .name = "app", .uid = "u",
+        .type = RL_SOURCE_CONFIGMAP, .source = "cfg",
+        .version = "1111111111111111111111111111111111111111", .batch = 2, .members = 2,
+        .failed = 1, .timed_out = 1,
+    };
+
+    setup(&f, NULL);
+    rl_report_gated(f.report, &h);
+    rl_report_gated(f.report, &h);
+    cr_assert(eq(dbl, sample(&f, "reloader_health_gate_held_total", "kind",
+                             rl_kind_metric_name(RL_KIND_DEPLOYMENT)), 2));
+    teardown(&f);
+}

@@ -77,6 +77,8 @@ struct rl_controller_hooks {
     /* ... held until its maintenance window opens (reconcile.h); the leader only. */
     void (*on_window_held)(void *ctx, enum rl_kind kind, const char *ns, const char *name,
                            const char *uid, const char *window, int64_t opens_at_s);
+    /* ... held by the health gate (reconcile.h); the leader only. */
+    void (*on_gated)(void *ctx, const struct rl_gate_hold *h);
     void *ctx;
 };
 

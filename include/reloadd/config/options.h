@@ -128,6 +128,9 @@ struct rl_options {
     int max_concurrent_rollouts;        /* 0: no cap */
     uint64_t rollout_timeout_ms;        /* 10m */
     char *rollout_window;               /* "" (always open); checked by main (window.h) */
+    bool health_gate;                   /* false: only workloads that opt in are gated */
+    int health_gate_batch;              /* 1, 1..1000 */
+    uint64_t health_gate_timeout_ms;    /* 5m */
     uint64_t ready_progress_timeout_ms; /* 90s: /readyz needs a watch's progress this recent */
     char *metrics_addr;                 /* ":9090" */
     char *explain_addr;                 /* "127.0.0.1:9091"; "" (or "off" given): none */

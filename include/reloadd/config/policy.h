@@ -51,6 +51,7 @@ struct rl_policy_keys {
     const char *applied;            /* <prefix>/applied, the record */
     const char *restart_budget;     /* <prefix>/restart-budget */
     const char *rollout_window;     /* <prefix>/rollout-window */
+    const char *health_gate;        /* <prefix>/health-gate */
 };
 
 struct rl_policy {
@@ -69,6 +70,9 @@ struct rl_policy {
     unsigned max_concurrent_rollouts;   /* cluster-wide; 0: no cap */
     uint64_t rollout_timeout_ms;        /* a rollout holds its slot this long at most */
     const char *rollout_window;         /* the default maintenance window; "": always open */
+    bool health_gate;                   /* gate every workload (else those that opt in) */
+    unsigned health_gate_batch;         /* the first batch of a source version (>= 1) */
+    uint64_t health_gate_timeout_ms;    /* a batch member must be available within this */
 
     /* Which workloads: none at all in webhook mode (a change is POSTed). */
     bool webhook_mode;

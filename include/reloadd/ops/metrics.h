@@ -168,6 +168,10 @@ struct rl_metric_desc {
     X(WINDOW_HELD, COUNTER, "reloader_window_held_total",                                   \
       "Rollouts held until the workload's maintenance window opens, by workload kind.",     \
       RL_METRIC_LABELS("kind"), RL_METRIC_NO_BUCKETS)                                       \
+    X(HEALTH_GATE_HELD, COUNTER, "reloader_health_gate_held_total",                         \
+      "Rollouts held by the health gate (a source version whose first batch failed or "     \
+      "timed out), once per workload and version, by workload kind.",                        \
+      RL_METRIC_LABELS("kind"), RL_METRIC_NO_BUCKETS)                                       \
     X(CACHED_OBJECTS, GAUGE, "reloader_cached_objects",                                     \
       "Objects held in the local cache, by kind.",                                          \
       RL_METRIC_LABELS("kind"), RL_METRIC_NO_BUCKETS)                                       \
@@ -307,6 +311,7 @@ void rl_metrics_api_request(struct rl_metrics *m, const char *verb, const char *
 void rl_metrics_cached_objects(struct rl_metrics *m, const char *kind, size_t n);
 void rl_metrics_restart_budget_held(struct rl_metrics *m, const char *kind);
 void rl_metrics_window_held(struct rl_metrics *m, const char *kind);
+void rl_metrics_health_gate_held(struct rl_metrics *m, const char *kind);
 /* unix_s: wall time of the resource's last watch progress; 0: none yet. */
 void rl_metrics_watch_progress(struct rl_metrics *m, const char *resource, double unix_s);
 /* Leadership is now is_leader; a change counts one transition. */

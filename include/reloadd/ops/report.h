@@ -42,6 +42,7 @@ struct rl_metrics;
 struct rl_events;
 struct rl_alerts;
 struct rl_reconcile_result;
+struct rl_gate_hold;
 
 enum rl_source_event_type {
     RL_SOURCE_EVENT_ADD,
@@ -98,6 +99,7 @@ void rl_report_held(void *report, enum rl_kind kind, const char *ns, const char 
                     int64_t held_until_s);
 void rl_report_window_held(void *report, enum rl_kind kind, const char *ns, const char *name,
                            const char *uid, const char *window, int64_t opens_at_s);
+void rl_report_gated(void *report, const struct rl_gate_hold *h);
 
 /* At a scrape: reloader_notifications_total from the senders' counters. */
 void rl_report_collect(struct rl_report *r);

@@ -85,10 +85,15 @@ enum rl_gate_verdict rl_gate_check(struct rl_gate *g, const char *src, const cha
 bool rl_gate_report(struct rl_gate *g, const char *src, const char *version, const char *wkey,
                     enum rl_progress p, uint64_t now_ms);
 
+/* Whether wkey is of the batch of this version of src (nothing changes). */
+bool rl_gate_member(struct rl_gate *g, const char *src, const char *version, const char *wkey);
+
 /* Workload wkey is gone: it leaves every batch it is in. */
 void rl_gate_forget_workload(struct rl_gate *g, const char *wkey);
 /* Source src is gone: forgotten. */
 void rl_gate_forget_source(struct rl_gate *g, const char *src);
+/* Everything forgotten (a new leader starts afresh); the counters stay. */
+void rl_gate_clear(struct rl_gate *g);
 
 /* The state of src's current version, for /explain and tests. */
 struct rl_gate_info {
@@ -96,6 +101,8 @@ struct rl_gate_info {
     char version[RL_GATE_VERSION_MAX + 1];
     enum rl_gate_verdict verdict;       /* for a workload not of the batch */
     unsigned members, done, failed, timed_out;
+    /* While the verdict is WAIT: when the first running member times out (0: never). */
+    uint64_t deadline_ms;
 };
 void rl_gate_info(struct rl_gate *g, const char *src, uint64_t now_ms, struct rl_gate_info *out);
 

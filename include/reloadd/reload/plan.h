@@ -92,6 +92,13 @@ struct rl_plan {
     char window_problem[300];       /* W's window annotation did not parse */
     int64_t window_opens_at_s;      /* a rollout is due but the window is closed; 0: not */
     int64_t pending_since_s;        /* the record's pending mark; 0: none */
+    /*
+     * The health gate (gate.h): whether W's rollouts for a source version
+     * wait for that version's first batch (--health-gate, or W's
+     * <prefix>/health-gate "true"/"false"). reconcile.c asks the gate.
+     */
+    bool gated;
+    char gate_problem[200];         /* W's health-gate annotation is not a boolean */
     /* Filled by reconcile.c's writers: what the API server answered our last write. */
     uint64_t wrote_rv;
     char wrote_uid[RL_PLAN_UID_MAX];
@@ -119,5 +126,7 @@ void rl_plan_release(struct rl_plan *p);
  * what W records now.
  */
 size_t rl_plan_record(const struct rl_plan *p, struct rl_applied_entry *out);
+/* The record as it stands while something else holds the rollout (the health gate). */
+size_t rl_plan_record_held(const struct rl_plan *p, struct rl_applied_entry *out);
 
 #endif /* RL_PLAN_H */

@@ -105,6 +105,17 @@ struct rl_reconcile_result {
     double since_event_s;
 };
 
+/* A rollout held by the health gate (gate.h), for Events, alerts and metrics. */
+struct rl_gate_hold {
+    enum rl_kind kind;
+    const char *ns, *name, *uid;
+    enum rl_source_type type;       /* the source whose version is held */
+    const char *source;
+    const char *version;            /* its hash */
+    unsigned batch;                 /* --health-gate-batch */
+    unsigned members, failed, timed_out;    /* of that version's first batch */
+};
+
 struct rl_reconcile_hooks {
     /* Right before each write; false: not the (fenced) leader. NULL: always. */
     bool (*may_write)(void *ctx);
@@ -137,6 +148,12 @@ struct rl_reconcile_hooks {
      */
     void (*on_window_held)(void *ctx, enum rl_kind kind, const char *ns, const char *name,
                            const char *uid, const char *window, int64_t opens_at_s);
+    /*
+     * A rollout of W is due but the health gate holds the source version
+     * (its first batch failed or timed out). Once per (W, held versions),
+     * by the replica that may write. NULL: log only.
+     */
+    void (*on_gated)(void *ctx, const struct rl_gate_hold *h);
     void *ctx;
 };
 
@@ -178,6 +195,27 @@ void rl_reconciler_verify_takeover(struct rl_reconciler *r);
  * hold their slots. Any thread; no-ops without a cap.
  */
 void rl_reconciler_observed(struct rl_reconciler *r, const struct rl_workload *w);
+/*
+ * The health gate (--health-gate, <prefix>/health-gate; gate.h). A
+ * rollout of a gated W whose sources changed (not a deletion) asks the
+ * gate, after the window, the budget and the cap, for each changed
+ * source's new version: the first --health-gate-batch workloads to ask
+ * roll; the others WAIT (nothing written, the change pending; requeued
+ * when the batch's first deadline passes, and when the batch comes out:
+ * the source's dependents are queued) until every member is available,
+ * then roll; a member that FAILED or was not available within
+ * --health-gate-timeout of its write HOLDS the version: no rollout,
+ * hooks->on_gated() once per W and held versions, and the first hold marks
+ * W's record pending (one record-only write, the window's @pending), until
+ * a new version of the source starts a new batch. Members are judged by
+ * rl_reconciler_observed() (the object after our write only: its
+ * generation past the one planned from). The gate lives in memory: a new
+ * leader (rl_reconciler_adopt_rollouts) starts it afresh; the pending mark
+ * makes it roll a held W rather than adopt it, so a held version rolls one
+ * more first batch after a restart or a failover.
+ * Followers and --dry-run do not ask it.
+ */
+
 void rl_reconciler_adopt_rollouts(struct rl_reconciler *r);
 struct rl_cap_counts;
 void rl_reconciler_cap_counts(struct rl_reconciler *r, struct rl_cap_counts *out);
