@@ -169,7 +169,8 @@ enum rl_cap_verdict rl_cap_admit(struct rl_cap *c, const char *key, uint64_t now
     return v;
 }
 
-bool rl_cap_finish(struct rl_cap *c, const char *key)
+/* Drops key's entry if it is in flight (or waiting too, if `waiting`); true if it held a slot. */
+static bool drop_key(struct rl_cap *c, const char *key, bool waiting)
 {
     struct entry *e;
     bool freed = false;
@@ -178,29 +179,22 @@ bool rl_cap_finish(struct rl_cap *c, const char *key)
         return false;
     rl_mutex_lock(&c->mu);
     e = rl_map_get(&c->entries, key);
-    if (e && e->in_flight) {
-        entry_drop(c, e);
-        freed = true;
-    }
-    rl_mutex_unlock(&c->mu);
-    return freed;
-}
-
-bool rl_cap_remove(struct rl_cap *c, const char *key)
-{
-    struct entry *e;
-    bool freed = false;
-
-    if (!c->max)
-        return false;
-    rl_mutex_lock(&c->mu);
-    e = rl_map_get(&c->entries, key);
-    if (e) {
+    if (e && (e->in_flight || waiting)) {
         freed = e->in_flight;
         entry_drop(c, e);
     }
     rl_mutex_unlock(&c->mu);
     return freed;
+}
+
+bool rl_cap_finish(struct rl_cap *c, const char *key)
+{
+    return drop_key(c, key, false);
+}
+
+bool rl_cap_remove(struct rl_cap *c, const char *key)
+{
+    return drop_key(c, key, true);
 }
 
 size_t rl_cap_expire(struct rl_cap *c, uint64_t now_ms, rl_cap_key_fn *fn, void *ctx)
