@@ -94,7 +94,7 @@ rootfs_assemble() { # BIN DIR
     # The time zones of maintenance windows (docs/windows.md): tzdata's
     # zoneinfo without its leap-second copies (right/), 2 MB. One package
     # owns them all, so no dpkg-query per file.
-    if dpkg-query -W -f='${Status}' tzdata 2>/dev/null | grep -q 'ok installed'; then
+    if grep -q 'ok installed' <<<"$(dpkg-query -W -f='${Status}' tzdata 2>/dev/null)"; then
         while read -r f; do
             # localtime points at the host's /etc/localtime: the image has none (UTC).
             case $f in /usr/share/zoneinfo/right/* | /usr/share/zoneinfo/localtime) continue ;; esac

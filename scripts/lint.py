@@ -19,6 +19,11 @@ The rules (docs/design.md tells why):
   cites     a comment that cites a section (§) names the file of the repo
             it cites ("docs/reloader.md §4.1"); nothing cites a document
             outside the tree.
+  pipefail  a shell script that runs under `set -o pipefail` (and every e2e
+            case, which e2e/run.sh runs so) never pipes into `grep -q`: grep
+            leaves at the first match, the writer dies of SIGPIPE (or curl
+            says "(23) Failed writing body") and the pipeline fails although
+            the line was found. Write `grep -q PATTERN <<<"$(command)"`.
 
 --self-test breaks a copy of the tree once per rule and checks that each
 break is reported, and that a call to a banned function fails to compile.
@@ -39,6 +44,8 @@ CITE_EXT = (".c", ".h", ".sh", ".py", ".cmake", ".txt", ".yaml", ".md", ".tpl")
 OPTIONS = "reloadd/config/options.h"
 # Operations that report the flags (meta-info) or parse them (the explain command line).
 OPTIONS_READERS = {"src/ops/metainfo.c", "include/reloadd/ops/metainfo.h", "src/ops/explain.c"}
+PIPE_GREP_Q = re.compile(r"\|\s*grep\s+(-\w*q|--quiet)")
+SHELL_C = re.compile(r"\b(bash|sh) -c\b")  # a child shell: pipefail is not inherited
 OUTSIDE = re.compile(r"\.\./shared|reloader-behaviour\.md|\bDESIGN\s*§|\breference\s*§")
 
 
@@ -113,6 +120,20 @@ def lint(root):
                         report(path, i, "cites", "cites a document outside the repository")
                     elif "§" in l and "docs/" not in l and "same file" not in l:
                         report(path, i, "cites", "a section (§) without the docs/ file it is in")
+    for top in ("e2e", "tests", "scripts", "tools", ".ci"):
+        for path in files_under(root, top, (".sh", "run", "cluster")):
+            with open(path, encoding="utf-8", errors="replace") as f:
+                text = f.read()
+            if "pipefail" not in text and "e2e/cases/" not in path.replace(os.sep, "/"):
+                continue
+            for i, l in enumerate(text.split("\n"), 1):
+                code = l.split(" #")[0]
+                if code.lstrip().startswith("#") or SHELL_C.search(code):
+                    continue
+                if PIPE_GREP_Q.search(code):
+                    report(path, i, "pipefail",
+                           'a pipe into grep -q fails under pipefail when grep leaves early: '
+                           'grep -q PATTERN <<<"$(command)"')
     return found
 
 
@@ -146,10 +167,12 @@ def self_test(root):
                 '#include "reloadd/config/options.h"')),
             "cites": ("src/base/hash.c", lambda t: edit(
                 t, "src/base/hash.c", "\n", "\n/* as the reference §4.1 says */\n")),
+            "pipefail": ("e2e/cases/00-cluster.sh", lambda t: edit(
+                t, "e2e/cases/00-cluster.sh", "\n", "\ncurl -fsS http://x/metrics | grep -q '^up 1'\n")),
         }
         for rule, (where, brk) in breaks.items():
             copy = os.path.join(tmp, rule)
-            for top in ("src", "include"):
+            for top in ("src", "include", "e2e"):
                 shutil.copytree(os.path.join(root, top), os.path.join(copy, top))
             brk(copy)
             hits = [f for f in lint(copy) if f.startswith(where + ":") and f": {rule}: " in f]

@@ -8,7 +8,7 @@ e2e_log "server version $ver"
 [ "$ver" = v1.36.3 ] || e2e_fail "server version is $ver, want v1.36.3"
 
 "$RELOADD_BIN" --help >/dev/null || e2e_fail "reloadd --help failed"
-"$RELOADD_BIN" --version | grep -q '^reloadd ' || e2e_fail "reloadd --version"
+grep -q '^reloadd ' <<<"$("$RELOADD_BIN" --version)" || e2e_fail "reloadd --version"
 rc=0; "$RELOADD_BIN" --no-such-flag 2>/dev/null || rc=$?
 [ $rc -eq 2 ] || e2e_fail "unknown flag gave exit $rc, want 2"
 

@@ -40,5 +40,5 @@ pid=$!
 E2E_PIDS+=("$pid")
 e2e_wait 20 "the lease warning" grep -q "cannot acquire lease" "$E2E_DIR/no-lease.log"
 e2e_stop_reloadd "$pid"
-grep "cannot acquire lease" "$E2E_DIR/no-lease.log" | grep -q 'cannot get resource \\"leases\\"' ||
+grep -q 'cannot get resource \\"leases\\"' <<<"$(grep "cannot acquire lease" "$E2E_DIR/no-lease.log")" ||
     e2e_fail "the lease warning lacks the API server's message: $(grep 'cannot acquire lease' "$E2E_DIR/no-lease.log")"

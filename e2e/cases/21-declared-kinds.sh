@@ -104,7 +104,7 @@ e2e_wait_recorded "$ns" $SVC/auto $SVC/named $SVC/search $CS/auto $CS/named $CS/
 grep -q 'msg="workload kinds declared".*kinds="Service.serving.example.test, CloneSet.apps.example.test, Widget.unlisted.example.test"' "$log" ||
     e2e_fail "no line of the declared kinds in the log"
 for k in "Service (serving.example.test/v1 services" "CloneSet (apps.example.test/v1alpha1 clonesets"; do
-    grep -F 'declared workload kind is served and allowed; watched' "$log" | grep -qF "$k" ||
+    grep -qF "$k" <<<"$(grep -F 'declared workload kind is served and allowed; watched' "$log")" ||
         e2e_fail "no 'served and allowed' line for $k"
 done
 grep -F 'declared workload kind may not be listed or watched' "$log" | grep -F 'Widget (unlisted.example.test/v1 widgets' |

@@ -32,7 +32,7 @@ e2e_wait 10 "the ReloadHeld Event" bash -c "kubectl get events -n $ns --field-se
 kubectl get events -n "$ns" --field-selector involvedObject.name=app,reason=ReloadHeld -o jsonpath='{.items[0].message}{"\n"}'
 n_ev=$(kubectl get events -n "$ns" --field-selector involvedObject.name=app,reason=ReloadHeld -o jsonpath='{range .items[*]}{.count}{"\n"}{end}' | awk '{s += $1} END {print s + 0}')
 [ "$n_ev" -eq 1 ] || e2e_fail "$n_ev ReloadHeld Events, want 1"
-curl -fsS "http://127.0.0.1:$E2E_RELOADD_PORT/metrics" | grep -q '^reloader_restart_budget_held_total{kind="Deployment"} 1' ||
+grep -q '^reloader_restart_budget_held_total{kind="Deployment"} 1' <<<"$(curl -fsS "http://127.0.0.1:$E2E_RELOADD_PORT/metrics")" ||
     e2e_fail "reloader_restart_budget_held_total did not count the hold"
 # The budget frees 30 s after the first rollout: one rollout with the last value.
 want=$(kubectl get cm -n "$ns" cfg -o json | jq -r '.data | to_entries | map("\(.key)=\(.value)") | sort | join(";")' | tr -d '\n' | sha1sum | cut -c1-40)

@@ -47,7 +47,7 @@ for ns in "$one" "$ha"; do
     [ "$w" -eq 1 ] || e2e_fail "$ns: $w writes after the baseline before the opening, want 1 (the pending mark)"
 done
 e2e_log "before the opening: pending since $(pending "$one") and $(pending "$ha"), no marker, one write each"
-curl -fsS "http://127.0.0.1:$E2E_RELOADD_PORT/metrics" | grep -q '^reloader_window_held_total{kind="Deployment"} 1' ||
+grep -q '^reloader_window_held_total{kind="Deployment"} 1' <<<"$(curl -fsS "http://127.0.0.1:$E2E_RELOADD_PORT/metrics")" ||
     e2e_fail "reloader_window_held_total did not count the hold once"
 e2e_wait 10 "the ReloadDeferred Event" bash -c "kubectl get events -n $one --field-selector involvedObject.name=app,reason=ReloadDeferred -o name | grep -q ."
 e2e_log "Event: $(kubectl get events -n "$one" --field-selector involvedObject.name=app,reason=ReloadDeferred -o jsonpath='{.items[0].message}')"

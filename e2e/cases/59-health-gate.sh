@@ -113,9 +113,10 @@ kubectl get deployments -n "$ns" -o json | jq -e --slurpfile g "$E2E_DIR/g2.json
     e2e_fail "a Deployment rolled more than once for the new version"
 writes=$(($(e2e_writes "$ns") - writes2))
 [ "$writes" = "$n" ] || e2e_fail "$writes writes for the new version, want $n rollouts"
-tail -n "+$((lines0 + 1))" "$log" | grep -q 'health gate: waiting for the source version' ||
+since=$(tail -n "+$((lines0 + 1))" "$log")
+grep -q 'health gate: waiting for the source version' <<<"$since" ||
     e2e_fail "no workload waited for the new version's first batch"
-if tail -n "+$((lines0 + 1))" "$log" | grep -q 'rollout held until the source changes'; then
+if grep -q 'rollout held until the source changes' <<<"$since"; then
     e2e_fail "the healthy version was held"
 fi
 e2e_stop_reloadd "$E2E_RELOADD_PID"

@@ -43,7 +43,7 @@ run=0
 for a in "$@"; do
     case $a in --help|-h|--version) ;; *) run=1 ;; esac
 done
-if [ $run -eq 0 ] || ! printf '%s\n' "$@" | grep -q -- '^--metrics-addr='; then
+if [ $run -eq 0 ] || ! grep -q -- '^--metrics-addr=' <<<"$(printf '%s\n' "$@")"; then
     exec docker run --rm "$RELOADD_IMAGE" "$@"
 fi
 helm=${HELM:-$("$here/helm.sh")}

@@ -102,7 +102,7 @@ rules:
 YAML
 }
 created=0
-if ! kind get clusters 2>/dev/null | grep -qx "$KIND_CLUSTER"; then
+if ! grep -qx "$KIND_CLUSTER" <<<"$(kind get clusters 2>/dev/null)"; then
     # Outside the repository and the work directory: the node mounts it for
     # as long as the cluster lives (KEEP_CLUSTER=1 keeps it).
     policy_dir=${RELOADD_CACHE:-$HOME/.cache/reloadd}/kind-$KIND_CLUSTER

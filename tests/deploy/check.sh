@@ -419,7 +419,7 @@ else
     dry() { kubectl apply --dry-run=server -f "$1"; }
     check "kubectl apply --dry-run=server: kubectl kustomize deploy/kubernetes" dry "$work/k-default.yaml"
     check "kubectl apply --dry-run=server: kubectl kustomize deploy/kubernetes/namespaced" dry "$work/k-namespaced.yaml"
-    if kubectl api-resources --api-group=monitoring.coreos.com 2>/dev/null | grep -q servicemonitors; then
+    if grep -q servicemonitors <<<"$(kubectl api-resources --api-group=monitoring.coreos.com 2>/dev/null)"; then
         check "kubectl apply --dry-run=server: monitoring" dry "$work/k-monitoring.yaml"
     else
         skipped "monitoring/ server dry-run: no Prometheus Operator CRDs in this cluster"
