@@ -197,10 +197,8 @@ e2e_free_port() {
     done
 }
 
-# The pod template as JSON (what a rollout changes), for comparisons.
-e2e_template() { # ns kind/name
-    kubectl get -n "$1" "$2" -o jsonpath='{.spec.template}'
-}
+# The pod template as compact JSON (what a rollout changes), for comparisons.
+e2e_template() { kubectl get -n "$1" "$2" -o json | jq -c '.spec.template'; } # ns kind/name
 e2e_generation() { kubectl get -n "$1" "$2" -o jsonpath='{.metadata.generation}'; }
 
 # e2e_apps NS N [SPEC_EXTRA [LABELS_EXTRA]] : Deployments app-1..app-N of 1 replica, auto,
@@ -299,7 +297,6 @@ e2e_generations() {
     kubectl get deployments,daemonsets,statefulsets -n "$1" -o json |
         jq -r '.items[] | "\(.kind)/\(.metadata.name)=\(.metadata.generation)=\(.spec.template | tojson)"' | sort
 }
-e2e_template() { kubectl get -n "$1" "$2" -o json | jq -c '.spec.template'; }
 
 # Waits until reloadd has recorded a baseline on every listed workload.
 e2e_wait_recorded() { # ns kind/name...
@@ -341,6 +338,26 @@ e2e_expect_rolled() {
             [ "$now" = "$old" ] || e2e_fail "$w rolled but should not have (generation $old -> $now)"
         fi
     done <"$before"
+}
+
+# e2e_watch_deployments NS FILE : every version of every Deployment of NS
+# from now on, in order, into FILE (a background watch, stopped with the
+# case, or by e2e_watch_stop). e2e_rollouts_seen FILE NAME TEMPLATE : how many pod templates other
+# than TEMPLATE (e2e_template's, before) that watch saw for Deployment NAME:
+# its rollouts, each a new template. A Deployment's generation cannot count
+# them: the API server bumps it for annotation changes too (reloadd's
+# record, its pending mark).
+e2e_watch_deployments() { # ns file
+    kubectl get deployments -n "$1" --watch-only -o json >"$2" 2>"$2.err" &
+    E2E_WATCH_PID=$!
+    E2E_PIDS+=("$E2E_WATCH_PID")
+    sleep 1                             # the watch is open before what follows
+}
+e2e_watch_stop() { kill "$E2E_WATCH_PID" 2>/dev/null || true; wait "$E2E_WATCH_PID" 2>/dev/null || true; }
+e2e_rollouts_seen() { # file name template
+    # The watch may be writing an object as this reads: the complete ones count.
+    { jq -c --arg n "$2" 'select(.metadata.name == $n) | .spec.template' "$1" 2>/dev/null || true; } |
+        jq -s --argjson t0 "$3" 'map(select(. != $t0)) | unique | length'
 }
 
 # e2e_writes NS [NAME] : how many writes (create, update, patch, delete)

@@ -3,13 +3,13 @@
 # rollout fails with ProgressDeadlineExceeded), reloadd with --health-gate
 # --health-gate-batch=2 --health-gate-timeout=20s. One change of the ConfigMap: exactly 2
 # Deployments roll (the first batch), their rollouts fail, and the other 4 are held: not
-# rolled (one record-only write each, the pending mark), a Warning ReloadGated Event on
+# rolled (one record-only write each while they wait, the pending mark), a Warning ReloadGated Event on
 # each, reloader_health_gate_held_total 4, /explain "held". A restart of reloadd: the held
 # workloads are still pending (the mark), so the new process rolls one more first batch of
 # 2 and holds the other 2 again. Then the Deployments are fixed (the never-ready label
 # removed from their templates by the user: a rollout of theirs, not ours), and a new
 # version of the ConfigMap starts afresh: all 6 roll, once each, the first 2 before the
-# others, and nothing is held or written after.
+# others (which are marked pending while they wait), and nothing is held or written after.
 e2e_needs audit-log
 ns=$(e2e_ns gate)
 n=6
@@ -93,26 +93,32 @@ no_mark() {
 }
 e2e_wait 30 "the pending marks gone (the template edit is newer than the change)" no_mark
 e2e_settled "$ns" 3
-gens() { kubectl get deployments -n "$ns" -o json | jq -c '[.items[] | {(.metadata.name): .metadata.generation}] | add'; }
-gens >"$E2E_DIR/g2.json"
+templates >"$E2E_DIR/t2.json"
 writes2=$(e2e_writes "$ns")
 log=$E2E_DIR/reloadd-$((${#E2E_PIDS[@]} - 1)).log
 lines0=$(wc -l <"$log")
+e2e_watch_deployments "$ns" "$E2E_DIR/watch2.json"
 e2e_cm "$ns" cfg v=2
 all_rolled() {
-    kubectl get deployments -n "$ns" -o json | jq -e --slurpfile g "$E2E_DIR/g2.json" '
-        all(.items[]; .metadata.generation > $g[0][.metadata.name]
+    kubectl get deployments -n "$ns" -o json | jq -e --slurpfile t "$E2E_DIR/t2.json" '
+        all(.items[]; (.spec.template | tostring) != $t[0][.metadata.name]
             and .status.observedGeneration >= .metadata.generation
             and (.status.updatedReplicas // 0) == .spec.replicas
             and (.status.availableReplicas // 0) == .spec.replicas)' >/dev/null
 }
 e2e_wait 120 "all $n rolled for the new version and available" all_rolled
 e2e_settled "$ns" 5
-kubectl get deployments -n "$ns" -o json | jq -e --slurpfile g "$E2E_DIR/g2.json" '
-    all(.items[]; .metadata.generation == $g[0][.metadata.name] + 1)' >/dev/null ||
-    e2e_fail "a Deployment rolled more than once for the new version"
+e2e_watch_stop
+for i in $(seq 1 "$n"); do
+    r=$(e2e_rollouts_seen "$E2E_DIR/watch2.json" "app-$i" "$(jq -c --arg n "app-$i" '.[$n] | fromjson' "$E2E_DIR/t2.json")")
+    [ "$r" = 1 ] || e2e_fail "app-$i rolled $r times for the new version, want once"
+done
+marked=$(jq -n '[inputs | select(.metadata.annotations["reloadd.io/applied"] // "" | contains("\"@pending\""))
+    | .metadata.name] | unique | length' "$E2E_DIR/watch2.json")
 writes=$(($(e2e_writes "$ns") - writes2))
-[ "$writes" = "$n" ] || e2e_fail "$writes writes for the new version, want $n rollouts"
+e2e_log "new version: $writes writes ($n rollouts, $marked marked pending while they waited)"
+[ "$marked" = $((n - 2)) ] || e2e_fail "$marked Deployments marked pending for the new version, want the $((n - 2)) outside the first batch"
+[ "$writes" = $((n + marked)) ] || e2e_fail "$writes writes for the new version, want $((n + marked)): $n rollouts and $marked marks"
 since=$(tail -n "+$((lines0 + 1))" "$log")
 grep -q 'health gate: waiting for the source version' <<<"$since" ||
     e2e_fail "no workload waited for the new version's first batch"

@@ -733,8 +733,40 @@ static void warn_problems(struct rl_reconciler *r, const char *wkey, const struc
 }
 
 /*
+ * The first hold of W, whatever holds it (a closed window, a spent restart
+ * budget, the rollout cap, the health gate): the record as it stands, marked
+ * pending - one record-only write - so that a restarted or new leader still
+ * rolls W for the change it was held from. A record with @pending judges
+ * stale sources as --sync-after-restart does; without the mark, a reloadd
+ * that lists W at start-up adopts the change W never got. The rollout drops
+ * the mark in its own write; a change reverted drops it too (plan.c). Later
+ * holds find the mark and write nothing. Not in a dry run.
+ */
+static int mark_pending(struct rl_reconciler *r, const char *wkey, struct rl_plan *p)
+{
+    struct rl_applied_entry rec[RL_PLAN_MAX_SOURCES];
+    struct rl_buf body;
+    size_t n;
+    int err;
+
+    if (p->pending_since_s || r->policy->dry_run)
+        return 0;
+    n = rl_plan_record_held(p, rec);
+    rl_buf_init(&body, 0);
+    err = rl_patch_record(&body, r->policy->key.applied, rec, n, p->history,
+                          rl_clock_wall_us(r->clock) / 1000000);
+    if (!err)
+        err = do_patch(r, p, "application/merge-patch+json", body.buf);
+    rl_buf_release(&body);
+    if (err != RL_ENOTLEADER)
+        remember(r, wkey, RL_ACTION_RECORD, err);
+    expect_echo(r, wkey, p);
+    return err;
+}
+
+/*
  * A rollout is due but W's restart budget is spent, or its window is
- * closed: no rollout (the change stays pending: nothing records it), W is
+ * closed: no rollout (rl_reconcile() marks the change pending), W is
  * reconciled again when the budget frees or the window opens, and the
  * leader reports it once per hold.
  */
@@ -817,8 +849,6 @@ static void plan_rollout(const struct rl_reconciler *r, const struct rl_plan *p,
         .record = rec,
         .n_record = rl_plan_record(p, rec),
         .applied_key = r->policy->key.applied,
-        /* Held by a window: the record as it stands, marked pending (since the first hold). */
-        .pending_s = !p->window_opens_at_s ? 0 : p->pending_since_s ? p->pending_since_s : now_s,
         .now_s = now_s,
     };
 }
@@ -879,10 +909,9 @@ static void cap_finish(struct rl_reconciler *r, const char *wkey)
 }
 
 /*
- * Whether W may roll now. If not, it waits in order of arrival: nothing is
- * written, so its change stays pending and the reconcile that the cap
- * queues when a slot frees rolls W once, with whatever its sources hold
- * then. A waiting W is also looked at again after --rollout-timeout, which
+ * Whether W may roll now. If not, it waits in order of arrival (marked
+ * pending once, by rl_reconcile()), and the reconcile that the cap queues
+ * when a slot frees rolls W once, with whatever its sources hold then. A waiting W is also looked at again after --rollout-timeout, which
  * expires a slot that nothing reported on.
  */
 static bool cap_admit(struct rl_reconciler *r, const char *wkey, const struct rl_plan *p)
@@ -1120,33 +1149,6 @@ static void gate_ask(struct rl_reconciler *r, const char *wkey, const struct rl_
     }
 }
 
-/*
- * The first hold of W by the gate: the record as it stands, marked pending
- * (one record-only write, as a closed window's), so that a restarted or new
- * leader still rolls W for the held version - a record with @pending judges
- * stale sources as --sync-after-restart does - and asks the gate again,
- * instead of adopting the version W never got. The rollout for a later
- * version drops the mark in its write; a change reverted drops it too.
- */
-static int gate_mark_pending(struct rl_reconciler *r, const char *wkey, struct rl_plan *p)
-{
-    struct rl_applied_entry rec[RL_PLAN_MAX_SOURCES];
-    struct rl_buf body;
-    size_t n = rl_plan_record_held(p, rec);
-    int err;
-
-    rl_buf_init(&body, 0);
-    err = rl_patch_record(&body, r->policy->key.applied, rec, n, p->history,
-                          rl_clock_wall_us(r->clock) / 1000000);
-    if (!err)
-        err = do_patch(r, p, "application/merge-patch+json", body.buf);
-    rl_buf_release(&body);
-    if (err != RL_ENOTLEADER)
-        remember(r, wkey, RL_ACTION_RECORD, err);
-    expect_echo(r, wkey, p);
-    return err;
-}
-
 /* W is held by the gate: reported once per W and held version, by the leader. */
 static void gate_hold(struct rl_reconciler *r, const char *wkey, const struct rl_plan *p,
                       const struct gate_answer *a)
@@ -1182,24 +1184,21 @@ static void gate_hold(struct rl_reconciler *r, const char *wkey, const struct rl
 }
 
 /*
- * Whether W may roll now as far as the gate goes. WAIT: nothing written,
- * W looks again when the batch's first member times out (the batch coming
- * out wakes it sooner). HOLD: no rollout, reported, W marked pending once
- * (*err: that write's error, to retry); a new version of the source queues W.
+ * Whether W may roll now as far as the gate goes. WAIT: W looks again when
+ * the batch's first member times out (the batch coming out wakes it sooner).
+ * HOLD: no rollout, reported; a new version of the source queues W. Either
+ * way rl_reconcile() marks W pending once.
  */
-static bool gate_admit(struct rl_reconciler *r, const char *wkey, struct rl_plan *p, int *err)
+static bool gate_admit(struct rl_reconciler *r, const char *wkey, struct rl_plan *p)
 {
     struct gate_answer a;
     uint64_t now, delay;
 
-    *err = 0;
     gate_ask(r, wkey, p, &a);
     if (a.v == RL_GATE_ROLL)
         return true;
     if (a.v == RL_GATE_HOLD) {
         gate_hold(r, wkey, p, &a);
-        if (!p->pending_since_s)
-            *err = gate_mark_pending(r, wkey, p);
         return false;
     }
     now = rl_clock_mono_ms(r->clock);
@@ -1345,28 +1344,30 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
     if (p->action == RL_ACTION_NONE || p->held_until_s || p->window_opens_at_s) {
         if (r->cap)
             cap_nothing_due(r, wkey);
-        if (p->held_until_s || p->window_opens_at_s)
+        err = 0;
+        if (p->held_until_s || p->window_opens_at_s) {
             hold(r, wkey, p);
-        if (!p->window_opens_at_s || p->pending_since_s) {
-            rl_plan_release(p);
-            free(p);
-            return 0;
+            err = mark_pending(r, wkey, p);
         }
-        p->action = RL_ACTION_RECORD;   /* first held by the window: the pending mark */
+        rl_plan_release(p);
+        free(p);
+        return err;
     }
     if (p->action == RL_ACTION_ROLLOUT && !o->dry_run && cache_behind_after_takeover(r, wkey, p))
         return wait_for_watch(r, wkey, p);
     capped = p->action == RL_ACTION_ROLLOUT && !o->dry_run && r->cap;
     if (capped && !cap_admit(r, wkey, p)) {
+        err = mark_pending(r, wkey, p);
         rl_plan_release(p);
         free(p);
-        return 0;
+        return err;
     }
     /* The gate once the cap gave a slot: a batch member's clock runs from its write. */
     gated = p->action == RL_ACTION_ROLLOUT && !o->dry_run && p->gated && check_write(r) == 0;
-    if (gated && !gate_admit(r, wkey, p, &err)) {
+    if (gated && !gate_admit(r, wkey, p)) {
         if (capped)
             cap_finish(r, wkey);
+        err = mark_pending(r, wkey, p);
         rl_plan_release(p);
         free(p);
         return err;
@@ -1696,6 +1697,7 @@ int rl_reconcile_preview(struct rl_reconciler *r, const char *wkey,
                          struct rl_reconcile_preview *out)
 {
     struct rl_reconcile_preview_priv *pv = rl_xmalloc(sizeof(*pv));
+    bool held;
     int err = make_plan(r, wkey, &pv->plan);
 
     memset(out, 0, sizeof(*out));
@@ -1703,8 +1705,9 @@ int rl_reconcile_preview(struct rl_reconciler *r, const char *wkey,
         free(pv);
         return err;
     }
-    out->action = pv->plan.held_until_s ? RL_ACTION_NONE : pv->plan.action;
-    if (pv->plan.window_opens_at_s)     /* as rl_reconcile(): the pending mark, once */
+    held = pv->plan.held_until_s || pv->plan.window_opens_at_s;
+    out->action = pv->plan.action;
+    if (held)                           /* as rl_reconcile(): the pending mark, once */
         out->action = pv->plan.pending_since_s ? RL_ACTION_NONE : RL_ACTION_RECORD;
     out->held_until_s = pv->plan.held_until_s;
     out->window_opens_at_s = pv->plan.window_opens_at_s;
@@ -1713,6 +1716,13 @@ int rl_reconcile_preview(struct rl_reconciler *r, const char *wkey,
     plan_rollout(r, &pv->plan, pv->markers, pv->rec, &out->rollout);
     rl_buf_init(&pv->history, 0);
     plan_history(&pv->plan, &out->rollout, &pv->history);
+    if (held) {                         /* mark_pending()'s write */
+        out->rollout.n_markers = 0;
+        out->rollout.n_record = rl_plan_record_held(&pv->plan, pv->rec);
+        out->rollout.history = pv->plan.history;
+        out->rollout.pending_s = pv->plan.pending_since_s ? pv->plan.pending_since_s
+                                                          : out->rollout.now_s;
+    }
     out->_priv = pv;
     return 0;
 }

@@ -671,6 +671,8 @@ static int64_t hand_wall_us(const struct rl_clock *c)
  * pending), then one rollout, with the last value, once the oldest rollout
  * has left the period. The history rides in the record of each rollout.
  */
+static void restart(struct world *w);
+
 Test(reconcile, the_restart_budget_holds_then_rolls_the_latest_once)
 {
     static const char *const flags[] = { "--restart-budget=3", "--restart-budget-period=10m",
@@ -679,38 +681,63 @@ Test(reconcile, the_restart_budget_holds_then_rolls_the_latest_once)
     struct rl_reconcile_preview pv;
     char hash[41];
     struct world w;
-    int64_t first = 0;
 
-    world_init(&w, RL_KIND_DEPLOYMENT, "env-vars", flags);
-    rl_reconciler_free(w.r);
-    w.r = rl_reconciler_new(w.store, NULL, w.o, w.rc, &clk.c, NULL);
-    source(&w, "cfg", V1, false);
-    make_workload(&w, NULL, NULL);
-    user_writes_workload(&w, false);
-    expect(&w, RECORD, "baseline");
-    for (int i = 0; i < 60; i++) {
-        clk.now_s++;
-        snprintf(hash, sizeof(hash), "%040x", i + 16);
-        source(&w, "cfg", hash, true);
-        if (i < 3) {
-            expect(&w, ROLL, "within the budget");
-            first = first ? first : clk.now_s;
-        } else {
-            expect(&w, NONE, "past the budget: held");
+    /*
+     * A restart while held (no --sync-after-restart: a stale record would be
+     * adopted) still rolls once the budget frees: the hold marked W pending.
+     */
+    for (int with_restart = 0; with_restart < 2; with_restart++) {
+        int64_t first = 0;
+
+        clk.now_s = 1800000000;
+        world_init(&w, RL_KIND_DEPLOYMENT, "env-vars", flags);
+        rl_reconciler_free(w.r);
+        w.r = rl_reconciler_new(w.store, NULL, w.o, w.rc, &clk.c, NULL);
+        source(&w, "cfg", V1, false);
+        make_workload(&w, NULL, NULL);
+        user_writes_workload(&w, false);
+        expect(&w, RECORD, "baseline");
+        for (int i = 0; i < 60; i++) {
+            clk.now_s++;
+            snprintf(hash, sizeof(hash), "%040x", i + 16);
+            source(&w, "cfg", hash, true);
+            if (i < 3) {
+                expect(&w, ROLL, "within the budget");
+                first = first ? first : clk.now_s;
+            } else if (i == 3) {
+                expect(&w, RECORD, "past the budget: held, marked pending once");
+                cr_assert(eq(i64, rl_store_workload(w.store, w.wkey)->pending_since_s,
+                             clk.now_s));
+            } else {
+                expect(&w, NONE, "past the budget: held");
+            }
         }
+        cr_assert(eq(u32, w.rollouts, 3));
+        cr_assert(eq(int, rl_reconcile_preview(w.r, w.wkey, &pv), 0));
+        cr_assert(eq(i64, pv.held_until_s, first + 600), "held until the first leaves the period");
+        rl_reconcile_preview_release(&pv);
+        if (with_restart) {
+            restart(&w);
+            rl_reconciler_free(w.r);
+            w.r = rl_reconciler_new(w.store, NULL, w.o, w.rc, &clk.c, NULL);
+            w.rv++;
+            rl_store_put_source(w.store, RL_SOURCE_CONFIGMAP, "ns", "cfg", test_sha1(hash),
+                                false, false, 0, 1, NULL, NULL);
+            user_writes_workload(&w, false);
+            expect(&w, NONE, "after a restart, still held");
+        }
+        clk.now_s = first + 600;
+        expect(&w, ROLL, with_restart ? "the budget freed, after a restart: one rollout"
+                                      : "the budget freed: one rollout");
+        cr_assert(eq(u32, w.rollouts, 4));
+        cr_assert(eq(str, (char *)rl_workload_applied(rl_store_workload(w.store, w.wkey),
+                                                      RL_SOURCE_CONFIGMAP, "cfg"), hash),
+                  "the held rollout carries the last value");
+        cr_assert(ne(ptr, (void *)rl_store_workload(w.store, w.wkey)->rollouts, NULL));
+        cr_assert(eq(i64, rl_store_workload(w.store, w.wkey)->pending_since_s, 0),
+                  "the mark left the record");
+        world_release(&w);
     }
-    cr_assert(eq(u32, w.rollouts, 3));
-    cr_assert(eq(int, rl_reconcile_preview(w.r, w.wkey, &pv), 0));
-    cr_assert(eq(i64, pv.held_until_s, first + 600), "held until the first leaves the period");
-    rl_reconcile_preview_release(&pv);
-    clk.now_s = first + 600;
-    expect(&w, ROLL, "the budget freed: one rollout");
-    cr_assert(eq(u32, w.rollouts, 4));
-    cr_assert(eq(str, (char *)rl_workload_applied(rl_store_workload(w.store, w.wkey),
-                                                  RL_SOURCE_CONFIGMAP, "cfg"), hash),
-              "the held rollout carries the last value");
-    cr_assert(ne(ptr, (void *)rl_store_workload(w.store, w.wkey)->rollouts, NULL));
-    world_release(&w);
 }
 
 /* The workload's own annotation overrides the flags; "off" lifts the budget. */
@@ -1305,9 +1332,10 @@ static void gate_world(struct world *w, const char *const *flags, struct rl_kube
 
 /*
  * Issue 17.3: one ConfigMap, three gated Deployments, a batch of 1. The
- * first to ask rolls (one PATCH); the others wait, writing nothing; its
- * rollout failing holds the version (the waiting ones are queued at once,
- * then reported once each, never written); a new version starts afresh:
+ * first to ask rolls (one PATCH); the others wait, each marked pending once
+ * (a record-only PATCH, so that a restart keeps the change); its rollout
+ * failing holds the version (the waiting ones are queued at once, then
+ * reported once each, written no more); a new version starts afresh:
  * a new first batch, whose rollout coming out done lets the rest roll.
  * A member not available within the timeout holds the version too.
  */
@@ -1331,18 +1359,7 @@ Test(reconcile, the_health_gate_rolls_a_first_batch_and_holds_a_failed_version)
     expect_gate(&w, "b", "rollout", "wait");
     cr_assert(eq(int, gate_reconcile(&w, "b"), 0));
     cr_assert(eq(int, gate_reconcile(&w, "c"), 0));
-    cr_assert(eq(sz, http_sink_count(sink), 1), "the others wait: nothing written");
-    cr_assert(gs.last_delay >= 20000 && gs.last_delay <= 21000,
-              "a waiting workload looks again at the batch's deadline: %llu ms",
-              (unsigned long long)gs.last_delay);
-    /* Our write comes back through the watch, then the rollout fails. */
-    gate_deployment(&w, "a", V2, 2, "running", NULL, true);
-    cr_assert(eq(u32, gs.n_requeued, 0), "still running: nobody woken");
-    gate_deployment(&w, "a", V2, 2, "failed", NULL, true);
-    cr_assert(eq(u32, gs.n_requeued, 3), "the held version wakes the source's dependents");
-    cr_assert(eq(int, gate_reconcile(&w, "b"), 0));
-    cr_assert(eq(int, gate_reconcile(&w, "c"), 0));
-    cr_assert(eq(sz, http_sink_count(sink), 3), "held: no rollout, the record marked pending");
+    cr_assert(eq(sz, http_sink_count(sink), 3), "the others wait, each marked pending once");
     {
         struct http_sink_req req;
 
@@ -1354,13 +1371,25 @@ Test(reconcile, the_health_gate_rolls_a_first_batch_and_holds_a_failed_version)
         cr_assert(strstr(req.body, "STAKATER_") == NULL, "no marker: %s", req.body);
         http_sink_req_release(&req);
     }
+    cr_assert(gs.last_delay >= 20000 && gs.last_delay <= 21000,
+              "a waiting workload looks again at the batch's deadline: %llu ms",
+              (unsigned long long)gs.last_delay);
+    /* The marks come back through the watch: waiting again writes nothing. */
     gate_deployment_pending(&w, "b", V1, clk.now_s, 1, "done", NULL, true);
     gate_deployment_pending(&w, "c", V1, clk.now_s, 1, "done", NULL, true);
+    cr_assert(eq(int, gate_reconcile(&w, "b"), 0));
+    cr_assert(eq(int, gate_reconcile(&w, "c"), 0));
+    cr_assert(eq(sz, http_sink_count(sink), 3), "marked once");
+    /* Our write comes back through the watch, then the rollout fails. */
+    gate_deployment(&w, "a", V2, 2, "running", NULL, true);
+    cr_assert(eq(u32, gs.n_requeued, 0), "still running: nobody woken");
+    gate_deployment(&w, "a", V2, 2, "failed", NULL, true);
+    cr_assert(eq(u32, gs.n_requeued, 3), "the held version wakes the source's dependents");
     for (int i = 0; i < 2; i++) {
         cr_assert(eq(int, gate_reconcile(&w, "b"), 0));
         cr_assert(eq(int, gate_reconcile(&w, "c"), 0));
     }
-    cr_assert(eq(sz, http_sink_count(sink), 3), "marked once: nothing more written");
+    cr_assert(eq(sz, http_sink_count(sink), 3), "held: no rollout, and already marked");
     cr_assert(eq(u32, gs.gated, 2), "reported once per workload and version");
     cr_assert(eq(u32, gs.failed, 1));
     expect_gate(&w, "b", "held", "hold");
@@ -1381,15 +1410,17 @@ Test(reconcile, the_health_gate_rolls_a_first_batch_and_holds_a_failed_version)
         http_sink_req_release(&req);
     }
     cr_assert(eq(int, gate_reconcile(&w, "c"), 0));
+    cr_assert(eq(sz, http_sink_count(sink), 4), "c waits for b, marked already");
     cr_assert(eq(int, gate_reconcile(&w, "a"), 0));
-    cr_assert(eq(sz, http_sink_count(sink), 4), "waiting for b");
+    cr_assert(eq(sz, http_sink_count(sink), 5), "a waits for b: marked pending");
+    gate_deployment_pending(&w, "a", V2, clk.now_s, 2, "failed", NULL, true);
     gate_deployment(&w, "b", V3, 1, "done", NULL, true);   /* an older status: not ours */
     cr_assert(eq(u32, gs.n_requeued, 0));
     gate_deployment(&w, "b", V3, 2, "done", NULL, true);
     cr_assert(eq(u32, gs.n_requeued, 3), "the version passed: its dependents are queued");
     cr_assert(eq(int, gate_reconcile(&w, "c"), 0));
     cr_assert(eq(int, gate_reconcile(&w, "a"), 0));
-    cr_assert(eq(sz, http_sink_count(sink), 6), "the rest roll once the batch is done");
+    cr_assert(eq(sz, http_sink_count(sink), 7), "the rest roll once the batch is done");
     cr_assert(eq(u32, gs.gated, 2));
 
     /* A member not available within the timeout holds the version. */
@@ -1397,27 +1428,28 @@ Test(reconcile, the_health_gate_rolls_a_first_batch_and_holds_a_failed_version)
     gate_deployment(&w, "c", V3, 2, "done", NULL, true);
     source(&w, "cfg", V4, true);
     cr_assert(eq(int, gate_reconcile(&w, "c"), 0));
-    cr_assert(eq(sz, http_sink_count(sink), 7));
+    cr_assert(eq(sz, http_sink_count(sink), 8));
     gate_deployment(&w, "c", V4, 3, "running", NULL, true);
     clk.now_s += 19;
     cr_assert(eq(int, gate_reconcile(&w, "a"), 0));
     expect_gate(&w, "a", "rollout", "wait");
+    cr_assert(eq(sz, http_sink_count(sink), 9), "a marked pending while it waits");
+    gate_deployment_pending(&w, "a", V3, clk.now_s, 3, "done", NULL, true);
     clk.now_s += 2;
     cr_assert(eq(int, gate_reconcile(&w, "a"), 0));
     expect_gate(&w, "a", "held", "hold");
     cr_assert(eq(u32, gs.gated, 3));
     cr_assert(eq(u32, gs.timed_out, 1));
-    cr_assert(eq(sz, http_sink_count(sink), 8), "a marked pending");
-    gate_deployment_pending(&w, "a", V3, clk.now_s, 3, "done", NULL, true);
+    cr_assert(eq(sz, http_sink_count(sink), 9), "held: already marked");
     /* b opted out: it rolls whatever the gate says. */
     gate_deployment(&w, "b", V3, 2, "done", "false", true);
     cr_assert(eq(int, gate_reconcile(&w, "b"), 0));
-    cr_assert(eq(sz, http_sink_count(sink), 9), "an opted-out workload is not gated");
+    cr_assert(eq(sz, http_sink_count(sink), 10), "an opted-out workload is not gated");
 
     /* A new leader starts the gate afresh: the held version rolls one more first batch. */
     rl_reconciler_adopt_rollouts(w.r);
     cr_assert(eq(int, gate_reconcile(&w, "a"), 0));
-    cr_assert(eq(sz, http_sink_count(sink), 10));
+    cr_assert(eq(sz, http_sink_count(sink), 11));
     world_release(&w);
     rl_kube_free(kube);
     http_sink_stop(sink);
@@ -1495,6 +1527,55 @@ Test(reconcile, a_held_workload_is_still_pending_after_a_restart)
 }
 
 /*
+ * Issue 17.2: a cap of 1 and three Deployments of one ConfigMap. The first
+ * rolls; the others wait, each marked pending once (a record-only PATCH
+ * that keeps the recorded version, so that a restart while they wait keeps
+ * the change - the planner's rule of the mark, tested with the window and
+ * the budget above); when the slot frees, the next in order of arrival
+ * rolls and its rollout drops the mark; the third still waits, unwritten.
+ */
+Test(reconcile, workloads_waiting_on_the_cap_are_marked_pending_once)
+{
+    static const char *const flags[] = { "--max-concurrent-rollouts=1", NULL };
+    struct hand_clock clk = { { hand_mono_ms, hand_wall_us }, 1800000000 };
+    struct http_sink *sink = http_sink_start();
+    struct rl_kube *kube = sink_client(sink);
+    struct gate_seen gs = { 0 };
+    struct rl_reconcile_hooks hooks = { .requeue_after = note_requeue, .ctx = &gs };
+    struct http_sink_req req;
+    struct world w;
+
+    gate_world(&w, flags, kube, &clk.c, &hooks);
+    for (int i = 0; i < 2; i++) {
+        cr_assert(eq(int, gate_reconcile(&w, "a"), 0));
+        cr_assert(eq(int, gate_reconcile(&w, "b"), 0));
+        cr_assert(eq(int, gate_reconcile(&w, "c"), 0));
+        cr_assert(eq(sz, http_sink_count(sink), 3), "a rolls; b and c wait, marked once");
+        if (i == 0) {
+            gate_deployment(&w, "a", V2, 2, "running", NULL, true);
+            gate_deployment_pending(&w, "b", V1, clk.now_s, 1, "done", NULL, true);
+            gate_deployment_pending(&w, "c", V1, clk.now_s, 1, "done", NULL, true);
+        }
+    }
+    cr_assert(http_sink_request(sink, 1, &req));
+    cr_assert(strstr(req.body, "@pending") && strstr(req.body, V1) && !strstr(req.body, V2) &&
+                  !strstr(req.body, "STAKATER_"),
+              "the record as it stands, marked pending: %s", req.body);
+    http_sink_req_release(&req);
+    gate_deployment(&w, "a", V2, 2, "done", NULL, true);
+    cr_assert(eq(int, gate_reconcile(&w, "b"), 0));
+    cr_assert(eq(int, gate_reconcile(&w, "c"), 0));
+    cr_assert(eq(sz, http_sink_count(sink), 4), "the slot freed: b rolls, c waits");
+    cr_assert(http_sink_request(sink, 3, &req));
+    cr_assert(strstr(req.body, V2) && !strstr(req.body, "@pending"),
+              "the rollout drops the mark: %s", req.body);
+    http_sink_req_release(&req);
+    world_release(&w);
+    rl_kube_free(kube);
+    http_sink_stop(sink);
+}
+
+/*
  * With the cap: a workload waiting on the gate gives its slot back (the
  * gate is asked once the cap admitted it), so the gate's waiting never
  * holds slots; the first batch's rollout keeps its slot until it is done.
@@ -1514,7 +1595,9 @@ Test(reconcile, a_workload_waiting_on_the_gate_gives_its_cap_slot_back)
     cr_assert(eq(int, gate_reconcile(&w, "a"), 0));
     cr_assert(eq(int, gate_reconcile(&w, "b"), 0));
     cr_assert(eq(int, gate_reconcile(&w, "c"), 0));
-    cr_assert(eq(sz, http_sink_count(sink), 1));
+    cr_assert(eq(sz, http_sink_count(sink), 3), "a rolls, b and c marked pending");
+    gate_deployment_pending(&w, "b", V1, clk.now_s, 1, "done", NULL, true);
+    gate_deployment_pending(&w, "c", V1, clk.now_s, 1, "done", NULL, true);
     rl_reconciler_cap_counts(w.r, &n);
     cr_assert(eq(sz, n.in_flight, 1), "only the first batch's rollout holds a slot");
     cr_assert(eq(sz, n.waiting, 0));
@@ -1523,7 +1606,7 @@ Test(reconcile, a_workload_waiting_on_the_gate_gives_its_cap_slot_back)
     cr_assert(eq(sz, n.in_flight, 0), "done: the slot is free");
     cr_assert(eq(int, gate_reconcile(&w, "b"), 0));
     cr_assert(eq(int, gate_reconcile(&w, "c"), 0));
-    cr_assert(eq(sz, http_sink_count(sink), 3), "the batch passed: both roll, under the cap");
+    cr_assert(eq(sz, http_sink_count(sink), 5), "the batch passed: both roll, under the cap");
     rl_reconciler_cap_counts(w.r, &n);
     cr_assert(eq(sz, n.in_flight, 2));
     world_release(&w);

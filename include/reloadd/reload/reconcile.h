@@ -183,9 +183,9 @@ void rl_reconciler_verify_takeover(struct rl_reconciler *r);
 
 /*
  * The rollout cap (--max-concurrent-rollouts, cap.h). A rollout write is
- * admitted by the cap first: beyond it, W waits in order of arrival with
- * its change pending (nothing written) and is queued again when a slot
- * frees. A written rollout holds its slot until the workload shows it
+ * admitted by the cap first: beyond it, W waits in order of arrival,
+ * marked pending (one record-only write at its first wait, as every hold
+ * is: a restart keeps the change), and is queued again when a slot frees. A written rollout holds its slot until the workload shows it
  * done or failed - rl_reconciler_observed(), called by the watch for
  * every new version of a workload, with its judged progress (progress.h)
  * - or until --rollout-timeout; a failed write, or a kind whose rollout
@@ -200,14 +200,14 @@ void rl_reconciler_observed(struct rl_reconciler *r, const struct rl_workload *w
  * rollout of a gated W whose sources changed (not a deletion) asks the
  * gate, after the window, the budget and the cap, for each changed
  * source's new version: the first --health-gate-batch workloads to ask
- * roll; the others WAIT (nothing written, the change pending; requeued
+ * roll; the others WAIT (marked pending once, as every hold is; requeued
  * when the batch's first deadline passes, and when the batch comes out:
  * the source's dependents are queued) until every member is available,
  * then roll; a member that FAILED or was not available within
  * --health-gate-timeout of its write HOLDS the version: no rollout,
- * hooks->on_gated() once per W and held versions, and the first hold marks
- * W's record pending (one record-only write, the window's @pending), until
- * a new version of the source starts a new batch. Members are judged by
+ * hooks->on_gated() once per W and held versions, W pending (marked at
+ * its first wait or hold), until a new version of the source starts a new
+ * batch. Members are judged by
  * rl_reconciler_observed() (the object after our write only: its
  * generation past the one planned from). The gate lives in memory: a new
  * leader (rl_reconciler_adopt_rollouts) starts it afresh; the pending mark
