@@ -8,6 +8,8 @@
 # frees (without the mark it would adopt the change as one made before it watched). A
 # workload of the same source without a budget (annotation "off") follows the changes.
 # E2E_BUDGET_SECONDS=60 E2E_BUDGET_PERIOD=10m is the issue's own scale (12 minutes).
+# Waits on its own clock, checks counts: it runs beside the other cases.
+# e2e-lane: background
 e2e_needs audit-log
 ns=$(e2e_ns budget)
 secs=${E2E_BUDGET_SECONDS:-15}

@@ -7,6 +7,8 @@
 # (plus the metric, the ReloadDeferred Event and /explain), once with two HA
 # replicas and the workload's annotation, the leader SIGKILLed between the
 # change and the opening: the other replica rolls it at the opening, once.
+# The replicas use a Lease of their own: the case runs beside the others.
+# e2e-lane: background
 e2e_needs replicas signals audit-log
 one=$(e2e_ns window) ha=$(e2e_ns window-ha)
 now=$(date -u +%s)
@@ -17,11 +19,12 @@ env='        envFrom: [{configMapRef: {name: cfg}}]'
 for ns in "$one" "$ha"; do e2e_cm "$ns" cfg v=0; done
 e2e_deploy "$one" app '{reloader.stakater.com/auto: "true"}' "$(e2e_container "$env")"
 e2e_deploy "$ha" app "{reloader.stakater.com/auto: \"true\", reloadd.io/rollout-window: \"$window\"}" "$(e2e_container "$env")"
-kubectl delete lease -n reloadd stakater-reloader-lock --ignore-not-found >/dev/null
+lease=e2e-window-lock
+kubectl delete lease -n reloadd "$lease" --ignore-not-found >/dev/null
 e2e_start_reloadd --namespaces="$one" --coalesce-window=200ms --rollout-window="$window"
-lease_args=(--lease-duration=4s --renew-deadline=3s --retry-period=500ms --namespaces="$ha" --coalesce-window=200ms)
+lease_args=(--lease-name="$lease" --lease-duration=4s --renew-deadline=3s --retry-period=500ms --namespaces="$ha" --coalesce-window=200ms)
 for r in w0 w1; do e2e_start_replica "$r" "${lease_args[@]}"; done
-e2e_wait 30 "a leader" bash -c "[ -n \"\$(kubectl get lease -n reloadd stakater-reloader-lock -o jsonpath='{.spec.holderIdentity}')\" ]"
+e2e_wait 30 "a leader" bash -c "[ -n \"\$(kubectl get lease -n reloadd $lease -o jsonpath='{.spec.holderIdentity}')\" ]"
 e2e_wait_recorded "$one" Deployment/app
 e2e_wait_recorded "$ha" Deployment/app
 sleep 1
@@ -34,7 +37,7 @@ for ns in "$one" "$ha"; do e2e_cm "$ns" cfg v=1; done
 for ns in "$one" "$ha"; do e2e_wait 30 "the pending mark in $ns" pending "$ns"; done
 for ns in "$one" "$ha"; do e2e_cm "$ns" cfg v=2; done
 sleep 2
-leader=$(e2e_lease_holder)
+leader=$(e2e_lease_holder "$lease")
 [ -n "$leader" ] || e2e_fail "no leader"
 pid_var="E2E_PID_$leader"
 kill -KILL "${!pid_var}"

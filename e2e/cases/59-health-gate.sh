@@ -10,6 +10,8 @@
 # removed from their templates by the user: a rollout of theirs, not ours), and a new
 # version of the ConfigMap starts afresh: all 6 roll, once each, the first 2 before the
 # others (which are marked pending while they wait), and nothing is held or written after.
+# Waits on its own clock, checks counts: it runs beside the other cases.
+# e2e-lane: background
 e2e_needs audit-log
 ns=$(e2e_ns gate)
 n=6
