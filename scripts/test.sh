@@ -14,7 +14,7 @@
 #      concurrency-heavy cases again with the TSan build's binary;
 #   7. the dashboard and alert rules (tests/deploy/monitoring.sh, run beside
 #      everything else from the start), the container image (scripts/image.sh,
-#      no Docker daemon needed), the
+#      no Docker daemon needed, built beside the e2e cases), the
 #      manifests and Helm chart checks, and the image's own binary run as a
 #      pod would run it (in-cluster configuration) against the cluster.
 # Exits non-zero if anything failed; prints each runner's summary.
@@ -110,6 +110,12 @@ if want integration || want e2e || [ "$what" = sanitizers ] || [ "$what" = deplo
             ctest_label build-asan integration "integration tests (ASan+UBSan)"
             ctest_label build-tsan integration "integration tests (TSan)"
         fi
+        # The image build (scripts/image.sh) needs no cluster and the e2e cases
+        # mostly wait on the cluster: it runs beside them.
+        if [ "$what" = all ] || [ "$what" = deploy ]; then
+            scripts/image.sh >build/image.log 2>&1 &
+            image_pid=$!
+        fi
         if want e2e; then
             step "e2e"
             e2e/run.sh "$root/build/reloadd" || failed+=("e2e")
@@ -123,8 +129,11 @@ if want integration || want e2e || [ "$what" = sanitizers ] || [ "$what" = deplo
             RELOADD_BIN="$root/build/reloadd" tools/bench/ci-small.sh || failed+=("bench small")
         fi
         if [ "$what" = all ] || [ "$what" = deploy ]; then
-            step "container image"
-            if scripts/image.sh; then
+            step "container image (built beside the e2e cases, scripts/image.sh)"
+            wait "$image_pid"
+            image_rc=$?
+            cat build/image.log
+            if [ "$image_rc" -eq 0 ]; then
                 step "manifests and Helm chart"
                 tests/deploy/check.sh || failed+=("deploy checks")
                 step "image in-cluster smoke test"
