@@ -34,7 +34,7 @@ start=$SECONDS i=0
 while [ $((SECONDS - start)) -lt "$secs" ]; do
     i=$((i + 1))
     e2e_cm "$ns" cfg "v=$i"
-    sleep 1
+    while [ $((SECONDS - start)) -lt "$i" ]; do sleep 0.1; done  # one change a second
 done
 sleep 2
 n_app=$(rolled app "$t_app")

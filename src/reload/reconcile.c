@@ -560,19 +560,43 @@ static bool echo_pending(struct rl_reconciler *r, const char *wkey, const struct
 
 /*
  * After a takeover (rl_reconciler_verify_takeover), before the first
- * rollout of W: whether the API server holds a newer W than the cache. The
- * previous leader's last writes may not have reached this replica's
- * watches yet (after an API server restart a watch comes back seconds
- * late); a rollout decided on that cache could repeat one the old leader
- * made. One GET per workload and takeover, for rollouts only; while the
- * cache is behind, the reconcile waits for the watch (as for our own
- * writes, struct echo), at most ECHO_WAIT_MAX_MS.
+ * rollout of W: whether the API server holds a W the cache would decide
+ * differently for. The previous leader's last writes may not have reached
+ * this replica's watches yet (after an API server restart a watch comes
+ * back seconds late); a rollout decided on that cache could repeat one the
+ * old leader made. One GET per workload and takeover, for rollouts only;
+ * while the cache is behind, the reconcile waits for the watch (as for our
+ * own writes, struct echo), at most ECHO_WAIT_MAX_MS. Behind means another
+ * uid, generation or annotation (rl_workload_decides_alike), not a newer
+ * resourceVersion: the controllers' status updates, which come every few
+ * seconds on a rolling workload, would delay the first write of the new
+ * leader for nothing.
  */
+static bool live_differs(struct rl_reconciler *r, const char *wkey, const struct rl_plan *p,
+                         const cJSON *live)
+{
+    const cJSON *meta = rl_json_obj(live, "metadata");
+    struct rl_workload_keys keys;
+    struct rl_workload *lw = NULL;
+    const struct rl_workload *cw;
+    bool differs;
+
+    rl_workload_keys_init(&keys, r->policy);
+    if (rl_workload_decode(live, p->kind, &keys, &lw) != 0)   /* as before: by version */
+        return strcmp(rl_json_str_or(meta, "uid", ""), p->uid ? p->uid : "") != 0 ||
+               rl_store_parse_rv(rl_json_str(meta, "resourceVersion")) > p->rv;
+    rl_store_rdlock(r->store);
+    cw = rl_store_workload(r->store, wkey);
+    differs = !cw || !rl_workload_decides_alike(cw, lw);
+    rl_store_unlock(r->store);
+    rl_workload_free(lw);
+    return differs;
+}
+
 static bool cache_behind_after_takeover(struct rl_reconciler *r, const char *wkey,
                                         const struct rl_plan *p)
 {
     unsigned epoch = atomic_load(&r->verify_epoch);
-    const cJSON *meta;
     cJSON *live = NULL;
     bool behind = false, gave_up = false;
     struct last_write *lw;
@@ -587,9 +611,7 @@ static bool cache_behind_after_takeover(struct rl_reconciler *r, const char *wke
     rl_mutex_unlock(&r->mu);
     if (!behind || get_object(r, p, &live) != 0)
         return false;               /* verified, or the write will tell (404, ...) */
-    meta = rl_json_obj(live, "metadata");
-    behind = strcmp(rl_json_str_or(meta, "uid", ""), p->uid ? p->uid : "") != 0 ||
-             rl_store_parse_rv(rl_json_str(meta, "resourceVersion")) > p->rv;
+    behind = live_differs(r, wkey, p, live);
     cJSON_Delete(live);
     now = (int64_t)rl_clock_mono_ms(r->clock);
     rl_mutex_lock(&r->mu);

@@ -381,25 +381,6 @@ static void index_workload(struct rl_store *s, const char *wkey, const struct rl
     }
 }
 
-static bool kv_equal(const struct rl_kv *a, uint16_t na, const struct rl_kv *b, uint16_t nb)
-{
-    if (na != nb)
-        return false;
-    for (uint16_t i = 0; i < na; i++)
-        if (strcmp(a[i].key, b[i].key) != 0 || strcmp(a[i].value, b[i].value) != 0)
-            return false;
-    return true;
-}
-
-/* Whether reconcile could decide differently for nw than for old. */
-static bool relevant_change(const struct rl_workload *old, const struct rl_workload *nw)
-{
-    return !old || old->generation != nw->generation ||
-           strcmp(old->uid ? old->uid : "", nw->uid ? nw->uid : "") != 0 ||
-           !kv_equal(old->meta_ann, old->n_meta_ann, nw->meta_ann, nw->n_meta_ann) ||
-           !kv_equal(old->pod_ann, old->n_pod_ann, nw->pod_ann, nw->n_pod_ann);
-}
-
 /* Whether W's own annotations changed, our applied record aside. */
 static bool inputs_changed(const struct rl_store *s, const struct rl_workload *old,
                            const struct rl_workload *nw)
@@ -517,7 +498,7 @@ void rl_store_put_workload(struct rl_store *s, struct rl_workload *w, uint64_t l
     e->epoch = epoch;
     s->workload_bytes += workload_bytes(w);
     index_workload(s, wkey, w, true);
-    relevant = relevant_change(old, w);
+    relevant = !old || !rl_workload_decides_alike(old, w);
     if (relevant && enqueue)
         enqueue(ctx, wkey);
     rl_rwlock_unlock(&s->lock);

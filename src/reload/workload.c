@@ -548,6 +548,24 @@ static const char *kv_get(const struct rl_kv *kv, size_t n, const char *key)
     return NULL;
 }
 
+static bool kv_equal(const struct rl_kv *a, uint16_t na, const struct rl_kv *b, uint16_t nb)
+{
+    if (na != nb)
+        return false;
+    for (uint16_t i = 0; i < na; i++)
+        if (strcmp(a[i].key, b[i].key) != 0 || strcmp(a[i].value, b[i].value) != 0)
+            return false;
+    return true;
+}
+
+bool rl_workload_decides_alike(const struct rl_workload *a, const struct rl_workload *b)
+{
+    return a->generation == b->generation &&
+           strcmp(a->uid ? a->uid : "", b->uid ? b->uid : "") == 0 &&
+           kv_equal(a->meta_ann, a->n_meta_ann, b->meta_ann, b->n_meta_ann) &&
+           kv_equal(a->pod_ann, a->n_pod_ann, b->pod_ann, b->n_pod_ann);
+}
+
 const char *rl_workload_meta(const struct rl_workload *w, const char *key)
 {
     return kv_get(w->meta_ann, w->n_meta_ann, key);

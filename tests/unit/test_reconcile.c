@@ -1228,13 +1228,12 @@ static void gate_deployment(struct world *w, const char *name, const char *recor
     gate_deployment_pending(w, name, recorded, 0, generation, status, gate_ann, live);
 }
 
-static void gate_deployment_pending(struct world *w, const char *name, const char *recorded,
-                                    long long pending_s, int generation, const char *status,
-                                    const char *gate_ann, bool live)
+/* The JSON of such a Deployment at resourceVersion rv, into buf. */
+static void gate_deployment_json(char *buf, size_t size, const char *name, const char *recorded,
+                                 long long pending_s, int generation, const char *status,
+                                 const char *gate_ann, unsigned long long rv)
 {
-    char buf[4096], ann[256], cond[256] = "", pending[64] = "";
-    struct rl_workload *wl = NULL;
-    cJSON *obj;
+    char ann[256], cond[256] = "", pending[64] = "";
 
     if (strcmp(status, "failed") == 0)
         snprintf(cond, sizeof(cond), ",\"conditions\":[{\"type\":\"Progressing\","
@@ -1243,8 +1242,7 @@ static void gate_deployment_pending(struct world *w, const char *name, const cha
              gate_ann ? gate_ann : "", gate_ann ? "\"" : "");
     if (pending_s)
         snprintf(pending, sizeof(pending), "\\\"@pending\\\":\\\"%lld\\\",", pending_s);
-    w->rv++;
-    snprintf(buf, sizeof(buf),
+    snprintf(buf, size,
              "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"ns\",\"uid\":\"uid-%s\","
              "\"generation\":%d,\"resourceVersion\":\"%llu\",\"annotations\":{"
              "\"reloader.stakater.com/auto\":\"true\","
@@ -1254,8 +1252,21 @@ static void gate_deployment_pending(struct world *w, const char *name, const cha
              "\"envFrom\":[{\"configMapRef\":{\"name\":\"cfg\"}}]}]}}},"
              "\"status\":{\"observedGeneration\":%d,\"replicas\":1,\"updatedReplicas\":1,"
              "\"availableReplicas\":%d%s}}",
-             name, name, generation, (unsigned long long)w->rv, pending, recorded, ann, generation,
+             name, name, generation, rv, pending, recorded, ann, generation,
              strcmp(status, "done") == 0 ? 1 : 0, cond);
+}
+
+static void gate_deployment_pending(struct world *w, const char *name, const char *recorded,
+                                    long long pending_s, int generation, const char *status,
+                                    const char *gate_ann, bool live)
+{
+    char buf[4096];
+    struct rl_workload *wl = NULL;
+    cJSON *obj;
+
+    w->rv++;
+    gate_deployment_json(buf, sizeof(buf), name, recorded, pending_s, generation, status,
+                         gate_ann, (unsigned long long)w->rv);
     obj = cJSON_Parse(buf);
     cr_assert(obj != NULL, "bad fixture");
     cr_assert(eq(int, rl_workload_decode(obj, RL_KIND_DEPLOYMENT, &w->keys, &wl), 0));
@@ -1570,6 +1581,39 @@ Test(reconcile, workloads_waiting_on_the_cap_are_marked_pending_once)
     cr_assert(strstr(req.body, V2) && !strstr(req.body, "@pending"),
               "the rollout drops the mark: %s", req.body);
     http_sink_req_release(&req);
+    world_release(&w);
+    rl_kube_free(kube);
+    http_sink_stop(sink);
+}
+
+/*
+ * Issue 18: after a takeover, the first rollout of W asks the API server
+ * for W (one GET) and waits for the watch only if the live W decides
+ * differently from the cached one - the old leader's write not seen yet -
+ * not because a controller's status update moved its resourceVersion.
+ */
+Test(reconcile, after_a_takeover_a_status_update_does_not_delay_the_first_rollout)
+{
+    struct hand_clock clk = { { hand_mono_ms, hand_wall_us }, 1800000000 };
+    struct http_sink *sink = http_sink_start();
+    struct rl_kube *kube = sink_client(sink);
+    char live[4096];
+    struct world w;
+
+    gate_world(&w, NULL, kube, &clk.c, NULL);
+    rl_reconciler_verify_takeover(w.r);
+    /* a: only its status moved since the cache (a newer resourceVersion). */
+    gate_deployment_json(live, sizeof(live), "a", V1, 0, 1, "running", NULL,
+                         (unsigned long long)w.rv + 7);
+    http_sink_respond(sink, 200, live);
+    cr_assert(eq(int, gate_reconcile(&w, "a"), 0));
+    cr_assert(eq(sz, http_sink_count(sink), 2), "a GET, then the rollout at once");
+    /* b: the old leader rolled it for V2, and the watch has not shown it yet. */
+    gate_deployment_json(live, sizeof(live), "b", V2, 0, 2, "running", NULL,
+                         (unsigned long long)w.rv + 8);
+    http_sink_respond(sink, 200, live);
+    cr_assert(eq(int, gate_reconcile(&w, "b"), 0));
+    cr_assert(eq(sz, http_sink_count(sink), 3), "a GET, and no rollout: the cache is behind");
     world_release(&w);
     rl_kube_free(kube);
     http_sink_stop(sink);

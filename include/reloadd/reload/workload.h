@@ -200,6 +200,14 @@ int rl_workload_decode(const cJSON *obj, enum rl_kind kind,
                        struct rl_workload **out);
 void rl_workload_free(struct rl_workload *w);
 
+/*
+ * Whether a reconcile decides alike for two versions of a workload: the same
+ * uid and generation (a new pod template moves the generation of every
+ * kind) and the same annotations of the object (our record among them) and
+ * of its pod template, as decoded. A status-only update decides alike.
+ */
+bool rl_workload_decides_alike(const struct rl_workload *a, const struct rl_workload *b);
+
 /* Annotation value or NULL if the key is absent (or was filtered out). */
 const char *rl_workload_meta(const struct rl_workload *w, const char *key);
 const char *rl_workload_pod(const struct rl_workload *w, const char *key);
