@@ -3,9 +3,10 @@
  *
  * What the informers saw, reduced at once to what reconcile needs:
  *
- *  - sources (ConfigMaps, Secrets): per "configmap/<ns>/<name>" the hash
- *    of its data (20 bytes, never the data) and whether its ignore/match
- *    annotations are "true";
+ *  - sources (ConfigMaps, Secrets, SecretProviderClasses): per
+ *    "configmap/<ns>/<name>" the hash of its data (20 bytes, never the
+ *    data; for a SecretProviderClass the hash its pod statuses last
+ *    changed to, csi.h) and whether its ignore/match annotations are "true";
  *  - workloads: per "<kind>/<ns>/<name>" (kind in lower case, e.g.
  *    "deployment/ns/app") a struct rl_workload (workload.h), immutable;
  *  - the reverse index: source key -> the workloads that reference or
