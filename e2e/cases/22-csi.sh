@@ -15,8 +15,9 @@
 # updates with the same objects write nothing; after every reload nothing
 # is written for a few seconds. A restart under the annotations strategy
 # (the API there at start) writes nothing, then a rotation writes
-# last-reloaded-from of type SECRETPROVIDERCLASS.
-e2e_needs audit-log
+# last-reloaded-from of type SECRETPROVIDERCLASS. /explain and reloadd explain
+# show the class as a source.
+e2e_needs audit-log cli
 fx=$(cd "$(dirname "${BASH_SOURCE[0]}")/../fixtures" && pwd)
 command -v go >/dev/null || e2e_fail "go is needed to download the CSI driver's CRDs (its Go module)"
 cache=${RELOADD_CACHE:-$HOME/.cache/reloadd}
@@ -172,7 +173,7 @@ mount spc-ign v2 true ignored 1
 e2e_settled "$ns" 3
 [ "$(e2e_writes "$ns")" = "$w0" ] || e2e_fail "the ignored class rolled something"
 
-e2e_log "metrics and /explain"
+e2e_log "metrics, /explain and reloadd explain"
 metrics=$(curl -fsS "http://127.0.0.1:$E2E_RELOADD_PORT/metrics")
 grep -q '^reloader_events_received_total{event_type="update",resource_type="secretproviderclasspodstatuses"} [1-9]' <<<"$metrics" ||
     e2e_fail "no update events of secretproviderclasspodstatuses: $(grep events_received <<<"$metrics")"
@@ -187,6 +188,12 @@ curl -fsS "http://127.0.0.1:$E2E_EXPLAIN_PORT/explain?kind=deployment&name=exclu
     e2e_fail "/explain failed"
 jq -e '[.sources[] | select(.type == "secretproviderclass" and .verdict == "skip")] | length == 1' \
     "$E2E_DIR/explain-ex.json" >/dev/null || e2e_fail "/explain of excluded: $(cat "$E2E_DIR/explain-ex.json")"
+
+"$RELOADD_BIN" explain deployment/auto -n "$ns" --kubeconfig="$RELOADD_CONTROLLER_KUBECONFIG" \
+    --enable-csi-integration >"$E2E_DIR/cli.json" 2>"$E2E_DIR/cli.err" || e2e_fail "reloadd explain: $(cat "$E2E_DIR/cli.err")"
+jq -e --arg h "$h2" '.decision == "none" and ([.sources[] | select(.type == "secretproviderclass" and .name == "spc-a"
+    and .verdict == "up-to-date" and .hash == $h)] | length == 1)' "$E2E_DIR/cli.json" >/dev/null ||
+    e2e_fail "reloadd explain: $(cat "$E2E_DIR/cli.json")"
 
 e2e_log "annotations strategy: a restart (the API there at start) writes nothing, a rotation rolls once"
 e2e_stop_reloadd "$E2E_RELOADD_PID"
