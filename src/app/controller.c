@@ -993,7 +993,7 @@ static void csi_start(struct rl_controller *c)
         rl_informers_start(c->csi_informers);
     else if (c->csi) {
         c->csi_thread_started = true;
-        rl_thread_start(&c->csi_thread, "csi-discovery", csi_discovery, c);
+        rl_thread_start(&c->csi_thread, "rl-csi-discover", csi_discovery, c);
     }
 }
 
