@@ -177,6 +177,10 @@ e2e_log "metrics, /explain and reloadd explain"
 metrics=$(curl -fsS "http://127.0.0.1:$E2E_RELOADD_PORT/metrics")
 grep -q '^reloader_events_received_total{event_type="update",resource_type="secretproviderclasspodstatuses"} [1-9]' <<<"$metrics" ||
     e2e_fail "no update events of secretproviderclasspodstatuses: $(grep events_received <<<"$metrics")"
+grep -qx 'reloader_cached_objects{kind="secretproviderclasses"} 2' <<<"$metrics" ||
+    e2e_fail "cached classes: $(grep cached_objects <<<"$metrics")"
+grep -q '^reloader_cached_objects{kind="secretproviderclasspodstatuses"} [1-9]' <<<"$metrics" ||
+    e2e_fail "cached status objects: $(grep cached_objects <<<"$metrics")"
 grep -q '^reloader_skipped_total{reason="no_data_change"} [1-9]' <<<"$metrics" ||
     e2e_fail "same-objects updates not counted as no_data_change: $(grep skipped_total <<<"$metrics")"
 curl -fsS "http://127.0.0.1:$E2E_EXPLAIN_PORT/explain?kind=deployment&name=auto&namespace=$ns" >"$E2E_DIR/explain.json" ||

@@ -1293,6 +1293,13 @@ void rl_controller_stats(struct rl_controller *c, struct rl_controller_stats *ou
     memcpy(out->sources, sc.sources, sizeof(out->sources));
     memcpy(out->workloads, sc.workloads, sizeof(out->workloads));
     out->index_edges = sc.index_edges;
+    if (c->csi) {
+        struct rl_csi_counts cc;
+
+        rl_csi_counts(c->csi, &cc);
+        out->csi = true;
+        out->csi_statuses = cc.statuses;
+    }
     out->reconciles = atomic_load(&c->reconciles);
     out->watch_events = is.events;
     out->relists = is.relists;
