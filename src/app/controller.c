@@ -915,8 +915,10 @@ static bool csi_available(struct rl_controller *c)
     return true;
 }
 
-/* The CSI informers: status objects (under --resource-label-selector, docs/reloader.md §1.1)
- * and SecretProviderClasses, per watched namespace. */
+/*
+ * The CSI informers, per watched namespace: status objects (under
+ * --resource-label-selector, docs/reloader.md §1.1) and SecretProviderClasses.
+ */
 static struct rl_informers *csi_informers_new(struct rl_controller *c)
 {
     struct rl_informers *set = rl_informers_new(c->kube);
