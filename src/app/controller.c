@@ -18,8 +18,10 @@
 #include "reloadd/config/policy.h"
 #include "reloadd/engine/pool.h"
 #include "reloadd/engine/workqueue.h"
+#include "reloadd/kube/discovery.h"
 #include "reloadd/kube/informer.h"
 #include "reloadd/kube/kube.h"
+#include "reloadd/reload/csi.h"
 #include "reloadd/reload/decide.h"
 #include "reloadd/reload/reconcile.h"
 #include "reloadd/reload/store.h"
@@ -28,11 +30,17 @@
 
 #define LIVE_STUCK_MS (5 * 60 * 1000)     /* a worker busy this long is stuck */
 #define LIVE_SILENT_MS (30 * 60 * 1000)   /* no event nor bookmark this long: dead watch */
+/* --enable-csi-integration without the CSI driver's API: discovery asks again this often. */
+#define CSI_DISCOVERY_MS (10 * 1000)
 
-/* What an informer feeds: a source type or a workload kind. */
+/*
+ * What an informer feeds: a source type or a workload kind; or (csi) the
+ * CSI tracker (csi.h) with status objects, or (classes) SecretProviderClasses.
+ */
 struct feed {
     struct rl_controller *c;
     bool is_source;
+    bool csi, classes;
     enum rl_source_type type;
     enum rl_kind kind;
     char *ns;                       /* NULL: cluster-wide */
@@ -55,7 +63,7 @@ struct rl_controller {
     struct rl_workload_keys keys;
     struct feed **feeds;
     size_t n_feeds;
-    uint32_t next_epoch;            /* informer thread only */
+    _Atomic uint32_t next_epoch;    /* the informer threads (the CSI driver's has its own) */
 
     pthread_mutex_t intern_mu;
     struct rl_map interned;         /* namespace strings shared by workloads */
@@ -86,6 +94,21 @@ struct rl_controller {
      * nothing to do (the leader of the moment wrote it).
      */
     struct rl_map owed;
+
+    /*
+     * --enable-csi-integration: the CSI driver's objects, on informers of
+     * their own, started when discovery finds the API served (at start, or
+     * later by the discovery thread: no restart needed).
+     */
+    struct rl_csi *csi;
+    pthread_mutex_t csi_mu;         /* guards csi_informers, csi_stop */
+    pthread_cond_t csi_cv;
+    struct rl_informers *csi_informers; /* NULL until the API is found */
+    bool csi_at_start;              /* found at start: the first sync waits for it */
+    bool csi_denied_logged;
+    bool csi_stop;
+    bool csi_thread_started;
+    pthread_t csi_thread;
 };
 
 /* When a key was first added, and first made stale by a source event, since last taken. */
@@ -308,6 +331,16 @@ static bool namespace_wanted(struct rl_controller *c, const char *ns)
     return selected;
 }
 
+/* Every informer relists, the CSI driver's too. */
+static void relist_all(struct rl_controller *c)
+{
+    rl_informers_relist(c->informers);
+    rl_mutex_lock(&c->csi_mu);
+    if (c->csi_informers)
+        rl_informers_relist(c->csi_informers);
+    rl_mutex_unlock(&c->csi_mu);
+}
+
 /*
  * Namespaces matching --namespace-selector (listed by label server-side).
  * The namespace informer lists first, so the first lists of the others
@@ -331,7 +364,7 @@ static void ns_upsert(void *ctx, struct rl_informer *inf, const cJSON *obj, bool
     rl_mutex_unlock(&c->ns_mu);
     if (added && rl_informer_synced(inf)) {
         rl_log_kv(RL_LOG_INFO, "namespace now selected; relisting", "namespace", name, NULL);
-        rl_informers_relist(c->informers);
+        relist_all(c);
     }
 }
 
@@ -348,7 +381,7 @@ static void ns_removed(void *ctx, struct rl_informer *inf, const char *ns, const
     rl_mutex_unlock(&c->ns_mu);
     if (gone) {
         rl_log_kv(RL_LOG_INFO, "namespace no longer selected; relisting", "namespace", name, NULL);
-        rl_informers_relist(c->informers);
+        relist_all(c);
     }
 }
 
@@ -365,14 +398,19 @@ static bool annotation_true(const cJSON *ann, const char *key)
     return v && strcmp(v, "true") == 0;
 }
 
-static void report_source(struct rl_controller *c, const struct feed *f,
+static void report_source(struct rl_controller *c, enum rl_source_type source,
                           enum rl_source_event_type type, const char *ns, const char *name,
                           bool selected, bool changed)
 {
+    static const char *const resources[] = {
+        [RL_SOURCE_CONFIGMAP] = "configmaps",
+        [RL_SOURCE_SECRET] = "secrets",
+        [RL_SOURCE_SPC] = RL_CSI_STATUSES,       /* docs/reloader.md §8 */
+    };
     struct rl_source_event ev = {
         .type = type,
-        .source = f->type,
-        .resource = f->type == RL_SOURCE_SECRET ? "secrets" : "configmaps",
+        .source = source,
+        .resource = resources[source],
         .ns = ns,
         .name = name,
         .selected = selected,
@@ -381,6 +419,61 @@ static void report_source(struct rl_controller *c, const struct feed *f,
 
     if (c->hooks.on_source_event)
         c->hooks.on_source_event(c->hooks.ctx, &ev);
+}
+
+/* A CSI driver's object (csi.h): a status object, or a SecretProviderClass. */
+static void csi_upsert(struct feed *f, struct rl_informer *inf, const cJSON *obj, bool from_list)
+{
+    struct rl_controller *c = f->c;
+    bool live = rl_informer_synced(inf);
+    struct rl_csi_status st;
+    enum rl_csi_event ev;
+
+    if (f->classes) {
+        const cJSON *meta = rl_json_obj(obj, "metadata");
+        const cJSON *ann = rl_json_obj(meta, "annotations");
+        const char *ns = rl_json_str_or(meta, "namespace", "");
+        const char *name = rl_json_str(meta, "name");
+
+        if (name && namespace_wanted(c, ns))
+            rl_csi_put_class(c->csi, ns, name, annotation_true(ann, c->pol->key.ignore),
+                             annotation_true(ann, c->pol->key.match), f->epoch, enqueue_source, c);
+        return;
+    }
+    if (rl_csi_status_decode(obj, &st) != 0) {
+        rl_log_kv(RL_LOG_DEBUG, "SecretProviderClassPodStatus without a class; ignored", "name",
+                  rl_json_str(rl_json_obj(obj, "metadata"), "name"), NULL);
+        return;
+    }
+    if (!namespace_wanted(c, st.ns)) {
+        if (live && !from_list)
+            report_source(c, RL_SOURCE_SPC, RL_SOURCE_EVENT_UPDATE, st.ns, st.spc, false, false);
+        return;
+    }
+    ev = rl_csi_put_status(c->csi, &st, live, f->epoch, enqueue_source, c);
+    /* A relist reports only what it found new or changed. */
+    if (live && (!from_list || ev != RL_CSI_SAME))
+        report_source(c, RL_SOURCE_SPC, ev == RL_CSI_ADDED ? RL_SOURCE_EVENT_ADD
+                                                           : RL_SOURCE_EVENT_UPDATE,
+                      st.ns, st.spc, true, ev != RL_CSI_SAME);
+    if (ev == RL_CSI_CHANGED)
+        rl_log_kv(RL_LOG_DEBUG, "SecretProviderClass version changed", "namespace", st.ns,
+                  "class", st.spc, "pod", st.pod, NULL);
+}
+
+static void csi_removed(struct feed *f, struct rl_informer *inf, const char *ns,
+                        const char *name)
+{
+    uint64_t rv = rl_store_parse_rv(rl_informer_resource_version(inf));
+
+    if (f->classes) {
+        rl_csi_del_class(f->c->csi, ns, name, rv, enqueue_source, f->c);
+        return;
+    }
+    if (rl_informer_synced(inf))
+        report_source(f->c, RL_SOURCE_SPC, RL_SOURCE_EVENT_DELETE, ns, name,
+                      namespace_wanted(f->c, ns), true);
+    rl_csi_del_status(f->c->csi, ns, name, rv, enqueue_source, f->c);
 }
 
 static void upsert(void *ctx, struct rl_informer *inf, const cJSON *obj, bool from_list)
@@ -396,11 +489,15 @@ static void upsert(void *ctx, struct rl_informer *inf, const cJSON *obj, bool fr
     uint32_t epoch = from_list ? f->epoch : 0;
     int err;
 
+    if (f->csi) {
+        csi_upsert(f, inf, obj, from_list);
+        return;
+    }
     if (!name)
         return;
     if (!namespace_wanted(c, ns)) {
         if (f->is_source && live && !from_list)
-            report_source(c, f, RL_SOURCE_EVENT_UPDATE, ns, name, false, false);
+            report_source(c, f->type, RL_SOURCE_EVENT_UPDATE, ns, name, false, false);
         return;
     }
     if (!from_list) {
@@ -432,8 +529,8 @@ static void upsert(void *ctx, struct rl_informer *inf, const cJSON *obj, bool fr
             rl_store_unlock(c->store);
             /* A relist reports only what it found new or changed. */
             if (!from_list || !existed || changed)
-                report_source(c, f, existed ? RL_SOURCE_EVENT_UPDATE : RL_SOURCE_EVENT_ADD, ns,
-                              name, true, changed);
+                report_source(c, f->type, existed ? RL_SOURCE_EVENT_UPDATE : RL_SOURCE_EVENT_ADD,
+                              ns, name, true, changed);
         }
         rl_store_put_source(c->store, f->type, ns, name, &hash,
                             annotation_true(ann, c->pol->key.ignore),
@@ -458,9 +555,11 @@ static void removed(void *ctx, struct rl_informer *inf, const char *ns, const ch
 {
     struct feed *f = ctx;
 
-    if (f->is_source) {
+    if (f->csi) {
+        csi_removed(f, inf, ns, name);
+    } else if (f->is_source) {
         if (rl_informer_synced(inf))
-            report_source(f->c, f, RL_SOURCE_EVENT_DELETE, ns, name,
+            report_source(f->c, f->type, RL_SOURCE_EVENT_DELETE, ns, name,
                           namespace_wanted(f->c, ns), true);
         rl_store_del_source(f->c->store, f->type, ns, name,
                             rl_store_parse_rv(rl_informer_resource_version(inf)),
@@ -474,7 +573,7 @@ static void begin_relist(void *ctx, struct rl_informer *inf)
     struct feed *f = ctx;
 
     (void)inf;
-    f->epoch = ++f->c->next_epoch;
+    f->epoch = atomic_fetch_add(&f->c->next_epoch, 1) + 1;
 }
 
 static void end_relist(void *ctx, struct rl_informer *inf)
@@ -482,7 +581,11 @@ static void end_relist(void *ctx, struct rl_informer *inf)
     struct feed *f = ctx;
 
     (void)inf;
-    if (f->is_source)
+    if (f->csi && f->classes)
+        rl_csi_sweep_classes(f->c->csi, f->ns, f->epoch, enqueue_source, f->c);
+    else if (f->csi)
+        rl_csi_sweep_statuses(f->c->csi, f->ns, f->epoch, enqueue_source, f->c);
+    else if (f->is_source)
         rl_store_sweep_sources(f->c->store, f->type, f->ns, f->epoch, enqueue_source, f->c);
     else
         rl_store_sweep_workloads(f->c->store, f->kind, f->ns, f->epoch, enqueue, f->c);
@@ -490,9 +593,18 @@ static void end_relist(void *ctx, struct rl_informer *inf)
 
 static void check_synced(struct rl_controller *c)
 {
+    bool csi_synced = true;
+
     if (atomic_load(&c->synced) || !rl_informers_synced(c->informers))
         return;
-    atomic_store(&c->synced, true);
+    if (c->csi_at_start) {
+        rl_mutex_lock(&c->csi_mu);
+        csi_synced = c->csi_informers && rl_informers_synced(c->csi_informers);
+        rl_mutex_unlock(&c->csi_mu);
+    }
+    /* The informer threads may both get here: one takes the startup pass. */
+    if (!csi_synced || atomic_exchange(&c->synced, true))
+        return;
     rl_log_kv(RL_LOG_INFO, "caches synced", NULL);
     if (atomic_load(&c->leader))
         rl_reconciler_adopt_rollouts(c->rec);
@@ -731,11 +843,11 @@ void rl_controller_watch_lease(struct rl_controller *c, const char *ns, const ch
     free(field);
 }
 
-/* --- wiring --------------------------------------------------------------- */
-
-static void add_feed(struct rl_controller *c, const char *resource, const char *gv,
-                     const char *ns, bool is_source, enum rl_source_type t, enum rl_kind k,
-                     const char *label_selector, const char *field_selector)
+/* An informer of set (the controller's, or the CSI driver's) feeding the store. */
+static struct feed *add_feed(struct rl_controller *c, struct rl_informers *set,
+                             const char *resource, const char *gv, const char *ns, bool is_source,
+                             enum rl_source_type t, enum rl_kind k, const char *label_selector,
+                             const char *field_selector)
 {
     struct feed *f = RL_NEW(struct feed);
     struct rl_informer_handler h = {
@@ -762,8 +874,159 @@ static void add_feed(struct rl_controller *c, const char *resource, const char *
     f->ns = ns && *ns ? rl_xstrdup(ns) : NULL;
     c->feeds = rl_xreallocarray(c->feeds, c->n_feeds + 1, sizeof(*c->feeds));
     c->feeds[c->n_feeds++] = f;
-    rl_informers_add(c->informers, &spec, &h);
+    rl_informers_add(set, &spec, &h);
+    return f;
 }
+
+/* --- the CSI driver's objects (csi.h) --------------------------------------- */
+
+/*
+ * Whether the CSI driver's API is served and we may list and watch both
+ * resources everywhere we watch. A denial is logged once.
+ */
+static bool csi_available(struct rl_controller *c)
+{
+    static const char *const plurals[] = { RL_CSI_STATUSES, RL_CSI_CLASSES };
+    static const char *const verbs[] = { "list", "watch" };
+    char denied[512] = "";
+    int err;
+
+    for (size_t i = 0; i < 2; i++)
+        if (!rl_kube_serves(c->kube, RL_CSI_API_PREFIX, plurals[i], &err))
+            return false;
+    for (size_t i = 0; i < 2; i++)
+        for (size_t v = 0; v < 2; v++)
+            for (size_t n = 0; n < c->pol->n_namespaces; n++) {
+                const char *ns = c->pol->namespaces[n];
+
+                if (rl_kube_may(c->kube, RL_CSI_GROUP, plurals[i], verbs[v], ns) == 1)
+                    continue;
+                snprintf(denied + strlen(denied), sizeof(denied) - strlen(denied), "%s%s %s%s%s",
+                         denied[0] ? ", " : "", verbs[v], plurals[i], *ns ? " in " : "", ns);
+            }
+    if (denied[0]) {
+        if (!c->csi_denied_logged)
+            rl_log_kv(RL_LOG_WARN, "--enable-csi-integration: the CSI driver's API is served but "
+                      "may not be listed or watched (see the chart's RBAC); not watched until "
+                      "it may be", "denied", denied, NULL);
+        c->csi_denied_logged = true;
+        return false;
+    }
+    return true;
+}
+
+/*
+ * The CSI informers, per watched namespace: status objects (under
+ * --resource-label-selector, docs/reloader.md §1.1) and SecretProviderClasses.
+ */
+static struct rl_informers *csi_informers_new(struct rl_controller *c)
+{
+    struct rl_informers *set = rl_informers_new(c->kube);
+
+    rl_informers_set_observer(set, on_watch, c);
+    for (size_t i = 0; i < c->pol->n_namespaces; i++) {
+        const char *ns = c->pol->namespaces[i];
+        struct feed *f;
+
+        f = add_feed(c, set, RL_CSI_STATUSES, RL_CSI_GROUP_VERSION, ns, true, RL_SOURCE_SPC, 0,
+                     c->pol->resource_selector, NULL);
+        f->csi = true;
+        f = add_feed(c, set, RL_CSI_CLASSES, RL_CSI_GROUP_VERSION, ns, true, RL_SOURCE_SPC, 0,
+                     NULL, NULL);
+        f->csi = f->classes = true;
+    }
+    return set;
+}
+
+/* Until the CSI driver's API appears (installed after reloadd started): ask again. */
+static void *csi_discovery(void *arg)
+{
+    struct rl_controller *c = arg;
+
+    rl_mutex_lock(&c->csi_mu);
+    while (!c->csi_stop) {
+        rl_cond_wait_until_ms(&c->csi_cv, &c->csi_mu, rl_mono_ms() + CSI_DISCOVERY_MS);
+        if (c->csi_stop)
+            break;
+        rl_mutex_unlock(&c->csi_mu);
+        if (csi_available(c)) {
+            struct rl_informers *set = csi_informers_new(c);
+
+            rl_log_kv(RL_LOG_INFO, "the CSI driver's API appeared; watching "
+                      "secretproviderclasspodstatuses and secretproviderclasses", NULL);
+            rl_mutex_lock(&c->csi_mu);
+            if (c->csi_stop) {
+                rl_informers_free(set);
+                break;
+            }
+            c->csi_informers = set;
+            rl_informers_start(set);
+            break;
+        }
+        rl_mutex_lock(&c->csi_mu);
+    }
+    rl_mutex_unlock(&c->csi_mu);
+    return NULL;
+}
+
+/* At start: watch the CSI driver's objects now, or look for its API until it appears. */
+static void csi_init(struct rl_controller *c)
+{
+    rl_mutex_init(&c->csi_mu);
+    rl_cond_init(&c->csi_cv);
+    if (!c->pol->csi)
+        return;
+    c->csi = rl_csi_new(c->store);
+    if (csi_available(c)) {
+        c->csi_informers = csi_informers_new(c);
+        c->csi_at_start = true;
+        rl_log_kv(RL_LOG_INFO, "--enable-csi-integration: watching "
+                  "secretproviderclasspodstatuses and secretproviderclasses", NULL);
+    } else if (!c->csi_denied_logged) {
+        rl_log_kv(RL_LOG_INFO, "--enable-csi-integration: the API server does not serve "
+                  RL_CSI_GROUP_VERSION " (is the Secrets Store CSI driver installed?); "
+                  "watched once it appears", NULL);
+    }
+}
+
+static void csi_start(struct rl_controller *c)
+{
+    if (c->csi_informers)
+        rl_informers_start(c->csi_informers);
+    else if (c->csi) {
+        c->csi_thread_started = true;
+        rl_thread_start(&c->csi_thread, "rl-csi-discover", csi_discovery, c);
+    }
+}
+
+static void csi_stop(struct rl_controller *c)
+{
+    struct rl_informers *set;
+
+    rl_mutex_lock(&c->csi_mu);
+    c->csi_stop = true;
+    rl_cond_broadcast(&c->csi_cv);
+    rl_mutex_unlock(&c->csi_mu);
+    if (c->csi_thread_started) {
+        rl_thread_join(c->csi_thread);
+        c->csi_thread_started = false;
+    }
+    rl_mutex_lock(&c->csi_mu);
+    set = c->csi_informers;
+    rl_mutex_unlock(&c->csi_mu);
+    if (set)
+        rl_informers_stop(set);
+}
+
+static void csi_free(struct rl_controller *c)
+{
+    rl_informers_free(c->csi_informers);
+    rl_csi_free(c->csi);
+    rl_cond_destroy(&c->csi_cv);
+    rl_mutex_destroy(&c->csi_mu);
+}
+
+/* --- wiring --------------------------------------------------------------- */
 
 struct rl_controller *rl_controller_new(const struct rl_options *o, const struct rl_policy *pol,
                                         struct rl_kube *kube,
@@ -843,18 +1106,19 @@ struct rl_controller *rl_controller_new(const struct rl_options *o, const struct
         const char *ns = pol->namespaces[i];
 
         if (!pol->ignore_configmaps)
-            add_feed(c, "configmaps", "v1", ns, true, RL_SOURCE_CONFIGMAP, 0,
+            add_feed(c, c->informers, "configmaps", "v1", ns, true, RL_SOURCE_CONFIGMAP, 0,
                      pol->resource_selector, NULL);
         if (!pol->ignore_secrets)
-            add_feed(c, "secrets", "v1", ns, true, RL_SOURCE_SECRET, 0,
+            add_feed(c, c->informers, "secrets", "v1", ns, true, RL_SOURCE_SECRET, 0,
                      pol->resource_selector, pol->secret_field_selector);
         /* No workload kind in --webhook-url mode (rl_kind_enabled). */
         for (int k = 0; k < rl_kind_count(); k++) {
             if (watched[k])
-                add_feed(c, rl_kind_info(k)->plural, rl_kind_info(k)->api_version, ns, false, 0,
-                         (enum rl_kind)k, NULL, NULL);
+                add_feed(c, c->informers, rl_kind_info(k)->plural,
+                         rl_kind_info(k)->api_version, ns, false, 0, (enum rl_kind)k, NULL, NULL);
         }
     }
+    csi_init(c);
     return c;
 }
 
@@ -867,6 +1131,7 @@ int rl_controller_start(struct rl_controller *c)
     if (err)
         return err;
     rl_informers_start(c->informers);
+    csi_start(c);
     atomic_store(&c->started, true);
     return 0;
 }
@@ -883,6 +1148,7 @@ void rl_controller_stop(struct rl_controller *c, uint64_t drain_ms)
     if (!atomic_exchange(&c->started, false))
         return;
     rl_informers_stop(c->informers);
+    csi_stop(c);
     rl_pool_stop(c->pool, drain_ms);
 }
 
@@ -892,6 +1158,7 @@ void rl_controller_free(struct rl_controller *c)
         return;
     rl_controller_stop(c, 0);
     rl_informers_free(c->informers);
+    csi_free(c);
     rl_pool_free(c->pool);
     rl_workqueue_free(c->wq);
     rl_reconciler_free(c->rec);
@@ -957,7 +1224,7 @@ uint64_t rl_controller_startup_done_ms(struct rl_controller *c)
 
 void rl_controller_relist(struct rl_controller *c)
 {
-    rl_informers_relist(c->informers);
+    relist_all(c);
 }
 
 bool rl_controller_ready(struct rl_controller *c, uint64_t max_silence_ms, struct rl_buf *why)
@@ -1028,6 +1295,13 @@ void rl_controller_stats(struct rl_controller *c, struct rl_controller_stats *ou
     memcpy(out->sources, sc.sources, sizeof(out->sources));
     memcpy(out->workloads, sc.workloads, sizeof(out->workloads));
     out->index_edges = sc.index_edges;
+    if (c->csi) {
+        struct rl_csi_counts cc;
+
+        rl_csi_counts(c->csi, &cc);
+        out->csi = true;
+        out->csi_statuses = cc.statuses;
+    }
     out->reconciles = atomic_load(&c->reconciles);
     out->watch_events = is.events;
     out->relists = is.relists;

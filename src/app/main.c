@@ -166,6 +166,11 @@ static void on_collect(struct rl_metrics *m, void *ctx)
     rl_controller_watch_progress(a->ctl, collect_progress, m);
     rl_metrics_cached_objects(m, "configmaps", st.sources[RL_SOURCE_CONFIGMAP]);
     rl_metrics_cached_objects(m, "secrets", st.sources[RL_SOURCE_SECRET]);
+    if (st.csi) {
+        /* Per (namespace, class) one source; per status object a hash (csi.h). */
+        rl_metrics_cached_objects(m, "secretproviderclasses", st.sources[RL_SOURCE_SPC]);
+        rl_metrics_cached_objects(m, "secretproviderclasspodstatuses", st.csi_statuses);
+    }
     for (int k = 0; k < rl_kind_count(); k++)
         rl_metrics_cached_objects(m, rl_kind_metric_plural(k), st.workloads[k]);
     {

@@ -104,8 +104,8 @@ static const struct flag flags[] = {
     { "pprof-addr", NULL, F_STR, OFF(pprof_addr), ":6060", 0, 0,
       "accepted for compatibility, does nothing (a warning at start)" },
     { "enable-csi-integration", NULL, F_BOOL, OFF(enable_csi_integration), "false", 0, 0,
-      "accepted for compatibility, does nothing yet: SecretProviderClass reloads are not "
-      "implemented (a warning at start)" },
+      "reload on Secrets Store CSI driver rotations (SecretProviderClassPodStatus objects); "
+      "watched once the secrets-store.csi.x-k8s.io/v1 API is served, also if it appears later" },
 
     /* reloadd's own. */
     { "kubeconfig", NULL, F_STR, OFF(kubeconfig), NULL, 0, 0,
@@ -1129,8 +1129,5 @@ void rl_options_log_start(const struct rl_options *o)
     if (flag_given(o, "enable-pprof") || flag_given(o, "pprof-addr"))
         rl_log_kv(RL_LOG_WARN, "--enable-pprof and --pprof-addr are accepted for compatibility "
                   "and do nothing: reloadd serves no pprof", NULL);
-    if (o->enable_csi_integration)
-        rl_log_kv(RL_LOG_WARN, "--enable-csi-integration is accepted for compatibility and does "
-                  "nothing yet: SecretProviderClass changes do not reload workloads", NULL);
     rl_buf_release(&b);
 }

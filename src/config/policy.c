@@ -98,6 +98,7 @@ struct rl_policy *rl_policy_new(const struct rl_options *o)
 
     pub->ignore_configmaps = o->ignore_configmaps;
     pub->ignore_secrets = o->ignore_secrets;
+    pub->csi = o->enable_csi_integration;
     pub->resource_selector = own(p, o->resource_selector_str);
     pub->secret_field_selector = o->include_helm_secrets ? NULL : HELM_RELEASES_EXCLUDED;
 

@@ -19,8 +19,10 @@
 #include "reloadd/base/mem.h"
 #include "reloadd/config/options.h"
 #include "reloadd/config/policy.h"
+#include "reloadd/kube/discovery.h"
 #include "reloadd/kube/kube.h"
 #include "reloadd/kube/kubeconfig.h"
+#include "reloadd/reload/csi.h"
 #include "reloadd/reload/decide.h"
 #include "reloadd/reload/kindfile.h"
 #include "reloadd/reload/reconcile.h"
@@ -96,6 +98,65 @@ static int list_sources(struct rl_kube *kube, const struct rl_policy *pol, struc
     return err;
 }
 
+struct csi_lister {
+    const struct rl_policy *pol;
+    struct rl_csi *csi;
+};
+
+static int put_status(void *ctx, const cJSON *item)
+{
+    struct csi_lister *l = ctx;
+    struct rl_csi_status st;
+
+    if (rl_csi_status_decode(item, &st) == 0)
+        rl_csi_put_status(l->csi, &st, false, EPOCH, no_enqueue, NULL);
+    return 0;
+}
+
+static int put_class(void *ctx, const cJSON *item)
+{
+    struct csi_lister *l = ctx;
+    const cJSON *meta = rl_json_obj(item, "metadata");
+    const cJSON *ann = rl_json_obj(meta, "annotations");
+    const char *name = rl_json_str(meta, "name");
+
+    if (name)
+        rl_csi_put_class(l->csi, rl_json_str_or(meta, "namespace", ""), name,
+                         annotation_true(ann, l->pol->key.ignore),
+                         annotation_true(ann, l->pol->key.match), EPOCH, no_enqueue, NULL);
+    return 0;
+}
+
+/*
+ * --enable-csi-integration: the SecretProviderClasses of ns as the
+ * controller knows them (csi.h), from their pod status objects and the
+ * classes; nothing if the CSI driver's API is not served.
+ */
+static int list_csi(struct rl_kube *kube, const struct rl_policy *pol, struct rl_csi *csi,
+                    const char *ns)
+{
+    struct csi_lister l = { pol, csi };
+    struct rl_kube_list_opts st_opts = { .label_selector = pol->resource_selector };
+    struct rl_kube_list_opts cls_opts = { 0 };
+    char *coll, *rv = NULL;
+    int err;
+
+    if (!rl_kube_serves(kube, RL_CSI_API_PREFIX, RL_CSI_STATUSES, &err))
+        return 0;
+    coll = rl_xasprintf("%s/namespaces/%s/%s", RL_CSI_API_PREFIX, ns, RL_CSI_CLASSES);
+    err = rl_kube_list(kube, coll, &cls_opts, put_class, &l, &rv);
+    free(coll);
+    free(rv);
+    rv = NULL;
+    if (err)
+        return err;
+    coll = rl_xasprintf("%s/namespaces/%s/%s", RL_CSI_API_PREFIX, ns, RL_CSI_STATUSES);
+    err = rl_kube_list(kube, coll, &st_opts, put_status, &l, &rv);
+    free(coll);
+    free(rv);
+    return err;
+}
+
 int rl_explain_build(struct rl_kube *kube, const struct rl_policy *pol, const char *kind,
                      const char *ns, const char *name, cJSON **out, char *errbuf,
                      size_t errlen)
@@ -103,6 +164,7 @@ int rl_explain_build(struct rl_kube *kube, const struct rl_policy *pol, const ch
     struct rl_workload_keys keys;
     struct rl_regex_cache *rc = NULL;
     struct rl_store *store = NULL;
+    struct rl_csi *csi = NULL;
     struct rl_reconciler *rec = NULL;
     struct rl_workload *w = NULL;
     struct rl_kube_response resp;
@@ -156,6 +218,15 @@ int rl_explain_build(struct rl_kube *kube, const struct rl_policy *pol, const ch
             goto out;
         }
     }
+    if (pol->csi) {
+        csi = rl_csi_new(store);
+        err = list_csi(kube, pol, csi, ns);
+        if (err) {
+            snprintf(errbuf, errlen, "cannot list the CSI driver's objects in '%s': %s", ns,
+                     rl_kube_last_error());
+            goto out;
+        }
+    }
     rl_store_put_workload(store, w, 0, EPOCH, no_enqueue, NULL);
     w = NULL;
     rec = rl_reconciler_new(store, kube, pol, rc, rl_clock_system(), NULL);
@@ -167,6 +238,7 @@ int rl_explain_build(struct rl_kube *kube, const struct rl_policy *pol, const ch
     }
 out:
     rl_reconciler_free(rec);
+    rl_csi_free(csi);
     rl_store_free(store);
     rl_regex_cache_free(rc);
     rl_workload_free(w);

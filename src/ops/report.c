@@ -165,6 +165,9 @@ void rl_report_enqueued(void *report)
 /* Whether Reloader's worker would handle the event at all (report.h). */
 static bool handled(const struct rl_policy *p, const struct rl_source_event *ev)
 {
+    /* A SecretProviderClassPodStatus counts on update only (docs/reloader.md §5.5). */
+    if (ev->source == RL_SOURCE_SPC)
+        return ev->type == RL_SOURCE_EVENT_UPDATE;
     return ev->type == RL_SOURCE_EVENT_UPDATE ||
            (ev->type == RL_SOURCE_EVENT_ADD && p->reload_on_create) ||
            (ev->type == RL_SOURCE_EVENT_DELETE && p->reload_on_delete);

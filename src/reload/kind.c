@@ -13,6 +13,7 @@
 #include "reloadd/base/buf.h"
 #include "reloadd/base/mem.h"
 #include "reloadd/config/policy.h"
+#include "reloadd/kube/discovery.h"
 #include "reloadd/kube/kube.h"
 #include "reloadd/base/banned.h"
 
@@ -234,21 +235,7 @@ bool rl_kind_enabled(const struct rl_policy *pol, enum rl_kind k)
 /* Discovery: whether the API server serves i's plural in its group/version. */
 static bool discovered(struct rl_kube *kube, const struct rl_kind_info *i, int *err)
 {
-    struct rl_kube_response resp;
-    const cJSON *res;
-    cJSON *doc = NULL;
-    bool found = false;
-
-    rl_kube_response_init(&resp);
-    *err = rl_kube_get(kube, i->api_prefix, &resp);
-    if (!*err)
-        doc = rl_kube_response_json(&resp);
-    res = rl_json_arr(doc, "resources");
-    for (const cJSON *r = res ? res->child : NULL; r && !found; r = r->next)
-        found = strcmp(rl_json_str_or(r, "name", ""), i->plural) == 0;
-    cJSON_Delete(doc);
-    rl_kube_response_release(&resp);
-    return found;
+    return rl_kube_serves(kube, i->api_prefix, i->plural, err);
 }
 
 bool rl_kind_served(struct rl_kube *kube, enum rl_kind k)
@@ -267,38 +254,11 @@ bool rl_kind_served(struct rl_kube *kube, enum rl_kind k)
     return found;
 }
 
-/* SelfSubjectAccessReview: 1 allowed, 0 denied, negative: could not ask. */
+/* SelfSubjectAccessReview (kube.h): 1 allowed, 0 denied, negative: could not ask. */
 static int may(struct rl_kube *kube, const struct rl_kind_info *i, const char *verb,
                const char *ns)
 {
-    struct rl_kube_response resp;
-    cJSON *body = cJSON_CreateObject(), *attrs, *doc = NULL;
-    char *json;
-    int err;
-
-    cJSON_AddStringToObject(body, "apiVersion", "authorization.k8s.io/v1");
-    cJSON_AddStringToObject(body, "kind", "SelfSubjectAccessReview");
-    attrs = cJSON_AddObjectToObject(cJSON_AddObjectToObject(body, "spec"), "resourceAttributes");
-    cJSON_AddStringToObject(attrs, "group", i->group ? i->group : "");
-    cJSON_AddStringToObject(attrs, "resource", i->plural);
-    cJSON_AddStringToObject(attrs, "verb", verb);
-    if (ns && *ns)
-        cJSON_AddStringToObject(attrs, "namespace", ns);
-    json = rl_json_print(body);
-    rl_kube_response_init(&resp);
-    err = rl_kube_create(kube, "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", json,
-                         &resp);
-    if (!err)
-        doc = rl_kube_response_json(&resp);
-    if (!err && !doc)
-        err = RL_EPARSE;
-    if (!err)
-        err = rl_json_bool(rl_json_obj(doc, "status"), "allowed", false) ? 1 : 0;
-    cJSON_Delete(doc);
-    rl_kube_response_release(&resp);
-    free(json);
-    cJSON_Delete(body);
-    return err;
+    return rl_kube_may(kube, i->group, i->plural, verb, ns);
 }
 
 bool rl_kind_watchable(struct rl_kube *kube, const struct rl_policy *pol, enum rl_kind k)

@@ -45,8 +45,14 @@ void rl_plan_release(struct rl_plan *p)
 
 struct cand_ctx {
     struct rl_plan *p;
-    const struct rl_workload *w;
+    const struct rl_policy *pol;
 };
+
+/* Whether sources of type t are watched (SecretProviderClasses: --enable-csi-integration). */
+static bool type_watched(const struct rl_policy *pol, enum rl_source_type t)
+{
+    return t != RL_SOURCE_SPC || pol->csi;
+}
 
 static bool plan_has(const struct rl_plan *p, enum rl_source_type t, const char *name)
 {
@@ -56,11 +62,12 @@ static bool plan_has(const struct rl_plan *p, enum rl_source_type t, const char 
     return false;
 }
 
-static void add_candidate(struct rl_plan *p, enum rl_source_type t, const char *name)
+static void add_candidate(struct rl_plan *p, const struct rl_policy *pol, enum rl_source_type t,
+                          const char *name)
 {
     struct rl_plan_item *it;
 
-    if (t == RL_SOURCE_SPC || plan_has(p, t, name))
+    if (!type_watched(pol, t) || plan_has(p, t, name))
         return;
     if (p->n == RL_PLAN_MAX_SOURCES) {
         p->truncated = true;
@@ -74,12 +81,14 @@ static void add_candidate(struct rl_plan *p, enum rl_source_type t, const char *
 
 static void on_ref(void *arg, enum rl_source_type t, const char *name, unsigned origins)
 {
+    struct cand_ctx *cc = arg;
+
     (void)origins;
-    add_candidate(((struct cand_ctx *)arg)->p, t, name);
+    add_candidate(cc->p, cc->pol, t, name);
 }
 
 struct named_ctx {
-    struct reconciler_view *unused;
+    const struct rl_policy *pol;
     struct rl_plan *p;
     struct rl_regex_cache *rc;
     const char *list;
@@ -92,7 +101,7 @@ static void on_named_source(void *arg, const char *name, const struct rl_source 
 
     (void)src;
     if (rl_decide_list_matches(nc->rc, nc->list, name, NULL, 0) == 1)
-        add_candidate(nc->p, nc->type, name);
+        add_candidate(nc->p, nc->pol, nc->type, name);
 }
 
 /* --- the plan ----------------------------------------------------------- */
@@ -135,6 +144,13 @@ static void judge_source(const struct rl_policy *pol, bool sync, const struct rl
                          const char *marker, bool reacted_all_along, struct rl_plan_item *it,
                          const char *why)
 {
+    /*
+     * A SecretProviderClass is never created nor deleted for a workload: its
+     * pod status objects come and go with the pods, and only their updates
+     * count (docs/reloader.md §5.5).
+     */
+    bool on_create = pol->reload_on_create && it->type != RL_SOURCE_SPC;
+    bool on_delete = pol->reload_on_delete && it->type != RL_SOURCE_SPC;
     uint64_t since = w->template_rv > w->inputs_rv ? w->template_rv : w->inputs_rv;
     bool has_version = is_version(applied) || is_version(marker);
     /*
@@ -149,7 +165,7 @@ static void judge_source(const struct rl_policy *pol, bool sync, const struct rl
                                 ? w->template_rv : since;
     /* Under env-vars a delete removes the env var: none there, nothing rolls
      * (docs/reloader.md §3.3). */
-    bool delete_rolls = pol->reload_on_delete &&
+    bool delete_rolls = on_delete &&
                         (pol->strategy != RL_STRATEGY_ENV_VARS || marker);
 
     if (!src) {
@@ -169,7 +185,7 @@ static void judge_source(const struct rl_policy *pol, bool sync, const struct rl
             if (roll && delete_rolls)
                 verdict(it, RL_VERDICT_ROLL_DELETED, RL_HASH_DELETE_MARKER,
                         "deleted (--reload-on-delete)", why);
-            else if (roll && pol->reload_on_delete)
+            else if (roll && on_delete)
                 verdict(it, RL_VERDICT_GONE, RL_HASH_DELETE_MARKER,
                         "deleted; no env var to remove, so no rollout (as Reloader)", why);
             else
@@ -189,7 +205,7 @@ static void judge_source(const struct rl_policy *pol, bool sync, const struct rl
     } else if (!has_version) {
         /* No record (or rolled for a delete, and it is back). */
         bool changed = src->changed_rv > since;
-        bool created = pol->reload_on_create && src->created_rv > since;
+        bool created = on_create && src->created_rv > since;
 
         if (changed || created)
             verdict(it, RL_VERDICT_ROLL, it->desired,
@@ -197,7 +213,7 @@ static void judge_source(const struct rl_policy *pol, bool sync, const struct rl
         else
             verdict(it, RL_VERDICT_BASELINE, it->desired, "no record yet", why);
     } else if (src->changed_rv > counts_after ||
-               (pol->reload_on_create && src->created_rv > counts_after)) {
+               (on_create && src->created_rv > counts_after)) {
         verdict(it, RL_VERDICT_ROLL, it->desired, "changed", why);
     } else if (w->template_rv) {
         verdict(it, RL_VERDICT_BASELINE, it->desired,
@@ -207,7 +223,7 @@ static void judge_source(const struct rl_policy *pol, bool sync, const struct rl
         /* Our record proves the version; without one, Reloader's marker does (a migration). */
         verdict(it, RL_VERDICT_ROLL, it->desired, "changed while no reloadd watched "
                 "(--sync-after-restart)", why);
-    } else if (sync && !src->changed_rv && !src->created_rv && pol->reload_on_create) {
+    } else if (sync && !src->changed_rv && !src->created_rv && on_create) {
         /* Our record has no entry: the source appeared while no reloadd watched. */
         verdict(it, RL_VERDICT_ROLL, it->desired, "created while no reloadd watched "
                 "(--sync-after-restart, --reload-on-create)", why);
@@ -439,17 +455,17 @@ int rl_plan_make(const struct rl_plan_inputs *in, const char *wkey, struct rl_pl
     }
 
     {
-        struct cand_ctx cc = { p, w };
+        struct cand_ctx cc = { p, pol };
 
         rl_workload_each_source(w, on_ref, &cc);
     }
-    for (int t = 0; t < RL_SOURCE_SPC; t++) {
-        struct named_ctx nc = { NULL, p, in->rc, rl_decide_reload_list(w, t, pol), t };
+    for (int t = 0; t < RL_SOURCE_COUNT; t++) {
+        struct named_ctx nc = { pol, p, in->rc, rl_decide_reload_list(w, t, pol), t };
 
-        if (nc.list) {
+        if (nc.list && type_watched(pol, t)) {
             rl_store_each_source_in(in->store, t, w->ns, on_named_source, &nc);
             /* A deleted source may still roll W (--reload-on-delete). */
-            if (pol->reload_on_delete)
+            if (pol->reload_on_delete && t != RL_SOURCE_SPC)
                 rl_store_each_tombstone_in(in->store, t, w->ns, on_named_source, &nc);
         }
     }

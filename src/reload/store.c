@@ -355,7 +355,8 @@ static void link_source(void *arg, enum rl_source_type t, const char *name, unsi
 static bool has_named_list(struct rl_store *s, const struct rl_workload *w)
 {
     return rl_decide_reload_list(w, RL_SOURCE_CONFIGMAP, s->policy) ||
-           rl_decide_reload_list(w, RL_SOURCE_SECRET, s->policy);
+           rl_decide_reload_list(w, RL_SOURCE_SECRET, s->policy) ||
+           (s->policy->csi && rl_decide_reload_list(w, RL_SOURCE_SPC, s->policy));
 }
 
 static void index_workload(struct rl_store *s, const char *wkey, const struct rl_workload *w,

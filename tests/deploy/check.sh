@@ -318,8 +318,8 @@ check "full: chart Secret holds env.secret; pod annotated with its checksum" q f
     "([.[] | select(.kind==\"Secret\") | .stringData.ALERT_WEBHOOK_URL] == [\"https://alerts.example/x\"]) and ($dep.spec.template.metadata.annotations[\"checksum/secret\"] | length == 64)"
 check "full: ServiceMonitor, PodMonitor, NetworkPolicy rendered" q full \
     '[.[] | .kind] as $k | ($k|index("ServiceMonitor")!=null) and ($k|index("PodMonitor")!=null) and ($k|index("NetworkPolicy")!=null)'
-check "full: namespaces rule (selector), rollouts in the ClusterRole; no CSI (not implemented)" q full \
-    '[.[] | select(.kind=="ClusterRole") | .rules[] | .resources[]] as $r | all("namespaces","rollouts"; . as $x | $r | index($x) != null) and ($r | index("secretproviderclasspodstatuses") == null)'
+check "full: namespaces rule (selector), rollouts, CSI list/watch (enableCSIIntegration) in the ClusterRole" q full \
+    '[.[] | select(.kind=="ClusterRole") | .rules[] | .resources[]] as $r | all("namespaces","rollouts"; . as $x | $r | index($x) != null) and ([.[] | select(.kind=="ClusterRole") | .rules[] | select(.apiGroups==["secrets-store.csi.x-k8s.io"])] == [{"apiGroups":["secrets-store.csi.x-k8s.io"],"resources":["secretproviderclasspodstatuses","secretproviderclasses"],"verbs":["list","watch"]}])'
 check "full: the Lease rule names reloadd.leaseName" q full \
     '[.[] | select(.kind=="Role" and .metadata.name=="rl-reloader-metadata-role") | .rules[] | select(.resources==["leases"] and .resourceNames) | .resourceNames] == [["my-lock"]]'
 

@@ -616,8 +616,8 @@ Test(options, usage_lists_every_flag_with_default_and_env)
     }
     cr_assert(strstr(text, "env RELOADD_IS_ARGO_ROLLOUTS)") != NULL);
     cr_assert(strstr(text, "env RELOADD_SYNC_AFTER_RESTART or SYNC_AFTER_RESTART)") != NULL);
-    /* The inert flags say so (issue 15). */
-    cr_assert(strstr(text, "SecretProviderClass reloads are not implemented") != NULL);
+    /* The inert flags say so (issue 15); the CSI flag works (issue 16). */
+    cr_assert(strstr(text, "reload on Secrets Store CSI driver rotations") != NULL);
     cr_assert(strstr(text, "does nothing: reloadd has no pprof") != NULL);
     cr_assert(strstr(text, "default \"stakater-reloader-lock\"") != NULL);
     cr_assert(strstr(text, "--workers int") != NULL);
@@ -730,7 +730,9 @@ Test(options, start_log_names_each_setting_and_its_origin)
                           "reloaded") != NULL, "%s", log);
     cr_assert(strstr(log, "level=warning msg=\"dry-run is set") != NULL, "%s", log);
     cr_assert(strstr(log, "level=warning msg=\"--enable-pprof and --pprof-addr are accepted") != NULL, "%s", log);
-    cr_assert(strstr(log, "level=warning msg=\"--enable-csi-integration is accepted") != NULL, "%s", log);
+    cr_assert(strstr(log, "msg=setting from=flag name=--enable-csi-integration value=true\n") != NULL,
+              "%s", log);
+    cr_assert(strstr(log, "--enable-csi-integration is accepted") == NULL, "%s", log);
     free(log);
     rl_options_release(&o);
 

@@ -143,6 +143,8 @@ struct rl_controller_stats {
     size_t sources[RL_SOURCE_COUNT];    /* cached, by type */
     size_t workloads[RL_KIND_MAX];    /* cached, by kind */
     size_t index_edges;
+    size_t csi_statuses;                /* SecretProviderClassPodStatuses tracked (csi.h) */
+    bool csi;                           /* --enable-csi-integration */
     uint64_t reconciles;
     uint64_t watch_events;
     uint64_t relists;

@@ -194,8 +194,7 @@ void rl_options_usage(FILE *out);
  * variable), and Reloader's own variables that are set (URLs reduced
  * to their host: they carry credentials); then the warnings Reloader logs
  * (global mode, webhook mode), a warning for --dry-run, and one for each
- * accepted flag that does nothing (--enable-pprof, --pprof-addr,
- * --enable-csi-integration).
+ * accepted flag that does nothing (--enable-pprof, --pprof-addr).
  */
 void rl_options_log_start(const struct rl_options *o);
 

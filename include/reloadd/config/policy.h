@@ -83,6 +83,11 @@ struct rl_policy {
     /* Which sources. */
     bool ignore_configmaps;         /* --resources-to-ignore */
     bool ignore_secrets;
+    /*
+     * --enable-csi-integration: SecretProviderClasses (CSI) are sources,
+     * followed through their SecretProviderClassPodStatus objects (csi.h).
+     */
+    bool csi;
     const char *resource_selector;  /* label selector of sources; NULL: all */
     const char *secret_field_selector;  /* NULL with --include-helm-secrets */
 

@@ -54,7 +54,7 @@ enum rl_source_event_type {
 struct rl_source_event {
     enum rl_source_event_type type;
     enum rl_source_type source;
-    const char *resource;           /* "configmaps", "secrets" */
+    const char *resource;           /* "configmaps", "secrets", "secretproviderclasspodstatuses" */
     const char *ns, *name;
     bool selected;                  /* its namespace is watched (not ignored, selected) */
     bool data_changed;              /* update: the data hash changed; add/delete: true */

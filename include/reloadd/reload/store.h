@@ -3,9 +3,10 @@
  *
  * What the informers saw, reduced at once to what reconcile needs:
  *
- *  - sources (ConfigMaps, Secrets): per "configmap/<ns>/<name>" the hash
- *    of its data (20 bytes, never the data) and whether its ignore/match
- *    annotations are "true";
+ *  - sources (ConfigMaps, Secrets, SecretProviderClasses): per
+ *    "configmap/<ns>/<name>" the hash of its data (20 bytes, never the
+ *    data; for a SecretProviderClass the hash its pod statuses last
+ *    changed to, csi.h) and whether its ignore/match annotations are "true";
  *  - workloads: per "<kind>/<ns>/<name>" (kind in lower case, e.g.
  *    "deployment/ns/app") a struct rl_workload (workload.h), immutable;
  *  - the reverse index: source key -> the workloads that reference or
@@ -21,7 +22,9 @@
  * Relists are exact: each entry carries the epoch of the list that last
  * saw it; rl_store_sweep() drops what an epoch did not see.
  *
- * Locking: one rwlock. Mutators (the informer thread) take it for
+ * Locking: one rwlock. Mutators (the informer threads: the controller's,
+ * and with --enable-csi-integration the CSI driver's, which alone writes
+ * SecretProviderClass sources, csi.h) take it for
  * writing and call `enqueue` while holding it: an enqueue callback must
  * not call back into the store. Readers (workers) bracket their reads with
  * rl_store_rdlock()/rl_store_unlock(); pointers returned by the getters are
@@ -82,9 +85,9 @@ bool rl_store_parse_workload_key(const char *key, enum rl_kind *k, const char **
                                  size_t *ns_len, const char **name);
 
 /*
- * Mutators: informer thread only. `live_rv` is 0 while the informer's
- * first list is being applied, and afterwards the resourceVersion of the
- * object (or RL_STORE_RV_UNKNOWN).
+ * Mutators: informer threads only (one writer per source type).
+ * `live_rv` is 0 while the informer's first list is being applied, and
+ * afterwards the resourceVersion of the object (or RL_STORE_RV_UNKNOWN).
  */
 void rl_store_put_source(struct rl_store *s, enum rl_source_type t, const char *ns,
                          const char *name, const struct rl_sha1 *sha1, bool ignore, bool match,

@@ -189,6 +189,11 @@ annotations:
   resources: [rollouts]
   verbs: [get, list, watch, patch, update]
 {{- end }}
+{{- if $r.enableCSIIntegration }}
+- apiGroups: [secrets-store.csi.x-k8s.io]
+  resources: [secretproviderclasspodstatuses, secretproviderclasses]
+  verbs: [list, watch]
+{{- end }}
 {{- /* Declared kinds: update is patch-template's PUT; patch the record and set-field. */}}
 {{- range .root.Values.reloadd.workloadKinds }}
 - apiGroups: [{{ .group | quote }}]
