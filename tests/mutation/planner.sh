@@ -21,7 +21,7 @@ mutations=(
 "baseline|a source without a record is a baseline, not a rollout|s/verdict\(it, RL_VERDICT_BASELINE, it->desired, \"no record yet\", why\)/verdict(it, RL_VERDICT_ROLL, it->desired, \"no record yet\", why)/"
 "stale|a change after the template rolls|s/src->changed_rv > counts_after \|\|/src->changed_rv > counts_after + 1000000 ||/"
 "adopt|a stale record from before reloadd watched is adopted without --sync-after-restart|s/verdict\(it, RL_VERDICT_ADOPT, it->desired,/verdict(it, RL_VERDICT_ROLL, it->desired,/"
-"created|a created source rolls only with --reload-on-create|s/bool created = pol->reload_on_create && /bool created = /"
+"created|a created source rolls only with --reload-on-create|s/bool on_create = pol->reload_on_create && /bool on_create = /"
 "deleted|a deleted source rolls only with --reload-on-delete|s/if \(roll && delete_rolls\)/if (roll)/"
 "deleted-env-vars|under env-vars a delete with no env var to remove rolls nothing|s/\(pol->strategy != RL_STRATEGY_ENV_VARS \|\| marker\)/true/"
 "one-write|several stale sources are one rollout, whichever is judged last|s/roll \|= p->items\[i\].verdict == RL_VERDICT_ROLL \|\|/roll = p->items[i].verdict == RL_VERDICT_ROLL ||/"

@@ -240,26 +240,43 @@ static void check_reply(const struct rl_buf *r)
     }
 }
 
-/* A TCP connection to h from a new loopback address each time (the per-address limit is not fuzzed). */
+/*
+ * A TCP connection to h from a new loopback address each time (the
+ * per-address limit is not fuzzed). A connect() that a signal interrupts
+ * (libFuzzer's own timers) or that the machine refuses for a moment is
+ * tried again from another address; only a lasting failure stops the run,
+ * with its reason.
+ */
 static int connect_to(struct rl_httpd *h)
 {
     static unsigned peers;
-    struct sockaddr_in me = { 0 }, srv = { 0 };
     struct linger lg = { 1, 0 };        /* close with a reset: no TIME_WAIT to pile up */
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int err = 0;
 
-    if (fd < 0)
-        abort();
-    me.sin_family = AF_INET;
-    me.sin_addr.s_addr = htonl(0x7f000001u + (peers++ % 0xfffffdu));
-    srv.sin_family = AF_INET;
-    srv.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    srv.sin_port = htons(rl_httpd_port(h));
-    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-    if (bind(fd, (struct sockaddr *)&me, sizeof(me)) != 0 ||
-        connect(fd, (struct sockaddr *)&srv, sizeof(srv)) != 0)
-        abort();
-    return fd;
+    for (int attempt = 0; attempt < 200; attempt++) {
+        struct sockaddr_in me = { 0 }, srv = { 0 };
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        if (fd < 0) {
+            err = errno;
+            usleep(1000);
+            continue;
+        }
+        me.sin_family = AF_INET;
+        me.sin_addr.s_addr = htonl(0x7f000001u + (peers++ % 0xfffffdu));
+        srv.sin_family = AF_INET;
+        srv.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        srv.sin_port = htons(rl_httpd_port(h));
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+        if (bind(fd, (struct sockaddr *)&me, sizeof(me)) == 0 &&
+            connect(fd, (struct sockaddr *)&srv, sizeof(srv)) == 0)
+            return fd;
+        err = errno;
+        close(fd);
+        usleep(1000);
+    }
+    fprintf(stderr, "fuzz_httpd: cannot connect to the server on loopback: %s\n", strerror(err));
+    abort();
 }
 
 static void serve(struct rl_httpd *h, const uint8_t *data, size_t size)
