@@ -384,6 +384,11 @@ if grep -q -- --enable-ha <<<"$help"; then
     while read -r f; do
         check "reloadd --help lists $f" grep -q -- "$f\b" <<<"$help"
     done <"$work/flags"
+    # The README's tables name every flag --help lists, and no other.
+    grep -oE '^\s+--[A-Za-z0-9-]+' <<<"$help" | tr -d ' ' | sort -u >"$work/help-flags"
+    grep -oE '^\| `--[A-Za-z0-9-]+`|, `--[A-Za-z0-9-]+`' README.md | grep -oE -- '--[A-Za-z0-9-]+' | sort -u >"$work/readme-flags"
+    same "README's flag tables and reloadd --help name the same flags" \
+        "$(cat "$work/readme-flags")" "$(cat "$work/help-flags")"
 else
     skipped "flag names: $bin --help lists no flags (binary missing or not yet complete)"
 fi
