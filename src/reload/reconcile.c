@@ -933,8 +933,9 @@ static void cap_finish(struct rl_reconciler *r, const char *wkey)
 /*
  * Whether W may roll now. If not, it waits in order of arrival (marked
  * pending once, by rl_reconcile()), and the reconcile that the cap queues
- * when a slot frees rolls W once, with whatever its sources hold then. A waiting W is also looked at again after --rollout-timeout, which
- * expires a slot that nothing reported on.
+ * when a slot frees rolls W once, with whatever its sources hold then. A
+ * waiting W is also looked at again after --rollout-timeout, which expires
+ * a slot that nothing reported on.
  */
 static bool cap_admit(struct rl_reconciler *r, const char *wkey, const struct rl_plan *p)
 {
