@@ -274,7 +274,20 @@ static void group_of(const char *api_version, char *out, size_t len)
     snprintf(out, len, "%.*s", (int)n, api_version);
 }
 
-/* Whether another kind, built-in or declared before row n, is the same API resource. */
+/*
+ * Whether two kinds of one group share a name: a kind is named by its Kind
+ * and its plural, in any case (rl_kind_parse(): "service.serving.knative.dev"
+ * names Service as well as a kind whose plural is "service"), as the API
+ * server refuses a CRD whose names another of its group has.
+ */
+static bool names_clash(const char *kind_a, const char *plural_a, const char *kind_b,
+                        const char *plural_b)
+{
+    return strcasecmp(kind_a, kind_b) == 0 || strcasecmp(kind_a, plural_b) == 0 ||
+           strcasecmp(plural_a, kind_b) == 0 || strcasecmp(plural_a, plural_b) == 0;
+}
+
+/* Whether another kind, built-in or declared before row n, has a name of this one. */
 static int collision(struct parse *p, const struct decl *d, const struct rl_kind_info *rows,
                      size_t n)
 {
@@ -285,17 +298,16 @@ static int collision(struct parse *p, const struct decl *d, const struct rl_kind
         char g[256];
 
         group_of(b->api_version, g, sizeof(g));
-        if (strcmp(g, group) == 0 && (strcmp(b->plural, plural) == 0 ||
-                                      strcmp(b->name, kind) == 0))
+        if (strcmp(g, group) == 0 && names_clash(kind, plural, b->name, b->plural))
             return fail(p, d->at, "%s %s.%s is the built-in kind %s (%s %s): declare only "
                         "kinds reloadd does not know", kind, plural, group, b->name,
                         b->api_version, b->plural);
     }
     for (size_t i = 0; i < n; i++)
-        if (strcmp(rows[i].group, group) == 0 && (strcmp(rows[i].plural, plural) == 0 ||
-                                                  strcmp(rows[i].name, kind) == 0))
-            return fail(p, d->at, "%s %s.%s is declared already at line %u", kind, plural,
-                        group, rows[i].line);
+        if (strcmp(rows[i].group, group) == 0 &&
+            names_clash(kind, plural, rows[i].name, rows[i].plural))
+            return fail(p, d->at, "%s %s.%s shares a name with %s %s.%s declared at line %u",
+                        kind, plural, group, rows[i].name, rows[i].plural, group, rows[i].line);
     return 0;
 }
 

@@ -183,9 +183,18 @@ Test(kindfile, every_error_names_the_file_and_the_line)
         { "kinds:\n  - group: argoproj.io\n    version: v1alpha1\n    kind: Rollout\n"
           "    plural: rollouts\n", "line 2: Rollout rollouts.argoproj.io is the built-in" },
         { ENTRY("  - group: g.example.test\n    version: v2\n    kind: Foo\n    plural: fooz\n"),
-          "line 6: Foo fooz.g.example.test is declared already at line 2" },
+          "line 6: Foo fooz.g.example.test shares a name with Foo foos.g.example.test "
+          "declared at line 2" },
         { ENTRY("  - group: g.example.test\n    version: v2\n    kind: Fooz\n    plural: foos\n"),
-          "line 6: Fooz foos.g.example.test is declared already at line 2" },
+          "line 6: Fooz foos.g.example.test shares a name with Foo foos.g.example.test "
+          "declared at line 2" },
+        /* Found by fuzz_kindfile: one kind's plural is the other's Kind, in another case. */
+        { ENTRY("  - group: g.example.test\n    version: v2\n    kind: Bar\n    plural: foo\n"),
+          "line 6: Bar foo.g.example.test shares a name with Foo foos.g.example.test "
+          "declared at line 2" },
+        { "kinds:\n  - group: apps\n    version: v1\n    kind: Deploy\n"
+          "    plural: deployment\n", "line 2: Deploy deployment.apps is the built-in "
+          "kind Deployment (apps/v1 deployments)" },
         { "kinds:\n- group: G_Example\n  version: v1\n  kind: Foo\n  plural: foos\n",
           "line 2: group 'G_Example' is not an API group" },
         { "kinds:\n- group: g.example.test\n  version: V1\n  kind: Foo\n  plural: foos\n",
