@@ -1812,10 +1812,13 @@ struct ec {
 };
 
 /*
- * Waits until the controller manager has written ec-app's status (its
- * resourceVersion still for a second): a status write landing between
- * reloadd's list and its takeover check would make that check wait for a
- * watch these tests block, a race the TSan build lost.
+ * Waits, at most 30 s, until the controller manager has written ec-app's
+ * status (its resourceVersion still for a second), so that the tests start
+ * from a settled object. Not a condition of theirs: since the takeover check
+ * compares what decides (reconcile.c, rl_workload_decides_alike), a status
+ * write landing between reloadd's list and that check no longer makes it
+ * wait for a watch these tests block - the race the TSan build once lost -
+ * so a controller manager slow on a loaded machine only costs the wait.
  */
 static void ec_settle_app(const char *ns2)
 {
@@ -1843,7 +1846,8 @@ static void ec_settle_app(const char *ns2)
         cJSON_Delete(doc);
         rl_kube_response_release(&r);
     }
-    cr_assert(observed, "the controller manager never observed ec-app");
+    if (!observed)
+        cr_log_warn("the controller manager has not observed ec-app in 30 s; going on");
     free(path);
 }
 
