@@ -353,6 +353,11 @@ e2e_watch_deployments() { # ns file
     E2E_PIDS+=("$E2E_WATCH_PID")
     sleep 1                             # the watch is open before what follows
 }
+# How many Deployments that watch (FILE, stopped) saw marked pending at some version.
+e2e_marked_seen() { # file
+    jq -n '[inputs | select(.metadata.annotations["reloadd.io/applied"] // "" | contains("\"@pending\""))
+        | .metadata.name] | unique | length' "$1"
+}
 e2e_watch_stop() { kill "$E2E_WATCH_PID" 2>/dev/null || true; wait "$E2E_WATCH_PID" 2>/dev/null || true; }
 e2e_rollouts_seen() { # file name template
     # The watch may be writing an object as this reads: the complete ones count.

@@ -72,8 +72,7 @@ e2e_log "watch: $versions versions, at most $peak Deployments in a rollout at on
 
 # One rollout write per Deployment (the change and its record in one PATCH), and one
 # pending mark for each that waited; no mark is left on any.
-marked=$(jq -n '[inputs | select(.metadata.annotations["reloadd.io/applied"] // "" | contains("\"@pending\""))
-    | .metadata.name] | unique | length' "$E2E_DIR/watch.json")
+marked=$(e2e_marked_seen "$E2E_DIR/watch.json")
 writes=$(($(e2e_writes "$ns") - writes0))
 e2e_log "writes: $writes ($n rollouts, $marked Deployments marked pending while they waited)"
 [ "$marked" -ge $((n / 2)) ] || e2e_fail "only $marked of the $n Deployments were marked pending while they waited"

@@ -115,8 +115,7 @@ for i in $(seq 1 "$n"); do
     r=$(e2e_rollouts_seen "$E2E_DIR/watch2.json" "app-$i" "$(jq -c --arg n "app-$i" '.[$n] | fromjson' "$E2E_DIR/t2.json")")
     [ "$r" = 1 ] || e2e_fail "app-$i rolled $r times for the new version, want once"
 done
-marked=$(jq -n '[inputs | select(.metadata.annotations["reloadd.io/applied"] // "" | contains("\"@pending\""))
-    | .metadata.name] | unique | length' "$E2E_DIR/watch2.json")
+marked=$(e2e_marked_seen "$E2E_DIR/watch2.json")
 writes=$(($(e2e_writes "$ns") - writes2))
 e2e_log "new version: $writes writes ($n rollouts, $marked marked pending while they waited)"
 [ "$marked" = $((n - 2)) ] || e2e_fail "$marked Deployments marked pending for the new version, want the $((n - 2)) outside the first batch"
