@@ -49,8 +49,9 @@ run_case() { # case.sh: runs it, prints its output and its result line
     name=$(basename "$c" .sh)
     start=$SECONDS
     echo "--- e2e $name ($(date -u +%H:%M:%S))"
+    mkdir -p "$E2E_ARTIFACTS/$name"
     bash -c 'set -euo pipefail; . "$1/lib.sh"; e2e_case_begin "$2"; . "$3"; e2e_case_end' _ \
-        "$here" "$name" "$c" 2>&1 | sed "s/^/    /"
+        "$here" "$name" "$c" 2>&1 | sed "s/^/    /" | tee "$E2E_ARTIFACTS/$name/output"
     rc=${PIPESTATUS[0]}
     if [ "$rc" -eq 0 ]; then
         echo "--- ok   $name ($((SECONDS - start)) s)"
@@ -61,6 +62,10 @@ run_case() { # case.sh: runs it, prints its output and its result line
     else
         echo "--- FAIL $name ($((SECONDS - start)) s); logs in $E2E_ARTIFACTS/$name"
         echo "FAIL $name" >>"$results"
+        if [ -n "${E2E_WHY:-}" ]; then
+            { echo "-- e2e $name (last lines; all in $E2E_ARTIFACTS/$name/output):"
+              tail -n 15 "$E2E_ARTIFACTS/$name/output"; } >>"$E2E_WHY"
+        fi
     fi
 }
 

@@ -40,10 +40,19 @@ build() { # dir extra-cmake-args...
     return $rc
 }
 
+# A failing ctest run's output can be long and a log reader may keep only its
+# ends: the lines that say what failed are kept and printed again at the end.
+why_log=$(mktemp)
 ctest_label() { # dir label name
-    local dir=$1 label=$2 name=$3
+    local dir=$1 label=$2 name=$3 log="$1/ctest-$2.log"
     step "$name"
-    (cd "$dir" && ctest -L "^$label\$" --output-on-failure --timeout 1200) || failed+=("$name")
+    if ! (cd "$dir" && ctest -L "^$label\$" --output-on-failure --timeout 1200) 2>&1 | tee "$log"; then
+        failed+=("$name")
+        { echo "-- $name ($log):"
+          grep -E '\[FAIL\]|\[----\]|^\[====\] Synthesis|Sanitizer|runtime error:|\*\*\*(Failed|Timeout|Exception)|CRASH' "$log" |
+              grep -v '^\[----\] Criterion' | head -n 60
+        } >>"$why_log"
+    fi
 }
 
 cluster_up() {
@@ -118,7 +127,7 @@ if want integration || want e2e || [ "$what" = sanitizers ] || [ "$what" = deplo
         fi
         if want e2e; then
             step "e2e"
-            e2e/run.sh "$root/build/reloadd" || failed+=("e2e")
+            E2E_WHY=$why_log e2e/run.sh "$root/build/reloadd" || failed+=("e2e")
         fi
         if want e2e; then
             step "no Secret byte in a core dump of reloadd"
@@ -144,7 +153,7 @@ if want integration || want e2e || [ "$what" = sanitizers ] || [ "$what" = deplo
         fi
         if [ "$what" = all ] || [ "$what" = sanitizers ]; then
             step "e2e with the TSan build of reloadd"
-            E2E_ROLL_TIMEOUT=15 e2e/run.sh "$root/build-tsan/reloadd" e2e/cases/30-*.sh ||
+            E2E_WHY=$why_log E2E_ROLL_TIMEOUT=15 e2e/run.sh "$root/build-tsan/reloadd" e2e/cases/30-*.sh ||
                 failed+=("e2e (TSan)")
         fi
     fi
@@ -158,7 +167,13 @@ fi
 
 step "done in $((SECONDS - t0)) s"
 if [ ${#failed[@]} -gt 0 ]; then
+    if [ -s "$why_log" ]; then
+        echo "==== what failed, again (the ctest and e2e logs' key lines)"
+        cat "$why_log"
+    fi
+    rm -f "$why_log"
     echo "FAILED: ${failed[*]}"
     exit 1
 fi
+rm -f "$why_log"
 echo "all test steps passed"
