@@ -24,6 +24,9 @@ The rules (docs/design.md tells why):
             leaves at the first match, the writer dies of SIGPIPE (or curl
             says "(23) Failed writing body") and the pipeline fails although
             the line was found. Write `grep -q PATTERN <<<"$(command)"`.
+  criterion no test calls cr_log_warn (or cr_log_error): Criterion counts
+            each one and fails the whole run for it, with every test
+            passing and no line saying why. Use cr_log_info.
 
 --self-test breaks a copy of the tree once per rule and checks that each
 break is reported, and that a call to a banned function fails to compile.
@@ -46,6 +49,7 @@ OPTIONS = "reloadd/config/options.h"
 OPTIONS_READERS = {"src/ops/metainfo.c", "include/reloadd/ops/metainfo.h", "src/ops/explain.c"}
 PIPE_GREP_Q = re.compile(r"\|\s*grep\s+(-\w*q|--quiet)")
 SHELL_C = re.compile(r"\b(bash|sh) -c\b")  # a child shell: pipefail is not inherited
+CR_WARN = re.compile(r"\bcr_(log_warn|log_error|warn)\s*\(|\bcr_log\s*\(\s*CR_LOG_(WARNING|ERROR)")
 OUTSIDE = re.compile(r"\.\./shared|reloader-behaviour\.md|\bDESIGN\s*§|\breference\s*§")
 
 
@@ -134,6 +138,13 @@ def lint(root):
                     report(path, i, "pipefail",
                            'a pipe into grep -q fails under pipefail when grep leaves early: '
                            'grep -q PATTERN <<<"$(command)"')
+    for path in files_under(root, "tests", (".c", ".h")):
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for i, l in enumerate(f, 1):
+                if CR_WARN.search(l):
+                    report(path, i, "criterion",
+                           "Criterion fails the whole run on a warning or error log, every "
+                           "test passing: use cr_log_info")
     return found
 
 
@@ -167,12 +178,14 @@ def self_test(root):
                 '#include "reloadd/config/options.h"')),
             "cites": ("src/base/hash.c", lambda t: edit(
                 t, "src/base/hash.c", "\n", "\n/* as the reference §4.1 says */\n")),
+            "criterion": ("tests/integration/test_engine.c", lambda t: edit(
+                t, "tests/integration/test_engine.c", "cr_log_info(", "cr_log_warn(")),
             "pipefail": ("e2e/cases/00-cluster.sh", lambda t: edit(
                 t, "e2e/cases/00-cluster.sh", "\n", "\ncurl -fsS http://x/metrics | grep -q '^up 1'\n")),
         }
         for rule, (where, brk) in breaks.items():
             copy = os.path.join(tmp, rule)
-            for top in ("src", "include", "e2e"):
+            for top in ("src", "include", "e2e", "tests"):
                 shutil.copytree(os.path.join(root, top), os.path.join(copy, top))
             brk(copy)
             hits = [f for f in lint(copy) if f.startswith(where + ":") and f": {rule}: " in f]
