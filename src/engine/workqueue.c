@@ -33,6 +33,7 @@
 #include "reloadd/base/clock.h"
 #include "reloadd/base/err.h"
 #include "reloadd/base/heap.h"
+#include "reloadd/base/list.h"
 #include "reloadd/base/log.h"
 #include "reloadd/base/map.h"
 #include "reloadd/base/mem.h"
@@ -57,13 +58,10 @@ struct item {
     uint64_t seq;               /* DELAYED: FIFO order among equal due times */
     size_t heap_idx;            /* DELAYED: index in `delayed` */
     uint64_t since_ms;          /* QUEUED: ready since; PROCESSING, DIRTY: lent since */
-    struct item *prev, *next;   /* QUEUED: in `ready`; PROCESSING, DIRTY: in `lent` */
+    struct rl_list_node node;   /* QUEUED: in `ready`; PROCESSING, DIRTY: in `lent` */
 };
 
-struct item_list {
-    struct item *head, *tail;
-    size_t len;
-};
+#define ITEM(n) rl_list_entry(n, struct item, node)
 
 struct shard {
     pthread_mutex_t mu;
@@ -72,9 +70,9 @@ struct shard {
 
     /* Protected by `mu`. */
     struct rl_map items;        /* key -> struct item; owns the items */
-    struct item_list ready;     /* QUEUED, oldest first */
-    struct item_list ready_bulk;/* QUEUED by bulk adds only, served when `ready` is empty */
-    struct item_list lent;      /* PROCESSING and DIRTY, lent longest first */
+    struct rl_list ready;         /* QUEUED, oldest first */
+    struct rl_list ready_bulk;/* QUEUED by bulk adds only, served when `ready` is empty */
+    struct rl_list lent;          /* PROCESSING and DIRTY, lent longest first */
     struct rl_heap delayed;     /* DELAYED, soonest first */
     uint64_t seq;
     bool shutting_down;
@@ -96,32 +94,6 @@ struct rl_workqueue {
     struct rl_workqueue_opts opts;
     const struct rl_clock *clock;
 };
-
-static void list_append(struct item_list *l, struct item *it)
-{
-    it->next = NULL;
-    it->prev = l->tail;
-    if (l->tail)
-        l->tail->next = it;
-    else
-        l->head = it;
-    l->tail = it;
-    l->len++;
-}
-
-static void list_remove(struct item_list *l, struct item *it)
-{
-    if (it->prev)
-        it->prev->next = it->next;
-    else
-        l->head = it->next;
-    if (it->next)
-        it->next->prev = it->prev;
-    else
-        l->tail = it->prev;
-    it->prev = it->next = NULL;
-    l->len--;
-}
 
 static bool item_less(const void *a, const void *b)
 {
@@ -196,7 +168,7 @@ static void make_ready(struct shard *sh, struct item *it, uint64_t since_ms)
 {
     it->state = ITEM_QUEUED;
     it->since_ms = since_ms;
-    list_append(it->bulk ? &sh->ready_bulk : &sh->ready, it);
+    rl_list_append(it->bulk ? &sh->ready_bulk : &sh->ready, &it->node);
     rl_cond_signal(&sh->more);
 }
 
@@ -242,9 +214,9 @@ static bool schedule(struct shard *sh, struct item *it, uint64_t due_ms, uint64_
         return true;
     case ITEM_QUEUED:
         if (it->bulk && !bulk) {        /* a live change: to the front class */
-            list_remove(&sh->ready_bulk, it);
+            rl_list_remove(&sh->ready_bulk, &it->node);
             it->bulk = false;
-            list_append(&sh->ready, it);
+            rl_list_append(&sh->ready, &it->node);
         }
         return true;
     case ITEM_PROCESSING:
@@ -275,15 +247,15 @@ static void promote(struct shard *sh, uint64_t now)
 /* Lends the oldest ready key, bulk keys only when no other is ready. */
 static const char *take(struct shard *sh, uint64_t now)
 {
-    struct item_list *from = sh->ready.head ? &sh->ready : &sh->ready_bulk;
-    struct item *it = from->head;
+    struct rl_list *from = sh->ready.head ? &sh->ready : &sh->ready_bulk;
+    struct item *it = ITEM(from->head);
     uint64_t waited = now > it->since_ms ? now - it->since_ms : 0;
 
-    list_remove(from, it);
+    rl_list_remove(from, &it->node);
     it->bulk = false;
     it->state = ITEM_PROCESSING;
     it->since_ms = now;
-    list_append(&sh->lent, it);
+    rl_list_append(&sh->lent, &it->node);
     sh->latency_count++;
     sh->latency_sum_ms += waited;
     if (waited > sh->latency_max_ms)
@@ -526,7 +498,7 @@ void rl_workqueue_done(struct rl_workqueue *wq, const char *key)
         return;
     }
     /* key may be it->key: do not read it past this point. */
-    list_remove(&sh->lent, it);
+    rl_list_remove(&sh->lent, &it->node);
     if (it->state == ITEM_DIRTY && !sh->shutting_down) {
         it->state = ITEM_IDLE;
         schedule(sh, it, it->due_ms, now_ms(wq), it->bulk);
@@ -565,8 +537,9 @@ void rl_workqueue_shut_down(struct rl_workqueue *wq)
 
         rl_mutex_lock(&sh->mu);
         sh->shutting_down = true;
-        while ((it = sh->ready.head ? sh->ready.head : sh->ready_bulk.head)) {
-            list_remove(it->bulk ? &sh->ready_bulk : &sh->ready, it);
+        while ((it = sh->ready.head ? ITEM(sh->ready.head)
+                                    : rl_list_first_entry(&sh->ready_bulk, struct item, node))) {
+            rl_list_remove(it->bulk ? &sh->ready_bulk : &sh->ready, &it->node);
             it->state = ITEM_IDLE;
             item_maybe_free(sh, it);
             sh->dropped++;
@@ -576,7 +549,8 @@ void rl_workqueue_shut_down(struct rl_workqueue *wq)
             item_maybe_free(sh, it);
             sh->dropped++;
         }
-        for (it = sh->lent.head; it; it = it->next) {
+        for (it = rl_list_first_entry(&sh->lent, struct item, node); it;
+             it = rl_list_next_entry(&it->node, struct item, node)) {
             if (it->state == ITEM_DIRTY) {
                 it->state = ITEM_PROCESSING;
                 sh->dropped++;
@@ -699,9 +673,9 @@ static void stats_add(struct rl_workqueue_stats *st, const struct shard *sh, uin
     st->depth += sh->ready.len + sh->ready_bulk.len;
     st->delayed += sh->delayed.len;
     st->processing += sh->lent.len;
-    if (sh->lent.head && now > sh->lent.head->since_ms &&
-        now - sh->lent.head->since_ms > st->longest_running_ms)
-        st->longest_running_ms = now - sh->lent.head->since_ms;
+    if (sh->lent.head && now > ITEM(sh->lent.head)->since_ms &&
+        now - ITEM(sh->lent.head)->since_ms > st->longest_running_ms)
+        st->longest_running_ms = now - ITEM(sh->lent.head)->since_ms;
     st->latency_count += sh->latency_count;
     st->latency_sum_ms += sh->latency_sum_ms;
     if (sh->latency_max_ms > st->latency_max_ms)

@@ -12,6 +12,7 @@
 
 #include <curl/curl.h>
 
+#include "reloadd/base/list.h"
 #include "reloadd/base/ratelimit.h"
 #include "reloadd/kube/kube.h"
 
@@ -39,7 +40,7 @@ struct rl_kube {
     pthread_mutex_t mu;
     pthread_cond_t wake;        /* naps end early at shutdown */
     struct rl_bucket bucket;
-    struct rl__kube_thread *threads; /* every live per-thread easy handle */
+    struct rl_list threads;          /* every live per-thread easy handle */
     rl_kube_observe_fn *observe;
     void *observe_ctx;
 };

@@ -8,6 +8,7 @@
 #include <bsd/string.h>
 
 #include "reloadd/base/err.h"
+#include "reloadd/base/list.h"
 #include "reloadd/base/log.h"
 #include "reloadd/base/mem.h"
 #include "reloadd/base/secmem.h"
@@ -20,7 +21,7 @@
 
 struct rl_kube_stream {
     struct rl_kube_mux *mux;
-    struct rl_kube_stream *next, *prev;     /* in mux->streams, or an end batch */
+    struct rl_list_node node;               /* in mux->streams, or an end batch */
     CURL *easy;                 /* NULL if the start failed */
     struct curl_slist *headers;
     char *url;
@@ -47,31 +48,12 @@ struct rl_kube_stream {
 struct rl_kube_mux {
     struct rl_kube *k;
     CURLM *multi;
-    struct rl_kube_stream *streams;
-    size_t count;
+    struct rl_list streams;     /* its length: rl_kube_mux_count() */
     bool in_perform;            /* inside curl_multi_perform (callbacks may run) */
     bool closing;
 };
 
-static void list_unlink(struct rl_kube_stream **head, struct rl_kube_stream *s)
-{
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        *head = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    s->next = s->prev = NULL;
-}
-
-static void list_push(struct rl_kube_stream **head, struct rl_kube_stream *s)
-{
-    s->prev = NULL;
-    s->next = *head;
-    if (*head)
-        (*head)->prev = s;
-    *head = s;
-}
+#define STREAM(n) rl_list_entry(n, struct rl_kube_stream, node)
 
 /* The framer's callback: a cancelled stream stops at the next event. */
 static int stream_event(void *ctx, const char *type, const cJSON *object)
@@ -214,7 +196,9 @@ static void stream_end(struct rl_kube_mux *mux, struct rl_kube_stream *s)
  */
 static void sweep(struct rl_kube_mux *mux)
 {
-    struct rl_kube_stream *batch = NULL, *s, *next;
+    struct rl_list batch = { 0 };
+    struct rl_list_node *node, *next;
+    struct rl_kube_stream *s;
     CURLMsg *msg;
     int left;
 
@@ -228,17 +212,18 @@ static void sweep(struct rl_kube_mux *mux)
         s->done = true;
         s->result = msg->data.result;
     }
-    for (s = mux->streams; s; s = next) {
-        next = s->next;
+    for (node = mux->streams.head; node; node = next) {
+        next = node->next;
+        s = STREAM(node);
         if (s->done || s->cancelled || s->failed_start || s->err) {
-            list_unlink(&mux->streams, s);
-            mux->count--;
+            rl_list_remove(&mux->streams, &s->node);
             s->ending = true;
-            list_push(&batch, s);
+            rl_list_push_front(&batch, &s->node);
         }
     }
-    while ((s = batch) != NULL) {
-        list_unlink(&batch, s);
+    while (batch.head) {
+        s = STREAM(batch.head);
+        rl_list_remove(&batch, &s->node);
         stream_end(mux, s);
     }
 }
@@ -263,8 +248,8 @@ void rl_kube_mux_free(struct rl_kube_mux *mux)
     if (!mux)
         return;
     mux->closing = true;
-    for (struct rl_kube_stream *s = mux->streams; s; s = s->next)
-        s->cancelled = true;
+    for (struct rl_list_node *node = mux->streams.head; node; node = node->next)
+        STREAM(node)->cancelled = true;
     sweep(mux);
     curl_multi_cleanup(mux->multi);
     free(mux);
@@ -309,8 +294,7 @@ struct rl_kube_stream *rl_kube_mux_watch(struct rl_kube_mux *mux, const char *co
     rl_watch_init(&s->framer, opts ? opts->max_line_bytes : 0, stream_event, s);
     rl_buf_init(&s->errbody, WATCH_ERRBODY_MAX);
     rl_buf_sensitive(&s->errbody);
-    list_push(&mux->streams, s);
-    mux->count++;
+    rl_list_push_front(&mux->streams, &s->node);
 
     rl_buf_init(&path, 0);
     watch_path(&path, collection_path ? collection_path : "", opts);
@@ -368,8 +352,7 @@ void rl_kube_stream_cancel(struct rl_kube_mux *mux, struct rl_kube_stream *s)
     s->cancelled = true;
     if (mux->in_perform || s->ending)
         return;                         /* the sweep after perform, or the running batch */
-    list_unlink(&mux->streams, s);
-    mux->count--;
+    rl_list_remove(&mux->streams, &s->node);
     s->ending = true;
     stream_end(mux, s);
 }
@@ -411,7 +394,7 @@ void rl_kube_mux_wakeup(struct rl_kube_mux *mux)
 
 size_t rl_kube_mux_count(const struct rl_kube_mux *mux)
 {
-    return mux->count;
+    return mux->streams.len;
 }
 
 /* ---------------------------------------------------------------------- */

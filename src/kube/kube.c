@@ -40,7 +40,7 @@
 struct rl__kube_thread {
     struct rl_kube *k;
     CURL *easy;
-    struct rl__kube_thread *next, *prev;    /* in k->threads, under k->mu */
+    struct rl_list_node node;               /* in k->threads, under k->mu */
 };
 
 static _Thread_local char last_error[640];
@@ -403,12 +403,7 @@ static void thread_gone(void *p)
     struct rl_kube *k = t->k;
 
     rl_mutex_lock(&k->mu);
-    if (t->prev)
-        t->prev->next = t->next;
-    else
-        k->threads = t->next;
-    if (t->next)
-        t->next->prev = t->prev;
+    rl_list_remove(&k->threads, &t->node);
     rl_mutex_unlock(&k->mu);
     curl_easy_cleanup(t->easy);
     free(t);
@@ -426,10 +421,7 @@ static CURL *thread_easy(struct rl_kube *k)
     if (!t->easy)
         RL_BUG("curl_easy_init failed");
     rl_mutex_lock(&k->mu);
-    t->next = k->threads;
-    if (t->next)
-        t->next->prev = t;
-    k->threads = t;
+    rl_list_append(&k->threads, &t->node);
     rl_mutex_unlock(&k->mu);
     if (pthread_setspecific(k->thread_key, t) != 0)
         RL_BUG("pthread_setspecific failed");
@@ -524,14 +516,14 @@ struct rl_kube *rl_kube_new(struct rl_kubeconfig *cfg, const struct rl_kube_opts
 
 void rl_kube_free(struct rl_kube *k)
 {
-    struct rl__kube_thread *t, *next;
-
     if (!k)
         return;
     /* Threads that used k must be done with it; reap their handles here. */
     pthread_key_delete(k->thread_key);
-    for (t = k->threads; t; t = next) {
-        next = t->next;
+    while (k->threads.head) {
+        struct rl__kube_thread *t = rl_list_entry(k->threads.head, struct rl__kube_thread, node);
+
+        rl_list_remove(&k->threads, &t->node);
         curl_easy_cleanup(t->easy);
         free(t);
     }

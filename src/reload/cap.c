@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "reloadd/base/list.h"
 #include "reloadd/base/map.h"
 #include "reloadd/base/mem.h"
 #include "reloadd/base/sync.h"
@@ -14,79 +15,32 @@
 #include "reloadd/base/banned.h"
 
 struct entry {
-    struct entry *prev, *next;          /* in `waiting` or in `flight` */
+    struct rl_list_node node;           /* in `waiting` or in `flight` */
     const char *key;                    /* the map's copy */
     uint64_t since_ms;                  /* queued at, or in flight since */
     bool in_flight;
 };
 
-struct list {
-    struct entry *head, *tail;          /* head: oldest */
-    size_t len;
-};
+#define ENTRY(n) rl_list_entry(n, struct entry, node)
 
 struct rl_cap {
     pthread_mutex_t mu;
     unsigned max;
     uint64_t timeout_ms;
     struct rl_map entries;              /* key -> struct entry */
-    struct list waiting;
-    struct list flight;
+    struct rl_list waiting;             /* oldest first */
+    struct rl_list flight;              /* in flight longest first */
     uint64_t admitted, queued, coalesced, expired;
 };
-
-static void list_push(struct list *l, struct entry *e)
-{
-    e->next = NULL;
-    e->prev = l->tail;
-    if (l->tail)
-        l->tail->next = e;
-    else
-        l->head = e;
-    l->tail = e;
-    l->len++;
-}
-
-static void list_unlink(struct list *l, struct entry *e)
-{
-    if (e->prev)
-        e->prev->next = e->next;
-    else
-        l->head = e->next;
-    if (e->next)
-        e->next->prev = e->prev;
-    else
-        l->tail = e->prev;
-    e->prev = e->next = NULL;
-    l->len--;
-}
 
 /* Inserts e in flight in order of since_ms (adoptions come with their age). */
 static void flight_insert(struct rl_cap *c, struct entry *e)
 {
-    struct entry *after = c->flight.tail;
+    struct rl_list_node *after = c->flight.tail;
 
-    while (after && after->since_ms > e->since_ms)
+    while (after && ENTRY(after)->since_ms > e->since_ms)
         after = after->prev;
-    if (!after) {
-        e->prev = NULL;
-        e->next = c->flight.head;
-        if (c->flight.head)
-            c->flight.head->prev = e;
-        else
-            c->flight.tail = e;
-        c->flight.head = e;
-        c->flight.len++;
-        return;
-    }
-    e->prev = after;
-    e->next = after->next;
-    if (after->next)
-        after->next->prev = e;
-    else
-        c->flight.tail = e;
-    after->next = e;
-    c->flight.len++;
+    rl_list_insert_after(&c->flight, after, &e->node);
 }
 
 static struct entry *entry_add(struct rl_cap *c, const char *key)
@@ -100,7 +54,7 @@ static struct entry *entry_add(struct rl_cap *c, const char *key)
 
 static void entry_drop(struct rl_cap *c, struct entry *e)
 {
-    list_unlink(e->in_flight ? &c->flight : &c->waiting, e);
+    rl_list_remove(e->in_flight ? &c->flight : &c->waiting, &e->node);
     rl_map_del(&c->entries, e->key);            /* frees the key e->key points to */
     free(e);
 }
@@ -129,9 +83,9 @@ void rl_cap_clear(struct rl_cap *c)
 {
     rl_mutex_lock(&c->mu);
     while (c->waiting.head)
-        entry_drop(c, c->waiting.head);
+        entry_drop(c, ENTRY(c->waiting.head));
     while (c->flight.head)
-        entry_drop(c, c->flight.head);
+        entry_drop(c, ENTRY(c->flight.head));
     rl_mutex_unlock(&c->mu);
 }
 
@@ -146,7 +100,7 @@ enum rl_cap_verdict rl_cap_admit(struct rl_cap *c, const char *key, uint64_t now
     e = rl_map_get(&c->entries, key);
     if (e && e->in_flight) {
         /* Rolls again: the slot stays its own, its clock restarts. */
-        list_unlink(&c->flight, e);
+        rl_list_remove(&c->flight, &e->node);
         e->since_ms = now_ms;
         flight_insert(c, e);
     } else if (e) {
@@ -161,7 +115,7 @@ enum rl_cap_verdict rl_cap_admit(struct rl_cap *c, const char *key, uint64_t now
     } else {
         e = entry_add(c, key);
         e->since_ms = now_ms;
-        list_push(&c->waiting, e);
+        rl_list_append(&c->waiting, &e->node);
         c->queued++;
         v = RL_CAP_WAIT;
     }
@@ -205,8 +159,10 @@ size_t rl_cap_expire(struct rl_cap *c, uint64_t now_ms, rl_cap_key_fn *fn, void 
     if (!c->max || !c->timeout_ms)
         return 0;
     rl_mutex_lock(&c->mu);
-    for (struct entry *e = c->flight.head, *next; e; e = next) {
-        next = e->next;
+    for (struct rl_list_node *node = c->flight.head, *next; node; node = next) {
+        struct entry *e = ENTRY(node);
+
+        next = node->next;
         if (e->since_ms > now_ms || now_ms - e->since_ms < c->timeout_ms)
             continue;
         if (fn) {
@@ -234,9 +190,9 @@ char *rl_cap_next_ready(struct rl_cap *c, uint64_t now_ms)
     if (!c->max)
         return NULL;
     rl_mutex_lock(&c->mu);
-    e = c->waiting.head;
+    e = rl_list_first_entry(&c->waiting, struct entry, node);
     if (e && c->flight.len < c->max) {
-        list_unlink(&c->waiting, e);
+        rl_list_remove(&c->waiting, &e->node);
         e->in_flight = true;
         e->since_ms = now_ms;
         flight_insert(c, e);
@@ -256,7 +212,7 @@ void rl_cap_adopt(struct rl_cap *c, const char *key, uint64_t age_ms, uint64_t n
     rl_mutex_lock(&c->mu);
     e = rl_map_get(&c->entries, key);
     if (e)
-        list_unlink(e->in_flight ? &c->flight : &c->waiting, e);
+        rl_list_remove(e->in_flight ? &c->flight : &c->waiting, &e->node);
     else
         e = entry_add(c, key);
     e->in_flight = true;
@@ -307,8 +263,8 @@ void rl_cap_counts(struct rl_cap *c, uint64_t now_ms, struct rl_cap_counts *out)
     rl_mutex_lock(&c->mu);
     out->in_flight = c->flight.len;
     out->waiting = c->waiting.len;
-    if (c->waiting.head && now_ms > c->waiting.head->since_ms)
-        out->oldest_wait_ms = now_ms - c->waiting.head->since_ms;
+    if (c->waiting.head && now_ms > ENTRY(c->waiting.head)->since_ms)
+        out->oldest_wait_ms = now_ms - ENTRY(c->waiting.head)->since_ms;
     out->admitted_total = c->admitted;
     out->queued_total = c->queued;
     out->coalesced_total = c->coalesced;

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """bench.py - reloadd's benchmark harness (Python 3 standard library only).
 
-    bench.py run --scale small|medium|large --controller 'CMD {kubeconfig} {port} ...'
+    bench.py run --scale small|medium|large|xlarge --controller 'CMD {kubeconfig} {port} ...'
                  [--replicas 3] [--runs 3] [--scenarios S1,S2,S3,S4,S5] [--label NAME]
     bench.py summary FILE.jsonl...      medians per (label, scale, scenario) as Markdown
     bench.py plotdata DIR FILE.jsonl... data files for tools/bench/plot.sh
@@ -70,6 +70,8 @@ SCALES = {
     "small": {"objects": 1000, "namespaces": 10, "fanout": 50},
     "medium": {"objects": 10000, "namespaces": 50, "fanout": 1000},
     "large": {"objects": 50000, "namespaces": 100, "fanout": 1000},
+    # Issue 18's scale: 100k ConfigMaps and Secrets, 20k workloads, 1,000 namespaces.
+    "xlarge": {"objects": 120000, "workloads": 20000, "namespaces": 1000, "fanout": 1000},
 }
 
 
@@ -284,8 +286,9 @@ def make_plan(scale, seed):
     p = Plan()
     total = cfg["objects"]
     n_ns = cfg["namespaces"]
-    n_wl = total * 20 // 100
-    n_cm = total * 45 // 100
+    n_wl = cfg.get("workloads", total * 20 // 100)
+    # ConfigMaps are 45 % of the objects and Secrets 35 % (9:7 of the sources).
+    n_cm = total * 45 // 100 if "workloads" not in cfg else (total - n_wl) * 9 // 16
     n_sec = total - n_wl - n_cm
     fan = cfg["fanout"]
     labels = {PART_OF: PART_OF_VAL}
@@ -1722,7 +1725,7 @@ class Bench:
 
 def cmd_run(args):
     if args.scale not in SCALES:
-        raise BenchError("unknown scale %r (small, medium or large)" % args.scale)
+        raise BenchError("unknown scale %r (%s)" % (args.scale, ", ".join(SCALES)))
     scen = [s.strip().upper() for s in args.scenarios.split(",") if s.strip()]
     for s in scen:
         if s not in ("S1", "S2", "S3", "S4", "S5"):
@@ -1907,7 +1910,7 @@ def cmd_summary(args):
     groups = {}
     for ln in lines:
         groups.setdefault((ln.get("label"), ln.get("scale"), ln.get("scenario")), []).append(ln)
-    order = {"small": 0, "medium": 1, "large": 2}
+    order = {name: i for i, name in enumerate(SCALES)}
     for scen in ("GEN", "S1", "S2", "S3", "S4", "S5"):
         cols = SUMMARY[scen]
         keys = sorted((k for k in groups if k[2] == scen), key=lambda k: (order.get(k[1], 9), k[0] or ""))
@@ -1956,7 +1959,7 @@ def cmd_plotdata(args):
     with open(os.path.join(args.dir, "series.index"), "w") as f:
         f.write("\n".join(index) + "\n")
     # RSS by scale: median/min/max of S1 RSS and S2 max RSS per label.
-    order = {"small": 1000, "medium": 10000, "large": 50000}
+    order = {name: cfg["objects"] for name, cfg in SCALES.items()}
     rss = {}
     for ln in lines:
         if ln.get("scenario") == "S1" and ln.get("rss_bytes"):

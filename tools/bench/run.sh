@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tools/bench/run.sh - reloadd's benchmark: generate a cluster, run scenarios
 #
-#   tools/bench/run.sh --scale small|medium|large [--controller 'CMD …'] [--replicas 3]
+#   tools/bench/run.sh --scale small|medium|large|xlarge [--controller 'CMD …'] [--replicas 3]
 #                      [--runs 3] [--scenarios S1,S2,S3,S4,S5] [--label NAME] [more: --help]
 #
 # Uses the cluster of the environment when RELOADD_CLUSTER_DIR is set
