@@ -8,7 +8,7 @@ pkgs=(
     build-essential cmake pkg-config git ca-certificates
     libcurl4-openssl-dev libcjson-dev libssl-dev libbsd-dev libcriterion-dev
     libyaml-dev libmicrohttpd-dev libpcre2-dev
-    clang llvm libclang-rt-dev valgrind gdb openssl curl jq iproute2 procps python3-yaml
+    clang clang-format llvm libclang-rt-dev valgrind gdb openssl curl jq iproute2 procps python3-yaml
     bc tzdata
 )
 missing=()
