@@ -49,8 +49,8 @@ ctest_label() { # dir label name
     if ! (cd "$dir" && ctest -L "^$label\$" --output-on-failure --timeout 1200) 2>&1 | tee "$log"; then
         failed+=("$name")
         { echo "-- $name ($log):"
-          grep -E '\[FAIL\]|^\[(WARN|ERR )\]|\[----\]|^\[====\] Synthesis|Sanitizer|runtime error:|\*\*\*(Failed|Timeout|Exception)|CRASH' "$log" |
-              grep -v '^\[----\] Criterion' | head -n 60
+          grep -E -A4 'Assertion Failed|\[FAIL\]|^\[(WARN|ERR )\]|crashed|Timed out|Synthesis|Sanitizer|runtime error:|\*\*\*(Failed|Timeout|Exception)' "$log" |
+              head -n 80
         } >>"$why_log"
     fi
 }
