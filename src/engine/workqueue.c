@@ -70,9 +70,9 @@ struct shard {
 
     /* Protected by `mu`. */
     struct rl_map items;        /* key -> struct item; owns the items */
-    struct rl_list ready;         /* QUEUED, oldest first */
-    struct rl_list ready_bulk;/* QUEUED by bulk adds only, served when `ready` is empty */
-    struct rl_list lent;          /* PROCESSING and DIRTY, lent longest first */
+    struct rl_list ready;       /* QUEUED, oldest first */
+    struct rl_list ready_bulk;  /* QUEUED by bulk adds only, served when `ready` is empty */
+    struct rl_list lent;        /* PROCESSING and DIRTY, lent longest first */
     struct rl_heap delayed;     /* DELAYED, soonest first */
     uint64_t seq;
     bool shutting_down;

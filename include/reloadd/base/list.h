@@ -3,10 +3,11 @@
  *
  * The element embeds a `struct rl_list_node` and is found from it with
  * rl_list_entry() (container_of). Nothing is allocated; an element is in
- * at most one list per node it embeds. O(1) append, insert and removal,
- * which the workqueue's ready and lent queues and the concurrency cap's
- * waiting and in-flight queues need. Not thread-safe: the owner's lock
- * covers the list and its elements' nodes.
+ * at most one list per node it embeds. O(1) insert and removal anywhere:
+ * the workqueue's ready and lent queues, the concurrency cap's waiting and
+ * in-flight queues, the watch mux's streams, the API client's per-thread
+ * handles. Not thread-safe: the owner's lock covers the list and its
+ * elements' nodes.
  */
 #ifndef RELOADD_BASE_LIST_H
 #define RELOADD_BASE_LIST_H
@@ -18,7 +19,7 @@ struct rl_list_node {
 };
 
 struct rl_list {
-    struct rl_list_node *head, *tail;   /* head: the first appended */
+    struct rl_list_node *head, *tail;   /* the front and the back */
     size_t len;
 };
 
