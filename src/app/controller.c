@@ -24,6 +24,8 @@
 #include "reloadd/reload/csi.h"
 #include "reloadd/reload/decide.h"
 #include "reloadd/reload/reconcile.h"
+#include "reloadd/reload/state.h"
+#include "reloadd/reload/statewriter.h"
 #include "reloadd/reload/store.h"
 #include "reloadd/reload/workload.h"
 #include "reloadd/base/banned.h"
@@ -67,6 +69,11 @@ struct rl_controller {
 
     pthread_mutex_t intern_mu;
     struct rl_map interned;         /* namespace strings shared by workloads */
+
+    /* The workload state (reload/state.h); NULL: off. */
+    struct rl_state_writer *state_writer;
+    bool state_seen[RL_STATE_SHARDS];   /* the state informer's thread: seen by a relist */
+    char *source_selector;          /* ConfigMaps' label selector: the state's excluded */
 
     atomic_bool leader;
     atomic_bool synced;
@@ -843,6 +850,121 @@ void rl_controller_watch_lease(struct rl_controller *c, const char *ns, const ch
     free(field);
 }
 
+/* --- the workload state (reload/state.h) ------------------------------------ */
+
+static void state_upsert(void *ctx, struct rl_informer *inf, const cJSON *obj, bool from_list)
+{
+    struct rl_controller *c = ctx;
+    const cJSON *data = rl_json_get(obj, "data");
+    cJSON *none = NULL;
+    unsigned shard;
+
+    (void)inf;
+    (void)from_list;
+    if (!rl_state_shard_parse(rl_json_str(rl_json_obj(obj, "metadata"), "name"), &shard))
+        return;
+    c->state_seen[shard] = true;
+    if (!cJSON_IsObject(data))
+        data = none = cJSON_CreateObject();     /* exists, holds nothing */
+    rl_store_observe_state(c->store, shard, data);
+    cJSON_Delete(none);
+}
+
+static void state_removed(void *ctx, struct rl_informer *inf, const char *ns, const char *name)
+{
+    struct rl_controller *c = ctx;
+    unsigned shard;
+
+    (void)inf;
+    (void)ns;
+    if (rl_state_shard_parse(name, &shard))
+        rl_store_observe_state(c->store, shard, NULL);
+}
+
+static void state_begin_relist(void *ctx, struct rl_informer *inf)
+{
+    struct rl_controller *c = ctx;
+
+    (void)inf;
+    memset(c->state_seen, 0, sizeof(c->state_seen));
+}
+
+/* A relist that did not see a shard: it was deleted while the watch was down. */
+static void state_end_relist(void *ctx, struct rl_informer *inf)
+{
+    struct rl_controller *c = ctx;
+
+    (void)inf;
+    for (unsigned i = 0; i < RL_STATE_SHARDS; i++)
+        if (!c->state_seen[i])
+            rl_store_observe_state(c->store, i, NULL);
+}
+
+static void state_synced(void *ctx, struct rl_informer *inf)
+{
+    (void)inf;
+    check_synced(ctx);
+}
+
+static bool state_ready(void *ctx)
+{
+    return atomic_load(&((struct rl_controller *)ctx)->synced);
+}
+
+/*
+ * The state is on when POD_NAMESPACE is known (--workload-state) and this
+ * identity may keep ConfigMaps there; a denial is said once, and the
+ * records go on the workloads, as without it.
+ */
+static void state_init(struct rl_controller *c)
+{
+    static const char *const verbs[] = { "list", "watch", "create", "patch" };
+    const char *ns = c->pol->state_namespace;
+    char denied[128] = "", *sel;
+    struct rl_informer_handler h = {
+        .upsert = state_upsert,
+        .remove = state_removed,
+        .begin_relist = state_begin_relist,
+        .end_relist = state_end_relist,
+        .synced = state_synced,
+        .ctx = c,
+    };
+    struct rl_informer_spec spec = {
+        .resource = "configmaps",
+        .group_version = "v1",
+        .namespace_ = ns,
+        .label_selector = RL_STATE_LABEL "=" RL_STATE_LABEL_VALUE,
+    };
+    struct rl_state_writer_hooks wh = {
+        .ready = state_ready,
+        .may_write = may_write,
+        .fence_left = fence_left,
+        .ctx = c,
+    };
+
+    if (!ns)
+        return;
+    for (size_t v = 0; v < 4; v++)
+        if (rl_kube_may(c->kube, "", "configmaps", verbs[v], ns) == 0)
+            snprintf(denied + strlen(denied), sizeof(denied) - strlen(denied), "%s%s",
+                     denied[0] ? ", " : "", verbs[v]);
+    if (denied[0]) {
+        rl_log_kv(RL_LOG_WARN, "the workload state is off: this identity may not keep "
+                  "ConfigMaps in its namespace (see the chart's Role); records of workloads that "
+                  "never rolled are written on the workloads", "namespace", ns,
+                  "denied", denied, NULL);
+        return;
+    }
+    rl_store_enable_state(c->store);
+    rl_informers_add(c->informers, &spec, &h);
+    c->state_writer = rl_state_writer_new(c->store, c->kube, ns, 1000, &wh);
+    /* The sources' informers leave the state's ConfigMaps out. */
+    sel = c->pol->resource_selector && *c->pol->resource_selector
+              ? rl_xasprintf("%s,!%s", c->pol->resource_selector, RL_STATE_LABEL)
+              : rl_xasprintf("!%s", RL_STATE_LABEL);
+    c->source_selector = sel;
+}
+
 /* An informer of set (the controller's, or the CSI driver's) feeding the store. */
 static struct feed *add_feed(struct rl_controller *c, struct rl_informers *set,
                              const char *resource, const char *gv, const char *ns, bool is_source,
@@ -1100,6 +1222,7 @@ struct rl_controller *rl_controller_new(const struct rl_options *o, const struct
         c->ns_selector = true;
         c->ns_informer = rl_informers_add(c->informers, &spec, &h);
     }
+    state_init(c);
     for (int k = 0; k < rl_kind_count(); k++)
         watched[k] = rl_kind_enabled(pol, k) && rl_kind_watchable(kube, pol, k);
     for (size_t i = 0; i < pol->n_namespaces; i++) {
@@ -1107,7 +1230,7 @@ struct rl_controller *rl_controller_new(const struct rl_options *o, const struct
 
         if (!pol->ignore_configmaps)
             add_feed(c, c->informers, "configmaps", "v1", ns, true, RL_SOURCE_CONFIGMAP, 0,
-                     pol->resource_selector, NULL);
+                     c->source_selector ? c->source_selector : pol->resource_selector, NULL);
         if (!pol->ignore_secrets)
             add_feed(c, c->informers, "secrets", "v1", ns, true, RL_SOURCE_SECRET, 0,
                      pol->resource_selector, pol->secret_field_selector);
@@ -1132,15 +1255,24 @@ int rl_controller_start(struct rl_controller *c)
         return err;
     rl_informers_start(c->informers);
     csi_start(c);
+    if (c->state_writer)
+        rl_state_writer_start(c->state_writer);
     atomic_store(&c->started, true);
     return 0;
 }
 
 int rl_controller_flush(struct rl_controller *c, uint64_t within_ms)
 {
+    int err;
+
     if (!atomic_load(&c->started))
         return 0;
-    return rl_workqueue_flush(c->wq, within_ms);
+    err = rl_workqueue_flush(c->wq, within_ms);
+    /* The records the flush decided, to the workload state while we lead. */
+    if (c->state_writer && !rl_state_writer_flush(c->state_writer))
+        rl_log_kv(RL_LOG_WARN, "stopping with workload state not written; those workloads are "
+                  "judged as first seen after the restart", NULL);
+    return err;
 }
 
 void rl_controller_stop(struct rl_controller *c, uint64_t drain_ms)
@@ -1150,6 +1282,8 @@ void rl_controller_stop(struct rl_controller *c, uint64_t drain_ms)
     rl_informers_stop(c->informers);
     csi_stop(c);
     rl_pool_stop(c->pool, drain_ms);
+    /* After the workers: what they decided last is written while we may still write. */
+    rl_state_writer_stop(c->state_writer);
 }
 
 void rl_controller_free(struct rl_controller *c)
@@ -1160,6 +1294,8 @@ void rl_controller_free(struct rl_controller *c)
     rl_informers_free(c->informers);
     csi_free(c);
     rl_pool_free(c->pool);
+    rl_state_writer_free(c->state_writer);
+    free(c->source_selector);
     rl_workqueue_free(c->wq);
     rl_reconciler_free(c->rec);
     rl_store_free(c->store);

@@ -115,6 +115,10 @@ static const struct flag flags[] = {
     { "kube-api-qps", NULL, F_DOUBLE, OFF(kube_api_qps), "20", 0.001, 100000,
       "API requests per second" },
     { "kube-api-burst", NULL, F_INT, OFF(kube_api_burst), "40", 1, 100000, "API request burst" },
+    { "workload-state", NULL, F_BOOL, OFF(workload_state), "true", 0, 0,
+      "keep the records of workloads that never rolled in ConfigMaps reloadd-state-NN of "
+      "POD_NAMESPACE instead of on the workloads (false, or no POD_NAMESPACE: on the workloads, "
+      "one write each on a first install)" },
     { "coalesce-window", NULL, F_DURATION, OFF(coalesce_window_ms), "1s", 0, 600000,
       "hold a workload this long to batch changes" },
     { "restart-budget", NULL, F_INT, OFF(restart_budget), "30", 0, 100,

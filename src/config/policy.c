@@ -108,6 +108,7 @@ struct rl_policy *rl_policy_new(const struct rl_options *o)
     pub->n_namespaces = o->watch_namespaces.n;
     pub->namespace_selector = o->watch_mode == RL_WATCH_GLOBAL
                               ? own(p, o->namespace_selector_str) : NULL;
+    pub->state_namespace = o->workload_state ? own(p, o->pod_namespace) : NULL;
     p->ignored = own_list(p, &o->namespaces_to_ignore);
     p->n_ignored = o->namespaces_to_ignore.n;
     return pub;

@@ -436,6 +436,7 @@ int rl_plan_make(const struct rl_plan_inputs *in, const char *wkey, struct rl_pl
     p->name = rl_xstrdup(w->name);
     p->uid = w->uid ? rl_xstrdup(w->uid) : NULL;
     p->rv = rl_store_parse_rv(w->resource_version);
+    p->record_on_workload = w->has_record && !w->record_in_state;
     p->strategy = pol->strategy;
     if (rl_kind_info(w->kind)->pausable) {
         const char *v = rl_workload_meta(w, pol->key.pause_period);

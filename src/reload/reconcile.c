@@ -255,6 +255,32 @@ static int do_patch(struct rl_reconciler *r, struct rl_plan *p, const char *ctyp
     return err;
 }
 
+/*
+ * A record-only write of W that has no record of its own goes to the
+ * workload state (state.h): W takes it in the store at once, and a batch
+ * writes it to reloadd's namespace, never to W. Anything but 0 or
+ * RL_ENOTLEADER: the caller writes it on W instead (the state is off, W
+ * holds a record itself, its shard is full, its key cannot be a state key).
+ */
+static int write_state(struct rl_reconciler *r, const struct rl_plan *p, const char *wkey,
+                       const struct rl_applied_entry *rec, size_t nrec, const char *history)
+{
+    struct rl_buf json;
+    int err;
+
+    if (p->record_on_workload || !p->uid)
+        return RL_EINVAL;
+    err = check_write(r);
+    if (err)
+        return err;
+    rl_buf_init(&json, 0);
+    err = rl_marker_applied_json(&json, rec, nrec, history, 0);
+    if (!err)
+        err = rl_store_set_state(r->store, wkey, p->uid, p->rv, json.buf);
+    rl_buf_release(&json);
+    return err;
+}
+
 /* GET the whole object (CronJob, Job, Rollout update). */
 static int get_object(struct rl_reconciler *r, const struct rl_plan *p, cJSON **out)
 {
@@ -1456,9 +1482,12 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
     } else if (p->action == RL_ACTION_ROLLOUT) {
         err = write_rollout(r, p, &ro, rec, nrec, pausing);
     } else {
-        err = rl_patch_record(&body, o->key.applied, rec, nrec, ro.history, ro.pending_s);
-        if (!err)
-            err = do_patch(r, p, "application/merge-patch+json", body.buf);
+        err = !ro.pending_s ? write_state(r, p, wkey, rec, nrec, ro.history) : RL_EINVAL;
+        if (err && err != RL_ENOTLEADER) {
+            err = rl_patch_record(&body, o->key.applied, rec, nrec, ro.history, ro.pending_s);
+            if (!err)
+                err = do_patch(r, p, "application/merge-patch+json", body.buf);
+        }
     }
     res.seconds = (double)(rl_clock_mono_ms(r->clock) - t0) / 1000.0;
     res.err = err;

@@ -7,6 +7,7 @@
 
 #include <bsd/string.h>
 
+#include "reloadd/base/err.h"
 #include "reloadd/base/hash.h"
 #include "reloadd/base/log.h"
 #include "reloadd/base/map.h"
@@ -14,6 +15,7 @@
 #include "reloadd/base/sync.h"
 #include "reloadd/config/policy.h"
 #include "reloadd/reload/decide.h"
+#include "reloadd/reload/state.h"
 #include "reloadd/base/banned.h"
 
 #define KEY_MAX RL_STORE_KEY_MAX
@@ -55,6 +57,7 @@ struct rl_store {
     struct rl_map per_ns;           /* namespace -> struct ns_count: workloads by kind */
     size_t edges;
     size_t workload_bytes;
+    struct rl_state *state;         /* the workload state (state.h); NULL: off */
     /* Immutable. */
     const struct rl_policy *policy;
     struct rl_regex_cache *rc;
@@ -165,6 +168,7 @@ void rl_store_free(struct rl_store *s)
     rl_map_release(&s->workloads, wentry_free);
     rl_map_release(&s->sources, free);
     rl_map_release(&s->tombs, free);
+    rl_state_free(s->state);
     rl_rwlock_destroy(&s->lock);
     free(s);
 }
@@ -447,6 +451,65 @@ static void count_in_ns(struct rl_store *s, const char *ns, enum rl_kind k, int 
         free(rl_map_del(&s->per_ns, ns));
 }
 
+/*
+ * W as the store keeps it: with the workload state's record when W has none
+ * of its own and the state holds one for W's uid (state.h); *rv the
+ * record's age. An entry W does not use (W has an annotation record, or
+ * another uid) is marked for the next batch, which removes it.
+ */
+static struct rl_workload *with_state(struct rl_store *s, const char *wkey,
+                                      struct rl_workload *w, uint64_t *rv)
+{
+    const char *v = rl_state_get(s->state, wkey);
+    struct rl_state_entry se;
+    struct rl_workload *nw;
+
+    if (!v)
+        return w;
+    if (w->has_record || !rl_state_value_parse(v, &se) ||
+        strcmp(se.uid, w->uid ? w->uid : "") != 0) {
+        rl_state_touch(s->state, wkey);
+        return w;
+    }
+    if (rl_workload_with_record(w, se.record, &nw) != 0)
+        return w;
+    *rv = se.rv;
+    rl_workload_free(w);
+    return nw;
+}
+
+/* Under the write lock: W's state entry changed; W takes it (or loses it). */
+static void state_changed(void *ctx, const char *wkey)
+{
+    struct rl_store *s = ctx;
+    struct wentry *e = rl_map_get(&s->workloads, wkey);
+    const char *key = rl_map_key(&s->workloads, wkey);
+    struct rl_workload *old, *bare = NULL, *nw;
+    uint64_t rv = 0;
+    size_t old_bytes;
+
+    if (!e || (e->w->has_record && !e->w->record_in_state))
+        return;                             /* unknown yet, or its own record wins */
+    old = e->w;
+    old_bytes = workload_bytes(old);
+    if (rl_workload_with_record(old, NULL, &bare) != 0)
+        return;
+    nw = with_state(s, key, bare, &rv);
+    if (!nw->record_in_state && !old->record_in_state) {
+        rl_workload_free(nw);               /* nothing it takes, and nothing it had */
+        return;
+    }
+    nw->record_rv = nw->record_in_state ? rv : 0;
+    nw->before_edit = old->before_edit;
+    old->before_edit = NULL;
+    index_workload(s, key, old, false);
+    s->workload_bytes -= old_bytes;
+    e->w = nw;
+    s->workload_bytes += workload_bytes(nw);
+    index_workload(s, key, nw, true);
+    rl_workload_free(old);
+}
+
 void rl_store_put_workload(struct rl_store *s, struct rl_workload *w, uint64_t live_rv,
                            uint32_t epoch, rl_store_enqueue_fn *enqueue, void *ctx)
 {
@@ -456,9 +519,12 @@ void rl_store_put_workload(struct rl_store *s, struct rl_workload *w, uint64_t l
     struct rl_workload *old = NULL;
     bool relevant, keep_old = false;
     size_t old_bytes = 0;
+    uint64_t state_rv = 0;
 
     rl_store_workload_key(key, sizeof(key), w->kind, w->ns, w->name);
     rl_rwlock_wrlock(&s->lock);
+    if (s->state)
+        w = with_state(s, key, w, &state_rv);
     e = rl_map_get(&s->workloads, key);
     if (!e) {
         e = RL_NEW(struct wentry);
@@ -486,6 +552,8 @@ void rl_store_put_workload(struct rl_store *s, struct rl_workload *w, uint64_t l
             old->before_edit = NULL;
         }
     }
+    if (w->record_in_state)
+        w->record_rv = state_rv;            /* the record is as old as its decision */
     if (old) {
         index_workload(s, wkey, old, false);
         s->workload_bytes -= old_bytes;
@@ -515,6 +583,8 @@ static void del_workload_locked(struct rl_store *s, const char *key)
     if (!wkey)
         return;
     e = rl_map_get(&s->workloads, key);
+    if (s->state && rl_state_get(s->state, wkey))
+        rl_state_touch(s->state, wkey);     /* its entry goes with the next batch */
     count_in_ns(s, e->w->ns, e->w->kind, -1);
     index_workload(s, wkey, e->w, false);
     s->workload_bytes -= workload_bytes(e->w);
@@ -719,5 +789,107 @@ void rl_store_counts(struct rl_store *s, struct rl_store_counts *out)
     out->index_edges = s->edges;
     out->workload_bytes = s->workload_bytes;
     out->tombstones = s->tombs.len;
+    rl_rwlock_unlock(&s->lock);
+}
+
+/* ---- the workload state (state.h) ------------------------------------------ */
+
+void rl_store_enable_state(struct rl_store *s)
+{
+    rl_rwlock_wrlock(&s->lock);
+    if (!s->state)
+        s->state = rl_state_new();
+    rl_rwlock_unlock(&s->lock);
+}
+
+bool rl_store_state_enabled(struct rl_store *s)
+{
+    bool on;
+
+    rl_rwlock_rdlock(&s->lock);
+    on = s->state != NULL;
+    rl_rwlock_unlock(&s->lock);
+    return on;
+}
+
+void rl_store_observe_state(struct rl_store *s, unsigned shard, const cJSON *data)
+{
+    rl_rwlock_wrlock(&s->lock);
+    if (s->state)
+        rl_state_observe(s->state, shard, data, state_changed, s);
+    rl_rwlock_unlock(&s->lock);
+}
+
+int rl_store_set_state(struct rl_store *s, const char *wkey, const char *uid, uint64_t rv,
+                       const char *record)
+{
+    char *v = rl_state_value(uid, rv, record);
+    struct wentry *e;
+    int err = RL_EINVAL;
+
+    rl_rwlock_wrlock(&s->lock);
+    e = rl_map_get(&s->workloads, wkey);
+    /* Only for a workload without a record of its own: the annotation wins. */
+    if (s->state && v && e && (!e->w->has_record || e->w->record_in_state) &&
+        strcmp(e->w->uid ? e->w->uid : "", uid) == 0) {
+        err = rl_state_put(s->state, wkey, v);
+        if (!err)
+            state_changed(s, wkey);
+    }
+    rl_rwlock_unlock(&s->lock);
+    free(v);
+    return err;
+}
+
+/* Under the write lock: the batch keeps W's entry while W uses it. */
+static bool state_keep(void *ctx, const char *wkey, const char *value)
+{
+    struct rl_store *s = ctx;
+    struct wentry *e = rl_map_get(&s->workloads, wkey);
+    struct rl_state_entry se;
+
+    return e && (!e->w->has_record || e->w->record_in_state) &&
+           rl_state_value_parse(value, &se) && strcmp(se.uid, e->w->uid ? e->w->uid : "") == 0;
+}
+
+bool rl_store_state_batch(struct rl_store *s, unsigned shard, cJSON **data, bool *create)
+{
+    bool any = false;
+
+    *data = NULL;
+    *create = false;
+    rl_rwlock_wrlock(&s->lock);
+    if (s->state)
+        any = rl_state_take_batch(s->state, shard, state_keep, s, data, create);
+    rl_rwlock_unlock(&s->lock);
+    return any;
+}
+
+void rl_store_state_touch(struct rl_store *s, unsigned shard)
+{
+    rl_rwlock_wrlock(&s->lock);
+    if (s->state && shard >= RL_STATE_SHARDS) {
+        rl_state_touch_all(s->state);
+    } else if (s->state) {
+        rl_state_touch_shard(s->state, shard);
+    }
+    rl_rwlock_unlock(&s->lock);
+}
+
+void rl_store_state_forget_pending(struct rl_store *s)
+{
+    rl_rwlock_wrlock(&s->lock);
+    if (s->state)
+        rl_state_forget_pending(s->state, state_changed, s);
+    rl_rwlock_unlock(&s->lock);
+}
+
+void rl_store_state_counts(struct rl_store *s, struct rl_state_counts *out)
+{
+    rl_rwlock_rdlock(&s->lock);
+    if (s->state)
+        rl_state_counts(s->state, out);
+    else
+        memset(out, 0, sizeof(*out));
     rl_rwlock_unlock(&s->lock);
 }

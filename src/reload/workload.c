@@ -528,6 +528,71 @@ out:
     return err;
 }
 
+int rl_workload_with_record(const struct rl_workload *w, const char *record,
+                            struct rl_workload **out)
+{
+    struct builder b;
+    size_t nc = (size_t)w->n_containers + w->n_init;
+    int err;
+
+    *out = NULL;
+    memset(&b, 0, sizeof(b));
+    rl_buf_init(&b.strs, (size_t)1 << 24);
+    rl_map_init(&b.seen);
+    rl_map_init(&b.volnames);
+    b.lrf_name = b.lrf_hash = b.rollouts = NO_STR;
+    b.ns = str_add(&b, w->ns);  /* copied: w's may be w's own, and the copy outlives w */
+    b.name = str_add(&b, w->name);
+    b.uid = str_add(&b, w->uid);
+    b.rv = str_add(&b, w->resource_version);
+    for (uint16_t i = 0; i < w->n_meta_ann; i++)
+        PUSH(&b, b.meta, { str_add(&b, w->meta_ann[i].key), str_add(&b, w->meta_ann[i].value) });
+    for (uint16_t i = 0; i < w->n_pod_ann; i++)
+        PUSH(&b, b.pod, { str_add(&b, w->pod_ann[i].key), str_add(&b, w->pod_ann[i].value) });
+    for (size_t i = 0; i < nc; i++)
+        PUSH(&b, b.containers, str_add(&b, w->containers[i]));
+    b.n_init = w->n_init;
+    for (uint16_t i = 0; i < w->n_volrefs; i++) {
+        const struct rl_volref *x = &w->volrefs[i];
+
+        PUSH(&b, b.volrefs, { x->volume, x->type, x->via, str_add(&b, x->name) });
+    }
+    for (uint16_t i = 0; i < w->n_mounts; i++)
+        PUSH(&b, b.mounts, w->mounts[i]);
+    for (uint16_t i = 0; i < w->n_envrefs; i++) {
+        const struct rl_envref *x = &w->envrefs[i];
+
+        PUSH(&b, b.envrefs, { x->container, x->type, x->via, str_add(&b, x->name) });
+    }
+    for (uint16_t i = 0; i < w->n_markers; i++) {
+        const struct rl_envmarker *x = &w->markers[i];
+
+        PUSH(&b, b.markers, { x->container, str_add(&b, x->name), str_add(&b, x->value) });
+    }
+    b.lrf_valid = w->lrf_valid;
+    b.lrf_type = w->lrf_type;
+    if (w->lrf_valid) {
+        b.lrf_name = str_add(&b, w->lrf_name);
+        b.lrf_hash = str_add(&b, w->lrf_hash);
+    }
+    if (record) {
+        b.has_record = true;
+        parse_applied(&b, record);
+    }
+    err = b.err;
+    if (!err) {
+        *out = layout(&b, w->kind, w->generation);
+        (*out)->record_in_state = record != NULL;
+        (*out)->template_digest = w->template_digest;
+        (*out)->progress = w->progress;
+        (*out)->template_rv = w->template_rv;
+        (*out)->inputs_rv = w->inputs_rv;
+        (*out)->record_rv = w->record_rv;
+    }
+    builder_release(&b);
+    return err;
+}
+
 void rl_workload_free(struct rl_workload *w)
 {
     if (w)

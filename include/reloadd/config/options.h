@@ -109,6 +109,7 @@ struct rl_options {
     char *reload_on_delete;             /* string flag, "false" */
     bool enable_ha;
     bool sync_after_restart;
+    bool workload_state;            /* --workload-state */
     bool enable_pprof;
     char *pprof_addr;                   /* ":6060" */
     bool enable_csi_integration;

@@ -96,6 +96,8 @@ struct rl_policy {
     const char *const *namespaces;  /* {""} in global mode */
     size_t n_namespaces;
     const char *namespace_selector; /* global mode only; NULL: none */
+    /* The workload state's namespace (reload/state.h): POD_NAMESPACE; NULL: off. */
+    const char *state_namespace;
 };
 
 /*

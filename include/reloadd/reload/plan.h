@@ -74,6 +74,7 @@ struct rl_plan {
     size_t n;
     bool truncated;
     bool record_differs;            /* computed record != the stored one */
+    bool record_on_workload;        /* W holds its record itself (not the state, state.h) */
     enum rl_reconcile_action action;
     /* The restart budget (budget.h): W's own or the default, and its history. */
     struct rl_budget budget;

@@ -37,6 +37,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #include "reloadd/base/hash.h"
 #include "reloadd/reload/workload.h"
 
@@ -146,6 +148,34 @@ void rl_store_each_workload(struct rl_store *s, rl_store_enqueue_fn *fn, void *c
 /* Workload keys that reference or record a source (for /explain and tests). */
 void rl_store_dependents(struct rl_store *s, enum rl_source_type t, const char *ns,
                          const char *name, rl_store_enqueue_fn *fn, void *ctx);
+
+/*
+ * The workload state (state.h), off until enabled: records of workloads
+ * without one of their own, kept in reloadd's namespace. A workload whose
+ * state entry names its uid is kept as if its annotation held the record
+ * (record_in_state, record_rv the entry's), whichever arrives first.
+ *
+ * rl_store_observe_state(): the informer of the state's ConfigMaps saw
+ * shard's (data NULL: gone). rl_store_set_state(): the leader decided W's
+ * record (W's uid, W's resourceVersion then, the record's JSON): W takes it
+ * at once and the next batch writes it; RL_EINVAL if W has a record of its
+ * own or another uid, or its key cannot be a state key, RL_ETOOBIG if the
+ * shard is full (W keeps its record on itself then).
+ * rl_store_state_batch(): the batch of one shard (state.h), also removing
+ * the entries of workloads gone, re-created, or with a record of their own.
+ * rl_store_state_touch(): marks one shard (RL_STATE_SHARDS: all) for the
+ * next batch. rl_store_state_forget_pending(): leadership lost.
+ */
+struct rl_state_counts;
+void rl_store_enable_state(struct rl_store *s);
+bool rl_store_state_enabled(struct rl_store *s);
+void rl_store_observe_state(struct rl_store *s, unsigned shard, const cJSON *data);
+int rl_store_set_state(struct rl_store *s, const char *wkey, const char *uid, uint64_t rv,
+                       const char *record);
+bool rl_store_state_batch(struct rl_store *s, unsigned shard, cJSON **data, bool *create);
+void rl_store_state_touch(struct rl_store *s, unsigned shard);
+void rl_store_state_forget_pending(struct rl_store *s);
+void rl_store_state_counts(struct rl_store *s, struct rl_state_counts *out);
 
 struct rl_store_counts {
     size_t sources[RL_SOURCE_COUNT];

@@ -157,7 +157,8 @@ struct rl_workload {
     const char *lrf_name;
     const char *lrf_hash;
 
-    bool has_record;                /* "<prefix>/applied" present (even "{}") */
+    bool has_record;                /* "<prefix>/applied" present (even "{}"), or ... */
+    bool record_in_state;           /* ... the record is the workload state's (state.h) */
     bool applied_invalid;           /* "<prefix>/applied" present but bad */
     /* The record's rollout history (RL_APPLIED_ROLLOUTS_KEY), or NULL. */
     const char *rollouts;
@@ -199,6 +200,16 @@ int rl_workload_decode(const cJSON *obj, enum rl_kind kind,
                        const struct rl_workload_keys *keys,
                        struct rl_workload **out);
 void rl_workload_free(struct rl_workload *w);
+
+/*
+ * A copy of w whose record is `record` (the JSON "<prefix>/applied" would
+ * hold) taken from the workload state (state.h), or none (NULL): every
+ * other field as in w, template_rv, inputs_rv and record_rv too; no
+ * before_edit. For a w without a record of its own (has_record false, or
+ * record_in_state). RL_ETOOBIG as decode; on success *out is the caller's.
+ */
+int rl_workload_with_record(const struct rl_workload *w, const char *record,
+                            struct rl_workload **out);
 
 /*
  * Whether a reconcile decides alike for two versions of a workload: the same
