@@ -162,7 +162,9 @@ e2e_start_reloadd() {
     local n=${#E2E_PIDS[@]} port xport
     port=$(e2e_free_port)
     xport=$(e2e_free_port)
-    "$RELOADD_BIN" --kubeconfig="$RELOADD_CONTROLLER_KUBECONFIG" \
+    # As in a pod: its namespace known, so the workload state is on (docs/reconcile.md).
+    POD_NAMESPACE=${POD_NAMESPACE:-reloadd} POD_NAME=${POD_NAME:-reloadd-e2e-$$-$n} \
+        "$RELOADD_BIN" --kubeconfig="$RELOADD_CONTROLLER_KUBECONFIG" \
         --metrics-addr="127.0.0.1:$port" --explain-addr="127.0.0.1:$xport" "$@" \
         >"$E2E_DIR/reloadd-$n.log" 2>&1 &
     E2E_RELOADD_PID=$!
@@ -305,8 +307,48 @@ e2e_wait_recorded() { # ns kind/name...
         e2e_wait 20 "baseline record on $w" e2e_has_record "$ns" "$w"
     done
 }
-e2e_has_record() {
-    kubectl get -n "$1" "$2" -o json | jq -e '.metadata.annotations["reloadd.io/applied"] // empty' >/dev/null
+e2e_has_record() { # ns kind/name
+    local obj
+    obj=$(kubectl get -n "$1" "$2" -o json) || return 1
+    jq -e '.metadata.annotations["reloadd.io/applied"] // empty' >/dev/null <<<"$obj" && return 0
+    e2e_state_json | jq -e --argjson o "$obj" '
+        (($o.kind | ascii_downcase) + "_" + $o.metadata.namespace + "_" + $o.metadata.name) as $k
+        | ((.[$k] // "") | split(" ")) as $v | ($v | length) >= 3 and $v[0] == $o.metadata.uid' >/dev/null
+}
+
+# The workload state (docs/reconcile.md "The workload state"): the data of
+# every reloadd-state-NN ConfigMap of reloadd's namespace, merged into one
+# JSON object of data key -> "uid rv record". reloadd keeps there the
+# record of a workload that never rolled, instead of on the workload.
+e2e_state_namespace() { echo "${E2E_LEASE_NAMESPACE:-reloadd}"; }
+e2e_state_json() {
+    kubectl get configmaps -n "$(e2e_state_namespace)" -l reloadd.io/state=workloads -o json |
+        jq -c '[.items[] | .data // {} | to_entries[]] | from_entries'
+}
+
+# The records of the Deployments of NS, one line "<name> <record JSON>" each:
+# the workload's own annotation, else its entry in the workload state (for
+# its uid); "{}" when it has neither.
+e2e_records() { # ns
+    local state
+    state=$(e2e_state_json) || return 1
+    kubectl get deployments -n "$1" -o json | jq -r --argjson st "$state" '.items[] |
+        ("deployment_" + .metadata.namespace + "_" + .metadata.name) as $k | .metadata.uid as $uid
+        | (($st[$k] // "") | split(" ")) as $v
+        | (.metadata.annotations["reloadd.io/applied"]
+           // (if ($v | length) >= 3 and $v[0] == $uid then ($v[2:] | join(" ")) else null end)
+           // "{}") as $r
+        | "\(.metadata.name) \($r)"'
+}
+
+# The record of Deployment NAME of NS (JSON; "{}" when it has none).
+e2e_record_of() { # ns name
+    e2e_records "$1" | awk -v n="$2" '$1 == n { $1 = ""; sub(/^ /, ""); print; found = 1 } END { if (!found) print "{}" }'
+}
+
+# How many Deployments of NS have a record (their own, or in the workload state).
+e2e_recorded_count() { # ns
+    e2e_records "$1" | awk '$2 != "{}" { n++ } END { print n + 0 }'
 }
 
 # e2e_expect_rolled NS BEFORE_FILE ROLLED... : waits up to 5 s for each

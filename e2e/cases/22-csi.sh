@@ -109,8 +109,7 @@ env_of() { # deployment
             '.spec.template.spec.containers[0].env[]? | select(.name == $e) | .value'
 }
 has_spc_record() { # deployment class
-    kubectl get -n "$ns" "deployment/$1" -o json |
-        jq -e --arg k "secretproviderclass/$2" '(.metadata.annotations["reloadd.io/applied"] // "{}" | fromjson)[$k] // empty' >/dev/null
+    e2e_record_of "$ns" "$1" | jq -e --arg k "secretproviderclass/$2" '.[$k] // empty' >/dev/null
 }
 
 # rotate VERSION: every pod mounting spc-a reports VERSION (auto's three

@@ -9,10 +9,7 @@ e2e_cm "$ns" hot v=1
 for i in $(seq 1 150); do e2e_auto_deploy_yaml "d-$i" shared; done | kubectl apply -n "$ns" -f - >/dev/null
 e2e_deploy "$ns" hot-app '{reloader.stakater.com/auto: "true"}' "$(e2e_container '        envFrom: [{configMapRef: {name: hot}}]')"
 
-recorded() {
-    kubectl get deploy -n "$ns" -o json |
-        jq '[.items[] | select(.metadata.annotations["reloadd.io/applied"])] | length'
-}
+recorded() { e2e_recorded_count "$ns"; }
 recorded_at_least() { [ "$(recorded)" -ge "$1" ]; }
 hot_rolled() {
     kubectl get deploy -n "$ns" hot-app -o json |

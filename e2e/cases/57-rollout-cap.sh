@@ -19,8 +19,7 @@ kubectl wait -n "$ns" --for=condition=Available deployment --all --timeout=300s 
 e2e_start_reloadd --namespaces="$ns" --max-concurrent-rollouts=$max --rollout-timeout=120s \
     --coalesce-window=200ms
 all_recorded() {
-    [ "$(kubectl get deployments -n "$ns" -o json |
-        jq '[.items[] | select(.metadata.annotations["reloadd.io/applied"] // "" | length > 0)] | length')" = "$n" ]
+    [ "$(e2e_recorded_count "$ns")" = "$n" ]
 }
 e2e_wait 120 "a baseline record on all $n Deployments" all_recorded
 kubectl wait -n "$ns" --for=condition=Available deployment --all --timeout=120s >/dev/null
@@ -77,7 +76,7 @@ writes=$(($(e2e_writes "$ns") - writes0))
 e2e_log "writes: $writes ($n rollouts, $marked Deployments marked pending while they waited)"
 [ "$marked" -ge $((n / 2)) ] || e2e_fail "only $marked of the $n Deployments were marked pending while they waited"
 [ "$writes" = $((n + marked)) ] || e2e_fail "$writes writes to the $n Deployments after the change, want $((n + marked))"
-kubectl get deployments -n "$ns" -o json | jq -e 'all(.items[]; .metadata.annotations["reloadd.io/applied"] | contains("@pending") | not)' >/dev/null ||
+kubectl get deployments -n "$ns" -o json | jq -e 'all(.items[]; .metadata.annotations["reloadd.io/applied"] // "" | contains("@pending") | not)' >/dev/null ||
     e2e_fail "a pending mark was left on a Deployment"
 once=$(jq -n --slurpfile t0 "$E2E_DIR/t0.json" '[inputs | select(.spec.template != $t0[0][.metadata.name])
     | {n: .metadata.name, t: .spec.template}] | unique | group_by(.n) | map(select(length == 1)) | length' "$E2E_DIR/watch.json")

@@ -23,8 +23,7 @@ start() {
 }
 start
 all_recorded() {
-    [ "$(kubectl get deployments -n "$ns" -o json |
-        jq '[.items[] | select(.metadata.annotations["reloadd.io/applied"] // "" | test("configmap/cfg"))] | length')" = "$n" ]
+    [ "$(e2e_records "$ns" | grep -c 'configmap/cfg')" = "$n" ]
 }
 e2e_wait 60 "a baseline record on all $n Deployments" all_recorded
 # A rollout is a new pod template (a Deployment's generation also counts annotation edits:
@@ -91,7 +90,7 @@ kubectl wait -n "$ns" --for=condition=Available deployment --all --timeout=180s 
     e2e_fail "the fixed Deployments did not become available"
 no_mark() {
     [ "$(kubectl get deployments -n "$ns" -o json |
-        jq '[.items[] | select(.metadata.annotations["reloadd.io/applied"] | fromjson | has("@pending"))] | length')" = 0 ]
+        jq '[.items[] | select(.metadata.annotations["reloadd.io/applied"] // "{}" | fromjson | has("@pending"))] | length')" = 0 ]
 }
 e2e_wait 30 "the pending marks gone (the template edit is newer than the change)" no_mark
 e2e_settled "$ns" 3

@@ -22,8 +22,8 @@ kubectl delete lease -n reloadd stakater-reloader-lock --ignore-not-found >/dev/
 } | kubectl apply -n "$ns" -f - >/dev/null
 
 for r in r0 r1 r2; do e2e_start_replica "$r" "${lease_args[@]}"; done
-e2e_wait 60 "baselines on all 200 Deployments" bash -c \
-    "[ \$(kubectl get deploy -n $ns -o json | jq '[.items[] | select(.metadata.annotations[\"reloadd.io/applied\"])] | length') -eq 200 ]"
+all_recorded() { [ "$(e2e_recorded_count "$ns")" -eq 200 ]; }
+e2e_wait 60 "baselines on all 200 Deployments" all_recorded
 kubectl get deploy -n "$ns" -o json | jq -r '.items[] | "\(.metadata.name) \(.metadata.generation)"' >"$E2E_DIR/gen0"
 
 # The writer: one change every 0.6 s (100 a minute), round robin, so a
@@ -70,7 +70,7 @@ expected() { # writes "configmap hash" lines
 }
 settled() {
     expected
-    kubectl get deploy -n "$ns" -o json | jq -r '.items[] | "\(.metadata.name) \(.metadata.annotations["reloadd.io/applied"] // "{}")"' >"$E2E_DIR/records"
+    e2e_records "$ns" >"$E2E_DIR/records"
     local bad=0
     while read -r d rec; do
         i=${d#d-}; cm=cm-$((i % 100))

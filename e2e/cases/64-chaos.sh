@@ -170,8 +170,8 @@ for r in "${replicas[@]}"; do start_rep "$r"; done
 for r in "${replicas[@]}"; do
     e2e_wait 60 "replica $r /readyz" bash -c "curl -fsS http://127.0.0.1:\$(cat $E2E_DIR/port-$r)/readyz"
 done
-e2e_wait 60 "baselines on all 200 Deployments" bash -c \
-    "[ \$(kubectl get deploy -n $ns -o json | jq '[.items[] | select(.metadata.annotations[\"reloadd.io/applied\"])] | length') -eq 200 ]"
+all_recorded() { [ "$(e2e_recorded_count "$ns")" -eq 200 ]; }
+e2e_wait 60 "baselines on all 200 Deployments" all_recorded
 e2e_settled "$ns" 2
 kubectl get deploy -n "$ns" -o json >"$E2E_DIR/deploy0.json"
 e2e_log "set up in $((SECONDS - t_case)) s: 200 Deployments recorded; leader $(e2e_lease_holder)"

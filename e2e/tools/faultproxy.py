@@ -35,8 +35,15 @@ Faults, by a line on the control port (127.0.0.1 only; one reply line,
         go silent: nothing more is forwarded either way on any
         connection, old or new; connections are held open (a
         partition). "heal" closes every held connection and resumes.
+    hold N REGEX
+        forward the next N writes (not GET, HEAD or a watch) whose path
+        matches REGEX (Python re.search), then hold every later one: never
+        forwarded, its connection kept open without an answer, so a test
+        that kills the client then knows exactly which writes the server
+        applied (e2e case 65: a crash at every step). "heal" closes the
+        held connections and ends the hold.
     heal
-        end a storm and silence now.
+        end a storm, a silence and a hold now.
     stats
         one JSON line of counters.
 
@@ -58,6 +65,7 @@ import asyncio
 import gzip
 import json
 import random
+import re
 import signal
 import ssl
 import sys
@@ -86,7 +94,11 @@ class Proxy:
         self.watches = set()                # Conn objects streaming a watch now
         self.conns = set()
         self.stats = {"requests": 0, "watches": 0, "refused429": 0, "storms": 0,
-                      "cuts": 0, "watches_cut": 0, "silences": 0, "upstream_errors": 0}
+                      "cuts": 0, "watches_cut": 0, "silences": 0, "upstream_errors": 0,
+                      "held": 0, "hold_forwarded": 0}
+        self.hold_re = None                 # "hold": writes matching it are counted
+        self.hold_left = 0                  # ... and forwarded while this is > 0
+        self.unhold = asyncio.Event()
         self.wlog = open(args.write_log, "a", buffering=1) if args.write_log else None
 
         self.server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -122,7 +134,24 @@ class Proxy:
         if not on:
             self.silence.set()
 
+    def holds(self, method, target, is_watch):
+        """Whether this request is held (the "hold" fault)."""
+        if self.hold_re is None or method in ("GET", "HEAD") or is_watch:
+            return False
+        if not self.hold_re.search(target):
+            return False
+        if self.hold_left > 0:
+            self.hold_left -= 1
+            self.stats["hold_forwarded"] += 1
+            return False
+        self.stats["held"] += 1
+        return True
+
     def heal(self):
+        if self.hold_re is not None:
+            self.hold_re = None
+            self.unhold.set()
+            self.unhold = asyncio.Event()
         self.storm_pct = 0
         if self.silent:
             self.set_silent(False)
@@ -147,6 +176,12 @@ class Proxy:
             self.set_silent(True)
             self.log("silent")
             return "ok silent"
+        if w[0] == "hold" and len(w) == 3:
+            self.hold_left = max(0, int(w[1]))
+            self.hold_re = re.compile(w[2])
+            self.stats["held"] = self.stats["hold_forwarded"] = 0
+            self.log(f"hold: writes matching {w[2]!r} held after {self.hold_left}")
+            return f"ok hold after {self.hold_left}"
         if w[0] == "heal":
             self.heal()
             return "ok healed"
@@ -333,6 +368,13 @@ class Conn:
         if p.storming():
             await self.answer_429(method, target, t0, is_watch)
             return True
+        if p.holds(method, target, is_watch):
+            await p.unhold.wait()
+            if logged:
+                p.write_log({"t0": t0, "t1": time.time(), "method": method, "path": target,
+                             "status": 0, "sent": False, "error": "held",
+                             "request": decode_body(body, headers)})
+            return False            # healing closes a held connection, unanswered
         sent = False
         try:
             await self.upstream()

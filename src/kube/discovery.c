@@ -33,6 +33,12 @@ bool rl_kube_serves(struct rl_kube *kube, const char *api_prefix, const char *pl
 int rl_kube_may(struct rl_kube *kube, const char *group, const char *plural, const char *verb,
                 const char *ns)
 {
+    return rl_kube_may_named(kube, group, plural, verb, ns, NULL);
+}
+
+int rl_kube_may_named(struct rl_kube *kube, const char *group, const char *plural,
+                      const char *verb, const char *ns, const char *name)
+{
     struct rl_kube_response resp;
     cJSON *body = cJSON_CreateObject(), *attrs, *doc = NULL;
     char *json;
@@ -46,6 +52,8 @@ int rl_kube_may(struct rl_kube *kube, const char *group, const char *plural, con
     cJSON_AddStringToObject(attrs, "verb", verb);
     if (ns && *ns)
         cJSON_AddStringToObject(attrs, "namespace", ns);
+    if (name && *name)
+        cJSON_AddStringToObject(attrs, "name", name);
     json = rl_json_print(body);
     rl_kube_response_init(&resp);
     err = rl_kube_create(kube, "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", json,

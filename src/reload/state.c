@@ -123,6 +123,7 @@ static char removed_value[] = "";
 struct shard {
     struct rl_map observed;         /* data key -> value (owned) */
     struct rl_map pending;          /* data key -> value (owned), or REMOVED */
+    struct rl_map gone;             /* data keys of workloads seen deleted (no values) */
     size_t observed_bytes;
     size_t pending_bytes;
     bool exists;
@@ -146,6 +147,7 @@ struct rl_state *rl_state_new(void)
     for (unsigned i = 0; i < RL_STATE_SHARDS; i++) {
         rl_map_init(&st->shards[i].observed);
         rl_map_init(&st->shards[i].pending);
+        rl_map_init(&st->shards[i].gone);
     }
     return st;
 }
@@ -157,6 +159,7 @@ void rl_state_free(struct rl_state *st)
     for (unsigned i = 0; i < RL_STATE_SHARDS; i++) {
         rl_map_release(&st->shards[i].observed, free);
         rl_map_release(&st->shards[i].pending, free_value);
+        rl_map_release(&st->shards[i].gone, NULL);
     }
     free(st);
 }
@@ -295,6 +298,32 @@ void rl_state_touch(struct rl_state *st, const char *wkey)
     st->shards[rl_state_shard_of(wkey)].dirty = true;
 }
 
+void rl_state_gone(struct rl_state *st, const char *wkey)
+{
+    char dkey[RL_STATE_KEY_MAX + 1];
+    struct shard *sh;
+
+    if (!rl_state_data_key(wkey, dkey, sizeof(dkey)))
+        return;
+    sh = &st->shards[rl_state_shard_of(wkey)];
+    if (!rl_map_has(&sh->observed, dkey) && !rl_map_has(&sh->pending, dkey))
+        return;
+    rl_map_put(&sh->gone, dkey, NULL);
+    sh->dirty = true;
+}
+
+void rl_state_alive(struct rl_state *st, const char *wkey)
+{
+    char dkey[RL_STATE_KEY_MAX + 1];
+    struct shard *sh;
+
+    if (!rl_state_data_key(wkey, dkey, sizeof(dkey)))
+        return;
+    sh = &st->shards[rl_state_shard_of(wkey)];
+    if (sh->gone.len)
+        rl_map_del(&sh->gone, dkey);
+}
+
 void rl_state_touch_shard(struct rl_state *st, unsigned shard)
 {
     if (shard < RL_STATE_SHARDS)
@@ -327,6 +356,27 @@ void rl_state_forget_pending(struct rl_state *st, rl_state_changed_fn *changed, 
     }
 }
 
+/* Deleted workloads whose entries are written away: nothing left to remove. */
+static void forget_gone(struct shard *sh)
+{
+    char **keys = NULL;
+    size_t n = 0;
+    const char *k;
+    void *v;
+
+    for (size_t i = 0; rl_map_next(&sh->gone, &i, &k, &v);) {
+        if (!rl_map_has(&sh->observed, k) && !rl_map_has(&sh->pending, k)) {
+            keys = rl_xreallocarray(keys, n + 1, sizeof(*keys));
+            keys[n++] = rl_xstrdup(k);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        rl_map_del(&sh->gone, keys[i]);
+        free(keys[i]);
+    }
+    free(keys);
+}
+
 struct keep_ctx {
     rl_state_keep_fn *keep;
     void *ctx;
@@ -338,9 +388,9 @@ static bool unwanted(void *arg, const struct shard *sh, const char *dkey, const 
     struct keep_ctx *kc = arg;
     char wkey[RL_STATE_KEY_MAX + 1];
 
-    (void)sh;
     return value != REMOVED &&
-           (!rl_state_wkey(dkey, wkey, sizeof(wkey)) || !kc->keep(kc->ctx, wkey, value));
+           (rl_map_has(&sh->gone, dkey) || !rl_state_wkey(dkey, wkey, sizeof(wkey)) ||
+            !kc->keep(kc->ctx, wkey, value));
 }
 
 bool rl_state_take_batch(struct rl_state *st, unsigned shard, rl_state_keep_fn *keep,
@@ -361,6 +411,7 @@ bool rl_state_take_batch(struct rl_state *st, unsigned shard, rl_state_keep_fn *
     /* Entries decided but no longer wanted go unwritten; what is observed of them goes below. */
     drop_pending(sh, unwanted, &kc);
     drop_pending(sh, written, NULL);
+    forget_gone(sh);
     d = cJSON_CreateObject();
     for (size_t i = 0; rl_map_next(&sh->pending, &i, &k, &v);) {
         const char *now = rl_map_get(&sh->observed, k);
@@ -373,7 +424,8 @@ bool rl_state_take_batch(struct rl_state *st, unsigned shard, rl_state_keep_fn *
 
         if (rl_map_has(&sh->pending, k))
             continue;               /* the pass above wrote or removed it, or it is as wanted */
-        if (!rl_state_wkey(k, wkey, sizeof(wkey)) || !keep(ctx, wkey, v))
+        if (rl_map_has(&sh->gone, k) || !rl_state_wkey(k, wkey, sizeof(wkey)) ||
+            !keep(ctx, wkey, v))
             cJSON_AddItemToObject(d, k, cJSON_CreateNull());
     }
     if (!d->child) {

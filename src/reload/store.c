@@ -523,8 +523,10 @@ void rl_store_put_workload(struct rl_store *s, struct rl_workload *w, uint64_t l
 
     rl_store_workload_key(key, sizeof(key), w->kind, w->ns, w->name);
     rl_rwlock_wrlock(&s->lock);
-    if (s->state)
+    if (s->state) {
+        rl_state_alive(s->state, key);
         w = with_state(s, key, w, &state_rv);
+    }
     e = rl_map_get(&s->workloads, key);
     if (!e) {
         e = RL_NEW(struct wentry);
@@ -583,8 +585,8 @@ static void del_workload_locked(struct rl_store *s, const char *key)
     if (!wkey)
         return;
     e = rl_map_get(&s->workloads, key);
-    if (s->state && rl_state_get(s->state, wkey))
-        rl_state_touch(s->state, wkey);     /* its entry goes with the next batch */
+    if (s->state)
+        rl_state_gone(s->state, wkey);      /* its entry goes with the next batch */
     count_in_ns(s, e->w->ns, e->w->kind, -1);
     index_workload(s, wkey, e->w, false);
     s->workload_bytes -= workload_bytes(e->w);
@@ -848,8 +850,10 @@ static bool state_keep(void *ctx, const char *wkey, const char *value)
     struct wentry *e = rl_map_get(&s->workloads, wkey);
     struct rl_state_entry se;
 
-    return e && (!e->w->has_record || e->w->record_in_state) &&
-           rl_state_value_parse(value, &se) && strcmp(se.uid, e->w->uid ? e->w->uid : "") == 0;
+    if (!e)
+        return true;                        /* another's, or gone (state.h) */
+    return (!e->w->has_record || e->w->record_in_state) && rl_state_value_parse(value, &se) &&
+           strcmp(se.uid, e->w->uid ? e->w->uid : "") == 0;
 }
 
 bool rl_store_state_batch(struct rl_store *s, unsigned shard, cJSON **data, bool *create)

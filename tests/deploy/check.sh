@@ -132,7 +132,7 @@ ha_pod default 2
 check "default: ClusterRole, no namespaces rule, no rollouts" q default \
     '[.[] | select(.kind=="ClusterRole") | .rules[] | .resources[]] as $r | ($r|index("configmaps")!=null) and ($r|index("namespaces")==null) and ($r|index("rollouts")==null)'
 check "default: own-namespace Role: Lease create, get/list/watch/update of its name; meta-info ConfigMap create, update by name" q default \
-    '[.[] | select(.kind=="Role" and .metadata.name=="rl-reloader-metadata-role") | .rules[] | {r: .resources[0], v: (.verbs|sort), n: .resourceNames}] == [{r:"leases",v:["create"],n:null},{r:"leases",v:["get","list","update","watch"],n:["stakater-reloader-lock"]},{r:"configmaps",v:["create"],n:null},{r:"configmaps",v:["update"],n:["reloader-meta-info"]}]'
+    '[.[] | select(.kind=="Role" and .metadata.name=="rl-reloader-metadata-role") | .rules[] | {r: .resources[0], v: (.verbs|sort), n: .resourceNames}] == [{r:"leases",v:["create"],n:null},{r:"leases",v:["get","list","update","watch"],n:["stakater-reloader-lock"]},{r:"configmaps",v:["create"],n:null},{r:"configmaps",v:["update"],n:["reloader-meta-info"]},{r:"configmaps",v:["list","watch"],n:null},{r:"configmaps",v:["patch"],n:[range(64) | "reloadd-state-\(if . < 10 then "0" else "" end)\(.)"]}]'
 check "default: no verb reloadd never sends (update on apps, get on sources, patch on events, events.k8s.io)" q default \
     '[.[] | select(.kind=="ClusterRole") | .rules[]] as $r | ([$r[] | select(.apiGroups==["apps"]) | .verbs[]] | index("update") == null) and ([$r[] | select(.resources|index("configmaps") or index("secrets")) | .verbs[]] | index("get") == null) and ([$r[] | select(.resources|index("events")) | {g: .apiGroups, v: .verbs}] == [{g: [""], v: ["create"]}])'
 render leasename --set reloadd.leaseName=my-lock
@@ -485,6 +485,10 @@ JSON
         done
         check "SA may update configmaps reloader-meta-info in reloadd" can yes update configmaps reloadd reloader-meta-info
         check "SA may not update another configmap in reloadd" can no update configmaps reloadd other
+        check "SA may patch configmaps reloadd-state-00 in reloadd" can yes patch configmaps reloadd reloadd-state-00
+        check "SA may patch configmaps reloadd-state-63 in reloadd" can yes patch configmaps reloadd reloadd-state-63
+        check "SA may not patch configmaps reloadd-state-64 in reloadd" can no patch configmaps reloadd reloadd-state-64
+        check "SA may not patch another configmap in reloadd" can no patch configmaps reloadd other
         denied=(
             "get configmaps default" "get secrets default" "get namespaces"
             "update deployments.apps default" "update daemonsets.apps default" "update statefulsets.apps default"

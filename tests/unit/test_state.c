@@ -514,3 +514,25 @@ Test(state_store, off_by_default)
     cr_assert(eq(int, rl_store_set_state(s2, "deployment/ns/a", "u-1", 1, "{}"), RL_EINVAL));
     rl_store_free(s2);
 }
+
+Test(state_store, an_entry_of_a_workload_never_seen_is_anothers_and_kept)
+{
+    bool create;
+
+    /* Another reloadd in this namespace watching other namespaces wrote it. */
+    observe("x", "u-9 77 " REC1);
+    rl_store_state_touch(store, RL_STATE_SHARDS);
+    cr_assert_null(batch_of("x", &create));
+}
+
+Test(state_store, a_workload_back_before_the_batch_keeps_its_entry)
+{
+    bool create;
+
+    put("a", "1", NULL);
+    observe("a", "u-1 77 " REC1);
+    rl_store_del_workload(store, RL_KIND_DEPLOYMENT, "ns", "a", NULL, NULL);
+    put("a", "1", NULL);                /* a relist that had missed it */
+    cr_assert_null(batch_of("a", &create));
+    cr_assert(eq(str, (char *)record_of("a", NULL), "state:1111"));
+}

@@ -33,5 +33,8 @@ bool rl_kube_serves(struct rl_kube *kube, const char *api_prefix, const char *pl
  */
 int rl_kube_may(struct rl_kube *kube, const char *group, const char *plural, const char *verb,
                 const char *ns);
+/* The same for one object (name): what RBAC's resourceNames can allow. */
+int rl_kube_may_named(struct rl_kube *kube, const char *group, const char *plural,
+                      const char *verb, const char *ns, const char *name);
 
 #endif /* RL_DISCOVERY_H */

@@ -107,6 +107,14 @@ void rl_state_observe(struct rl_state *st, unsigned shard, const cJSON *data,
  * full: then W keeps its record on itself.
  */
 int rl_state_put(struct rl_state *st, const char *wkey, const char *value);
+/*
+ * W was deleted: the next batch removes its entry (gone), unless W comes
+ * back first (alive). An entry of a workload this table's owner never saw
+ * is another's (a reloadd watching other namespaces, in the same
+ * namespace): it is kept.
+ */
+void rl_state_gone(struct rl_state *st, const char *wkey);
+void rl_state_alive(struct rl_state *st, const char *wkey);
 /* Marks W's shard dirty (the next batch looks at its entries again). */
 void rl_state_touch(struct rl_state *st, const char *wkey);
 void rl_state_touch_shard(struct rl_state *st, unsigned shard);
@@ -118,7 +126,11 @@ void rl_state_touch_all(struct rl_state *st);
  */
 void rl_state_forget_pending(struct rl_state *st, rl_state_changed_fn *changed, void *ctx);
 
-/* Whether the caller keeps W's entry `value` (W exists with that uid, without an annotation record). */
+/*
+ * Whether the caller keeps W's entry `value`: not if W exists with another
+ * uid or with an annotation record; an unknown W's entry is kept (gone
+ * above removes those of workloads seen deleted).
+ */
 typedef bool rl_state_keep_fn(void *ctx, const char *wkey, const char *value);
 /*
  * The batch of shard, if it is dirty: *data becomes the JSON merge patch of
