@@ -1419,6 +1419,23 @@ void rl_controller_workloads_in(struct rl_controller *c, const char *ns,
     rl_store_count_in(c->store, ns, out);
 }
 
+bool rl_controller_state_stats(struct rl_controller *c, struct rl_controller_state_stats *out)
+{
+    struct rl_state_counts sc;
+    struct rl_state_writer_stats ws;
+
+    memset(out, 0, sizeof(*out));
+    if (!c->state_writer)
+        return false;
+    rl_store_state_counts(c->store, &sc);
+    rl_state_writer_stats(c->state_writer, &ws);
+    out->entries = sc.entries;
+    out->pending = sc.pending;
+    out->writes = ws.writes;
+    out->failures = ws.failures;
+    return true;
+}
+
 void rl_controller_stats(struct rl_controller *c, struct rl_controller_stats *out)
 {
     struct rl_store_counts sc;

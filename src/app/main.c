@@ -188,6 +188,12 @@ static void on_collect(struct rl_metrics *m, void *ctx)
     if (done)
         rl_metrics_startup_sync(m, (double)done / 1000.0);
     rl_metrics_leader(m, a->elector ? rl_elector_is_leader(a->elector) : true);
+    {
+        struct rl_controller_state_stats ss;
+
+        if (rl_controller_state_stats(a->ctl, &ss))
+            rl_metrics_workload_state(m, ss.entries, ss.pending, ss.writes, ss.failures);
+    }
     rl_report_collect(a->report);
     {
         struct rl_cap_counts cc;

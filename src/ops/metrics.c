@@ -901,6 +901,17 @@ void rl_metrics_rollout_cap(struct rl_metrics *m, size_t in_flight, size_t waiti
     rl_series_set(SINGLE(m, RL_M_ROLLOUTS_TIMED_OUT), (double)timed_out);
 }
 
+void rl_metrics_workload_state(struct rl_metrics *m, size_t entries, size_t pending,
+                               uint64_t writes, uint64_t failures)
+{
+    if (!m)
+        return;
+    rl_series_set(SERIES(m, RL_M_STATE_ENTRIES, "written"), (double)entries);
+    rl_series_set(SERIES(m, RL_M_STATE_ENTRIES, "pending"), (double)pending);
+    rl_series_set(SERIES(m, RL_M_STATE_WRITES, "success"), (double)writes);
+    rl_series_set(SERIES(m, RL_M_STATE_WRITES, "error"), (double)failures);
+}
+
 void rl_metrics_notifications(struct rl_metrics *m, const char *kind, const char *result,
                               uint64_t n)
 {

@@ -258,9 +258,10 @@ static int do_patch(struct rl_reconciler *r, struct rl_plan *p, const char *ctyp
 /*
  * A record-only write of W that has no record of its own goes to the
  * workload state (state.h): W takes it in the store at once, and a batch
- * writes it to reloadd's namespace, never to W. Anything but 0 or
- * RL_ENOTLEADER: the caller writes it on W instead (the state is off, W
- * holds a record itself, its shard is full, its key cannot be a state key).
+ * writes it to reloadd's namespace, never to W. RL_ENOENT: W is gone or
+ * re-created since the plan. Anything else but 0 or RL_ENOTLEADER: the
+ * caller writes it on W instead (the state is off, W holds a record itself,
+ * its shard is full, its key cannot be a state key).
  */
 static int write_state(struct rl_reconciler *r, const struct rl_plan *p, const char *wkey,
                        const struct rl_applied_entry *rec, size_t nrec, const char *history)
@@ -1483,6 +1484,8 @@ int rl_reconcile(struct rl_reconciler *r, const char *wkey)
         err = write_rollout(r, p, &ro, rec, nrec, pausing);
     } else {
         err = !ro.pending_s ? write_state(r, p, wkey, rec, nrec, ro.history) : RL_EINVAL;
+        if (err == RL_ENOENT)
+            err = 0;        /* W went or was re-created since the plan: its own reconcile comes */
         if (err && err != RL_ENOTLEADER) {
             err = rl_patch_record(&body, o->key.applied, rec, nrec, ro.history, ro.pending_s);
             if (!err)

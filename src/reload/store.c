@@ -831,9 +831,10 @@ int rl_store_set_state(struct rl_store *s, const char *wkey, const char *uid, ui
 
     rl_rwlock_wrlock(&s->lock);
     e = rl_map_get(&s->workloads, wkey);
-    /* Only for a workload without a record of its own: the annotation wins. */
-    if (s->state && v && e && (!e->w->has_record || e->w->record_in_state) &&
-        strcmp(e->w->uid ? e->w->uid : "", uid) == 0) {
+    if (!e || strcmp(e->w->uid ? e->w->uid : "", uid ? uid : "") != 0) {
+        err = RL_ENOENT;                    /* gone or re-created since: its own reconcile comes */
+    } else if (s->state && v && (!e->w->has_record || e->w->record_in_state)) {
+        /* Only for a workload without a record of its own: the annotation wins. */
         err = rl_state_put(s->state, wkey, v);
         if (!err)
             state_changed(s, wkey);

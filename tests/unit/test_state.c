@@ -450,8 +450,9 @@ Test(state_store, a_decision_is_taken_at_once_written_once_then_nothing)
     cr_assert(eq(int, rl_store_set_state(store, "deployment/ns/a", "u-1", 101, REC1), 0));
     cr_assert(eq(str, (char *)record_of("a", &rrv), "state:1111"));
     cr_assert(eq(u64, rrv, 101));
-    /* Another uid than the cached one: refused (the cache moved on). */
-    cr_assert(eq(int, rl_store_set_state(store, "deployment/ns/a", "u-2", 101, REC1), RL_EINVAL));
+    /* Another uid than the cached one, or no such workload: refused (the cache moved on). */
+    cr_assert(eq(int, rl_store_set_state(store, "deployment/ns/a", "u-2", 101, REC1), RL_ENOENT));
+    cr_assert(eq(int, rl_store_set_state(store, "deployment/ns/zz", "u-1", 101, REC1), RL_ENOENT));
     p = batch_of("a", &create);
     cr_assert(eq(str, p, "{\"deployment_ns_a\":\"u-1 101 " REC1_IN_JSON "\"}"));
     cr_assert(create);
@@ -511,7 +512,7 @@ Test(state_store, off_by_default)
     struct rl_store *s2 = rl_store_new(pol, rc);
 
     cr_assert_not(rl_store_state_enabled(s2));
-    cr_assert(eq(int, rl_store_set_state(s2, "deployment/ns/a", "u-1", 1, "{}"), RL_EINVAL));
+    cr_assert(eq(int, rl_store_set_state(s2, "deployment/ns/a", "u-1", 1, "{}"), RL_ENOENT));
     rl_store_free(s2);
 }
 

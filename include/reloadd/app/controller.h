@@ -157,6 +157,12 @@ void rl_controller_workloads_in(struct rl_controller *c, const char *ns,
 /* Per watched resource, the mono ms of its watch's last progress (informer.h). */
 void rl_controller_watch_progress(struct rl_controller *c, rl_informers_progress_fn *fn,
                                   void *ctx);
+/* The workload state (reload/state.h): false, all 0, when it is off. */
+struct rl_controller_state_stats {
+    size_t entries, pending;
+    uint64_t writes, failures;
+};
+bool rl_controller_state_stats(struct rl_controller *c, struct rl_controller_state_stats *out);
 struct rl_workqueue *rl_controller_queue(struct rl_controller *c);
 struct rl_store *rl_controller_store(struct rl_controller *c);
 

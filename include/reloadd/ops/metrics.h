@@ -193,6 +193,13 @@ struct rl_metric_desc {
     X(ROLLOUTS_TIMED_OUT, COUNTER, "reloader_rollout_timeouts_total",                       \
       "Rollouts not available within --rollout-timeout, whose slot went to the next.",      \
       RL_METRIC_NO_LABELS, RL_METRIC_NO_BUCKETS)                                            \
+    X(STATE_ENTRIES, GAUGE, "reloader_workload_state_entries",                              \
+      "Records of workloads that never rolled, kept in the workload state (ConfigMaps "     \
+      "reloadd-state-NN) as last seen; pending: decided, not yet seen written.",            \
+      RL_METRIC_LABELS("state"), RL_METRIC_NO_BUCKETS)                                      \
+    X(STATE_WRITES, COUNTER, "reloader_workload_state_writes_total",                        \
+      "Batches written to the workload state (one per changed shard), by result.",          \
+      RL_METRIC_LABELS("result"), RL_METRIC_NO_BUCKETS)                                     \
     X(NOTIFICATIONS, COUNTER, "reloader_notifications_total",                               \
       "Kubernetes Events, alerts and --webhook-url posts, by kind and outcome.",            \
       RL_METRIC_LABELS("kind", "result"), RL_METRIC_NO_BUCKETS)                             \
@@ -321,6 +328,9 @@ void rl_metrics_first_write_after_acquire(struct rl_metrics *m, double seconds);
 void rl_metrics_rollout_cap(struct rl_metrics *m, size_t in_flight, size_t waiting,
                             uint64_t timed_out);
 /* kind event|alert|webhook, result sent|failed|dropped: the sender's running count. */
+/* The workload state (reload/state.h): entries seen and pending, batches written and failed. */
+void rl_metrics_workload_state(struct rl_metrics *m, size_t entries, size_t pending,
+                               uint64_t writes, uint64_t failures);
 void rl_metrics_notifications(struct rl_metrics *m, const char *kind, const char *result,
                               uint64_t n);
 

@@ -158,9 +158,10 @@ void rl_store_dependents(struct rl_store *s, enum rl_source_type t, const char *
  * rl_store_observe_state(): the informer of the state's ConfigMaps saw
  * shard's (data NULL: gone). rl_store_set_state(): the leader decided W's
  * record (W's uid, W's resourceVersion then, the record's JSON): W takes it
- * at once and the next batch writes it; RL_EINVAL if W has a record of its
- * own or another uid, or its key cannot be a state key, RL_ETOOBIG if the
- * shard is full (W keeps its record on itself then).
+ * at once and the next batch writes it; RL_ENOENT if the store holds no W of
+ * that uid any more (a reconcile of the new one follows), RL_EINVAL if the
+ * state is off, W has a record of its own or its key cannot be a state key,
+ * RL_ETOOBIG if the shard is full (W keeps its record on itself then).
  * rl_store_state_batch(): the batch of one shard (state.h), also removing
  * the entries of workloads gone, re-created, or with a record of their own.
  * rl_store_state_touch(): marks one shard (RL_STATE_SHARDS: all) for the
