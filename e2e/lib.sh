@@ -307,12 +307,15 @@ e2e_wait_recorded() { # ns kind/name...
         e2e_wait 20 "baseline record on $w" e2e_has_record "$ns" "$w"
     done
 }
-e2e_has_record() { # ns kind/name
-    local obj
+e2e_has_record() { # ns kind/name (a declared kind as plural.group/name)
+    local obj kind=${2%%/*}
     obj=$(kubectl get -n "$1" "$2" -o json) || return 1
     jq -e '.metadata.annotations["reloadd.io/applied"] // empty' >/dev/null <<<"$obj" && return 0
-    e2e_state_json | jq -e --argjson o "$obj" '
-        (($o.kind | ascii_downcase) + "_" + $o.metadata.namespace + "_" + $o.metadata.name) as $k
+    # The store's key of the kind: a declared kind's plural.group, a built-in's Kind in lower case.
+    case $kind in *.*) ;; *) kind="" ;; esac
+    e2e_state_json | jq -e --argjson o "$obj" --arg kind "$kind" '
+        ((if $kind != "" then $kind else ($o.kind | ascii_downcase) end)
+         + "_" + $o.metadata.namespace + "_" + $o.metadata.name) as $k
         | ((.[$k] // "") | split(" ")) as $v | ($v | length) >= 3 and $v[0] == $o.metadata.uid' >/dev/null
 }
 

@@ -174,6 +174,7 @@ all_recorded() { [ "$(e2e_recorded_count "$ns")" -eq 200 ]; }
 e2e_wait 60 "baselines on all 200 Deployments" all_recorded
 e2e_settled "$ns" 2
 kubectl get deploy -n "$ns" -o json >"$E2E_DIR/deploy0.json"
+kubectl get cm -n "$(e2e_state_namespace)" -l reloadd.io/state=workloads -o json >"$E2E_DIR/state0.json"
 e2e_log "set up in $((SECONDS - t_case)) s: 200 Deployments recorded; leader $(e2e_lease_holder)"
 
 # ---- background: the writer, the heartbeat, the /readyz probes ----------
@@ -369,6 +370,7 @@ for r in "${replicas[@]}"; do
 done
 snapshot() {
     kubectl get deploy -n "$ns" -o json >"$E2E_DIR/deploy.json"
+    kubectl get cm -n "$(e2e_state_namespace)" -l reloadd.io/state=workloads -o json >"$E2E_DIR/state.json"
     kubectl get cm -n "$ns" -o json >"$E2E_DIR/cm.json"
     kubectl get secret -n "$ns" -o json >"$E2E_DIR/secret.json"
 }

@@ -13,6 +13,9 @@ DIR is the case's artifact directory, holding:
   deploy0.json     `kubectl get deploy -o json` once every baseline was
                    recorded, before the first change
   deploy.json, rs.json, cm.json, secret.json   the same at the end
+  state0.json, state.json   the workload state's ConfigMaps (reloadd-state-NN:
+                   the records of workloads that never rolled) with
+                   deploy0.json and deploy.json; optional
   writes-*.jsonl   faultproxy.py --write-log of each replica's proxy
   changes          "epoch_ms source version resourceVersion" per change
                    the writer made (the revision its PATCH was answered with)
@@ -126,11 +129,33 @@ def canon(template):
     return json.dumps(t, sort_keys=True)
 
 
-def applied_of(obj):
+def load_state(d, f):
+    """The workload state's entries ("kind_ns_name" -> "uid rv record"), {} if not kept."""
+    try:
+        items = load(d, f)["items"]
+    except (OSError, KeyError, ValueError):
+        return {}
+    out = {}
+    for cm in items:
+        out.update(cm.get("data") or {})
+    return out
+
+
+def applied_of(obj, state=None):
+    """W's record: its annotation, else its entry in the workload state (for its uid)."""
     try:
         return json.loads(obj["metadata"]["annotations"]["reloadd.io/applied"])
     except (KeyError, TypeError, ValueError):
-        return {}
+        pass
+    meta = obj.get("metadata", {})
+    v = (state or {}).get("deployment_%s_%s" % (meta.get("namespace"), meta.get("name")), "")
+    parts = v.split(" ", 2)
+    if len(parts) == 3 and parts[0] == meta.get("uid"):
+        try:
+            return json.loads(parts[2])
+        except ValueError:
+            pass
+    return {}
 
 
 def analyze(d):
@@ -169,6 +194,7 @@ def analyze(d):
         return hist[src][i - 1][1] if i else 0
 
     dep0 = {i["metadata"]["name"]: i for i in load(d, "deploy0.json")["items"]}
+    state0, stateN = load_state(d, "state0.json"), load_state(d, "state.json")
     depN = {i["metadata"]["name"]: i for i in load(d, "deploy.json")["items"]}
 
     # Every write reloadd made to a workload, with the object the API server answered.
@@ -229,7 +255,7 @@ def analyze(d):
         cur_rv = int(dep0[name]["metadata"]["resourceVersion"])
         seen = {cur}
         eff = {s: at(s, cur_rv) for s in srcs}     # what the pods read
-        rec_prev = applied_of(dep0[name])
+        rec_prev = applied_of(dep0[name], state0)
         n = 0
         for rv, obj, replica, t0 in sorted(writes[name], key=lambda w: w[0]):
             c = canon(obj["spec"]["template"])
@@ -276,7 +302,7 @@ def analyze(d):
                 fig["missed_final"] += 1
                 missed.append(f"{name}: {s} is at v{vers[s]}, its pods at v{eff[s]} "
                               f"(last rollout at rv {cur_rv})")
-        rec = applied_of(depN[name])
+        rec = applied_of(depN[name], stateN)
         for s in srcs:
             if rec.get(s) != version_hash(vers[s]):
                 fig["records_not_final"] += 1
