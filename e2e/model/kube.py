@@ -402,9 +402,10 @@ class Reloadd:
         env = dict(os.environ)
         argv = [binary, f"--kubeconfig={identity.kubeconfig}",
                 f"--metrics-addr=127.0.0.1:{self.port}", "--explain-addr=off"] + list(args)
+        # As in a pod: its namespace known, so the workload state is on (docs/reconcile.md).
+        env["POD_NAME"] = identity.name
+        env["POD_NAMESPACE"] = "reloadd"
         if ha_lease:
-            env["POD_NAME"] = identity.name
-            env["POD_NAMESPACE"] = "reloadd"
             argv += ["--enable-ha", f"--lease-name={ha_lease}", "--lease-duration=4s",
                      "--renew-deadline=3s", "--retry-period=500ms"]
         env.pop("KUBECONFIG", None)

@@ -82,13 +82,19 @@ static int send_batch(struct rl_state_writer *w, unsigned shard, cJSON *data, bo
     if (err && err != RL_ENOTLEADER && err != RL_ESHUTDOWN) {
         uint64_t now = rl_mono_ms();
 
-        /* A conflict or a 404 is the informer lagging behind a creation or a deletion. */
+        /*
+         * Once a minute at most. A conflict or a 404 is mostly the informer
+         * lagging behind a creation or a deletion (the next period sees it);
+         * a lasting conflict, a ConfigMap of that name without our label.
+         */
         if (now - w->warned_ms >= 60000 || !w->warned_ms) {
             w->warned_ms = now;
-            rl_log_kv(err == RL_ECONFLICT || err == RL_ENOTFOUND ? RL_LOG_INFO : RL_LOG_WARN,
-                      "cannot write the workload state; retrying", "configmap", name,
-                      "namespace", w->ns, "error", rl_strerror(err),
-                      "message", resp.message[0] ? resp.message : NULL, NULL);
+            rl_log_kv(RL_LOG_WARN, "cannot write the workload state; retrying every second",
+                      "configmap", name, "namespace", w->ns, "error", rl_strerror(err),
+                      "message", resp.message[0] ? resp.message : NULL,
+                      "hint", err == RL_ECONFLICT ? "a ConfigMap of this name without the label "
+                      RL_STATE_LABEL "=" RL_STATE_LABEL_VALUE " is not reloadd's to replace" : NULL,
+                      NULL);
         }
     }
     rl_kube_response_release(&resp);
