@@ -52,7 +52,7 @@ SUMMARY = {
             ("MiB sent", "generation.bytes")],
     "S1": [("ready s", "ready_s"), ("synced s (metric)", "synced_s_metric"),
            ("synced s (audit)", "synced_s_audit"), ("baseline writes", "workload_writes"),
-           ("rollouts", "rollouts"), ("RSS MiB", "rss_bytes"), ("cached objects", "_cached"),
+           ("state writes", "state_writes"), ("rollouts", "rollouts"), ("RSS MiB", "rss_bytes"), ("cached objects", "_cached"),
            ("B/cached obj", "bytes_per_cached_object"),
            ("B/cached obj beyond empty", "bytes_per_cached_object_beyond_base"), ("CPU s", "cpu_s"),
            ("reads", "api_audit.reads"), ("load 1m", "loadavg.0")],

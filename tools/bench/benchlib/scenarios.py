@@ -224,9 +224,14 @@ class Bench:
         self.audit.poll()
         written = {(e["res"], e["ns"], e["name"]) for e in
                    self.audit.select(users, c.t_start, None, WRITE_VERBS, WORKLOAD_RESOURCES, True)}
+        # reloadd's workload state: its batches to the ConfigMaps reloadd-state-NN (docs/reconcile.md).
+        state = [e for e in self.audit.select(users, c.t_start, None, WRITE_VERBS, ("configmaps",), True)
+                 if (e.get("name") or "").startswith("reloadd-state-")
+                 or (not e.get("name") and e.get("ns") == self.args.pod_namespace)]
         fig = {
             "ready_s": secs(ready),
             "synced_s_metric": secs(synced_metric),
+            "state_writes": len(state),
             "synced_s_audit": secs(last - c.t_start) if last else None,
             "workload_writes": nwrites,
             "workloads_written": len(written),
