@@ -526,3 +526,39 @@ e2e_admin_curl() { # curl args... path(last)
     curl -fsS --cacert "$RELOADD_CLUSTER_CA" --cert "$E2E_DIR/admin.crt" --key "$E2E_DIR/admin.key" \
         "${@:1:$#-1}" "$E2E_API$path" >/dev/null
 }
+
+# Starts a fault proxy (e2e/tools/faultproxy.py) in front of the API server
+# for controller identity NAME (minted with e2e_identity): it serves
+# 127.0.0.1 with a certificate of the cluster CA and forwards with NAME's
+# client certificate, so the audit log still tells NAME apart. Writes
+# NAME's kubeconfig through the proxy to "$(e2e_identity NAME's path).proxy",
+# i.e. $E2E_DIR/id-NAME/kubeconfig.proxy, and logs its writes to
+# $E2E_DIR/writes-NAME.jsonl. e2e_fp NAME COMMAND... sends it one command.
+e2e_fault_proxy() { # name
+    local n=$1 kc lp cp P=$RELOADD_CLUSTER_DIR/pki
+    if [ ! -f "$E2E_DIR/proxy.crt" ]; then
+        openssl req -newkey rsa:2048 -nodes -subj "/CN=faultproxy" -keyout "$E2E_DIR/proxy.key" \
+            -out "$E2E_DIR/proxy.csr" 2>/dev/null
+        openssl x509 -req -in "$E2E_DIR/proxy.csr" -CA "$P/ca.crt" -CAkey "$P/ca.key" -CAcreateserial \
+            -days 1 -out "$E2E_DIR/proxy.crt" -extfile <(printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n') 2>/dev/null
+    fi
+    kc=$(e2e_identity "$n")
+    lp=$(e2e_free_port) cp=$(e2e_free_port)
+    python3 "$(dirname "${BASH_SOURCE[0]}")/tools/faultproxy.py" --name "$n" --listen "$lp" --control "$cp" \
+        --upstream "$RELOADD_APISERVER_URL" --ca "$P/ca.crt" --cert "$E2E_DIR/proxy.crt" --key "$E2E_DIR/proxy.key" \
+        --client-cert "$E2E_DIR/id-$n/crt.pem" --client-key "$E2E_DIR/id-$n/key.pem" \
+        --write-log "$E2E_DIR/writes-$n.jsonl" >>"$E2E_DIR/proxy-$n.log" 2>&1 &
+    E2E_PIDS+=("$!")
+    echo "$cp" >"$E2E_DIR/ctl-$n"
+    jq --arg s "https://127.0.0.1:$lp" '.clusters[0].cluster.server = $s' "$kc" >"$kc.proxy"
+    e2e_wait 10 "fault proxy $n listening" bash -c "exec 3<>/dev/tcp/127.0.0.1/$cp"
+}
+e2e_fp() { # name command... : one line to the proxy's control port; prints the reply
+    local fd reply=""
+    exec {fd}<>"/dev/tcp/127.0.0.1/$(cat "$E2E_DIR/ctl-$1")"
+    shift
+    printf '%s\n' "$*" >&"$fd"
+    IFS= read -r -t 5 reply <&"$fd" || reply="error: no reply"
+    exec {fd}>&-
+    echo "$reply"
+}

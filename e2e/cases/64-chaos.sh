@@ -128,32 +128,8 @@ YAML
 } | kubectl apply -n "$ns" -f - >/dev/null
 
 # ---- one fault proxy per replica ----------------------------------------
-P=$RELOADD_CLUSTER_DIR/pki
-openssl req -newkey rsa:2048 -nodes -subj "/CN=faultproxy" -keyout "$E2E_DIR/proxy.key" \
-    -out "$E2E_DIR/proxy.csr" 2>/dev/null
-openssl x509 -req -in "$E2E_DIR/proxy.csr" -CA "$P/ca.crt" -CAkey "$P/ca.key" -CAcreateserial \
-    -days 1 -out "$E2E_DIR/proxy.crt" -extfile <(printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n') 2>/dev/null
-for r in "${replicas[@]}"; do
-    kc=$(e2e_identity "$r")
-    lp=$(e2e_free_port) cp=$(e2e_free_port)
-    python3 "$tools/faultproxy.py" --name "$r" --listen "$lp" --control "$cp" \
-        --upstream "$RELOADD_APISERVER_URL" --ca "$P/ca.crt" --cert "$E2E_DIR/proxy.crt" --key "$E2E_DIR/proxy.key" \
-        --client-cert "$E2E_DIR/id-$r/crt.pem" --client-key "$E2E_DIR/id-$r/key.pem" \
-        --write-log "$E2E_DIR/writes-$r.jsonl" >>"$E2E_DIR/proxy-$r.log" 2>&1 &
-    E2E_PIDS+=("$!")
-    echo "$cp" >"$E2E_DIR/ctl-$r"
-    jq --arg s "https://127.0.0.1:$lp" '.clusters[0].cluster.server = $s' "$kc" >"$kc.proxy"
-    e2e_wait 10 "proxy $r listening" bash -c "exec 3<>/dev/tcp/127.0.0.1/$cp"
-done
-fp() { # replica command... : one line to a proxy's control port; prints the reply
-    local fd reply=""
-    exec {fd}<>"/dev/tcp/127.0.0.1/$(cat "$E2E_DIR/ctl-$1")"
-    shift
-    printf '%s\n' "$*" >&"$fd"
-    IFS= read -r -t 5 reply <&"$fd" || reply="error: no reply"
-    exec {fd}>&-
-    echo "$reply"
-}
+for r in "${replicas[@]}"; do e2e_fault_proxy "$r"; done
+fp() { e2e_fp "$@"; }
 
 # ---- replicas (restarted under the same name) ---------------------------
 start_rep() { # name

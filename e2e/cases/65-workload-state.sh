@@ -17,7 +17,6 @@
 #     with --sync-after-restart every Deployment has rolled exactly once,
 #     and the state holds no entry for them.
 e2e_needs audit-log process-env signals fault-proxy
-tools=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tools" && pwd)
 state_ns=$(e2e_state_namespace)
 
 # The state entries of namespace NS (data keys).
@@ -95,28 +94,9 @@ e2e_stop_reloadd "$E2E_RELOADD_PID"
 e2e_log "change while down: 9 rollouts, one each; the state emptied; a restart then wrote nothing"
 
 # ---- 4. a crash at every step ---------------------------------------------
-P=$RELOADD_CLUSTER_DIR/pki
-openssl req -newkey rsa:2048 -nodes -subj "/CN=faultproxy" -keyout "$E2E_DIR/proxy.key" \
-    -out "$E2E_DIR/proxy.csr" 2>/dev/null
-openssl x509 -req -in "$E2E_DIR/proxy.csr" -CA "$P/ca.crt" -CAkey "$P/ca.key" -CAcreateserial \
-    -days 1 -out "$E2E_DIR/proxy.crt" -extfile <(printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n') 2>/dev/null
-kc=$(e2e_identity crash)
-lp=$(e2e_free_port) cp=$(e2e_free_port)
-python3 "$tools/faultproxy.py" --name crash --listen "$lp" --control "$cp" \
-    --upstream "$RELOADD_APISERVER_URL" --ca "$P/ca.crt" --cert "$E2E_DIR/proxy.crt" --key "$E2E_DIR/proxy.key" \
-    --client-cert "$E2E_DIR/id-crash/crt.pem" --client-key "$E2E_DIR/id-crash/key.pem" \
-    --write-log "$E2E_DIR/writes-crash.jsonl" >>"$E2E_DIR/proxy-crash.log" 2>&1 &
-E2E_PIDS+=("$!")
-jq --arg s "https://127.0.0.1:$lp" '.clusters[0].cluster.server = $s' "$kc" >"$kc.proxy"
-e2e_wait 10 "the fault proxy listening" bash -c "exec 3<>/dev/tcp/127.0.0.1/$cp"
-fp() { # command... : one line to the proxy's control port; prints the reply
-    local fd reply=""
-    exec {fd}<>"/dev/tcp/127.0.0.1/$cp"
-    printf '%s\n' "$*" >&"$fd"
-    IFS= read -r -t 5 reply <&"$fd" || reply="error: no reply"
-    exec {fd}>&-
-    echo "$reply"
-}
+e2e_fault_proxy crash
+kc=$E2E_DIR/id-crash/kubeconfig
+fp() { e2e_fp crash "$@"; }
 held() { fp stats | sed 's/^ok //' | jq -r .held; }
 held_some() { [ "$(held)" -ge 1 ]; }
 start_proxied() { # ns extra args...

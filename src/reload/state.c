@@ -234,8 +234,10 @@ void rl_state_observe(struct rl_state *st, unsigned shard, const cJSON *data,
                       rl_state_changed_fn *changed, void *ctx)
 {
     struct shard *sh;
+    static const char unchanged[] = "";     /* old's value once moved to observed */
     struct rl_map old;
     const cJSON *e, *obj;
+    char *prev;
     const char *k;
     void *v;
 
@@ -254,12 +256,20 @@ void rl_state_observe(struct rl_state *st, unsigned shard, const cJSON *data,
         if (!cJSON_IsString(e) || !e->string || !rl_state_wkey(e->string, wkey, sizeof(wkey)) ||
             rl_state_shard_of(wkey) != shard)
             continue;
-        rl_map_put(&sh->observed, e->string, rl_xstrdup(e->valuestring));
+        prev = rl_map_get(&old, e->string);
+        if (prev && strcmp(prev, e->valuestring) == 0) {
+            /* Unchanged: moved over, not copied (a shard changes a few entries at a time). */
+            rl_map_put(&sh->observed, e->string, prev);
+            rl_map_put(&old, e->string, (void *)unchanged);
+        } else {
+            rl_map_put(&sh->observed, e->string, rl_xstrdup(e->valuestring));
+        }
         sh->observed_bytes += strlen(e->string) + strlen(e->valuestring);
     }
     /* Where no pending entry hides it, an entry whose value moved is told. */
     for (size_t i = 0; rl_map_next(&old, &i, &k, &v);) {
-        if (!rl_map_has(&sh->pending, k) && !same_value(rl_map_get(&sh->observed, k), v))
+        if (v != unchanged && !rl_map_has(&sh->pending, k) &&
+            !same_value(rl_map_get(&sh->observed, k), v))
             report(k, changed, ctx);
     }
     for (size_t i = 0; rl_map_next(&sh->observed, &i, &k, &v);) {
@@ -268,7 +278,10 @@ void rl_state_observe(struct rl_state *st, unsigned shard, const cJSON *data,
     }
     /* Pending entries now written go: their effective value stays as it was. */
     drop_pending(sh, written, NULL);
-    rl_map_release(&old, free);
+    for (size_t i = 0; rl_map_next(&old, &i, &k, &v);)
+        if (v != unchanged)
+            free(v);
+    rl_map_release(&old, NULL);
 }
 
 int rl_state_put(struct rl_state *st, const char *wkey, const char *value)
