@@ -152,6 +152,8 @@ ha_pod replicas3 3
 check "replicas3: the Lease rule is granted" q replicas3 \
     '[.[] | select(.kind=="Role") | .rules[] | .resources[]] | index("leases") != null'
 render single --set reloader.enableHA=false --set reloader.deployment.replicas=1
+check "single: POD_NAMESPACE still set (the workload state)" q single \
+    "[$ctr | .env[] | select(.name==\"POD_NAMESPACE\") | .valueFrom.fieldRef.fieldPath] == [\"metadata.namespace\"]"
 check "single: no --enable-ha, no POD_NAME, no PDB, no Lease rule" q single \
     "($ctr | (.args|index(\"--enable-ha=true\"))==null and ([.env[].name]|index(\"POD_NAME\"))==null) and ([.[]|select(.kind==\"PodDisruptionBudget\")]|length==0) and ([.[]|select(.kind==\"Role\")|.rules[]|.resources[]]|index(\"leases\")==null)"
 check "single: maxUnavailable 1 (a single replica can roll)" q single "$dep.spec.strategy.rollingUpdate.maxUnavailable==1"
