@@ -132,25 +132,14 @@ void *rl_map_put(struct rl_map *m, const char *key, void *value)
     return NULL;
 }
 
-void *rl_map_del(struct rl_map *m, const char *key)
+/* Empties slot i, pulling later members of its probe run into the hole. */
+static void del_at(struct rl_map *m, size_t i)
 {
-    size_t mask, i, j;
-    bool found;
-    void *old;
+    size_t mask = m->_cap - 1, j = i;
 
-    if (!m->len)
-        return NULL;
-    i = find(m, key, rl_hash_str(key), &found);
-    if (!found)
-        return NULL;
-    old = m->_slots[i].value;
     free(m->_slots[i].key);
     m->_slots[i].key = NULL;
     m->len--;
-
-    /* Backward-shift: pull later members of the probe run into the hole. */
-    mask = m->_cap - 1;
-    j = i;
     for (;;) {
         size_t home;
 
@@ -165,7 +154,50 @@ void *rl_map_del(struct rl_map *m, const char *key)
             i = j;
         }
     }
+}
+
+void *rl_map_del(struct rl_map *m, const char *key)
+{
+    bool found;
+    size_t i;
+    void *old;
+
+    if (!m->len)
+        return NULL;
+    i = find(m, key, rl_hash_str(key), &found);
+    if (!found)
+        return NULL;
+    old = m->_slots[i].value;
+    del_at(m, i);
     return old;
+}
+
+size_t rl_map_del_if(struct rl_map *m, rl_map_drop_fn *drop, void *ctx)
+{
+    size_t mask, start = 0, n = 0;
+
+    if (!m->len)
+        return 0;
+    mask = m->_cap - 1;
+    /*
+     * Start after an empty slot (there is one: the load stays at or below
+     * 3/4). A backward shift never crosses an empty slot, so it only pulls
+     * members not visited yet into the hole: each member is seen once.
+     */
+    while (m->_slots[start].key)
+        start++;
+    for (size_t k = 1; k < m->_cap;) {
+        size_t i = (start + k) & mask;
+        struct rl_map_slot *s = &m->_slots[i];
+
+        if (s->key && drop(ctx, s->key, s->value)) {
+            del_at(m, i);
+            n++;
+            continue;               /* slot i may hold a member shifted back: look again */
+        }
+        k++;
+    }
+    return n;
 }
 
 bool rl_map_next(const struct rl_map *m, size_t *iter, const char **key, void **value)

@@ -198,27 +198,29 @@ static void report(const char *dkey, rl_state_changed_fn *changed, void *ctx)
 /* Drops the pending entries of sh that done(ctx, sh, key, value) says are done. */
 typedef bool done_fn(void *ctx, const struct shard *sh, const char *dkey, const char *value);
 
+struct drop_ctx {
+    struct shard *sh;
+    done_fn *done;
+    void *ctx;
+};
+
+static bool drop_done(void *arg, const char *dkey, void *value)
+{
+    struct drop_ctx *dc = arg;
+
+    if (!dc->done(dc->ctx, dc->sh, dkey, value))
+        return false;
+    if (value != REMOVED)
+        dc->sh->pending_bytes -= strlen(dkey) + strlen(value);
+    free_value(value);
+    return true;
+}
+
 static void drop_pending(struct shard *sh, done_fn *done, void *ctx)
 {
-    char **keys = NULL;
-    size_t n = 0;
-    const char *k;
-    void *v;
+    struct drop_ctx dc = { sh, done, ctx };
 
-    for (size_t i = 0; rl_map_next(&sh->pending, &i, &k, &v);) {
-        if (done(ctx, sh, k, v)) {
-            keys = rl_xreallocarray(keys, n + 1, sizeof(*keys));
-            keys[n++] = rl_xstrdup(k);
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        v = rl_map_del(&sh->pending, keys[i]);
-        if (v != REMOVED)
-            sh->pending_bytes -= strlen(keys[i]) + strlen(v);
-        free_value(v);
-        free(keys[i]);
-    }
-    free(keys);
+    rl_map_del_if(&sh->pending, drop_done, &dc);
 }
 
 /* A pending entry the informer shows written. */
@@ -369,25 +371,13 @@ void rl_state_forget_pending(struct rl_state *st, rl_state_changed_fn *changed, 
     }
 }
 
-/* Deleted workloads whose entries are written away: nothing left to remove. */
-static void forget_gone(struct shard *sh)
+/* A deleted workload whose entry is written away: nothing left to remove. */
+static bool written_away(void *arg, const char *dkey, void *value)
 {
-    char **keys = NULL;
-    size_t n = 0;
-    const char *k;
-    void *v;
+    const struct shard *sh = arg;
 
-    for (size_t i = 0; rl_map_next(&sh->gone, &i, &k, &v);) {
-        if (!rl_map_has(&sh->observed, k) && !rl_map_has(&sh->pending, k)) {
-            keys = rl_xreallocarray(keys, n + 1, sizeof(*keys));
-            keys[n++] = rl_xstrdup(k);
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        rl_map_del(&sh->gone, keys[i]);
-        free(keys[i]);
-    }
-    free(keys);
+    (void)value;
+    return !rl_map_has(&sh->observed, dkey) && !rl_map_has(&sh->pending, dkey);
 }
 
 struct keep_ctx {
@@ -424,7 +414,7 @@ bool rl_state_take_batch(struct rl_state *st, unsigned shard, rl_state_keep_fn *
     /* Entries decided but no longer wanted go unwritten; what is observed of them goes below. */
     drop_pending(sh, unwanted, &kc);
     drop_pending(sh, written, NULL);
-    forget_gone(sh);
+    rl_map_del_if(&sh->gone, written_away, sh);
     d = cJSON_CreateObject();
     for (size_t i = 0; rl_map_next(&sh->pending, &i, &k, &v);) {
         const char *now = rl_map_get(&sh->observed, k);

@@ -81,6 +81,52 @@ Test(map, put_get_delete_under_churn)
     rl_map_release(&m, NULL);
 }
 
+struct del_if_ctx {
+    size_t calls;
+    unsigned seen[4096];
+    unsigned mod;
+};
+
+static bool drop_multiples(void *arg, const char *key, void *value)
+{
+    struct del_if_ctx *c = arg;
+    uintptr_t v = (uintptr_t)value;
+
+    (void)key;
+    c->calls++;
+    c->seen[v]++;
+    return v % c->mod == 0;
+}
+
+/* Every member is asked once, however the backward shifts move the others. */
+Test(map, del_if_asks_each_member_once_and_keeps_the_rest_reachable)
+{
+    char key[32];
+
+    for (unsigned mod = 1; mod <= 5; mod++) {
+        for (unsigned size = 1; size < 4096; size = size * 3 + 1) {
+            struct rl_map m = RL_MAP_INIT;
+            struct del_if_ctx c = { .mod = mod };
+            size_t gone = 0;
+
+            for (uintptr_t i = 0; i < size; i++) {
+                snprintf(key, sizeof(key), "k%lu", (unsigned long)i);
+                rl_map_put(&m, key, (void *)i);
+                gone += i % mod == 0;
+            }
+            cr_assert(eq(sz, rl_map_del_if(&m, drop_multiples, &c), gone));
+            cr_assert(eq(sz, c.calls, size), "mod %u size %u", mod, size);
+            for (uintptr_t i = 0; i < size; i++) {
+                snprintf(key, sizeof(key), "k%lu", (unsigned long)i);
+                cr_assert(eq(uint, c.seen[i], 1));
+                cr_assert(eq(ptr, rl_map_get(&m, key), i % mod ? (void *)i : NULL), "%s", key);
+            }
+            cr_assert(eq(sz, m.len, size - gone));
+            rl_map_release(&m, NULL);
+        }
+    }
+}
+
 Test(clock, rfc3339_round_trip_with_micro_time)
 {
     char out[32];

@@ -41,6 +41,13 @@ bool rl_map_has(const struct rl_map *m, const char *key);
 void *rl_map_put(struct rl_map *m, const char *key, void *value);
 /* Removes key; returns its value (or NULL). */
 void *rl_map_del(struct rl_map *m, const char *key);
+/*
+ * Removes every member drop(ctx, key, value) says to drop, in one pass, and
+ * returns how many went. drop() is called once per member; on true the
+ * value is the caller's to free (the key is freed after the call).
+ */
+typedef bool rl_map_drop_fn(void *ctx, const char *key, void *value);
+size_t rl_map_del_if(struct rl_map *m, rl_map_drop_fn *drop, void *ctx);
 /* The key as stored in the map (stable until the entry is removed). */
 const char *rl_map_key(const struct rl_map *m, const char *key);
 
