@@ -303,6 +303,8 @@ static void startup_key_done(struct rl_controller *c, const char *wkey)
         rl_log_kv(RL_LOG_INFO, "startup sync done: every workload reconciled", NULL);
     }
     rl_mutex_unlock(&c->startup_mu);
+    if (last)
+        rl_mem_give_back();                 /* the startup pass is a burst (mem.h) */
 }
 
 /* Reconcile every workload in the cache (startup, becoming leader). */

@@ -1,6 +1,7 @@
 /* mem.c - allocation that never returns NULL */
 #include "reloadd/base/mem.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,4 +106,9 @@ void rl_free_secret(char *s)
         return;
     rl_wipe(s, strlen(s));
     free(s);
+}
+
+void rl_mem_give_back(void)
+{
+    malloc_trim(0);
 }

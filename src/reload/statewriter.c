@@ -29,6 +29,7 @@ struct rl_state_writer {
     bool stop;
     bool started;
     bool leading;                   /* the thread's own */
+    bool busy;                      /* the thread's: its last round was a burst */
     _Atomic uint64_t writes, failures;
     uint64_t warned_ms;             /* the last failure logged (the thread's) */
 };
@@ -103,11 +104,15 @@ static int send_batch(struct rl_state_writer *w, unsigned shard, cJSON *data, bo
     return err;
 }
 
-/* Sends every dirty shard's batch; false if a write failed. */
-static bool flush(struct rl_state_writer *w)
+/* A round of this many batches or more is a burst (a first install writes them all). */
+#define BURST_BATCHES 8u
+
+/* Sends every dirty shard's batch; false if a write failed. *sent: how many were sent. */
+static bool flush(struct rl_state_writer *w, unsigned *sent)
 {
     bool ok = true;
 
+    *sent = 0;
     rl_mutex_lock(&w->flush_mu);
     rl_kube_thread_fence(w->hooks.fence_left, w->hooks.ctx);
     for (unsigned s = 0; s < RL_STATE_SHARDS; s++) {
@@ -118,6 +123,7 @@ static bool flush(struct rl_state_writer *w)
         if (!rl_store_state_batch(w->store, s, &data, &create))
             continue;
         err = send_batch(w, s, data, create);
+        (*sent)++;
         atomic_fetch_add(err ? &w->failures : &w->writes, 1);
         if (err) {
             rl_store_state_touch(w->store, s);
@@ -133,15 +139,18 @@ static bool flush(struct rl_state_writer *w)
 
 bool rl_state_writer_flush(struct rl_state_writer *w)
 {
+    unsigned sent;
+
     if (!w || !ready(w) || !may_write(w))
         return true;
-    return flush(w);
+    return flush(w, &sent);
 }
 
 /* One period: follows leadership, then writes if leading. */
 static void tick(struct rl_state_writer *w)
 {
     bool leading;
+    unsigned sent = 0;
 
     if (!ready(w))
         return;
@@ -154,7 +163,11 @@ static void tick(struct rl_state_writer *w)
     }
     w->leading = leading;
     if (leading)
-        flush(w);
+        flush(w, &sent);
+    /* A burst's batches, their bodies and the watch events they caused are garbage now. */
+    if (w->busy && sent < BURST_BATCHES)
+        rl_mem_give_back();
+    w->busy = sent >= BURST_BATCHES;
 }
 
 static void *run(void *arg)

@@ -29,6 +29,15 @@ void rl_wipe(void *p, size_t len);
 /* Wipes then frees a NUL-terminated string; NULL is a no-op. */
 void rl_free_secret(char *s);
 
+/*
+ * Hands the heap's free pages back to the kernel (malloc_trim(3)). glibc
+ * gives back only the top of each arena by itself; a burst (a list's pages
+ * decoded and dropped, the startup pass, a first round of state writes)
+ * leaves free holes below that count as RSS until the heap reuses them.
+ * Call it when a burst ends, not per request: it walks every arena.
+ */
+void rl_mem_give_back(void);
+
 #define RL_NEW(type) ((type *)rl_xcalloc(1, sizeof(type)))
 
 #endif /* RL_MEM_H */
