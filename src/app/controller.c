@@ -1435,6 +1435,7 @@ bool rl_controller_state_stats(struct rl_controller *c, struct rl_controller_sta
     out->pending = sc.pending;
     out->writes = ws.writes;
     out->failures = ws.failures;
+    out->deferred = ws.deferred;
     return true;
 }
 

@@ -192,7 +192,8 @@ static void on_collect(struct rl_metrics *m, void *ctx)
         struct rl_controller_state_stats ss;
 
         if (rl_controller_state_stats(a->ctl, &ss))
-            rl_metrics_workload_state(m, ss.entries, ss.pending, ss.writes, ss.failures);
+            rl_metrics_workload_state(m, ss.entries, ss.pending, ss.writes, ss.failures,
+                                      ss.deferred);
     }
     rl_report_collect(a->report);
     {

@@ -902,7 +902,7 @@ void rl_metrics_rollout_cap(struct rl_metrics *m, size_t in_flight, size_t waiti
 }
 
 void rl_metrics_workload_state(struct rl_metrics *m, size_t entries, size_t pending,
-                               uint64_t writes, uint64_t failures)
+                               uint64_t writes, uint64_t failures, uint64_t deferred)
 {
     if (!m)
         return;
@@ -910,6 +910,7 @@ void rl_metrics_workload_state(struct rl_metrics *m, size_t entries, size_t pend
     rl_series_set(SERIES(m, RL_M_STATE_ENTRIES, "pending"), (double)pending);
     rl_series_set(SERIES(m, RL_M_STATE_WRITES, "success"), (double)writes);
     rl_series_set(SERIES(m, RL_M_STATE_WRITES, "error"), (double)failures);
+    rl_series_set(SERIES(m, RL_M_STATE_WRITES, "deferred"), (double)deferred);
 }
 
 void rl_metrics_notifications(struct rl_metrics *m, const char *kind, const char *result,

@@ -27,10 +27,11 @@ struct rl_state_writer {
     pthread_mutex_t mu;             /* guards stop */
     pthread_cond_t cv;
     bool stop;
+    atomic_bool giving_up;          /* stop began: a background request waits no more */
     bool started;
     bool leading;                   /* the thread's own */
     bool busy;                      /* the thread's: its last round was a burst */
-    _Atomic uint64_t writes, failures;
+    _Atomic uint64_t writes, failures, deferred;
     uint64_t warned_ms;             /* the last failure logged (the thread's) */
 };
 
@@ -80,7 +81,7 @@ static int send_batch(struct rl_state_writer *w, unsigned shard, cJSON *data, bo
         err = rl_kube_request(w->kube, "PATCH", path, body, "application/merge-patch+json",
                               &resp);
     }
-    if (err && err != RL_ENOTLEADER && err != RL_ESHUTDOWN) {
+    if (err && err != RL_ENOTLEADER && err != RL_ESHUTDOWN && err != RL_EBUSY) {
         uint64_t now = rl_mono_ms();
 
         /*
@@ -123,6 +124,12 @@ static bool flush(struct rl_state_writer *w, unsigned *sent)
         if (!rl_store_state_batch(w->store, s, &data, &create))
             continue;
         err = send_batch(w, s, data, create);
+        if (err == RL_EBUSY) {
+            /* No spare API budget: rollouts use it all. The next period tries again. */
+            rl_store_state_touch(w->store, s);
+            atomic_fetch_add(&w->deferred, 1);
+            break;
+        }
         (*sent)++;
         atomic_fetch_add(err ? &w->failures : &w->writes, 1);
         if (err) {
@@ -174,6 +181,8 @@ static void *run(void *arg)
 {
     struct rl_state_writer *w = arg;
 
+    /* Spare API budget only: a rollout never waits behind a state write (statewriter.h). */
+    rl_kube_thread_background(true, &w->giving_up);
     rl_mutex_lock(&w->mu);
     while (!w->stop) {
         uint64_t until = rl_mono_ms() + w->period_ms;
@@ -222,6 +231,7 @@ void rl_state_writer_stop(struct rl_state_writer *w)
         return;
     rl_mutex_lock(&w->mu);
     w->stop = true;
+    atomic_store(&w->giving_up, true);
     rl_cond_broadcast(&w->cv);
     rl_mutex_unlock(&w->mu);
     rl_thread_join(w->thread);
@@ -247,4 +257,5 @@ void rl_state_writer_stats(struct rl_state_writer *w, struct rl_state_writer_sta
 {
     out->writes = atomic_load(&w->writes);
     out->failures = atomic_load(&w->failures);
+    out->deferred = atomic_load(&w->deferred);
 }

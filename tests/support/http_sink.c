@@ -19,6 +19,8 @@
 #include "reloadd/base/log.h"
 #include "reloadd/base/mem.h"
 #include "reloadd/base/sync.h"
+#include "reloadd/kube/kube.h"
+#include "reloadd/kube/kubeconfig.h"
 
 #define MAX_REQUEST (1 << 20)
 
@@ -301,4 +303,24 @@ void http_sink_req_release(struct http_sink_req *r)
 {
     free(r->body);
     r->body = NULL;
+}
+
+struct rl_kube *http_sink_kube(const struct http_sink *s, const struct rl_kube_opts *o)
+{
+    struct rl_kubeconfig *cfg = NULL;
+    char errbuf[512];
+    char *yaml = rl_xasprintf("clusters:\n- name: c\n  cluster: {server: '%s'}\n"
+                              "contexts:\n- name: x\n  context: {cluster: c}\n"
+                              "current-context: x\n", http_sink_url(s));
+    struct rl_kube *k = NULL;
+
+    if (rl_kubeconfig_parse(&cfg, "/t/config", yaml, strlen(yaml), NULL, errbuf,
+                            sizeof(errbuf)) == 0)
+        k = rl_kube_new(cfg, o, NULL);
+    free(yaml);
+    if (!k) {
+        fprintf(stderr, "http_sink: no kube client for %s: %s\n", http_sink_url(s), errbuf);
+        abort();
+    }
+    return k;
 }

@@ -44,6 +44,13 @@ void http_sink_fail_next(struct http_sink *s, int n, int status);
 /* While on, requests are recorded but never answered. */
 void http_sink_hang(struct http_sink *s, bool hang);
 
+/*
+ * A kube client (kube.h) whose API server is the sink, with options o (NULL:
+ * the defaults); aborts the test program if it cannot be made.
+ */
+struct rl_kube_opts;
+struct rl_kube *http_sink_kube(const struct http_sink *s, const struct rl_kube_opts *o);
+
 size_t http_sink_count(struct http_sink *s);
 /* Waits until at least n requests were recorded or timeout_ms passed; the count. */
 size_t http_sink_wait(struct http_sink *s, size_t n, uint64_t timeout_ms);

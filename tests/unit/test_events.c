@@ -18,7 +18,6 @@
 #include "reloadd/base/json.h"
 #include "reloadd/base/mem.h"
 #include "reloadd/kube/kube.h"
-#include "reloadd/kube/kubeconfig.h"
 #include "reloadd/ops/events.h"
 
 static void setup(void)
@@ -102,28 +101,11 @@ Test(events, body_is_a_core_v1_event_on_the_workload)
     rl_buf_release(&b);
 }
 
-static struct rl_kube *client_with(struct http_sink *s, const struct rl_kube_opts *ko)
-{
-    struct rl_kubeconfig *cfg = NULL;
-    char errbuf[512];
-    char *yaml = rl_xasprintf("clusters:\n- name: c\n  cluster: {server: '%s'}\n"
-                              "contexts:\n- name: x\n  context: {cluster: c}\n"
-                              "current-context: x\n", http_sink_url(s));
-    struct rl_kube *k;
-
-    cr_assert(eq(int, rl_kubeconfig_parse(&cfg, "/t/config", yaml, strlen(yaml), NULL, errbuf,
-                                          sizeof(errbuf)), 0), "%s", errbuf);
-    free(yaml);
-    k = rl_kube_new(cfg, ko, NULL);
-    cr_assert(ne(ptr, k, NULL));
-    return k;
-}
-
 static struct rl_kube *client_for(struct http_sink *s)
 {
     struct rl_kube_opts ko = { .request_timeout_ms = 500, .max_retries = 0 };
 
-    return client_with(s, &ko);
+    return http_sink_kube(s, &ko);
 }
 
 static void wait_finished(struct rl_events *e, uint64_t n)
@@ -233,7 +215,7 @@ Test(events, events_use_only_the_spare_api_budget)
 {
     struct http_sink *s = http_sink_start();
     struct rl_kube_opts ko = { .qps = 1, .burst = 2, .request_timeout_ms = 500, .max_retries = -1 };
-    struct rl_kube *k = client_with(s, &ko);
+    struct rl_kube *k = http_sink_kube(s, &ko);
     struct rl_events *e = rl_events_new(k, NULL, NULL);
     struct rl_kube_response resp;
     struct rl_events_stats st;

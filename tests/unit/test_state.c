@@ -10,8 +10,11 @@
  * for its uid; its own annotation wins; the leader's decision is taken at
  * once and written by the next batch; the entries of workloads deleted,
  * re-created or rolled are removed by a batch; and once written, a batch
- * has nothing more to send.
+ * has nothing more to send. The writer: its batches take only spare API
+ * budget, so writes of the workers (rollouts) never wait behind them.
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -20,11 +23,15 @@
 #include <criterion/new/assert.h>
 
 #include "reloadd/base/err.h"
+#include "reloadd/base/clock.h"
 #include "reloadd/base/mem.h"
+#include "reloadd/base/sync.h"
 #include "reloadd/config/policy.h"
+#include "http_sink.h"
 #include "testutil.h"
 #include "reloadd/reload/decide.h"
 #include "reloadd/reload/state.h"
+#include "reloadd/reload/statewriter.h"
 #include "reloadd/reload/store.h"
 #include "reloadd/reload/workload.h"
 
@@ -536,4 +543,90 @@ Test(state_store, a_workload_back_before_the_batch_keeps_its_entry)
     put("a", "1", NULL);                /* a relist that had missed it */
     cr_assert_null(batch_of("a", &create));
     cr_assert(eq(str, (char *)record_of("a", NULL), "state:1111"));
+}
+
+/* ---- the writer ------------------------------------------------------------ */
+
+/* A worker: writes to a workload as fast as the token bucket lets it, `n` times. */
+struct worker {
+    struct rl_kube *k;
+    int n;
+    atomic_bool done;
+    uint64_t done_ms;
+};
+
+static void *work(void *arg)
+{
+    struct worker *wk = arg;
+    struct rl_kube_response resp;
+
+    rl_kube_response_init(&resp);
+    for (int i = 0; i < wk->n; i++)
+        rl_kube_request(wk->k, "PATCH", "/apis/apps/v1/namespaces/ns/deployments/w", "{}",
+                        "application/merge-patch+json", &resp);
+    rl_kube_response_release(&resp);
+    wk->done_ms = rl_mono_ms();
+    atomic_store(&wk->done, true);
+    return NULL;
+}
+
+/* Requests to the state's ConfigMaps among the sink's first n, and when the first came. */
+static size_t state_writes(struct http_sink *sink, uint64_t *first_ms)
+{
+    size_t n = http_sink_count(sink), found = 0;
+    struct http_sink_req r;
+
+    for (size_t i = 0; i < n; i++) {
+        if (!http_sink_request(sink, i, &r))
+            continue;
+        if (strstr(r.path, "/namespaces/reloadd/configmaps")) {
+            if (!found++ && first_ms)
+                *first_ms = r.at_ms;
+        }
+        http_sink_req_release(&r);
+    }
+    return found;
+}
+
+/*
+ * 30 rollouts at 10 QPS (burst 10) hold every token for 2 s: a state batch decided at
+ * the start waits for them all (before, it took its turn among them and
+ * delayed the rollouts behind it), then goes once, and nothing follows.
+ */
+Test(state_store, the_writer_takes_only_the_budget_rollouts_leave)
+{
+    struct http_sink *sink = http_sink_start();
+    struct rl_kube_opts o = { .qps = 10, .burst = 10, .max_retries = -1 };
+    struct rl_kube *k = http_sink_kube(sink, &o);
+    struct rl_state_writer_hooks hooks = { 0 };
+    struct rl_state_writer *w;
+    struct worker wk = { .k = k, .n = 30 };
+    struct rl_state_writer_stats ws;
+    uint64_t first = 0;
+    pthread_t t;
+
+    put("a", "1", NULL);
+    cr_assert(eq(int, rl_store_set_state(store, "deployment/ns/a", "u-1", 101, REC1), 0));
+    w = rl_state_writer_new(store, k, "reloadd", 50, &hooks);
+    rl_thread_start(&t, "worker", work, &wk);
+    http_sink_wait(sink, 10, 5000);         /* the burst is spent: from here on, 10 a second */
+    rl_state_writer_start(w);
+    while (!atomic_load(&wk.done))
+        test_sleep_ms(10);
+    rl_thread_join(t);
+    cr_assert(eq(sz, state_writes(sink, NULL), 0), "a state write went among the rollouts");
+    for (int i = 0; i < 300 && state_writes(sink, NULL) == 0; i++)
+        test_sleep_ms(10);
+    cr_assert(eq(sz, state_writes(sink, &first), 1));
+    cr_assert(ge(u64, first, wk.done_ms));
+    /* Written once; nothing more (the informer's echo is not needed to stop it). */
+    test_sleep_ms(500);
+    cr_assert(eq(sz, state_writes(sink, NULL), 1));
+    rl_state_writer_stats(w, &ws);
+    cr_assert(eq(u64, ws.writes, 1));
+    cr_assert(eq(u64, ws.failures, 0));
+    rl_state_writer_stop(w);
+    rl_state_writer_free(w);
+    rl_kube_free(k);
+    http_sink_stop(sink);
 }

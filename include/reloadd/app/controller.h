@@ -160,7 +160,7 @@ void rl_controller_watch_progress(struct rl_controller *c, rl_informers_progress
 /* The workload state (reload/state.h): false, all 0, when it is off. */
 struct rl_controller_state_stats {
     size_t entries, pending;
-    uint64_t writes, failures;
+    uint64_t writes, failures, deferred;
 };
 bool rl_controller_state_stats(struct rl_controller *c, struct rl_controller_state_stats *out);
 struct rl_workqueue *rl_controller_queue(struct rl_controller *c);

@@ -198,7 +198,8 @@ struct rl_metric_desc {
       "reloadd-state-NN) as last seen; pending: decided, not yet seen written.",            \
       RL_METRIC_LABELS("state"), RL_METRIC_NO_BUCKETS)                                      \
     X(STATE_WRITES, COUNTER, "reloader_workload_state_writes_total",                        \
-      "Batches written to the workload state (one per changed shard), by result.",          \
+      "Batches written to the workload state (one per changed shard), by result "           \
+      "(deferred: no spare API budget, rollouts first; tried again a second later).",       \
       RL_METRIC_LABELS("result"), RL_METRIC_NO_BUCKETS)                                     \
     X(NOTIFICATIONS, COUNTER, "reloader_notifications_total",                               \
       "Kubernetes Events, alerts and --webhook-url posts, by kind and outcome.",            \
@@ -328,9 +329,12 @@ void rl_metrics_first_write_after_acquire(struct rl_metrics *m, double seconds);
 void rl_metrics_rollout_cap(struct rl_metrics *m, size_t in_flight, size_t waiting,
                             uint64_t timed_out);
 /* kind event|alert|webhook, result sent|failed|dropped: the sender's running count. */
-/* The workload state (reload/state.h): entries seen and pending, batches written and failed. */
+/*
+ * The workload state (reload/state.h): entries seen and pending, batches
+ * written, failed, and put off for want of spare API budget.
+ */
 void rl_metrics_workload_state(struct rl_metrics *m, size_t entries, size_t pending,
-                               uint64_t writes, uint64_t failures);
+                               uint64_t writes, uint64_t failures, uint64_t deferred);
 void rl_metrics_notifications(struct rl_metrics *m, const char *kind, const char *result,
                               uint64_t n);
 

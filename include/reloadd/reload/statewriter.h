@@ -9,6 +9,14 @@
  * period retries it. So the state costs at most RL_STATE_SHARDS writes a
  * period, whatever the number of workloads decided in it.
  *
+ * Budget: the thread's requests are background requests (kube.h): they use
+ * only spare tokens of --kube-api-qps, so a rollout never queues behind a
+ * state write; a batch that finds none within RL_KUBE_BACKGROUND_WAIT_MS is
+ * put off to the next period (counted as deferred). Under steady churn at
+ * the QPS limit the state waits for a quiet moment; its entries are
+ * records of workloads that did not roll, or removals of entries a rollout
+ * made stale (the workload's own record wins over them meanwhile).
+ *
  * Leadership: the writes go through the caller's write fence (kube.h), so
  * a deposed leader sends nothing. On becoming leader the writer looks at
  * every shard once (entries of workloads deleted while it followed go);
@@ -42,6 +50,7 @@ struct rl_state_writer_hooks {
 struct rl_state_writer_stats {
     uint64_t writes;                        /* patches and creations sent */
     uint64_t failures;
+    uint64_t deferred;                      /* batches that found no spare API budget */
 };
 
 struct rl_state_writer *rl_state_writer_new(struct rl_store *store, struct rl_kube *kube,
