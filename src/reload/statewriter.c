@@ -24,10 +24,9 @@ struct rl_state_writer {
 
     pthread_t thread;
     pthread_mutex_t flush_mu;       /* one flush at a time (the thread's, or a caller's) */
-    pthread_mutex_t mu;             /* guards stop */
+    pthread_mutex_t mu;             /* with cv, wakes the thread at stop */
     pthread_cond_t cv;
-    bool stop;
-    atomic_bool giving_up;          /* stop began: a background request waits no more */
+    atomic_bool stop;               /* also tells a waiting background request to give up */
     bool started;
     bool leading;                   /* the thread's own */
     bool busy;                      /* the thread's: its last round was a burst */
@@ -182,7 +181,7 @@ static void *run(void *arg)
     struct rl_state_writer *w = arg;
 
     /* Spare API budget only: a rollout never waits behind a state write (statewriter.h). */
-    rl_kube_thread_background(true, &w->giving_up);
+    rl_kube_thread_background(true, &w->stop);
     rl_mutex_lock(&w->mu);
     while (!w->stop) {
         uint64_t until = rl_mono_ms() + w->period_ms;
@@ -230,8 +229,7 @@ void rl_state_writer_stop(struct rl_state_writer *w)
     if (!w || !w->started)
         return;
     rl_mutex_lock(&w->mu);
-    w->stop = true;
-    atomic_store(&w->giving_up, true);
+    atomic_store(&w->stop, true);
     rl_cond_broadcast(&w->cv);
     rl_mutex_unlock(&w->mu);
     rl_thread_join(w->thread);
