@@ -20,7 +20,10 @@
 
 #define KEY_MAX RL_STORE_KEY_MAX
 
-/* A set of workload keys; the strings belong to the workloads map. */
+/*
+ * A set of keys; the strings belong to the workloads map (index, named), or
+ * to the sources map (by_ns: there each source's ns_slot is its place).
+ */
 struct keyset {
     const char **keys;
     uint32_t n, cap;
@@ -48,6 +51,8 @@ struct rl_store {
     pthread_rwlock_t lock;
     /* Guarded by lock. */
     struct rl_map sources;          /* "configmap/ns/name" -> struct rl_source */
+    struct rl_map by_ns;            /* "configmap/ns" -> struct keyset of those sources' keys */
+    size_t nsources[RL_SOURCE_COUNT];
     struct rl_map tombs;            /* "configmap/ns/name" -> struct tomb */
     uint64_t tomb_seq;
     uint64_t max_rv;                /* the highest resourceVersion applied */
@@ -148,6 +153,7 @@ struct rl_store *rl_store_new(const struct rl_policy *pol, struct rl_regex_cache
 
     rl_rwlock_init(&s->lock);
     rl_map_init(&s->sources);
+    rl_map_init(&s->by_ns);
     rl_map_init(&s->tombs);
     rl_map_init(&s->workloads);
     rl_map_init(&s->index);
@@ -166,6 +172,7 @@ void rl_store_free(struct rl_store *s)
     rl_map_release(&s->named, keyset_free);
     rl_map_release(&s->per_ns, free);
     rl_map_release(&s->workloads, wentry_free);
+    rl_map_release(&s->by_ns, keyset_free);
     rl_map_release(&s->sources, free);
     rl_map_release(&s->tombs, free);
     rl_state_free(s->state);
@@ -262,6 +269,63 @@ static void bury(struct rl_store *s, const char *key, const struct rl_source *sr
     }
 }
 
+/*
+ * A source's namespace list (by_ns): named-reload lists match the sources of
+ * one namespace, and a scan of every source per such workload made a full
+ * pass O(named workloads x sources) (BENCHMARKS.md, xlarge). Appended on
+ * creation, removed by swapping the last one into its place.
+ */
+static void ns_list_key(char *out, size_t len, const char *skey)
+{
+    const char *ns = strchr(skey, '/') + 1;
+    size_t n = (size_t)(strchr(ns, '/') - skey);
+
+    strlcpy(out, skey, n + 1 < len ? n + 1 : len);
+}
+
+static void ns_list_add(struct rl_store *s, const char *skey, struct rl_source *src)
+{
+    char lk[KEY_MAX];
+    struct keyset *ks;
+
+    ns_list_key(lk, sizeof(lk), skey);
+    ks = rl_map_get(&s->by_ns, lk);
+    if (!ks) {
+        ks = RL_NEW(struct keyset);
+        rl_map_put(&s->by_ns, lk, ks);
+    }
+    if (ks->n == ks->cap) {
+        ks->cap = ks->cap ? ks->cap * 2 : 4;
+        ks->keys = rl_xreallocarray(ks->keys, ks->cap, sizeof(*ks->keys));
+    }
+    src->ns_slot = ks->n;
+    ks->keys[ks->n++] = rl_map_key(&s->sources, skey);
+}
+
+/* Before the source leaves the sources map (the last one's slot is looked up there). */
+static void ns_list_del(struct rl_store *s, const char *skey, const struct rl_source *src)
+{
+    char lk[KEY_MAX];
+    struct keyset *ks;
+    uint32_t i = src->ns_slot;
+
+    ns_list_key(lk, sizeof(lk), skey);
+    ks = rl_map_get(&s->by_ns, lk);
+    RL_ASSERT(ks && i < ks->n && strcmp(ks->keys[i], skey) == 0);
+    if (i != --ks->n) {
+        struct rl_source *moved = rl_map_get(&s->sources, ks->keys[ks->n]);
+
+        ks->keys[i] = ks->keys[ks->n];
+        moved->ns_slot = i;
+    }
+    if (ks->n == 0) {
+        keyset_free(rl_map_del(&s->by_ns, lk));
+    } else if (ks->cap > 16 && ks->n < ks->cap / 4) {
+        ks->cap /= 2;                       /* a namespace emptied: give the room back */
+        ks->keys = rl_xreallocarray(ks->keys, ks->cap, sizeof(*ks->keys));
+    }
+}
+
 void rl_store_put_source(struct rl_store *s, enum rl_source_type t, const char *ns,
                          const char *name, const struct rl_sha1 *sha1, bool ignore, bool match,
                          uint64_t live_rv, uint32_t epoch, rl_store_enqueue_fn *enqueue,
@@ -279,6 +343,8 @@ void rl_store_put_source(struct rl_store *s, enum rl_source_type t, const char *
     if (!src) {
         src = RL_NEW(struct rl_source);
         rl_map_put(&s->sources, key, src);
+        ns_list_add(s, key, src);
+        s->nsources[t]++;
         free(rl_map_del(&s->tombs, key));
         src->created_rv = live_rv;
         changed = true;
@@ -302,10 +368,13 @@ static void del_source_locked(struct rl_store *s, enum rl_source_type t, const c
                               const char *name, const char *key, uint64_t rv,
                               rl_store_enqueue_fn *enqueue, void *ctx)
 {
-    struct rl_source *src = rl_map_del(&s->sources, key);
+    struct rl_source *src = rl_map_get(&s->sources, key);
 
     if (!src)
         return;
+    ns_list_del(s, key, src);
+    rl_map_del(&s->sources, key);
+    s->nsources[t]--;
     bury(s, key, src, stamp(s, rv));
     free(src);
     enqueue_dependents(s, t, ns, name, key, enqueue, ctx);
@@ -723,13 +792,15 @@ uint64_t rl_store_tombstone(struct rl_store *s, enum rl_source_type t, const cha
 void rl_store_each_source_in(struct rl_store *s, enum rl_source_type t, const char *ns,
                              rl_store_source_fn *fn, void *ctx)
 {
-    const char *key;
-    void *v;
-    size_t skip = strlen(rl_source_type_lower(t)) + 1 + strlen(ns) + 1;
+    char lk[KEY_MAX];
+    const struct keyset *ks;
+    size_t skip;
 
-    for (size_t it = 0; rl_map_next(&s->sources, &it, &key, &v);)
-        if (in_scope(key, rl_source_type_lower(t), ns))
-            fn(ctx, key + skip, v);
+    snprintf(lk, sizeof(lk), "%s/%s", rl_source_type_lower(t), ns);
+    ks = rl_map_get(&s->by_ns, lk);
+    skip = strlen(lk) + 1;
+    for (uint32_t i = 0; ks && i < ks->n; i++)
+        fn(ctx, ks->keys[i] + skip, rl_map_get(&s->sources, ks->keys[i]));
 }
 
 void rl_store_each_tombstone_in(struct rl_store *s, enum rl_source_type t, const char *ns,
@@ -773,17 +844,11 @@ void rl_store_count_in(struct rl_store *s, const char *ns, size_t out[RL_KIND_MA
 
 void rl_store_counts(struct rl_store *s, struct rl_store_counts *out)
 {
-    const char *key;
     void *v;
 
     memset(out, 0, sizeof(*out));
     rl_rwlock_rdlock(&s->lock);
-    for (size_t it = 0; rl_map_next(&s->sources, &it, &key, NULL);) {
-        enum rl_source_type t;
-
-        if (rl_source_type_parse_lower(key, (size_t)(strchr(key, '/') - key), &t))
-            out->sources[t]++;
-    }
+    memcpy(out->sources, s->nsources, sizeof(out->sources));
     for (size_t it = 0; rl_map_next(&s->workloads, &it, NULL, &v);)
         out->workloads[((struct wentry *)v)->w->kind]++;
     for (size_t it = 0; rl_map_next(&s->named, &it, NULL, &v);)

@@ -9,6 +9,7 @@
  * relist drops what it did not see, as deletions.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <bsd/string.h>
@@ -303,4 +304,87 @@ Test(store, workloads_are_counted_per_namespace_and_kind)
     cr_assert(eq(sz, n[RL_KIND_DEPLOYMENT], 1));
     rl_store_count_in(store, "nowhere", n);
     cr_assert(eq(sz, n[RL_KIND_DEPLOYMENT], 0));
+}
+
+/*
+ * The per-namespace source lists that named-reload lists read: after any
+ * order of creations, updates, deletions and relists, each (type,
+ * namespace) yields exactly its own sources, once each, and the counts
+ * agree. A model (a bit per source) is compared after every step; the
+ * namespaces are prefixes of one another on purpose.
+ */
+#define NL_NS 4
+#define NL_NAMES 40
+static const char *const nl_ns[NL_NS] = { "ns", "ns-1", "ns1", "n" };
+static unsigned char nl_seen[RL_SOURCE_COUNT][NL_NS][NL_NAMES];
+
+static void nl_collect(void *ctx, const char *name, const struct rl_source *src)
+{
+    int *where = ctx;           /* [type, ns] */
+    unsigned idx;
+
+    cr_assert(src != NULL, "no source behind %s/%s/%s", rl_source_type_lower(where[0]),
+              nl_ns[where[1]], name);
+    cr_assert(sscanf(name, "s%u", &idx) == 1 && idx < NL_NAMES, "stray name '%s'", name);
+    nl_seen[where[0]][where[1]][idx]++;
+}
+
+Test(store, named_lists_see_exactly_the_sources_of_their_namespace)
+{
+    static const enum rl_source_type types[2] = { RL_SOURCE_CONFIGMAP, RL_SOURCE_SECRET };
+    static bool model[RL_SOURCE_COUNT][NL_NS][NL_NAMES];
+    unsigned seed = 20261206, epoch = 1;
+
+    memset(model, 0, sizeof(model));
+    for (int step = 0; step < 4000; step++) {
+        enum rl_source_type t = types[rand_r(&seed) % 2];
+        unsigned ns = (unsigned)rand_r(&seed) % NL_NS, op = (unsigned)rand_r(&seed) % 100;
+        char name[16];
+        struct rl_store_counts c;
+        size_t want[RL_SOURCE_COUNT] = { 0 };
+
+        snprintf(name, sizeof(name), "s%u", (unsigned)rand_r(&seed) % NL_NAMES);
+        if (op < 55) {
+            rl_store_put_source(store, t, nl_ns[ns], name, test_sha1(op & 1 ? H1 : H2), false,
+                                false, ++rv, epoch, NULL, NULL);
+            model[t][ns][atoi(name + 1)] = true;
+        } else if (op < 95) {
+            rl_store_del_source(store, t, nl_ns[ns], name, ++rv, NULL, NULL);
+            model[t][ns][atoi(name + 1)] = false;
+        } else {
+            /* A relist of t in ns that sees every other source of it, a new epoch for them. */
+            epoch++;
+            for (unsigned i = 0; i < NL_NAMES; i++) {
+                char n2[16];
+
+                snprintf(n2, sizeof(n2), "s%u", i);
+                if (model[t][ns][i] && i % 2 == 0)
+                    rl_store_put_source(store, t, nl_ns[ns], n2, test_sha1(H1), false, false,
+                                        ++rv, epoch, NULL, NULL);
+                else
+                    model[t][ns][i] = false;
+            }
+            rl_store_sweep_sources(store, t, nl_ns[ns], epoch, NULL, NULL);
+        }
+        memset(nl_seen, 0, sizeof(nl_seen));
+        for (int ti = 0; ti < 2; ti++) {
+            for (int n = 0; n < NL_NS; n++) {
+                int where[2] = { types[ti], n };
+
+                rl_store_rdlock(store);
+                rl_store_each_source_in(store, types[ti], nl_ns[n], nl_collect, where);
+                rl_store_unlock(store);
+                for (int i = 0; i < NL_NAMES; i++) {
+                    cr_assert(eq(int, nl_seen[types[ti]][n][i], model[types[ti]][n][i]),
+                              "step %d (seed 20261206): %s/%s/s%d seen %d times, exists %d", step,
+                              rl_source_type_lower(types[ti]), nl_ns[n], i,
+                              nl_seen[types[ti]][n][i], model[types[ti]][n][i]);
+                    want[types[ti]] += model[types[ti]][n][i];
+                }
+            }
+        }
+        rl_store_counts(store, &c);
+        cr_assert(eq(sz, c.sources[RL_SOURCE_CONFIGMAP], want[RL_SOURCE_CONFIGMAP]));
+        cr_assert(eq(sz, c.sources[RL_SOURCE_SECRET], want[RL_SOURCE_SECRET]));
+    }
 }

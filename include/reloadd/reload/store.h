@@ -61,6 +61,7 @@ struct rl_source {
     uint64_t created_rv;
     uint64_t changed_rv;
     uint32_t epoch;                 /* private */
+    uint32_t ns_slot;               /* private: its place in its namespace's list */
 };
 
 /* A live event whose resourceVersion is not a number: taken as the latest seen. */
@@ -136,7 +137,10 @@ const struct rl_source *rl_store_source(struct rl_store *s, enum rl_source_type 
  */
 uint64_t rl_store_tombstone(struct rl_store *s, enum rl_source_type t, const char *ns,
                             const char *name, bool *ignore, bool *match);
-/* Calls fn for each source of type t in namespace ns (a scan; named-reload only). */
+/*
+ * Calls fn for each source of type t in namespace ns (named-reload lists):
+ * O(the sources of that namespace), through a per-namespace list.
+ */
 typedef void rl_store_source_fn(void *ctx, const char *name, const struct rl_source *src);
 void rl_store_each_source_in(struct rl_store *s, enum rl_source_type t, const char *ns,
                              rl_store_source_fn *fn, void *ctx);
