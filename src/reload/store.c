@@ -104,16 +104,23 @@ bool rl_store_parse_workload_key(const char *key, enum rl_kind *k, const char **
     return false;
 }
 
+/* Appends key, known to be absent; returns its place. */
+static uint32_t keyset_push(struct keyset *ks, const char *key)
+{
+    if (ks->n == ks->cap) {
+        ks->cap = ks->cap ? ks->cap * 2 : 2;
+        ks->keys = rl_xreallocarray(ks->keys, ks->cap, sizeof(*ks->keys));
+    }
+    ks->keys[ks->n] = key;
+    return ks->n++;
+}
+
 static void keyset_add(struct keyset *ks, const char *key)
 {
     for (uint32_t i = 0; i < ks->n; i++)
         if (ks->keys[i] == key)
             return;
-    if (ks->n == ks->cap) {
-        ks->cap = ks->cap ? ks->cap * 2 : 2;
-        ks->keys = rl_xreallocarray(ks->keys, ks->cap, sizeof(*ks->keys));
-    }
-    ks->keys[ks->n++] = key;
+    keyset_push(ks, key);
 }
 
 static bool keyset_del(struct keyset *ks, const char *key)
@@ -275,41 +282,36 @@ static void bury(struct rl_store *s, const char *key, const struct rl_source *sr
  * pass O(named workloads x sources) (BENCHMARKS.md, xlarge). Appended on
  * creation, removed by swapping the last one into its place.
  */
-static void ns_list_key(char *out, size_t len, const char *skey)
+/* "configmap/ns": the by_ns key; the list's keys are it, '/', the name. */
+static size_t ns_list_key(char *out, size_t len, enum rl_source_type t, const char *ns)
 {
-    const char *ns = strchr(skey, '/') + 1;
-    size_t n = (size_t)(strchr(ns, '/') - skey);
-
-    strlcpy(out, skey, n + 1 < len ? n + 1 : len);
+    return (size_t)snprintf(out, len, "%s/%s", rl_source_type_lower(t), ns);
 }
 
-static void ns_list_add(struct rl_store *s, const char *skey, struct rl_source *src)
+static void ns_list_add(struct rl_store *s, enum rl_source_type t, const char *ns,
+                        const char *skey, struct rl_source *src)
 {
     char lk[KEY_MAX];
     struct keyset *ks;
 
-    ns_list_key(lk, sizeof(lk), skey);
+    ns_list_key(lk, sizeof(lk), t, ns);
     ks = rl_map_get(&s->by_ns, lk);
     if (!ks) {
         ks = RL_NEW(struct keyset);
         rl_map_put(&s->by_ns, lk, ks);
     }
-    if (ks->n == ks->cap) {
-        ks->cap = ks->cap ? ks->cap * 2 : 4;
-        ks->keys = rl_xreallocarray(ks->keys, ks->cap, sizeof(*ks->keys));
-    }
-    src->ns_slot = ks->n;
-    ks->keys[ks->n++] = rl_map_key(&s->sources, skey);
+    src->ns_slot = keyset_push(ks, rl_map_key(&s->sources, skey));
 }
 
 /* Before the source leaves the sources map (the last one's slot is looked up there). */
-static void ns_list_del(struct rl_store *s, const char *skey, const struct rl_source *src)
+static void ns_list_del(struct rl_store *s, enum rl_source_type t, const char *ns,
+                        const char *skey, const struct rl_source *src)
 {
     char lk[KEY_MAX];
     struct keyset *ks;
     uint32_t i = src->ns_slot;
 
-    ns_list_key(lk, sizeof(lk), skey);
+    ns_list_key(lk, sizeof(lk), t, ns);
     ks = rl_map_get(&s->by_ns, lk);
     RL_ASSERT(ks && i < ks->n && strcmp(ks->keys[i], skey) == 0);
     if (i != --ks->n) {
@@ -343,7 +345,7 @@ void rl_store_put_source(struct rl_store *s, enum rl_source_type t, const char *
     if (!src) {
         src = RL_NEW(struct rl_source);
         rl_map_put(&s->sources, key, src);
-        ns_list_add(s, key, src);
+        ns_list_add(s, t, ns, key, src);
         s->nsources[t]++;
         free(rl_map_del(&s->tombs, key));
         src->created_rv = live_rv;
@@ -372,7 +374,7 @@ static void del_source_locked(struct rl_store *s, enum rl_source_type t, const c
 
     if (!src)
         return;
-    ns_list_del(s, key, src);
+    ns_list_del(s, t, ns, key, src);
     rl_map_del(&s->sources, key);
     s->nsources[t]--;
     bury(s, key, src, stamp(s, rv));
@@ -796,9 +798,8 @@ void rl_store_each_source_in(struct rl_store *s, enum rl_source_type t, const ch
     const struct keyset *ks;
     size_t skip;
 
-    snprintf(lk, sizeof(lk), "%s/%s", rl_source_type_lower(t), ns);
+    skip = ns_list_key(lk, sizeof(lk), t, ns) + 1;
     ks = rl_map_get(&s->by_ns, lk);
-    skip = strlen(lk) + 1;
     for (uint32_t i = 0; ks && i < ks->n; i++)
         fn(ctx, ks->keys[i] + skip, rl_map_get(&s->sources, ks->keys[i]));
 }
